@@ -1,0 +1,294 @@
+"""E-invoice benchmark: invoices built and signed per second on one core, verifications per second.
+
+    .venv/bin/python bench/einvoice.py                 # ~3 s per measurement
+    .venv/bin/python bench/einvoice.py --seconds 10 --json
+
+Everything runs in this one process on one thread (RSA signing in OpenSSL is single-threaded),
+so the figures are per core. Goals (issue 5): >= 800 invoices built and signed per second per
+core, >= 1,000 validations per second. The machine's load average is recorded with the figures:
+other work on the same cores lowers them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cryptography.hazmat.primitives import hashes  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import padding, rsa  # noqa: E402
+
+from einvoice.keys import ensure_demo_keys  # noqa: E402
+from einvoice.model import LOCAL_TZ, invoice_from_request  # noqa: E402
+from einvoice.signing import SignatureStyle, Signer  # noqa: E402
+from einvoice.verify import verify_invoice  # noqa: E402
+from einvoice.xml_build import build_hdon, to_bytes  # noqa: E402
+from einvoice.xsd import validate  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "einvoice.json"
+SELLER_MST = "0101234567"
+GOAL_SIGNED = 800.0
+GOAL_VALIDATIONS = 1000.0
+
+
+def payload(i: int) -> dict[str, Any]:
+    exit_at = datetime(2026, 3, 2, 10, 0, tzinfo=LOCAL_TZ) + timedelta(seconds=i)
+    return {
+        "event_id": f"ev-{i}",
+        "journal_entry_id": i,
+        "session_id": i,
+        "lot_id": "HN-HK-01",
+        "lot_name": "Bãi xe Hoàn Kiếm",
+        "gate_id": "exit-2",
+        "plate": f"30A-{i % 1000:03d}.{i % 100:02d}",
+        "vehicle_class": "car" if i % 3 else "motorbike",
+        "entry_at": (exit_at - timedelta(minutes=95 + i % 300)).isoformat(),
+        "exit_at": exit_at.isoformat(),
+        "fare_vnd": 5_000 + 1_000 * (i % 200),
+        "seller": {
+            "name": "Công ty TNHH Bãi Đỗ Xe Thông Minh",
+            "tax_code": SELLER_MST,
+            "address": "1 Tràng Tiền, phường Hoàn Kiếm, Hà Nội",
+            "invoice_template": "1",
+            "invoice_series": "C26MPK",
+            "invoice_mode": "cash_register",
+            "cash_register_code": "41849",
+        },
+        "buyer": {
+            "account_id": 1000 + i,
+            "kind": "business" if i % 10 == 0 else "person",
+            "name": "Công ty Cổ phần Vận tải Đông Á" if i % 10 == 0 else "Nguyễn Văn An",
+            "tax_code": "0309876543" if i % 10 == 0 else None,
+            "address": "12 Lê Lợi, TP. Hồ Chí Minh" if i % 10 == 0 else None,
+        },
+    }
+
+
+def _round(fn: Callable[[int], object], seconds: float, start: int) -> tuple[int, float, float]:
+    count = 0
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    deadline = wall0 + seconds
+    while True:
+        for _ in range(10):
+            fn(start + count)
+            count += 1
+        if time.perf_counter() >= deadline:
+            break
+    return count, time.process_time() - cpu0, time.perf_counter() - wall0
+
+
+def rate(
+    fn: Callable[[int], object], seconds: float, rounds: int = 7, warmup: int = 20
+) -> dict[str, float]:
+    """Calls of ``fn(i)`` per CPU-second of this process (per core) and per wall-second.
+
+    On a shared machine the wall-clock rate mostly measures the other processes; CPU time
+    charged to this single-threaded process is what one core delivers. The time is split in
+    ``rounds``: the best round is the least disturbed (as timeit takes the minimum), the median
+    shows the spread.
+    """
+    for i in range(warmup):
+        fn(i)
+    results = [_round(fn, seconds / rounds, r * 1_000_000) for r in range(rounds)]
+    cpu_rates = sorted(count / cpu for count, cpu, _ in results if cpu > 0)
+    count = sum(c for c, _, _ in results)
+    wall = sum(w for _, _, w in results)
+    best = cpu_rates[-1]
+    return {
+        "per_cpu_second": best,
+        "per_cpu_second_median": statistics.median(cpu_rates),
+        "per_wall_second": count / wall,
+        "ms_cpu_per_call": 1000 / best,
+        "calls": count,
+    }
+
+
+def mock_validation(ca_dir: Path, signed: list[bytes]) -> Callable[[int], object] | None:
+    """The mock tax authority's full check of one invoice, when that package is importable."""
+    try:
+        from simulator.tax_authority.checks import validate_invoice
+        from simulator.tax_authority.registry import InMemoryRegistry, RegisteredSeller
+    except ImportError:
+        return None
+    registry = InMemoryRegistry()
+    registry.add(RegisteredSeller(SELLER_MST, "Bãi Đỗ Xe", "41849", ("1/C??MPK",)))
+    now = datetime(2026, 3, 2, 12, tzinfo=LOCAL_TZ)
+
+    def check(i: int) -> object:
+        result = validate_invoice(signed[i % len(signed)], registry, now=now)
+        if not result.ok:
+            raise AssertionError(f"the mock rejected a good invoice: {result.problems}")
+        return result
+
+    return check
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
+    parser.add_argument("--json", action="store_true", help=f"write {RESULTS.relative_to(ROOT)}")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        keys = ensure_demo_keys(
+            Path(tmp), SELLER_MST, valid_from=datetime(2025, 1, 1, tzinfo=UTC), valid_days=3650
+        )
+        signer = Signer.from_pkcs12(keys.seller_pkcs12, keys.password)
+        sha1_signer = signer.with_style(SignatureStyle(method="rsa-sha1", digest="sha1"))
+        authority = Signer.from_pkcs12(keys.authority_pkcs12, keys.password)
+        payloads = [payload(i) for i in range(500)]
+        issued = datetime(2026, 3, 2, 10, 0, 5, tzinfo=LOCAL_TZ)
+
+        def build(i: int) -> bytes:
+            inv = invoice_from_request(
+                payloads[i % 500], number=i + 1, issued_at=issued, mccqt_sequence=i + 1
+            )
+            return to_bytes(build_hdon(inv))
+
+        def build_sign(i: int) -> bytes:
+            inv = invoice_from_request(
+                payloads[i % 500], number=i + 1, issued_at=issued, mccqt_sequence=i + 1
+            )
+            return signer.sign_seller(build_hdon(inv), issued)
+
+        signed = [build_sign(i) for i in range(200)]
+        sha1_signed = [
+            sha1_signer.sign_seller(
+                build_hdon(invoice_from_request(payloads[i], number=i + 1, issued_at=issued)),
+                issued,
+            )
+            for i in range(50)
+        ]
+        countersigned = [
+            authority.countersign_authority(s, issued, mccqt=f"00A1B2C3D4E5F60718293{i:02d}")
+            for i, s in enumerate(signed[:50])
+        ]
+        for xml in (*signed[:5], *sha1_signed[:5], *countersigned[:5]):
+            report = verify_invoice(xml)
+            assert report.valid, report.error
+
+        def verify(i: int) -> object:
+            report = verify_invoice(signed[i % len(signed)])
+            assert report.valid
+            return report
+
+        def rsa_raw(i: int) -> object:
+            key = signer.key
+            assert isinstance(key, rsa.RSAPrivateKey)
+            return key.sign(b"%d" % i, padding.PKCS1v15(), hashes.SHA256())
+
+        rows: list[tuple[str, str, Callable[[int], object], float | None]] = [
+            ("rsa2048_sign_raw", "bare RSA-2048 PKCS#1 v1.5 signatures (the floor)", rsa_raw, None),
+            ("build", "invoices built (model + XML), not signed", build, None),
+            (
+                "build_sign",
+                "invoices built and signed (RSA-2048, SHA-256)",
+                build_sign,
+                GOAL_SIGNED,
+            ),
+            ("verify", "verify_invoice, seller signature", verify, GOAL_VALIDATIONS),
+            (
+                "verify_sha1",
+                "verify_invoice, RSA-SHA1 seller signature",
+                lambda i: verify_invoice(sha1_signed[i % 50]),
+                None,
+            ),
+            (
+                "verify_countersigned",
+                "verify_invoice, seller + authority signatures",
+                lambda i: verify_invoice(countersigned[i % 50]),
+                None,
+            ),
+            ("xsd", "XSD validation", lambda i: validate(signed[i % len(signed)]), None),
+            (
+                "verify_and_xsd",
+                "XSD + signatures (the document checks)",
+                lambda i: (validate(signed[i % 200]), verify_invoice(signed[i % 200])),
+                GOAL_VALIDATIONS,
+            ),
+        ]
+        mock = mock_validation(Path(tmp), signed)
+        if mock is not None:
+            rows.append(
+                (
+                    "mock_validation",
+                    "mock tax authority validate_invoice (all checks)",
+                    mock,
+                    GOAL_VALIDATIONS,
+                )
+            )
+
+        results: dict[str, Any] = {}
+        for name, label, fn, goal in rows:
+            r = rate(fn, args.seconds)
+            results[name] = {
+                "label": label,
+                "per_second": round(r["per_cpu_second"], 1),
+                "per_second_median": round(r["per_cpu_second_median"], 1),
+                "per_wall_second": round(r["per_wall_second"], 1),
+                "ms_cpu_per_call": round(r["ms_cpu_per_call"], 3),
+                "calls": int(r["calls"]),
+                "goal_per_second": goal,
+                "meets_goal": None if goal is None else r["per_cpu_second"] >= goal,
+            }
+
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = (float("nan"),) * 3
+    meta = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "load_average_1m": round(load[0], 2),
+        "seconds_per_measurement": args.seconds,
+        "invoice_bytes": len(signed[0]),
+        "processes": 1,
+        "rounds": 7,
+        "note": "per_second = best of 7 rounds of calls per CPU-second of this one-threaded "
+        "process; on a loaded machine wall-clock rates mostly measure the other processes",
+    }
+
+    print(
+        f"{'measurement':<22} {'/cpu-s':>8} {'median':>8} {'/wall-s':>8} {'ms cpu':>7} "
+        f"{'goal':>6}  ok   what"
+    )
+    for name, r in results.items():
+        goal_text = "" if r["goal_per_second"] is None else f"{r['goal_per_second']:.0f}"
+        ok = "" if r["meets_goal"] is None else ("yes" if r["meets_goal"] else "NO")
+        print(
+            f"{name:<22} {r['per_second']:>8.1f} {r['per_second_median']:>8.1f} "
+            f"{r['per_wall_second']:>8.1f} "
+            f"{r['ms_cpu_per_call']:>7.3f} {goal_text:>6}  {ok:<4} {r['label']}"
+        )
+    print(
+        "one process, one thread; /cpu-s = per core, best of 7 rounds; "
+        f"load average {meta['load_average_1m']} on {meta['cpu_count']} CPUs; "
+        f"signed invoice {meta['invoice_bytes']} bytes"
+    )
+    if args.json:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(
+            json.dumps({"meta": meta, "results": results}, ensure_ascii=False, indent=2) + "\n",
+            encoding="utf-8",
+        )
+        print(f"wrote {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

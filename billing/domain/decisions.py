@@ -1,0 +1,86 @@
+"""What a gate is told, and the input a passage arrives with (see docs/contracts.md)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Reason(StrEnum):
+    ENTRY_OK = "entry_ok"
+    EXIT_PAID = "exit_paid"
+    EXIT_FREE = "exit_free"  # grace period or monthly pass
+    EXIT_OVERDRAFT = "exit_overdraft"
+    DUPLICATE = "duplicate"
+    PLATE_UNREADABLE = "plate_unreadable"
+    UNKNOWN_PLATE = "unknown_plate"
+    UNKNOWN_PLATE_ENTRY = "unknown_plate_entry"  # unknown plate let in (policy allow)
+    ENTRY_WHILE_OPEN = "entry_while_open"
+    EXIT_WITHOUT_ENTRY = "exit_without_entry"
+    LOW_BALANCE = "low_balance"
+    ACCOUNT_SUSPENDED = "account_suspended"
+
+
+@dataclass(frozen=True)
+class PassageInput:
+    event_id: str
+    lot_id: str
+    gate_id: str
+    direction: str  # "entry" | "exit"
+    captured_at: datetime  # timezone-aware
+    plate_text: str | None
+    plate_confidence: float = 1.0
+    needs_review: bool = False
+    image_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    open: bool
+    reason: str
+    display: str
+    plate: str | None
+    fare_vnd: int | None
+    balance_vnd: int | None
+    session_id: int | None
+    passage_id: int
+    review: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(raw: dict[str, Any]) -> GateDecision:
+        return GateDecision(**raw)
+
+
+def vnd(amount: int) -> str:
+    """Vietnamese money display: 25.000đ."""
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{abs(amount):,}đ".replace(",", ".")
+
+
+DISPLAY = {
+    Reason.ENTRY_OK: "Xin chào {plate}",
+    Reason.EXIT_PAID: "Phí {fare} - Số dư {balance}. Chúc thượng lộ bình an",
+    Reason.EXIT_FREE: "Miễn phí. Tạm biệt {plate}",
+    Reason.EXIT_OVERDRAFT: "Phí {fare} - Số dư {balance}. Vui lòng nạp tiền",
+    Reason.DUPLICATE: "{plate}: đã ghi nhận",
+    Reason.PLATE_UNREADABLE: "Không đọc được biển số - vui lòng chờ nhân viên",
+    Reason.UNKNOWN_PLATE: "{plate} chưa có tài khoản giao thông - vui lòng chờ nhân viên",
+    Reason.UNKNOWN_PLATE_ENTRY: "Xin chào {plate} - xe chưa đăng ký tài khoản",
+    Reason.ENTRY_WHILE_OPEN: "{plate} đang có lượt gửi chưa kết thúc",
+    Reason.EXIT_WITHOUT_ENTRY: "{plate}: không tìm thấy lượt vào",
+    Reason.LOW_BALANCE: "Số dư {balance} không đủ cho phí {fare} - vui lòng nạp tiền",
+    Reason.ACCOUNT_SUSPENDED: "Tài khoản của {plate} đang bị khoá",
+}
+
+
+def display_text(reason: Reason, plate: str | None, fare: int | None, balance: int | None) -> str:
+    return DISPLAY[reason].format(
+        plate=plate or "?",
+        fare=vnd(fare or 0),
+        balance=vnd(balance) if balance is not None else "?",
+    )

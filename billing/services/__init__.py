@@ -1,0 +1,88 @@
+"""Billing's use cases. Each takes a unit of work; the gateway and the API call only these."""
+
+from billing.adapters.uow import SimulatedAutoPay, TopUpProvider, UnitOfWork
+from billing.domain.decisions import GateDecision, PassageInput
+from billing.services.accounts import (
+    add_gate,
+    add_vehicle,
+    create_account,
+    create_lot,
+    create_operator,
+    record_gate_status,
+    remove_vehicle,
+    set_account_status,
+    set_auto_topup,
+    set_lot_policy,
+    set_lot_tariff,
+    set_low_balance_notice,
+)
+from billing.services.reads import (
+    account_for_plate,
+    account_statement,
+    get_account,
+    get_passage,
+    get_session,
+    list_accounts,
+    list_gates,
+    list_lots,
+    list_passages,
+    list_sessions,
+    list_vehicles,
+    occupancy,
+    revenue,
+    review_actions,
+    review_queue,
+)
+from billing.services.reconcile import InvoiceTotals, Reconciliation, reconcile
+from billing.services.review import charge, correct_plate, waive
+from billing.services.seed import DemoData, seed_demo
+from billing.services.settle import UnknownGate, settle_passage
+from billing.services.topups import buy_monthly_pass, refund, top_up
+
+__all__ = [
+    "DemoData",
+    "GateDecision",
+    "InvoiceTotals",
+    "PassageInput",
+    "Reconciliation",
+    "SimulatedAutoPay",
+    "TopUpProvider",
+    "UnitOfWork",
+    "UnknownGate",
+    "account_for_plate",
+    "account_statement",
+    "add_gate",
+    "add_vehicle",
+    "buy_monthly_pass",
+    "charge",
+    "correct_plate",
+    "create_account",
+    "create_lot",
+    "create_operator",
+    "get_account",
+    "get_passage",
+    "get_session",
+    "list_accounts",
+    "list_gates",
+    "list_lots",
+    "list_passages",
+    "list_sessions",
+    "list_vehicles",
+    "occupancy",
+    "reconcile",
+    "record_gate_status",
+    "refund",
+    "remove_vehicle",
+    "revenue",
+    "review_actions",
+    "review_queue",
+    "seed_demo",
+    "set_account_status",
+    "set_auto_topup",
+    "set_lot_policy",
+    "set_lot_tariff",
+    "set_low_balance_notice",
+    "settle_passage",
+    "top_up",
+    "waive",
+]

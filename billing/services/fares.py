@@ -1,0 +1,117 @@
+"""Pricing a parking session and debiting its fare: shared by settlement and the review queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from billing.adapters import orm, outbox
+from billing.adapters.uow import UnitOfWork
+from billing.domain.ledger import fare_posting
+from billing.domain.tariffs import Fare, local_zone, price_stay
+from billing.services.ledger import post
+from billing.services.lots import LotInfo
+from billing.services.statements import q_passes
+
+LOCAL_TZ = "Asia/Ho_Chi_Minh"
+
+
+def price_session(
+    uow: UnitOfWork,
+    lot: LotInfo,
+    session: orm.ParkingSession,
+    vehicle_class: str,
+    exit_at: Any,
+    vehicle_id: int | None,
+    may_have_pass: bool = True,
+) -> Fare:
+    """Price with the tariff version in force when the vehicle entered."""
+    tariff = uow.tariffs.in_force(lot.tariff_id, session.entry_at)
+    ct = tariff.for_class(vehicle_class)
+    pass_kind = None
+    if ct.passes and vehicle_id is not None and may_have_pass:
+        day = session.entry_at.astimezone(local_zone(tariff.timezone)).date()
+        kinds = set(
+            uow.session.scalars(q_passes(), {"vehicle": vehicle_id, "lot": lot.id, "day": day})
+        )
+        pass_kind = "day_night" if "day_night" in kinds else ("day" if "day" in kinds else None)
+    return price_stay(
+        tariff, vehicle_class, session.entry_at, max(exit_at, session.entry_at), pass_kind
+    )
+
+
+def debit_fare(
+    uow: UnitOfWork,
+    event_id: str,
+    acct: orm.TransportAccount,
+    lot: LotInfo,
+    gate_id: str,
+    session: orm.ParkingSession,
+    amount_vnd: int,
+    vat_vnd: int,
+    *,
+    fresh_key: bool = False,
+    queue: list[tuple[str, str, dict[str, Any]]] | None = None,
+) -> int:
+    """Post the fare (key ``exit:<event id>``: one debit per passage) and queue its invoice.
+
+    ``fresh_key``: the caller inserted this event's passage in the same transaction, so no entry
+    can carry the key yet (the unique index still guards it); skip the look-up.
+    ``queue``: collect the outbox rows there (written together by the caller) instead of now.
+    """
+    rows: list[tuple[str, str, dict[str, Any]]] = [] if queue is None else queue
+    posting = fare_posting(
+        f"exit:{event_id}",
+        acct.id,
+        lot.id,
+        amount_vnd,
+        vat_vnd,
+        f"parking {session.plate_text} at {lot.id}",
+    )
+    posted = post(
+        uow.session, posting, account=acct, lot_id=lot.id, event_id=event_id, fresh_key=fresh_key
+    )
+    if posted.created:
+        tz = local_zone(LOCAL_TZ)
+        rows.append(
+            (
+                outbox.INVOICE_REQUEST,
+                event_id,
+                {
+                    "event_id": event_id,
+                    "journal_entry_id": posted.entry_id,
+                    "session_id": session.id,
+                    "lot_id": lot.id,
+                    "lot_name": lot.name,
+                    "gate_id": gate_id,
+                    "plate": session.plate_text,
+                    "vehicle_class": session.vehicle_class,
+                    "entry_at": session.entry_at.astimezone(tz).isoformat(),
+                    "exit_at": (session.exit_at or session.entry_at).astimezone(tz).isoformat(),
+                    "fare_vnd": amount_vnd,
+                    "seller": dict(lot.seller),
+                    "buyer": {
+                        "account_id": acct.id,
+                        "kind": acct.kind,
+                        "name": acct.name,
+                        "tax_code": acct.tax_code,
+                        "address": acct.address,
+                    },
+                },
+            )
+        )
+        if acct.balance_vnd < acct.low_balance_notice_vnd:
+            rows.append(
+                (
+                    outbox.LOW_BALANCE_NOTICE,
+                    event_id,
+                    {
+                        "account_id": acct.id,
+                        "balance_vnd": acct.balance_vnd,
+                        "notice_level_vnd": acct.low_balance_notice_vnd,
+                        "event_id": event_id,
+                    },
+                )
+            )
+    if queue is None and rows:
+        outbox.add_many(uow.session, rows)
+    return posted.entry_id

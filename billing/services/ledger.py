@@ -1,0 +1,203 @@
+"""Posting to the journal: idempotent by key, balanced, never edited; balances follow from it."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, bindparam, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from billing.adapters.orm import (
+    JournalEntry,
+    JournalLine,
+    LedgerAccount,
+    TransportAccount,
+    table_of,
+    utcnow,
+)
+from billing.domain.ledger import (
+    IdempotencyConflict,
+    Line,
+    Posting,
+    account_kind,
+    prepaid_account,
+)
+from billing.domain.model import DomainError
+
+
+def ensure_ledger_account(session: Session, code: str, name: str) -> None:
+    """Add an account to the chart once (concurrent first uses are resolved by a savepoint)."""
+    if session.get(LedgerAccount, code) is not None:
+        return
+    try:
+        with session.begin_nested():
+            session.add(LedgerAccount(code=code, kind=account_kind(code), name=name))
+    except IntegrityError:  # another transaction added it first
+        if session.get(LedgerAccount, code) is None:
+            raise
+
+
+@dataclass(frozen=True)
+class Posted:
+    entry_id: int
+    created: bool  # False: the key was used before with the same content
+
+
+def post(
+    session: Session,
+    posting: Posting,
+    *,
+    account: TransportAccount | None = None,
+    lot_id: str | None = None,
+    event_id: str | None = None,
+    reverses_entry_id: int | None = None,
+    fresh_key: bool = False,
+) -> Posted:
+    """Store ``posting`` once. The same key with the same lines returns the first entry; the same
+    key with other lines raises :class:`IdempotencyConflict`.
+
+    ``account`` is the transport account row the caller has locked; its cached balance moves
+    with the lines on its prepaid liability (a credit raises the balance, a debit lowers it).
+    """
+    existing = None
+    if not fresh_key:  # the caller knows the key is new; the unique index still enforces it
+        existing = session.scalar(
+            select(JournalEntry).where(JournalEntry.idempotency_key == posting.key)
+        )
+    if existing is not None:
+        if existing.fingerprint != posting.fingerprint:
+            raise IdempotencyConflict(
+                f"idempotency key {posting.key!r} was used for different content "
+                f"(journal entry {existing.id})"
+            )
+        return Posted(existing.id, False)
+    prepaid_lines = [
+        ln for ln in posting.lines if ln.ledger_account.startswith("liability:prepaid:")
+    ]
+    if prepaid_lines and (
+        account is None
+        or any(ln.ledger_account != prepaid_account(account.id) for ln in prepaid_lines)
+    ):
+        raise DomainError("a posting to a prepaid balance needs that account's locked row")
+    # Core statements: the entry and its lines are written once and never touched again, so
+    # they need none of the ORM's change tracking.
+    entry_id = session.execute(
+        _q_insert_entry(),
+        {
+            "idempotency_key": posting.key,
+            "fingerprint": posting.fingerprint,
+            "kind": posting.kind,
+            "description": posting.description,
+            "account_id": account.id if account is not None else None,
+            "lot_id": lot_id,
+            "event_id": event_id,
+            "reverses_entry_id": reverses_entry_id,
+            "created_at": utcnow(),
+        },
+    ).scalar_one()
+    session.execute(
+        _q_insert_lines(),
+        [
+            {"entry_id": entry_id, "ledger_account": ln.ledger_account, "amount_vnd": ln.amount_vnd}
+            for ln in posting.lines
+        ],
+    )
+    if account is not None:
+        account.balance_vnd -= sum(ln.amount_vnd for ln in prepaid_lines)
+    return Posted(entry_id, True)
+
+
+@functools.cache
+def _q_insert_entry() -> Any:
+    table = table_of(JournalEntry)
+    return insert(table).returning(table.c.id)
+
+
+@functools.cache
+def _q_insert_lines() -> Any:
+    return insert(table_of(JournalLine))
+
+
+@functools.cache
+def _q_lock_account() -> Select[Any]:
+    return (
+        select(TransportAccount)
+        .where(TransportAccount.id == bindparam("id"))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def lock_account(session: Session, account_id: int) -> TransportAccount:
+    """The account row, locked for the rest of the transaction (no-op lock on SQLite)."""
+    acct = session.scalar(_q_lock_account(), {"id": account_id})
+    if acct is None:
+        raise LookupError(f"transport account {account_id} does not exist")
+    return acct
+
+
+def entry_lines(session: Session, entry_id: int) -> list[Line]:
+    rows = session.execute(
+        select(JournalLine.ledger_account, JournalLine.amount_vnd)
+        .where(JournalLine.entry_id == entry_id)
+        .order_by(JournalLine.id)
+    )
+    return [Line(code, int(amount)) for code, amount in rows]
+
+
+def journal_balance(session: Session, account_id: int) -> int:
+    """The prepaid balance as the journal says it is (credit balance of the liability)."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(JournalLine.amount_vnd), 0)).where(
+            JournalLine.ledger_account == prepaid_account(account_id)
+        )
+    )
+    return -int(total or 0)
+
+
+@dataclass(frozen=True)
+class BalanceMismatch:
+    account_id: int
+    cached_vnd: int
+    journal_vnd: int
+
+
+def check_balances(session: Session) -> list[BalanceMismatch]:
+    """Every cached account balance against the journal; an empty list means they all agree."""
+    sums = dict(
+        session.execute(
+            select(JournalLine.ledger_account, func.sum(JournalLine.amount_vnd))
+            .where(JournalLine.ledger_account.like("liability:prepaid:%"))
+            .group_by(JournalLine.ledger_account)
+        ).all()
+    )
+    out: list[BalanceMismatch] = []
+    for acct_id, cached in session.execute(
+        select(TransportAccount.id, TransportAccount.balance_vnd)
+    ):
+        journal = -int(sums.get(prepaid_account(acct_id), 0) or 0)
+        if journal != cached:
+            out.append(BalanceMismatch(acct_id, int(cached), journal))
+    return out
+
+
+def trial_balance(session: Session) -> dict[str, int]:
+    """Balance of every ledger account; the values sum to zero when the books balance."""
+    rows = session.execute(
+        select(JournalLine.ledger_account, func.sum(JournalLine.amount_vnd))
+        .group_by(JournalLine.ledger_account)
+        .order_by(JournalLine.ledger_account)
+    )
+    return {code: int(total) for code, total in rows}
+
+
+def unbalanced_entries(session: Session) -> list[int]:
+    rows = session.execute(
+        select(JournalLine.entry_id)
+        .group_by(JournalLine.entry_id)
+        .having(func.sum(JournalLine.amount_vnd) != 0)
+    )
+    return [int(r[0]) for r in rows]

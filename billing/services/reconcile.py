@@ -1,0 +1,263 @@
+"""Reconciliation per lot and local day: passages, sessions, fares, ledger and (pluggable) invoices.
+
+Billing may not import einvoice, so invoices come in through ``invoices``: a function that,
+given event ids, returns how many invoices exist for each event and their total. Every
+disagreement is listed; nothing is corrected here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from billing.adapters import orm
+from billing.adapters.uow import UnitOfWork
+from billing.services.ledger import check_balances, unbalanced_entries
+from billing.services.reads import local_day_bounds
+
+
+@dataclass(frozen=True)
+class InvoiceTotals:
+    count: int
+    amount_vnd: int
+
+
+InvoiceLookup = Callable[[Sequence[str]], Mapping[str, InvoiceTotals]]
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    lot_id: str | None
+    kind: str
+    ref: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class LotFigures:
+    lot_id: str
+    entries: int = 0
+    exits: int = 0
+    opened: int = 0
+    review_pending: int = 0
+    closed_sessions: int = 0
+    charged_sessions: int = 0
+    fares_vnd: int = 0  # charged fares on sessions closed that day
+    ledger_fares_vnd: int = 0  # prepaid debits of the fare entries of those exits
+    vat_vnd: int = 0
+    refunds_vnd: int = 0
+    invoices: int | None = None
+    invoiced_vnd: int | None = None
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    day: date
+    lots: tuple[LotFigures, ...]
+    trial_balance_vnd: int  # sum of all journal lines: zero when the books balance
+    mismatches: tuple[Mismatch, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches and self.trial_balance_vnd == 0
+
+
+def reconcile(
+    uow: UnitOfWork, day: date, lot_id: str | None = None, invoices: InvoiceLookup | None = None
+) -> Reconciliation:
+    start, end = local_day_bounds(day)
+    mismatches: list[Mismatch] = []
+    with uow:
+        s = uow.session
+        lot_ids = [lot_id] if lot_id else list(s.scalars(select(orm.Lot.id).order_by(orm.Lot.id)))
+        figures = [_lot(s, lid, start, end, invoices, mismatches) for lid in lot_ids]
+        total = int(s.scalar(select(func.coalesce(func.sum(orm.JournalLine.amount_vnd), 0))) or 0)
+        for entry_id in unbalanced_entries(s):
+            mismatches.append(
+                Mismatch(
+                    None,
+                    "unbalanced_entry",
+                    str(entry_id),
+                    "journal entry lines do not sum to zero",
+                )
+            )
+        for bm in check_balances(s):
+            mismatches.append(
+                Mismatch(
+                    None,
+                    "balance",
+                    str(bm.account_id),
+                    f"cached {bm.cached_vnd} VND, journal {bm.journal_vnd} VND",
+                )
+            )
+    return Reconciliation(day, tuple(figures), total, tuple(mismatches))
+
+
+def _lot(
+    s: Session,
+    lot_id: str,
+    start: datetime,
+    end: datetime,
+    invoices: InvoiceLookup | None,
+    mismatches: list[Mismatch],
+) -> LotFigures:
+    def miss(kind: str, ref: object, detail: str) -> None:
+        mismatches.append(Mismatch(lot_id, kind, str(ref), detail))
+
+    passages = list(
+        s.scalars(
+            select(orm.Passage).where(
+                orm.Passage.lot_id == lot_id,
+                orm.Passage.captured_at >= start,
+                orm.Passage.captured_at < end,
+            )
+        )
+    )
+    exits = {p.id: p for p in passages if p.direction == "exit"}
+    sessions = list(
+        s.scalars(
+            select(orm.ParkingSession).where(
+                orm.ParkingSession.lot_id == lot_id,
+                orm.ParkingSession.status == "closed",
+                orm.ParkingSession.exit_at >= start,
+                orm.ParkingSession.exit_at < end,
+            )
+        )
+    )
+    event_of = {p.id: p.event_id for p in exits.values()}
+    missing = [
+        sess.exit_passage_id
+        for sess in sessions
+        if sess.exit_passage_id and sess.exit_passage_id not in event_of
+    ]
+    if missing:
+        for pid, ev in s.execute(
+            select(orm.Passage.id, orm.Passage.event_id).where(orm.Passage.id.in_(missing))
+        ):
+            event_of[pid] = ev
+    # Fare entries of the lot that belong to this day's exits, and any that belong to none.
+    events = set(event_of.values())
+    entries = (
+        {
+            e.event_id: e
+            for e in s.scalars(
+                select(orm.JournalEntry).where(
+                    orm.JournalEntry.lot_id == lot_id,
+                    orm.JournalEntry.kind == "fare",
+                    orm.JournalEntry.event_id.in_(events),
+                )
+            )
+        }
+        if events
+        else {}
+    )
+    debits: dict[int, int] = defaultdict(int)
+    credits: dict[int, int] = defaultdict(int)
+    vat = 0
+    if entries:
+        for eid, code, amount in s.execute(
+            select(
+                orm.JournalLine.entry_id, orm.JournalLine.ledger_account, orm.JournalLine.amount_vnd
+            ).where(orm.JournalLine.entry_id.in_([e.id for e in entries.values()]))
+        ):
+            if amount > 0:
+                debits[eid] += amount
+            else:
+                credits[eid] -= amount
+            if code == "liability:vat_payable":
+                vat -= amount
+    charged = [x for x in sessions if x.payment == "charged"]
+    fares = 0
+    charged_events: dict[str, int] = {}
+    for sess in charged:
+        fares += sess.fare_vnd or 0
+        exit_event = event_of.get(sess.exit_passage_id or -1)
+        entry = entries.get(exit_event) if exit_event else None
+        if entry is None:
+            miss(
+                "fare_without_entry",
+                sess.id,
+                f"session charged {sess.fare_vnd} VND, no journal entry for its exit "
+                f"event {exit_event}",
+            )
+            continue
+        charged_events[entry.event_id or ""] = sess.fare_vnd or 0
+        if entry.id != sess.journal_entry_id:
+            miss(
+                "entry_link",
+                sess.id,
+                f"session points at entry {sess.journal_entry_id}, the exit's entry is {entry.id}",
+            )
+        if debits[entry.id] != sess.fare_vnd or credits[entry.id] != sess.fare_vnd:
+            miss(
+                "amount",
+                sess.id,
+                f"fare {sess.fare_vnd} VND, journal entry {entry.id} debits "
+                f"{debits[entry.id]} and credits {credits[entry.id]}",
+            )
+    for ev_key, entry in entries.items():
+        if ev_key not in charged_events:
+            miss(
+                "entry_without_session",
+                entry.id,
+                f"fare entry for event {ev_key} has no charged session closed that day",
+            )
+    for p in exits.values():
+        if p.reason in ("exit_paid", "exit_overdraft") and p.event_id not in entries:
+            miss("passage_not_posted", p.event_id, f"passage says {p.reason}, no fare entry")
+        if p.fare_vnd and p.event_id in charged_events and charged_events[p.event_id] != p.fare_vnd:
+            miss(
+                "passage_fare",
+                p.event_id,
+                f"gate showed {p.fare_vnd} VND, session charged {charged_events[p.event_id]}",
+            )
+    refunds = -int(
+        s.scalar(
+            select(func.coalesce(func.sum(orm.JournalLine.amount_vnd), 0))
+            .join(orm.JournalEntry, orm.JournalEntry.id == orm.JournalLine.entry_id)
+            .where(
+                orm.JournalEntry.kind == "refund",
+                orm.JournalEntry.lot_id == lot_id,
+                orm.JournalEntry.created_at >= start,
+                orm.JournalEntry.created_at < end,
+                orm.JournalLine.ledger_account.like("liability:prepaid:%"),
+            )
+        )
+        or 0
+    )
+    n_inv = inv_vnd = None
+    if invoices is not None:
+        found = invoices(sorted(events | set(charged_events)))
+        n_inv = sum(t.count for t in found.values())
+        inv_vnd = sum(t.amount_vnd for t in found.values())
+        for ev, fare in charged_events.items():
+            got = found.get(ev)
+            if got is None or got.count == 0:
+                miss("invoice_missing", ev, f"charged {fare} VND, no invoice")
+            elif got.count > 1:
+                miss("invoice_duplicate", ev, f"{got.count} invoices for one exit")
+            elif got.amount_vnd != fare:
+                miss("invoice_amount", ev, f"charged {fare} VND, invoiced {got.amount_vnd}")
+        for ev in set(found) - set(charged_events):
+            if found[ev].count:
+                miss("invoice_without_fare", ev, "invoice for an exit that was not charged")
+    return LotFigures(
+        lot_id=lot_id,
+        entries=sum(1 for p in passages if p.direction == "entry"),
+        exits=len(exits),
+        opened=sum(1 for p in passages if p.opened),
+        review_pending=sum(1 for p in passages if p.review_status == "pending"),
+        closed_sessions=len(sessions),
+        charged_sessions=len(charged),
+        fares_vnd=fares,
+        ledger_fares_vnd=sum(debits.values()),
+        vat_vnd=vat,
+        refunds_vnd=refunds,
+        invoices=n_inv,
+        invoiced_vnd=inv_vnd,
+    )

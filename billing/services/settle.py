@@ -1,0 +1,491 @@
+"""Settling one passage: the single entry point the gateway calls for every gate event.
+
+One database transaction records the passage, opens or closes the parking session, prices it,
+posts the journal entry and writes the outbox rows. The gate event id makes it idempotent: the
+passage row is unique by event id, so a repeated or concurrent call returns the first decision.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from billing.adapters import orm, outbox
+from billing.adapters.uow import UnitOfWork
+from billing.domain.decisions import GateDecision, PassageInput, Reason, display_text
+from billing.domain.model import AccountStatus, Direction, DomainError
+from billing.domain.plates import canonical_plate, plate_key
+from billing.domain.policy import LotPolicy, Outcome, debit_allowed, plate_readable
+from billing.domain.tariffs import Fare, FareLine, vat_included
+from billing.services import statements
+from billing.services.fares import debit_fare, price_session
+from billing.services.ledger import lock_account
+from billing.services.lots import LotInfo, lot_info
+from billing.services.topups import auto_top_up
+
+log = logging.getLogger(__name__)
+LOCAL_TZ = "Asia/Ho_Chi_Minh"
+MAX_ATTEMPTS = 5
+
+
+class UnknownGate(DomainError):
+    """The event names a lot or gate billing does not know: nothing is recorded."""
+
+
+def settle_passage(uow: UnitOfWork, p: PassageInput) -> GateDecision:
+    """Record and settle one passage; idempotent by ``p.event_id``."""
+    _validate(p)
+    for attempt in range(MAX_ATTEMPTS):
+        with uow:
+            # The first attempt goes straight to inserting the passage (its event id is unique);
+            # a repeated event fails there and the next attempt returns the stored decision.
+            if attempt:
+                first = uow.session.scalar(statements.q_decision(), {"event_id": p.event_id})
+                if first:
+                    return GateDecision.from_dict(first)
+            try:
+                # Explicit flushes only: autoflush before every query costs more than the query.
+                with uow.session.no_autoflush:
+                    decision = _settle(uow, p)
+                uow.commit()
+                return decision
+            except (IntegrityError, OperationalError) as exc:
+                # A concurrent settlement of this event (or of the same plate) committed first,
+                # or the database chose this transaction as a deadlock victim / timed it out on
+                # a lock: the whole transaction is redone, and the next attempt sees the result.
+                if isinstance(exc, OperationalError) and not _retryable(exc):
+                    raise
+                log.info(
+                    "settle %s: conflict on attempt %d (%s)",
+                    p.event_id,
+                    attempt + 1,
+                    exc.orig.__class__.__name__ if exc.orig else exc,
+                )
+                uow.rollback()
+    raise RuntimeError(f"could not settle {p.event_id} after {MAX_ATTEMPTS} attempts")
+
+
+def _retryable(exc: OperationalError) -> bool:
+    """Deadlock, serialization failure or lock timeout: safe to run the transaction again."""
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in {"40P01", "40001", "55P03"} or "database is locked" in str(exc.orig)
+
+
+def _validate(p: PassageInput) -> None:
+    if not p.event_id or len(p.event_id) > 80:
+        raise DomainError("event_id must be 1-80 characters")
+    if p.captured_at.tzinfo is None:
+        raise DomainError("captured_at must be timezone-aware")
+    Direction(p.direction)
+    if not 0.0 <= p.plate_confidence <= 1.0:
+        raise DomainError("plate_confidence must be between 0 and 1")
+
+
+@dataclass
+class _Passage:
+    """The passage row being settled: inserted first, updated once at the end (Core, no ORM)."""
+
+    id: int
+    plate_key: str | None
+    vehicle_id: int | None = None
+    account_id: int | None = None
+
+
+@dataclass
+class _Ctx:
+    uow: UnitOfWork
+    p: PassageInput
+    lot: LotInfo
+    policy: LotPolicy
+    passage: _Passage
+    plate: str | None
+    account_status: str | None = None
+    account_balance: int | None = None
+    locked_account: orm.TransportAccount | None = None
+    outbox_rows: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+
+def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
+    s = uow.session
+    lot = lot_info(uow, p.lot_id)
+    if lot is None or p.gate_id not in lot.gates:
+        lot = lot_info(uow, p.lot_id, fresh=True)  # a lot or gate added a moment ago
+    if lot is None or p.gate_id not in lot.gates:
+        raise UnknownGate(f"gate {p.gate_id!r} of lot {p.lot_id!r} is not registered")
+    policy = lot.policy
+    plate = canonical_plate(p.plate_text) if p.plate_text else None
+    key = plate_key(plate) if plate else None
+    # Inserting first claims the event id: a concurrent twin waits here, then fails and re-reads.
+    passage_id = s.execute(
+        statements.q_insert_returning_id(orm.table_of(orm.Passage)),
+        {
+            "event_id": p.event_id,
+            "lot_id": p.lot_id,
+            "gate_id": p.gate_id,
+            "direction": p.direction,
+            "captured_at": p.captured_at,
+            "plate_read": (p.plate_text or None) and p.plate_text[:40],
+            "plate_text": plate,
+            "plate_key": key,
+            "plate_confidence": p.plate_confidence,
+            "needs_review": p.needs_review,
+            "image_ref": p.image_ref,
+            "opened": False,
+            "reason": "",
+            "decision": {},
+            "created_at": uow.clock(),
+        },
+    ).scalar_one()
+    passage = _Passage(passage_id, key)
+    ctx = _Ctx(uow, p, lot, policy, passage, plate)
+
+    if not plate_readable(policy, plate, p.plate_confidence, p.needs_review):
+        return _finish(
+            ctx, Reason.PLATE_UNREADABLE, policy.unreadable is Outcome.OPEN_REVIEW, review=True
+        )
+    dup = _recent_twin(ctx)
+    if dup is not None:
+        if policy.duplicate is Outcome.REPEAT:
+            return _finish(
+                ctx,
+                Reason.DUPLICATE,
+                dup.opened,
+                session_id=dup.session_id,
+                account_id=dup.account_id,
+            )
+        return _finish(ctx, Reason.DUPLICATE, True, review=True, session_id=dup.session_id)
+    vehicle = s.execute(statements.q_vehicle(), {"key": passage.plate_key, "lot": p.lot_id}).first()
+    if vehicle is not None:
+        ctx.account_status, ctx.account_balance = vehicle.status, vehicle.balance_vnd
+        passage.vehicle_id, passage.account_id = vehicle.id, vehicle.account_id
+    if p.direction == Direction.ENTRY.value:
+        return _entry(ctx, vehicle)
+    return _exit(ctx, vehicle)
+
+
+def _recent_twin(ctx: _Ctx) -> Row[Any] | None:
+    window = timedelta(seconds=ctx.policy.duplicate_window_s)
+    if not window:
+        return None
+    t = ctx.p.captured_at
+    return ctx.uow.session.execute(
+        statements.q_twin(),
+        {
+            "gate": ctx.p.gate_id,
+            "key": ctx.passage.plate_key,
+            "lo": t - window,
+            "hi": t + window,
+            "me": ctx.passage.id,
+        },
+    ).first()
+
+
+def _open_session(ctx: _Ctx, lock: bool = False) -> orm.ParkingSession | None:
+    return ctx.uow.session.scalar(
+        statements.q_open_session(lock), {"lot": ctx.p.lot_id, "key": ctx.passage.plate_key}
+    )
+
+
+def _account_blocked(vehicle: Row[Any] | None, ctx: _Ctx) -> bool:
+    return vehicle is not None and ctx.account_status != AccountStatus.ACTIVE.value
+
+
+# ---------------------------------------------------------------- entry
+
+
+def _entry(ctx: _Ctx, vehicle: Row[Any] | None) -> GateDecision:
+    policy = ctx.policy
+    reason, review = Reason.ENTRY_OK, False
+    if vehicle is None:
+        outcome = policy.unknown_plate_entry
+        if outcome is Outcome.DENY:
+            return _finish(ctx, Reason.UNKNOWN_PLATE, False)
+        reason, review = Reason.UNKNOWN_PLATE_ENTRY, outcome is Outcome.OPEN_REVIEW
+    elif _account_blocked(vehicle, ctx):
+        if policy.account_suspended is Outcome.DENY:
+            return _finish(ctx, Reason.ACCOUNT_SUSPENDED, False, account_id=vehicle.account_id)
+        reason, review = Reason.ACCOUNT_SUSPENDED, True
+    current = _open_session(ctx, lock=True)
+    if current is not None:
+        outcome = policy.entry_while_open
+        if outcome is Outcome.DENY:
+            return _finish(ctx, Reason.ENTRY_WHILE_OPEN, False, review=True, session_id=current.id)
+        if outcome is Outcome.KEEP:
+            return _finish(ctx, Reason.ENTRY_WHILE_OPEN, True, session_id=current.id)
+        current.status, current.payment = "void", None  # REPLACE: the old one goes to review
+        ctx.uow.session.flush()
+        reason, review = Reason.ENTRY_WHILE_OPEN, True
+    session_id = ctx.uow.session.execute(
+        statements.q_insert_returning_id(orm.table_of(orm.ParkingSession)),
+        {
+            "lot_id": ctx.p.lot_id,
+            "plate_text": ctx.plate,
+            "plate_key": ctx.passage.plate_key,
+            "vehicle_id": vehicle.id if vehicle else None,
+            "account_id": vehicle.account_id if vehicle else None,
+            "vehicle_class": vehicle.vehicle_class if vehicle else None,
+            "status": "open",
+            "entry_at": ctx.p.captured_at,
+            "entry_passage_id": ctx.passage.id,
+        },
+    ).scalar_one()
+    return _finish(
+        ctx,
+        reason,
+        True,
+        review=review,
+        session_id=session_id,
+        account_id=vehicle.account_id if vehicle else None,
+    )
+
+
+# ---------------------------------------------------------------- exit
+
+
+def _exit(ctx: _Ctx, vehicle: Row[Any] | None) -> GateDecision:
+    policy = ctx.policy
+    if vehicle is None:
+        session = _open_session(ctx, lock=True)
+    else:
+        # One statement locks the session and the account it will be charged to.
+        found = ctx.uow.session.execute(
+            statements.q_open_session_and_account(),
+            {"lot": ctx.p.lot_id, "key": ctx.passage.plate_key, "acct": vehicle.account_id},
+        ).first()
+        session, ctx.locked_account = found if found is not None else (None, None)
+    if vehicle is None:
+        outcome = policy.unknown_plate_exit
+        if session is None or outcome is Outcome.DENY:
+            return _finish(
+                ctx,
+                Reason.UNKNOWN_PLATE,
+                outcome is Outcome.OPEN_REVIEW,
+                review=True,
+                session_id=session.id if session else None,
+            )
+        fare = price_session(
+            ctx.uow, ctx.lot, session, session.vehicle_class or "car_le9", ctx.p.captured_at, None
+        )
+        _close(session, ctx, fare, "pending")
+        return _finish(
+            ctx,
+            Reason.UNKNOWN_PLATE,
+            True,
+            review=True,
+            session_id=session.id,
+            fare=fare.amount_vnd,
+        )
+    if _account_blocked(vehicle, ctx):
+        opened = policy.account_suspended is Outcome.OPEN_REVIEW
+        if session is not None and opened:
+            fare = price_session(
+                ctx.uow, ctx.lot, session, vehicle.vehicle_class, ctx.p.captured_at, vehicle.id
+            )
+            _close(session, ctx, fare, "pending")
+        return _finish(
+            ctx,
+            Reason.ACCOUNT_SUSPENDED,
+            opened,
+            review=opened,
+            session_id=session.id if session else None,
+            account_id=vehicle.account_id,
+        )
+    if session is None:
+        outcome = policy.exit_without_entry
+        if outcome is not Outcome.CHARGE_FLAT:
+            return _finish(
+                ctx,
+                Reason.EXIT_WITHOUT_ENTRY,
+                outcome is Outcome.OPEN_REVIEW,
+                review=True,
+                account_id=vehicle.account_id,
+            )
+        session = orm.ParkingSession(
+            lot_id=ctx.p.lot_id,
+            plate_text=ctx.plate,
+            plate_key=ctx.passage.plate_key,
+            vehicle_id=vehicle.id,
+            account_id=vehicle.account_id,
+            vehicle_class=vehicle.vehicle_class,
+            status="open",
+            entry_at=ctx.p.captured_at,
+        )
+        ctx.uow.session.add(session)
+        ctx.uow.session.flush()
+        amount = policy.exit_without_entry_fare_vnd
+        tariff = ctx.uow.tariffs.in_force(ctx.lot.tariff_id, ctx.p.captured_at)
+        fare = Fare(
+            amount,
+            vat_included(amount, tariff.vat_percent),
+            (FareLine("exit without entry: flat fare", 1, amount, amount),),
+            tariff.id,
+            tariff.version,
+        )
+        return _charge(ctx, session, vehicle, fare, Reason.EXIT_WITHOUT_ENTRY)
+    if session.vehicle_class is None:
+        session.vehicle_class = vehicle.vehicle_class
+    fare = price_session(
+        ctx.uow,
+        ctx.lot,
+        session,
+        vehicle.vehicle_class,
+        ctx.p.captured_at,
+        vehicle.id,
+        bool(vehicle.has_pass),
+    )
+    return _charge(ctx, session, vehicle, fare, None)
+
+
+def _close(session: orm.ParkingSession, ctx: _Ctx, fare: Fare, payment: str) -> None:
+    session.status = "closed"
+    session.exit_at = max(ctx.p.captured_at, session.entry_at)
+    session.exit_passage_id = ctx.passage.id
+    session.fare_vnd = fare.amount_vnd
+    session.fare_lines = fare.explain()
+    session.tariff_version = f"{fare.tariff_id}@{fare.tariff_version}"
+    session.payment = payment
+
+
+def _charge(
+    ctx: _Ctx, session: orm.ParkingSession, vehicle: Row[Any], fare: Fare, reason: Reason | None
+) -> GateDecision:
+    policy = ctx.policy
+    if fare.amount_vnd == 0:
+        _close(session, ctx, fare, "free")
+        return _finish(
+            ctx,
+            Reason.EXIT_FREE,
+            True,
+            session_id=session.id,
+            fare=0,
+            account_id=vehicle.account_id,
+        )
+    acct = ctx.locked_account or lock_account(ctx.uow.session, vehicle.account_id)
+    auto_top_up(ctx.uow, acct, fare.amount_vnd, f"auto:{ctx.p.event_id}")
+    if not debit_allowed(policy, acct.balance_vnd, fare.amount_vnd):
+        if policy.low_balance is Outcome.OPEN_REVIEW:
+            _close(session, ctx, fare, "pending")
+            return _finish(
+                ctx,
+                Reason.LOW_BALANCE,
+                True,
+                review=True,
+                session_id=session.id,
+                fare=fare.amount_vnd,
+                balance=acct.balance_vnd,
+                account_id=acct.id,
+            )
+        return _finish(
+            ctx,
+            Reason.LOW_BALANCE,
+            False,
+            session_id=session.id,
+            fare=fare.amount_vnd,
+            balance=acct.balance_vnd,
+            account_id=acct.id,
+        )
+    _close(session, ctx, fare, "charged")
+    entry_id = debit_fare(
+        ctx.uow,
+        ctx.p.event_id,
+        acct,
+        ctx.lot,
+        ctx.p.gate_id,
+        session,
+        fare.amount_vnd,
+        fare.vat_vnd,
+        fresh_key=True,
+        queue=ctx.outbox_rows,
+    )
+    session.journal_entry_id = entry_id
+    if reason is None:
+        reason = Reason.EXIT_OVERDRAFT if acct.balance_vnd < 0 else Reason.EXIT_PAID
+    return _finish(
+        ctx,
+        reason,
+        True,
+        session_id=session.id,
+        fare=fare.amount_vnd,
+        balance=acct.balance_vnd,
+        account_id=acct.id,
+    )
+
+
+def _finish(
+    ctx: _Ctx,
+    reason: Reason,
+    opened: bool,
+    *,
+    review: bool = False,
+    session_id: int | None = None,
+    fare: int | None = None,
+    balance: int | None = None,
+    account_id: int | None = None,
+) -> GateDecision:
+    """Store the decision on the passage and queue the barrier command."""
+    passage = ctx.passage
+    if balance is None and account_id is not None and account_id == passage.account_id:
+        balance = ctx.account_balance
+    elif balance is None and account_id is not None:
+        balance = ctx.uow.session.scalar(
+            select(orm.TransportAccount.balance_vnd).where(orm.TransportAccount.id == account_id)
+        )
+    decision = GateDecision(
+        open=opened,
+        reason=reason.value,
+        display=display_text(reason, ctx.plate, fare, balance),
+        plate=ctx.plate,
+        fare_vnd=fare,
+        balance_vnd=balance,
+        session_id=session_id,
+        passage_id=passage.id,
+        review=review,
+    )
+    ctx.uow.session.execute(
+        statements.q_finish_passage(),
+        {
+            "pid": passage.id,
+            "vehicle_id": passage.vehicle_id,
+            "account_id": passage.account_id,
+            "session_id": session_id,
+            "opened": opened,
+            "reason": reason.value,
+            "fare_vnd": fare,
+            "review_status": "pending" if review else None,
+            "decision": decision.to_dict(),
+        },
+    )
+    ctx.outbox_rows.append(
+        (
+            outbox.BARRIER_COMMAND,
+            ctx.p.event_id,
+            {
+                "event_id": ctx.p.event_id,
+                "lot_id": ctx.p.lot_id,
+                "gate_id": ctx.p.gate_id,
+                "open": opened,
+                "display": decision.display,
+                "reason": reason.value,
+                "plate": ctx.plate,
+                "fare_vnd": fare,
+                "balance_vnd": balance,
+            },
+        )
+    )
+    outbox.add_many(ctx.uow.session, ctx.outbox_rows)  # one statement for all of them
+    if review or reason is not Reason.ENTRY_OK:
+        log.info(
+            "passage %s at %s/%s: %s open=%s review=%s",
+            ctx.p.event_id,
+            ctx.p.lot_id,
+            ctx.p.gate_id,
+            reason.value,
+            opened,
+            review,
+        )
+    return decision

@@ -1,0 +1,283 @@
+"""Money in and back out: top-ups (idempotent by provider transaction), auto top-up, refunds,
+monthly passes."""
+
+from __future__ import annotations
+
+import calendar
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+
+from billing.adapters import orm, outbox
+from billing.adapters.uow import UnitOfWork
+from billing.domain.ledger import (
+    IdempotencyConflict,
+    Line,
+    Posting,
+    clearing_account,
+    fare_posting,
+    reversal,
+    topup_posting,
+)
+from billing.domain.model import AccountStatus, DomainError
+from billing.domain.tariffs import local_zone, vat_included
+from billing.services.ledger import ensure_ledger_account, entry_lines, lock_account, post
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TopUpResult:
+    topup_id: int
+    journal_entry_id: int
+    balance_vnd: int
+    created: bool  # False: this provider transaction was recorded before
+
+
+def top_up(
+    uow: UnitOfWork, account_id: int, amount_vnd: int, provider: str, provider_txn_id: str
+) -> TopUpResult:
+    """Credit a transport account once per (provider, provider transaction id)."""
+    if not isinstance(amount_vnd, int) or amount_vnd <= 0:
+        raise DomainError("top-up amount must be a positive integer VND")
+    if not provider_txn_id:
+        raise DomainError("a top-up needs the provider's transaction id")
+    with uow:
+        acct = lock_account(uow.session, account_id)
+        result = record_top_up(uow, acct, amount_vnd, provider, provider_txn_id, auto=False)
+        uow.commit()
+        return result
+
+
+def record_top_up(
+    uow: UnitOfWork,
+    acct: orm.TransportAccount,
+    amount_vnd: int,
+    provider: str,
+    provider_txn_id: str,
+    *,
+    auto: bool,
+) -> TopUpResult:
+    """Inside the caller's transaction, with ``acct`` locked."""
+    s = uow.session
+    existing = s.scalar(
+        select(orm.TopUp).where(
+            orm.TopUp.provider == provider, orm.TopUp.provider_txn_id == provider_txn_id
+        )
+    )
+    if existing is not None:
+        if existing.account_id != acct.id or existing.amount_vnd != amount_vnd:
+            raise DomainError(
+                f"{provider} transaction {provider_txn_id} was recorded before for "
+                f"{existing.amount_vnd} VND on account {existing.account_id}"
+            )
+        return TopUpResult(existing.id, existing.journal_entry_id, acct.balance_vnd, False)
+    if acct.status == AccountStatus.CLOSED.value:
+        raise DomainError(f"account {acct.id} is closed")
+    ensure_ledger_account(s, clearing_account(provider), f"Top-up clearing: {provider}")
+    posted = post(
+        s,
+        topup_posting(
+            f"topup:{provider}:{provider_txn_id}",
+            acct.id,
+            provider,
+            amount_vnd,
+            f"top-up via {provider}",
+        ),
+        account=acct,
+    )
+    row = orm.TopUp(
+        account_id=acct.id,
+        provider=provider,
+        provider_txn_id=provider_txn_id,
+        amount_vnd=amount_vnd,
+        auto=auto,
+        journal_entry_id=posted.entry_id,
+    )
+    s.add(row)
+    s.flush()
+    return TopUpResult(row.id, posted.entry_id, acct.balance_vnd, True)
+
+
+def auto_top_up(uow: UnitOfWork, acct: orm.TransportAccount, need_vnd: int, key: str) -> int:
+    """Top up enough multiples of the account's amount to keep ``need_vnd`` above the threshold.
+
+    Called inside a settlement with the account locked; returns the amount added (0: none).
+    The simulated provider answers at once; a real one would be asked before the passage.
+    """
+    threshold, amount = acct.auto_topup_threshold_vnd, acct.auto_topup_amount_vnd
+    if threshold is None or not amount or acct.status != AccountStatus.ACTIVE.value:
+        return 0
+    short = threshold + need_vnd - acct.balance_vnd
+    if short <= 0:
+        return 0
+    total = -(-short // amount) * amount
+    provider = uow.topup_provider
+    txn = provider.charge(acct.id, total, key)
+    record_top_up(uow, acct, total, provider.name, txn, auto=True)
+    log.info("auto top-up of %d VND on account %d (%s)", total, acct.id, key)
+    return total
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    journal_entry_id: int
+    amount_vnd: int
+    balance_vnd: int
+    created: bool
+
+
+def refund(
+    uow: UnitOfWork,
+    journal_entry_id: int,
+    *,
+    reason: str,
+    actor: str,
+    amount_vnd: int | None = None,
+    key: str | None = None,
+) -> RefundResult:
+    """Give back a fare (or part of it) with a reversing entry; the original is never edited."""
+    with uow:
+        s = uow.session
+        original = s.get(orm.JournalEntry, journal_entry_id)
+        if original is None or original.kind not in ("fare", "pass"):
+            raise DomainError(f"journal entry {journal_entry_id} is not a fare or pass to refund")
+        if original.account_id is None:
+            raise DomainError("entry has no transport account")
+        acct = lock_account(s, original.account_id)
+        lines = entry_lines(s, original.id)
+        total = sum(ln.amount_vnd for ln in lines if ln.amount_vnd > 0)
+        already = -int(
+            s.scalar(
+                select(func.coalesce(func.sum(orm.JournalLine.amount_vnd), 0))
+                .join(orm.JournalEntry, orm.JournalEntry.id == orm.JournalLine.entry_id)
+                .where(
+                    orm.JournalEntry.reverses_entry_id == original.id,
+                    orm.JournalLine.ledger_account.like("liability:prepaid:%"),
+                )
+            )
+            or 0
+        )
+        amount = total - already if amount_vnd is None else amount_vnd
+        key = key or f"refund:{original.id}:{amount}"
+        prior = s.scalar(select(orm.JournalEntry).where(orm.JournalEntry.idempotency_key == key))
+        if prior is not None:
+            prior_amount = -sum(
+                ln.amount_vnd
+                for ln in entry_lines(s, prior.id)
+                if ln.ledger_account.startswith("liability:prepaid:")
+            )
+            if prior.reverses_entry_id != original.id or prior_amount != amount:
+                raise IdempotencyConflict(f"refund key {key!r} was used for another refund")
+            return RefundResult(prior.id, amount, acct.balance_vnd, False)
+        if amount <= 0 or already + amount > total:
+            raise DomainError(
+                f"refunds would exceed the original {total} VND ({already} refunded already)"
+            )
+        if already and already + amount == total:
+            # The last part gives back exactly what is left on every account, so rounding in
+            # earlier partial refunds never leaves a dong of revenue or VAT behind.
+            left: dict[str, int] = defaultdict(int)
+            for ln in lines:
+                left[ln.ledger_account] += ln.amount_vnd
+            for eid in s.scalars(
+                select(orm.JournalEntry.id).where(orm.JournalEntry.reverses_entry_id == original.id)
+            ):
+                for ln in entry_lines(s, eid):
+                    left[ln.ledger_account] += ln.amount_vnd
+            posting = Posting(
+                key,
+                "refund",
+                tuple(Line(code, -v) for code, v in left.items() if v),
+                f"refund: {reason}",
+            )
+        else:
+            posting = reversal(key, lines, amount, total, f"refund: {reason}")
+        posted = post(
+            s,
+            posting,
+            account=acct,
+            lot_id=original.lot_id,
+            event_id=original.event_id,
+            reverses_entry_id=original.id,
+        )
+        if posted.created:
+            outbox.add(
+                s,
+                outbox.INVOICE_ADJUSTMENT,
+                key,
+                {
+                    "original_event_id": original.event_id,
+                    "original_journal_entry_id": original.id,
+                    "journal_entry_id": posted.entry_id,
+                    "reason": reason,
+                    "amount_vnd": amount,
+                    "account_id": acct.id,
+                    "lot_id": original.lot_id,
+                    "actor": actor,
+                },
+            )
+        uow.commit()
+        return RefundResult(posted.entry_id, amount, acct.balance_vnd, posted.created)
+
+
+def month_end(start: date) -> date:
+    return start.replace(day=calendar.monthrange(start.year, start.month)[1])
+
+
+def buy_monthly_pass(
+    uow: UnitOfWork, vehicle_id: int, lot_id: str, kind: str, start: date, key: str
+) -> int:
+    """Sell a monthly pass from the prepaid balance: one calendar month from ``start``."""
+    with uow:
+        s = uow.session
+        vehicle = s.get(orm.Vehicle, vehicle_id)
+        lot = s.get(orm.Lot, lot_id)
+        if vehicle is None or not vehicle.active or lot is None:
+            raise DomainError("unknown vehicle or lot")
+        prior = s.scalar(select(orm.JournalEntry).where(orm.JournalEntry.idempotency_key == key))
+        if prior is not None:
+            existing = s.scalar(
+                select(orm.MonthlyPass.id).where(orm.MonthlyPass.journal_entry_id == prior.id)
+            )
+            if existing is not None:
+                return int(existing)
+        tariff = uow.tariffs.in_force(
+            lot.tariff_id, datetime.combine(start, time(12), local_zone("Asia/Ho_Chi_Minh"))
+        )
+        prices = tariff.for_class(vehicle.vehicle_class).passes
+        if kind not in prices:
+            raise DomainError(f"lot {lot_id} sells no {kind} pass for {vehicle.vehicle_class}")
+        price = prices[kind]
+        acct = lock_account(s, vehicle.account_id)
+        if acct.balance_vnd < price:
+            raise DomainError(f"balance {acct.balance_vnd} VND is below the pass price {price}")
+        posting = fare_posting(
+            key,
+            acct.id,
+            lot_id,
+            price,
+            vat_included(price, tariff.vat_percent),
+            f"monthly {kind} pass {vehicle.plate_text}",
+            kind="pass",
+        )
+        posted = post(s, posting, account=acct, lot_id=lot_id)
+        row = orm.MonthlyPass(
+            vehicle_id=vehicle.id,
+            lot_id=lot_id,
+            kind=kind,
+            valid_from=start,
+            valid_until=month_end(start) if start.day == 1 else start + timedelta(days=30),
+            price_vnd=price,
+            journal_entry_id=posted.entry_id,
+        )
+        s.add(row)
+        s.flush()
+        uow.commit()
+        return row.id
+
+
+__all__ = ["Line", "Posting", "TopUpResult", "auto_top_up", "buy_monthly_pass", "refund", "top_up"]

@@ -1,0 +1,133 @@
+"""``parking einvoice ...``: the e-invoice commands (the issuing side adds its own to ``app``)."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from cryptography import x509
+from rich.console import Console
+
+from einvoice import cli_issue
+from einvoice.verify import VerificationReport, verify_invoice
+from einvoice.xmlsafe import MAX_XML_BYTES
+
+app = typer.Typer(
+    name="einvoice", help="Electronic invoices: verify, issue, render.", no_args_is_help=True
+)
+
+
+@app.callback()
+def _einvoice() -> None:
+    """Electronic invoices: verify, issue, render."""
+
+
+def _zip_members(path: Path) -> Iterator[tuple[str, bytes | str]]:
+    """The XML files of a ZIP (how the authority's portal and providers hand invoices out).
+
+    Yields (name, bytes) or (name, reason it was not read); sizes are checked before reading,
+    so a compressed bomb is refused rather than inflated.
+    """
+    with zipfile.ZipFile(path) as archive:
+        members = [m for m in archive.infolist() if m.filename.lower().endswith(".xml")]
+        if not members:
+            yield f"{path}", "no .xml file in the archive"
+        for member in members:
+            name = f"{path}!{member.filename}"
+            if member.file_size > MAX_XML_BYTES:
+                yield name, f"XML too large: {member.file_size} bytes > {MAX_XML_BYTES}"
+                continue
+            with archive.open(member) as fh:
+                yield name, fh.read(MAX_XML_BYTES + 1)
+
+
+def _reports(
+    files: list[Path], anchors: list[x509.Certificate] | None
+) -> Iterator[tuple[str, VerificationReport]]:
+    for path in files:
+        try:
+            if zipfile.is_zipfile(path):
+                for name, content in _zip_members(path):
+                    if isinstance(content, str):
+                        yield name, VerificationReport(False, content, ())
+                    else:
+                        yield name, verify_invoice(content, trusted=anchors)
+                continue
+            data = path.read_bytes()
+        except (OSError, zipfile.BadZipFile) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            yield str(path), VerificationReport(False, f"cannot read file: {reason}", ())
+            continue
+        yield str(path), verify_invoice(data, trusted=anchors)
+
+
+def _json_report(path: str, report: VerificationReport) -> dict[str, Any]:
+    signatures = []
+    for sig in report.signatures:
+        item = asdict(sig)
+        item["signing_time"] = sig.signing_time.isoformat() if sig.signing_time else None
+        signatures.append(item)
+    return {
+        "file": path,
+        "valid": report.valid,
+        "error": report.error,
+        "signatures": signatures,
+    }
+
+
+def _load_trusted(paths: list[Path]) -> list[x509.Certificate]:
+    certs: list[x509.Certificate] = []
+    for path in paths:
+        data = path.read_bytes()
+        if b"-----BEGIN" in data:
+            certs.extend(x509.load_pem_x509_certificates(data))
+        else:
+            certs.append(x509.load_der_x509_certificate(data))
+    return certs
+
+
+@app.command("verify")
+def verify_command(
+    files: Annotated[
+        list[Path], typer.Argument(help="invoice XML files (HDon or TDiep), or ZIPs of them")
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="one JSON object per file, per line")
+    ] = False,
+    trusted: Annotated[
+        list[Path] | None,
+        typer.Option("--trusted", help="CA certificate (PEM/DER) the signers must chain to"),
+    ] = None,
+) -> None:
+    """Check every signature in each file; exit 1 if any file is not valid."""
+    anchors = _load_trusted(trusted) if trusted else None
+    console = Console(soft_wrap=True)
+    all_valid = True
+    for path, report in _reports(files, anchors):
+        all_valid &= report.valid
+        if as_json:
+            typer.echo(json.dumps(_json_report(path, report), ensure_ascii=False))
+            continue
+        status = "[green]VALID[/green]" if report.valid else "[red]INVALID[/red]"
+        console.print(f"{path}: {status}" + (f" - {report.error}" if report.error else ""))
+        for sig in report.signatures:
+            mark = "[green]ok[/green]" if sig.valid else "[red]FAIL[/red]"
+            when = sig.signing_time.isoformat() if sig.signing_time else "-"
+            algorithm = f"{sig.algorithm or '?'}/{sig.digest or '?'}"
+            console.print(
+                f"  {sig.invoice or '-'} {sig.role:<9} {mark} {algorithm}"
+                f" MST {sig.signer_tax_code or '?'} signed {when}"
+                + (f" - {sig.reason}" if sig.reason else ""),
+                highlight=False,
+            )
+    if not all_valid:
+        raise typer.Exit(code=1)
+
+
+# The issuing side's commands (issue, submit, resend-batch, list, show, adjust, replace).
+cli_issue.register(app)

@@ -1,0 +1,112 @@
+"""The worker's invoice maker: payload + identity -> model -> HDon XML -> seller signature.
+
+Glue between the numbering side (which decides template, series, number, code and time) and the
+document side (:mod:`einvoice.model`, :mod:`einvoice.xml_build`, :mod:`einvoice.signing`).
+Corrections come through here too: a replacing invoice is a whole new invoice that names the
+original; a downward adjustment (a refund) carries negative amounts, as the rules ask.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from einvoice import model, xml_build
+from einvoice.signing import Signer
+from einvoice.vat import DEFAULT_TABLE, VatRate
+from einvoice.worker import InvoiceIdentity, SignedInvoice
+
+RELATION = {"replacing": 1, "adjusting": 2}
+
+
+class SignerMismatch(ValueError):
+    """No key whose certificate carries the seller's tax code: the authority would refuse it."""
+
+
+@dataclass
+class XmlInvoiceMaker:
+    signer: Signer | None
+    # Further sellers (one gateway may invoice for several operators), by tax code.
+    other_signers: Mapping[str, Signer] = field(default_factory=dict)
+    provider_tax_code: str | None = None
+    rates: tuple[VatRate, ...] = DEFAULT_TABLE
+    # Where to find a key for a seller not listed above (the demo makes one per seller).
+    fallback: Callable[[str], Signer] | None = None
+
+    def signer_for(self, tax_code: str) -> Signer:
+        signer = self.other_signers.get(tax_code, self.signer)
+        if (signer is None or signer.tax_code != tax_code) and self.fallback is not None:
+            signer = self.fallback(tax_code)
+            self.other_signers = {**self.other_signers, tax_code: signer}
+        if signer is None or signer.tax_code != tax_code:
+            raise SignerMismatch(
+                f"no signing key for seller MST {tax_code}"
+                + (f" (key is for {signer.tax_code})" if signer is not None else "")
+            )
+        return signer
+
+    def invoice(self, payload: Mapping[str, Any], identity: InvoiceIdentity) -> model.Invoice:
+        related = None
+        if identity.related is not None:
+            rel = identity.related
+            related = model.RelatedInvoice(
+                relation=1 if rel.kind == "replacing" else 2,
+                template=rel.template,
+                series=rel.series,
+                number=rel.number,
+                issued_on=rel.issue_date,
+                note=rel.note or None,
+            )
+        fare = payload["fare_vnd"]
+        downward = isinstance(fare, int) and fare < 0
+        source = {**payload, "fare_vnd": abs(fare)} if downward else payload
+        rates = self.rates
+        if payload.get("vat_percent") is not None:  # a correction keeps the original's rate
+            rates = (VatRate(int(payload["vat_percent"])),)
+        invoice = model.invoice_from_request(
+            source,
+            number=identity.number,
+            issued_at=identity.issued_at,
+            series=identity.series,
+            template=identity.template,
+            mccqt=identity.mccqt,
+            rates=rates,
+            provider_tax_code=self.provider_tax_code,
+            related=related,
+        )
+        if downward:
+            invoice = _negated(invoice, identity)
+        return invoice
+
+    def __call__(self, payload: Mapping[str, Any], identity: InvoiceIdentity) -> SignedInvoice:
+        invoice = self.invoice(payload, identity)
+        signer = self.signer_for(invoice.seller.tax_code)
+        xml = signer.sign_seller(xml_build.build_hdon(invoice), signing_time=identity.issued_at)
+        rates = {line.vat_rate for line in invoice.lines}
+        return SignedInvoice(
+            xml=xml,
+            pretax_vnd=invoice.totals.pre_tax,
+            vat_vnd=invoice.totals.vat,
+            total_vnd=invoice.totals.total,
+            vat_rate=",".join(sorted(rates)),
+        )
+
+
+def _negated(invoice: model.Invoice, identity: InvoiceIdentity) -> model.Invoice:
+    """A downward adjustment: the same line with negative amounts and a label saying so."""
+    note = identity.related.note if identity.related else ""
+    lines = tuple(
+        dataclasses.replace(
+            line,
+            name=f"Điều chỉnh giảm: {line.name}" + (f" ({note})" if note else ""),
+            pre_tax=-line.pre_tax,
+            vat=-line.vat,
+            unit_price=-line.effective_unit_price,
+            quantity=Decimal(1) if line.quantity == 0 else line.quantity,
+        )
+        for line in invoice.lines
+    )
+    return dataclasses.replace(invoice, lines=lines, totals=model.Totals.of(lines))

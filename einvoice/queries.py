@@ -1,0 +1,326 @@
+"""Reads of the invoice tables for the API, the dashboard, the driver portal and reconciliation.
+
+Plain functions over a session, returning frozen dataclasses: routes stay thin and never see
+table objects. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from einvoice.db import ACCEPTED, ORIGINAL, REJECTED, SENT, SIGNED, invoices, status_history
+
+
+@dataclass(frozen=True)
+class InvoiceSummary:
+    id: int
+    kind: str  # original | adjusting | replacing
+    mode: str
+    template: str
+    series: str
+    number: int
+    issue_date: date
+    issued_at: datetime
+    mccqt: str | None
+    status: str
+    event_id: str | None
+    related_invoice_id: int | None
+    seller_tax_code: str
+    seller_name: str
+    buyer_account_id: str | None
+    buyer_name: str | None
+    buyer_tax_code: str | None
+    lot_id: str | None
+    plate: str | None
+    pretax_vnd: int
+    vat_vnd: int
+    total_vnd: int
+    vat_rate: str
+    last_error: str | None
+
+    @property
+    def key(self) -> str:
+        """Template + series + number, as printed: ``1C26MPK-00000042``."""
+        return f"{self.template}{self.series}-{self.number:08d}"
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    status: str
+    at: datetime
+    message_id: str | None
+    detail: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class InvoiceDetail:
+    invoice: InvoiceSummary
+    history: tuple[StatusChange, ...]
+    corrections: tuple[InvoiceSummary, ...]
+    has_authority_xml: bool
+
+
+@dataclass(frozen=True)
+class RejectedInvoice:
+    invoice: InvoiceSummary
+    rejected_at: datetime
+    reasons: tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True)
+class EventInvoices:
+    """Invoices of one exit, in the shape billing's reconciliation asks for."""
+
+    count: int  # original invoices (more than one is a bug)
+    amount_vnd: int  # their total
+    accepted: int
+    adjustments_vnd: int  # net of adjusting invoices (refunds are negative)
+
+
+@dataclass(frozen=True)
+class LotDayTotals:
+    lot_id: str | None
+    day: date
+    count: int
+    total_vnd: int
+    pretax_vnd: int
+    vat_vnd: int
+    accepted: int
+    rejected: int
+    pending: int
+
+
+_SUMMARY_COLUMNS = (
+    invoices.c.id,
+    invoices.c.kind,
+    invoices.c.mode,
+    invoices.c.template,
+    invoices.c.series,
+    invoices.c.number,
+    invoices.c.issue_date,
+    invoices.c.issued_at,
+    invoices.c.mccqt,
+    invoices.c.status,
+    invoices.c.event_id,
+    invoices.c.related_invoice_id,
+    invoices.c.seller_tax_code,
+    invoices.c.seller_name,
+    invoices.c.buyer_account_id,
+    invoices.c.buyer_name,
+    invoices.c.buyer_tax_code,
+    invoices.c.lot_id,
+    invoices.c.plate,
+    invoices.c.pretax_vnd,
+    invoices.c.vat_vnd,
+    invoices.c.total_vnd,
+    invoices.c.vat_rate,
+    invoices.c.last_error,
+)
+
+
+def _summary(row: Any) -> InvoiceSummary:
+    return InvoiceSummary(**{c.name: row._mapping[c.name] for c in _SUMMARY_COLUMNS})
+
+
+def _filtered(
+    stmt: Select[Any],
+    *,
+    account_id: str | int | None = None,
+    lot_id: str | None = None,
+    status: str | Sequence[str] | None = None,
+    kind: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    seller_tax_code: str | None = None,
+    plate: str | None = None,
+) -> Select[Any]:
+    if account_id is not None:
+        stmt = stmt.where(invoices.c.buyer_account_id == str(account_id))
+    if lot_id is not None:
+        stmt = stmt.where(invoices.c.lot_id == lot_id)
+    if status is not None:
+        wanted = [status] if isinstance(status, str) else list(status)
+        stmt = stmt.where(invoices.c.status.in_(wanted))
+    if kind is not None:
+        stmt = stmt.where(invoices.c.kind == kind)
+    if date_from is not None:
+        stmt = stmt.where(invoices.c.issue_date >= date_from)
+    if date_to is not None:
+        stmt = stmt.where(invoices.c.issue_date <= date_to)
+    if seller_tax_code is not None:
+        stmt = stmt.where(invoices.c.seller_tax_code == seller_tax_code)
+    if plate is not None:
+        stmt = stmt.where(invoices.c.plate == plate)
+    return stmt
+
+
+def list_invoices(
+    session: Session, *, limit: int = 100, offset: int = 0, **filters: Any
+) -> list[InvoiceSummary]:
+    """Newest first. Filters: account_id, lot_id, status (one or several), kind,
+    date_from/date_to (invoice date, inclusive), seller_tax_code, plate."""
+    stmt = _filtered(select(*_SUMMARY_COLUMNS), **filters)
+    stmt = stmt.order_by(invoices.c.issued_at.desc(), invoices.c.id.desc())
+    return [_summary(r) for r in session.execute(stmt.limit(limit).offset(offset))]
+
+
+def count_invoices(session: Session, **filters: Any) -> int:
+    stmt = _filtered(select(func.count()).select_from(invoices), **filters)
+    return int(session.execute(stmt).scalar_one())
+
+
+def status_counts(session: Session, **filters: Any) -> dict[str, int]:
+    stmt = _filtered(select(invoices.c.status, func.count()).group_by(invoices.c.status), **filters)
+    return {status: int(n) for status, n in session.execute(stmt)}
+
+
+def get_invoice(session: Session, invoice_id: int) -> InvoiceDetail | None:
+    row = session.execute(
+        select(*_SUMMARY_COLUMNS, invoices.c.authority_xml.is_not(None).label("coded")).where(
+            invoices.c.id == invoice_id
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    corrections = session.execute(
+        select(*_SUMMARY_COLUMNS)
+        .where(invoices.c.related_invoice_id == invoice_id)
+        .order_by(invoices.c.id)
+    )
+    return InvoiceDetail(
+        invoice=_summary(row),
+        history=tuple(history_of(session, invoice_id)),
+        corrections=tuple(_summary(r) for r in corrections),
+        has_authority_xml=bool(row.coded),
+    )
+
+
+def get_invoice_for_event(session: Session, event_id: str) -> InvoiceSummary | None:
+    """The original invoice of one exit (its corrections: :func:`get_invoice`)."""
+    row = session.execute(
+        select(*_SUMMARY_COLUMNS).where(
+            invoices.c.event_id == event_id, invoices.c.kind == ORIGINAL
+        )
+    ).one_or_none()
+    return None if row is None else _summary(row)
+
+
+def history_of(session: Session, invoice_id: int) -> list[StatusChange]:
+    rows = session.execute(
+        select(
+            status_history.c.status,
+            status_history.c.at,
+            status_history.c.message_id,
+            status_history.c.detail,
+        )
+        .where(status_history.c.invoice_id == invoice_id)
+        .order_by(status_history.c.id)
+    )
+    return [StatusChange(r.status, r.at, r.message_id, r.detail) for r in rows]
+
+
+def rejected_invoices(
+    session: Session, *, limit: int = 100, offset: int = 0, **filters: Any
+) -> list[RejectedInvoice]:
+    """Rejected invoices with the authority's reasons, newest first (dashboard)."""
+    found = list_invoices(session, limit=limit, offset=offset, status=REJECTED, **filters)
+    result = []
+    for inv in found:
+        change = next(h for h in reversed(history_of(session, inv.id)) if h.status == REJECTED)
+        reasons = tuple((change.detail or {}).get("reasons") or ())
+        result.append(RejectedInvoice(inv, change.at, reasons))
+    return result
+
+
+def invoice_xml(
+    session: Session, invoice_id: int, *, prefer_coded: bool = True
+) -> tuple[str, bytes]:
+    """(file name, bytes) for an XML download: the coded copy when the authority returned one."""
+    row = session.execute(
+        select(
+            invoices.c.template,
+            invoices.c.series,
+            invoices.c.number,
+            invoices.c.xml,
+            invoices.c.authority_xml,
+        ).where(invoices.c.id == invoice_id)
+    ).one_or_none()
+    if row is None:
+        raise LookupError(f"no invoice {invoice_id}")
+    data = row.authority_xml if prefer_coded and row.authority_xml else row.xml
+    return f"{row.template}{row.series}-{row.number:08d}.xml", bytes(data)
+
+
+# --- reconciliation --------------------------------------------------------------------------
+
+
+def invoices_by_event(session: Session, event_ids: Sequence[str]) -> dict[str, EventInvoices]:
+    """Per exit: how many original invoices and their total, accepted ones, adjustments."""
+    found: dict[str, EventInvoices] = {}
+    ids = list(dict.fromkeys(event_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        original = invoices.c.kind == ORIGINAL
+        stmt = (
+            select(
+                invoices.c.event_id,
+                func.sum(case((original, 1), else_=0)),
+                func.sum(case((original, invoices.c.total_vnd), else_=0)),
+                func.sum(case(((invoices.c.status == ACCEPTED) & original, 1), else_=0)),
+                func.sum(case((invoices.c.kind == "adjusting", invoices.c.total_vnd), else_=0)),
+            )
+            .where(invoices.c.event_id.in_(chunk))
+            .group_by(invoices.c.event_id)
+        )
+        for event_id, count, amount, accepted, adjusted in session.execute(stmt):
+            found[event_id] = EventInvoices(
+                int(count or 0), int(amount or 0), int(accepted or 0), int(adjusted or 0)
+            )
+    return found
+
+
+def event_lookup(
+    session_factory: sessionmaker[Session],
+) -> Callable[[Sequence[str]], dict[str, EventInvoices]]:
+    """The ``invoices`` callable billing's reconciliation takes (the gateway wires it)."""
+
+    def lookup(event_ids: Sequence[str]) -> dict[str, EventInvoices]:
+        with session_factory() as session:
+            return invoices_by_event(session, event_ids)
+
+    return lookup
+
+
+def totals_by_lot_day(
+    session: Session,
+    date_from: date,
+    date_to: date,
+    lot_id: str | None = None,
+) -> list[LotDayTotals]:
+    """Invoices per lot and invoice date (all kinds: corrections count with their sign)."""
+    stmt = select(
+        invoices.c.lot_id,
+        invoices.c.issue_date,
+        func.count(),
+        func.sum(invoices.c.total_vnd),
+        func.sum(invoices.c.pretax_vnd),
+        func.sum(invoices.c.vat_vnd),
+        func.sum(case((invoices.c.status == ACCEPTED, 1), else_=0)),
+        func.sum(case((invoices.c.status == REJECTED, 1), else_=0)),
+        func.sum(case((invoices.c.status.in_((SIGNED, SENT)), 1), else_=0)),
+    ).where(invoices.c.issue_date >= date_from, invoices.c.issue_date <= date_to)
+    if lot_id is not None:
+        stmt = stmt.where(invoices.c.lot_id == lot_id)
+    stmt = stmt.group_by(invoices.c.lot_id, invoices.c.issue_date).order_by(
+        invoices.c.issue_date, invoices.c.lot_id
+    )
+    return [
+        LotDayTotals(lot, day, int(n), int(total), int(pre), int(vat), int(a), int(r), int(p))
+        for lot, day, n, total, pre, vat, a, r, p in session.execute(stmt)
+    ]

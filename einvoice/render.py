@@ -1,0 +1,394 @@
+"""Human renditions of an invoice: HTML and PDF, with a QR code to look it up at the authority.
+
+Both are drawn from the stored, signed XML (the legal document), never from side columns, so
+what a driver reads is what was signed. The QR code encodes the authority's public lookup page
+for the invoice's code (``<tax authority>/lookup?code=<MCCQT>``).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlencode
+
+import segno
+from jinja2 import Environment, PackageLoader, select_autoescape
+from lxml import etree
+
+from einvoice.xmlsafe import parse
+
+FONT_CANDIDATES = (
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+    Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),
+    Path("/usr/local/share/fonts/DejaVuSans.ttf"),
+)
+RELATION_NAMES = {"1": "Thay thế cho hóa đơn", "2": "Điều chỉnh cho hóa đơn"}
+
+
+@dataclass(frozen=True)
+class Line:
+    number: str
+    name: str
+    unit: str
+    quantity: str
+    unit_price: str
+    amount: str
+    rate: str
+
+
+@dataclass(frozen=True)
+class RateTotal:
+    rate: str
+    amount: str
+    vat: str
+
+
+@dataclass(frozen=True)
+class Party:
+    name: str
+    tax_code: str
+    address: str
+    customer_code: str
+
+
+@dataclass(frozen=True)
+class InvoiceView:
+    title: str
+    template: str
+    series: str
+    number: str
+    issue_date: str  # DD/MM/YYYY
+    mccqt: str
+    payment_method: str
+    currency: str
+    seller: Party
+    buyer: Party
+    lines: tuple[Line, ...]
+    rate_totals: tuple[RateTotal, ...]
+    pretax: str
+    vat: str
+    total: str
+    total_words: str
+    extras: tuple[tuple[str, str], ...]
+    related: str  # "Điều chỉnh cho hóa đơn 1C26MPK số 12 ngày 02/03/2026 (lý do)" or ""
+    signed_by: str
+    signing_time: str
+    authority_signed: bool
+    lookup_url: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.template}{self.series}-{self.number.zfill(8)}"
+
+
+def _t(el: etree._Element | None, path: str) -> str:
+    if el is None:
+        return ""
+    return (el.findtext(path) or "").strip()
+
+
+def vnd(text: str) -> str:
+    """'1234567' -> '1.234.567' (Vietnamese grouping); non-numbers unchanged."""
+    try:
+        value = int(text)
+    except ValueError:
+        return text
+    return f"{value:,}".replace(",", ".")
+
+
+def _number(text: str) -> str:
+    if not text:
+        return ""
+    if "." in text:
+        whole, frac = text.split(".", 1)
+        frac = frac.rstrip("0")
+        return vnd(whole) + ("," + frac if frac else "")
+    return vnd(text)
+
+
+def _date(text: str) -> str:
+    if len(text) == 10 and text[4] == "-":
+        return f"{text[8:10]}/{text[5:7]}/{text[0:4]}"
+    return text
+
+
+def lookup_url(base_url: str, mccqt: str) -> str:
+    return f"{base_url.rstrip('/')}/lookup?{urlencode({'code': mccqt})}" if mccqt else ""
+
+
+def invoice_view(xml: bytes, authority_url: str) -> InvoiceView:
+    root = parse(xml).getroot()
+    if root.tag == "TDiep":
+        found = root.find("DLieu/HDon")
+        if found is None:
+            raise ValueError("message carries no invoice")
+        root = found
+    if root.tag != "HDon":
+        raise ValueError(f"not an invoice: <{root.tag}>")
+    data = root.find("DLHDon")
+    head = data.find("TTChung") if data is not None else None
+    content = data.find("NDHDon") if data is not None else None
+    seller = content.find("NBan") if content is not None else None
+    buyer = content.find("NMua") if content is not None else None
+    totals = content.find("TToan") if content is not None else None
+    lines = tuple(
+        Line(
+            number=_t(el, "STT"),
+            name=_t(el, "THHDVu"),
+            unit=_t(el, "DVTinh"),
+            quantity=_number(_t(el, "SLuong")),
+            unit_price=_number(_t(el, "DGia")),
+            amount=vnd(_t(el, "ThTien")),
+            rate=_t(el, "TSuat"),
+        )
+        for el in (content.findall("DSHHDVu/HHDVu") if content is not None else [])
+    )
+    rate_totals = tuple(
+        RateTotal(_t(el, "TSuat"), vnd(_t(el, "ThTien")), vnd(_t(el, "TThue")))
+        for el in (totals.findall("THTTLTSuat/LTSuat") if totals is not None else [])
+    )
+    related = ""
+    rel = head.find("TTHDLQuan") if head is not None else None
+    if rel is not None:
+        note = _t(rel, "GChu")
+        related = (
+            f"{RELATION_NAMES.get(_t(rel, 'TCHDon'), 'Liên quan đến hóa đơn')} "
+            f"ký hiệu {_t(rel, 'KHMSHDCLQuan')}{_t(rel, 'KHHDCLQuan')} số {_t(rel, 'SHDCLQuan')} "
+            f"ngày {_date(_t(rel, 'NLHDCLQuan'))}" + (f" ({note})" if note else "")
+        )
+    extras = tuple(
+        (_t(el, "TTruong"), _t(el, "DLieu"))
+        for el in (data.findall("TTKhac/TTin") if data is not None else [])
+    )
+    signing_time = ""
+    for el in root.iterfind("DSCKS/NBan//{*}SigningTime"):
+        signing_time = (el.text or "").strip()
+    if not signing_time:
+        for el in root.iterfind("DSCKS/NBan//SigningTime"):
+            signing_time = (el.text or "").strip()
+    mccqt = _t(root, "MCCQT")
+    buyer_name = _t(buyer, "Ten") or _t(buyer, "HVTNMHang")
+    return InvoiceView(
+        title=_t(head, "THDon"),
+        template=_t(head, "KHMSHDon"),
+        series=_t(head, "KHHDon"),
+        number=_t(head, "SHDon"),
+        issue_date=_date(_t(head, "NLap")),
+        mccqt=mccqt,
+        payment_method=_t(head, "HTTToan"),
+        currency=_t(head, "DVTTe") or "VND",
+        seller=Party(_t(seller, "Ten"), _t(seller, "MST"), _t(seller, "DChi"), ""),
+        buyer=Party(buyer_name, _t(buyer, "MST"), _t(buyer, "DChi"), _t(buyer, "MKHang")),
+        lines=lines,
+        rate_totals=rate_totals,
+        pretax=vnd(_t(totals, "TgTCThue")),
+        vat=vnd(_t(totals, "TgTThue")),
+        total=vnd(_t(totals, "TgTTTBSo")),
+        total_words=_t(totals, "TgTTTBChu"),
+        extras=extras,
+        related=related,
+        signed_by=_t(seller, "Ten"),
+        signing_time=signing_time.replace("T", " "),
+        authority_signed=root.find("DSCKS/CQT/{*}Signature") is not None
+        or root.find("DSCKS/CQT/Signature") is not None,
+        lookup_url=lookup_url(authority_url, mccqt),
+    )
+
+
+# --- HTML ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("einvoice", "templates"),
+        autoescape=select_autoescape(["html"]),
+    )
+    return env
+
+
+def qr_png(url: str, scale: int = 4) -> bytes:
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="png", scale=scale, border=2)
+    return out.getvalue()
+
+
+def qr_svg(url: str) -> str:
+    return str(segno.make(url, error="m").svg_inline(scale=3, border=2)) if url else ""
+
+
+def render_html(xml: bytes, authority_url: str, *, status: str | None = None) -> str:
+    """A standalone HTML page (inline CSS and SVG, no external assets)."""
+    view = invoice_view(xml, authority_url)
+    template = _environment().get_template("invoice.html")
+    return template.render(view=view, qr=qr_svg(view.lookup_url), status=status)
+
+
+# --- PDF ----------------------------------------------------------------------------------
+
+
+class FontMissing(RuntimeError):
+    """No TrueType font with Vietnamese glyphs (install Debian's fonts-dejavu-core)."""
+
+
+def find_font(candidates: tuple[Path, ...] = FONT_CANDIDATES) -> Path:
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise FontMissing(
+        "no DejaVuSans.ttf found (looked in "
+        + ", ".join(str(p) for p in candidates)
+        + "); install fonts-dejavu-core"
+    )
+
+
+@lru_cache(maxsize=4)
+def _register_fonts(regular: str) -> tuple[str, str]:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    bold_path = Path(regular).with_name("DejaVuSans-Bold.ttf")
+    pdfmetrics.registerFont(TTFont("InvoiceSans", regular))
+    if bold_path.is_file():
+        pdfmetrics.registerFont(TTFont("InvoiceSans-Bold", str(bold_path)))
+        return "InvoiceSans", "InvoiceSans-Bold"
+    return "InvoiceSans", "InvoiceSans"
+
+
+def render_pdf(
+    xml: bytes, authority_url: str, *, font_path: Path | None = None, status: str | None = None
+) -> bytes:
+    """An A4 PDF of the invoice with embedded DejaVu Sans (Vietnamese glyphs) and the QR code."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    view = invoice_view(xml, authority_url)
+    regular, bold = _register_fonts(str(font_path or find_font()))
+    normal = ParagraphStyle("n", fontName=regular, fontSize=9, leading=12)
+    small = ParagraphStyle("s", parent=normal, fontSize=8, leading=10)
+    heading = ParagraphStyle(
+        "h", parent=normal, fontName=bold, fontSize=15, leading=19, alignment=1
+    )
+    centre = ParagraphStyle("c", parent=normal, alignment=1)
+
+    def p(text: str, style: ParagraphStyle = normal) -> Paragraph:
+        return Paragraph(_escape(text), style)
+
+    story: list[object] = [
+        p(view.title, heading),
+        p(
+            f"Ký hiệu: {view.template}{view.series} &nbsp; Số: {view.number} &nbsp; "
+            f"Ngày: {view.issue_date}",
+            centre,
+        ),
+    ]
+    if view.mccqt:
+        story.append(p(f"Mã của cơ quan thuế: {view.mccqt}", centre))
+    if view.related:
+        story.append(p(view.related, centre))
+    if status:
+        story.append(p(f"Trạng thái: {status}", centre))
+    story.append(Spacer(1, 4 * mm))
+    parties = [
+        [p(f"<b>Đơn vị bán:</b> {view.seller.name}"), p(f"<b>Người mua:</b> {view.buyer.name}")],
+        [p(f"Mã số thuế: {view.seller.tax_code}"), p(f"Mã số thuế: {view.buyer.tax_code}")],
+        [p(f"Địa chỉ: {view.seller.address}"), p(f"Địa chỉ: {view.buyer.address}")],
+        [
+            p(f"Hình thức thanh toán: {view.payment_method}"),
+            p(f"Mã khách hàng: {view.buyer.customer_code}"),
+        ],
+    ]
+    story.append(Table(parties, colWidths=[90 * mm, 90 * mm]))
+    story.append(Spacer(1, 4 * mm))
+    rows: list[list[object]] = [
+        [
+            p(h, small)
+            for h in ("STT", "Tên dịch vụ", "ĐVT", "SL", "Đơn giá", "Thành tiền", "Thuế suất")
+        ]
+    ]
+    for line in view.lines:
+        rows.append(
+            [
+                p(line.number, small),
+                p(line.name, small),
+                p(line.unit, small),
+                p(line.quantity, small),
+                p(line.unit_price, small),
+                p(line.amount, small),
+                p(line.rate, small),
+            ]
+        )
+    table = Table(
+        rows,
+        colWidths=[10 * mm, 78 * mm, 14 * mm, 12 * mm, 22 * mm, 24 * mm, 18 * mm],
+        repeatRows=1,
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    story.append(table)
+    story.append(Spacer(1, 3 * mm))
+    totals = [
+        [p(f"Thuế suất {rt.rate}: tiền chưa thuế {rt.amount}, tiền thuế {rt.vat}")]
+        for rt in view.rate_totals
+    ]
+    totals += [
+        [p(f"Cộng tiền chưa thuế: {view.pretax} {view.currency}")],
+        [p(f"Tiền thuế GTGT: {view.vat} {view.currency}")],
+        [p(f"<b>Tổng tiền thanh toán: {view.total} {view.currency}</b>")],
+        [p(f"Số tiền viết bằng chữ: {view.total_words}")],
+    ]
+    story.append(Table(totals, colWidths=[178 * mm]))
+    if view.extras:
+        story.append(Spacer(1, 3 * mm))
+        story.append(p("; ".join(f"{k}: {v}" for k, v in view.extras), small))
+    story.append(Spacer(1, 5 * mm))
+    sign = [p(f"Ký điện tử bởi: {view.signed_by}"), p(f"Thời gian ký: {view.signing_time}")]
+    if view.authority_signed:
+        sign.append(p("Đã có chữ ký của cơ quan thuế"))
+    qr_cell: object = p("Chưa có mã của cơ quan thuế", small)
+    if view.lookup_url:
+        png = io.BytesIO(qr_png(view.lookup_url))
+        qr_cell = [Image(png, width=32 * mm, height=32 * mm), p("Tra cứu tại cơ quan thuế", small)]
+    story.append(
+        Table(
+            [[sign, qr_cell]],
+            colWidths=[140 * mm, 38 * mm],
+            style=[("VALIGN", (0, 0), (-1, -1), "TOP")],
+        )
+    )
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=f"{view.title} {view.key}",
+        author=view.seller.name,
+        invariant=True,
+    )
+    doc.build(story)
+    return out.getvalue()
+
+
+def _escape(text: str) -> str:
+    """Escape for reportlab's mini-markup, keeping the <b> tags this module writes."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return (
+        escaped.replace("&lt;b&gt;", "<b>")
+        .replace("&lt;/b&gt;", "</b>")
+        .replace("&amp;nbsp;", "&nbsp;")
+    )

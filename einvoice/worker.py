@@ -1,0 +1,358 @@
+"""The invoice worker: turns ``invoice_request`` outbox rows into numbered, signed invoices.
+
+One outbox row, one transaction: claim the row (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+several workers share the queue), take the next number, build and sign the XML, store it with
+its first status, mark the row processed, commit. A crash anywhere before the commit leaves the
+row unprocessed and the number untaken, so the row is simply done again; a row whose event
+already has an invoice is only marked processed, so no event ever gets two.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from einvoice import numbering
+from einvoice.db import AUTHORITY_CODED, CASH_REGISTER, ORIGINAL, SIGNED, invoices, status_history
+
+log = logging.getLogger(__name__)
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+INVOICE_REQUEST = "invoice_request"
+
+
+class InvoiceRequestError(ValueError):
+    """An outbox payload that cannot become an invoice (missing or invalid field)."""
+
+
+@dataclass(frozen=True)
+class RelatedInvoice:
+    """The invoice a correction refers to (TTHDLQuan)."""
+
+    kind: str  # "replacing" (TCHDon 1) or "adjusting" (TCHDon 2)
+    template: str
+    series: str
+    number: int
+    issue_date: date
+    note: str
+
+
+@dataclass(frozen=True)
+class InvoiceIdentity:
+    """Everything the database decides about an invoice before it is built."""
+
+    template: str
+    series: str
+    number: int
+    issued_at: datetime
+    mccqt: str | None
+    related: RelatedInvoice | None = None
+
+    @property
+    def issue_date(self) -> date:
+        return self.issued_at.astimezone(LOCAL_TZ).date()
+
+
+@dataclass(frozen=True)
+class SignedInvoice:
+    xml: bytes
+    pretax_vnd: int
+    vat_vnd: int
+    total_vnd: int
+    vat_rate: str
+
+
+class InvoiceMaker(Protocol):
+    """Builds and signs the XML of one invoice (see :mod:`einvoice.maker`)."""
+
+    def __call__(self, payload: Mapping[str, Any], identity: InvoiceIdentity) -> SignedInvoice: ...
+
+
+class OutboxPort(Protocol):
+    """The part of ``billing.adapters.outbox`` the worker uses."""
+
+    def claim(self, session: Session, kind: str, limit: int) -> Any: ...
+
+    def mark_processed(self, session: Session, row_id: int) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Seller:
+    name: str
+    tax_code: str
+    template: str
+    series_hint: str
+    mode: str
+    register_code: str | None
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    row_id: int | None
+    event_id: str
+    invoice_id: int | None
+    outcome: str  # issued | duplicate | failed
+    error: str | None = None
+
+
+def billing_outbox() -> OutboxPort:
+    from billing.adapters import outbox as billing  # imported when a worker is made, not before
+
+    port: OutboxPort = billing
+    return port
+
+
+def row_fields(row: Any) -> tuple[int, dict[str, Any]]:
+    """(id, payload) of an outbox row, whether ORM object, Row or mapping."""
+    if isinstance(row, Mapping):
+        row_id, payload = row["id"], row["payload"]
+    else:
+        mapping = getattr(row, "_mapping", None)
+        if mapping is not None and "payload" in mapping:
+            row_id, payload = mapping["id"], mapping["payload"]
+        else:
+            row_id, payload = row.id, row.payload
+    if isinstance(payload, str | bytes):
+        payload = json.loads(payload)
+    if not isinstance(payload, dict):
+        raise InvoiceRequestError("outbox payload is not a JSON object")
+    return int(row_id), payload
+
+
+def parse_seller(payload: Mapping[str, Any]) -> Seller:
+    seller = payload.get("seller")
+    if not isinstance(seller, Mapping):
+        raise InvoiceRequestError("payload has no seller")
+    try:
+        mode = str(seller.get("invoice_mode") or CASH_REGISTER)
+        if mode not in (CASH_REGISTER, AUTHORITY_CODED):
+            raise InvoiceRequestError(f"unknown invoice_mode {mode!r}")
+        register_code = seller.get("cash_register_code")
+        if mode == CASH_REGISTER and not register_code:
+            raise InvoiceRequestError("cash-register seller without cash_register_code")
+        return Seller(
+            name=str(seller["name"]),
+            tax_code=str(seller["tax_code"]),
+            template=numbering.template_symbol(seller.get("invoice_template", "1")),
+            series_hint=str(seller["invoice_series"]),
+            mode=mode,
+            register_code=str(register_code) if register_code else None,
+        )
+    except KeyError as exc:
+        raise InvoiceRequestError(f"seller has no {exc.args[0]}") from None
+
+
+class YearTurned(RuntimeError):
+    """The year ended while waiting for the counter; the transaction is retried."""
+
+
+def take_identity(
+    session: Session,
+    seller: Seller,
+    clock: Callable[[], datetime],
+    related: RelatedInvoice | None = None,
+) -> InvoiceIdentity:
+    """Number (and, for a cash register, code) the invoice in the caller's transaction.
+
+    The invoice's time is read *after* the counter row is locked: a worker that waited for
+    another one's commit gets a later time than it, so dates never go backwards as numbers go
+    up (the authority rejects that), even across midnight.
+    """
+    year = clock().astimezone(LOCAL_TZ).year
+    series = numbering.series_symbol(seller.series_hint, seller.mode, year)
+    number = numbering.next_invoice_number(session, seller.template, series, year)
+    mccqt = None
+    if seller.mode == CASH_REGISTER:
+        assert seller.register_code is not None
+        mccqt = numbering.cash_register_mccqt(session, seller.template, year, seller.register_code)
+    now = clock()
+    if now.astimezone(LOCAL_TZ).year != year:
+        raise YearTurned(f"{year} ended while numbering; retrying in the new year")
+    return InvoiceIdentity(seller.template, series, number, now, mccqt, related)
+
+
+def store_invoice(
+    session: Session,
+    *,
+    request_key: str,
+    event_id: str | None,
+    payload: Mapping[str, Any],
+    seller: Seller,
+    identity: InvoiceIdentity,
+    signed: SignedInvoice,
+    kind: str = ORIGINAL,
+    related_invoice_id: int | None = None,
+) -> int:
+    buyer = payload.get("buyer") or {}
+    now = identity.issued_at
+    invoice_id = session.execute(
+        insert(invoices)
+        .values(
+            request_key=request_key,
+            event_id=event_id,
+            kind=kind,
+            related_invoice_id=related_invoice_id,
+            mode=seller.mode,
+            template=identity.template,
+            series=identity.series,
+            year=identity.issued_at.astimezone(LOCAL_TZ).year,
+            number=identity.number,
+            issue_date=identity.issue_date,
+            issued_at=now,
+            mccqt=identity.mccqt,
+            seller_tax_code=seller.tax_code,
+            seller_name=seller.name,
+            buyer_account_id=_opt_str(buyer.get("account_id")),
+            buyer_name=_opt_str(buyer.get("name")),
+            buyer_tax_code=_opt_str(buyer.get("tax_code")),
+            lot_id=_opt_str(payload.get("lot_id")),
+            plate=_opt_str(payload.get("plate")),
+            pretax_vnd=signed.pretax_vnd,
+            vat_vnd=signed.vat_vnd,
+            total_vnd=signed.total_vnd,
+            vat_rate=signed.vat_rate,
+            payload=dict(payload),
+            status=SIGNED,
+            xml=signed.xml,
+            submit_attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(invoices.c.id)
+    ).scalar_one()
+    session.execute(
+        insert(status_history).values(invoice_id=invoice_id, status=SIGNED, at=now, detail=None)
+    )
+    return int(invoice_id)
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass
+class InvoiceWorker:
+    """Issues invoices for ``invoice_request`` rows; run several in parallel on PostgreSQL."""
+
+    session_factory: sessionmaker[Session]
+    maker: InvoiceMaker
+    outbox: OutboxPort = field(default_factory=billing_outbox)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    kind: str = INVOICE_REQUEST
+    # A failing row is tried at most once a pass, then again after a growing pause (per worker).
+    retry_base_seconds: float = 1.0
+    retry_max_seconds: float = 300.0
+    monotonic: Callable[[], float] = time.monotonic
+    _retry: dict[int, tuple[int, float]] = field(default_factory=dict, init=False, repr=False)
+
+    def run_once(self, max_rows: int = 1000) -> list[IssueResult]:
+        """Issue until the queue is empty (or ``max_rows``), leaving out rows in their pause."""
+        results: list[IssueResult] = []
+        now = self.monotonic()
+        skip = {rid for rid, (_, at) in self._retry.items() if at > now}
+        while len(results) < max_rows:
+            result = self.issue_next(skip=skip)
+            if result is None:
+                break
+            if result.row_id is not None:
+                if result.outcome == "failed":
+                    failures = self._retry.get(result.row_id, (0, 0.0))[0] + 1
+                    pause = min(
+                        self.retry_max_seconds, self.retry_base_seconds * 2 ** (failures - 1)
+                    )
+                    self._retry[result.row_id] = (failures, now + pause)
+                    skip.add(result.row_id)
+                else:
+                    self._retry.pop(result.row_id, None)
+            results.append(result)
+        return results
+
+    def issue_next(self, skip: set[int] | frozenset[int] = frozenset()) -> IssueResult | None:
+        """Claim one row and issue its invoice in one transaction; None when nothing is left."""
+        row_id: int | None = None
+        event_id = "?"
+        try:
+            with self.session_factory.begin() as session:
+                rows = list(self.outbox.claim(session, self.kind, len(skip) + 1))
+                picked = None
+                for row in rows:
+                    rid, payload = row_fields(row)
+                    if rid not in skip:
+                        picked, row_id = payload, rid
+                        break
+                if picked is None:
+                    return None
+                event_id = str(picked.get("event_id") or picked.get("original_event_id") or "")
+                if not event_id:
+                    raise InvoiceRequestError("payload has no event_id")
+                result = self._issue(session, row_id, event_id, picked)  # type: ignore[arg-type]
+            return result
+        except IntegrityError as exc:
+            # Another worker stored this event's invoice first; the next pass marks it done.
+            log.warning("invoice for event %s raced another worker: %s", event_id, exc.orig)
+            return IssueResult(row_id, event_id, None, "failed", "duplicate race")
+        except Exception as exc:
+            if isinstance(exc, ValueError):  # bad data or a missing key: no traceback needed
+                log.error("invoice request %s (event %s) failed: %s", row_id, event_id, exc)
+            else:
+                log.exception("invoice request %s (event %s) failed", row_id, event_id)
+            if row_id is None:
+                raise
+            self._record_failure(row_id, f"{type(exc).__name__}: {exc}")
+            return IssueResult(row_id, event_id, None, "failed", f"{type(exc).__name__}: {exc}")
+
+    def _issue(
+        self, session: Session, row_id: int, event_id: str, payload: dict[str, Any]
+    ) -> IssueResult:
+        existing = session.execute(
+            select(invoices.c.id).where(invoices.c.request_key == event_id)
+        ).scalar_one_or_none()
+        if existing is not None:
+            self.outbox.mark_processed(session, row_id)
+            return IssueResult(row_id, event_id, int(existing), "duplicate")
+        seller = parse_seller(payload)
+        fare = payload.get("fare_vnd")
+        if not isinstance(fare, int) or isinstance(fare, bool) or fare <= 0:
+            raise InvoiceRequestError(f"fare_vnd must be a positive integer, not {fare!r}")
+        identity = take_identity(session, seller, self.clock)
+        signed = self.maker(payload, identity)
+        invoice_id = store_invoice(
+            session,
+            request_key=event_id,
+            event_id=event_id,
+            payload=payload,
+            seller=seller,
+            identity=identity,
+            signed=signed,
+        )
+        self.outbox.mark_processed(session, row_id)
+        log.info(
+            "invoice %s %s/%s no %d for event %s",
+            invoice_id,
+            identity.template,
+            identity.series,
+            identity.number,
+            event_id,
+        )
+        return IssueResult(row_id, event_id, invoice_id, "issued")
+
+    def _record_failure(self, row_id: int, error: str) -> None:
+        mark_failed = getattr(self.outbox, "mark_failed", None)
+        if mark_failed is None:
+            return
+        try:
+            with self.session_factory.begin() as session:
+                mark_failed(session, row_id, error)
+        except Exception:
+            log.exception("could not record the failure of outbox row %s", row_id)

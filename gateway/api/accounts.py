@@ -1,0 +1,184 @@
+"""Transport accounts and their vehicles. A driver sees only their own; an admin sees all."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gateway.api import billing_port, queries
+from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep
+from gateway.auth.audit import record
+from gateway.deps import AdminUser, CurrentUser, SessionDep, UowDep, ensure_account, release
+
+router = APIRouter(tags=["accounts"], responses=AUTH_ERRORS)
+
+VehicleClassName = Literal["motorbike", "car_le9", "car_gt9_truck"]
+
+
+class AccountOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    kind: str
+    name: str
+    tax_code: str | None
+    status: str
+    balance_vnd: int
+    low_balance_notice_vnd: int
+    auto_topup_threshold_vnd: int | None
+    auto_topup_amount_vnd: int | None
+    low_balance: bool = False
+    created_at: datetime
+
+
+class VehicleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    account_id: int
+    plate_text: str
+    vehicle_class: str
+    plate_colour: str
+    active: bool
+
+
+class VehicleIn(BaseModel):
+    plate: str = Field(min_length=4, max_length=20, examples=["30A-123.45"])
+    vehicle_class: VehicleClassName
+    colour: Literal["white", "yellow", "blue", "red"] = "white"
+
+
+class AutoTopUpIn(BaseModel):
+    """Both amounts to switch on; both null to switch off."""
+
+    enabled: bool
+    threshold_vnd: int | None = Field(default=None, ge=0, le=10_000_000, strict=True)
+    amount_vnd: int | None = Field(default=None, ge=10_000, le=10_000_000, strict=True)
+
+    @model_validator(mode="after")
+    def _both_when_enabled(self) -> AutoTopUpIn:
+        if self.enabled and (self.threshold_vnd is None or self.amount_vnd is None):
+            raise ValueError("threshold_vnd and amount_vnd are needed to enable auto top-up")
+        return self
+
+
+class TopUpOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    provider: str
+    provider_txn_id: str
+    amount_vnd: int
+    auto: bool
+    created_at: datetime
+
+
+def account_out(row: object) -> AccountOut:
+    out = AccountOut.model_validate(row)
+    out.low_balance = out.balance_vnd < out.low_balance_notice_vnd
+    return out
+
+
+def _load(session: SessionDep, user: CurrentUser, account_id: int) -> AccountOut:
+    ensure_account(user, account_id)
+    row = queries.account(session, account_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no account {account_id}")
+    return account_out(row)
+
+
+@router.get("/accounts", response_model=Page[AccountOut])
+def list_accounts(
+    session: SessionDep,
+    _admin: AdminUser,
+    paging: PagingDep,
+    q: Annotated[str | None, Query(max_length=100, description="name or tax code")] = None,
+) -> Page[AccountOut]:
+    """Every transport account (admins only; a driver reads ``/accounts/{own id}``)."""
+    window = queries.accounts(session, q, paging.limit, paging.offset)
+    return Page(
+        items=[account_out(r) for r in window.items],
+        total=window.total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+@router.get("/accounts/{account_id}", response_model=AccountOut, responses={404: {}})
+def get_account(account_id: IdPath, session: SessionDep, user: CurrentUser) -> AccountOut:
+    return _load(session, user, account_id)
+
+
+@router.get("/accounts/{account_id}/vehicles", response_model=list[VehicleOut])
+def list_vehicles(account_id: IdPath, session: SessionDep, user: CurrentUser) -> list[VehicleOut]:
+    _load(session, user, account_id)
+    return [VehicleOut.model_validate(v) for v in queries.vehicles(session, account_id)]
+
+
+@router.post(
+    "/accounts/{account_id}/vehicles",
+    response_model=VehicleOut,
+    status_code=201,
+    responses={404: {}, 409: {"description": "plate invalid or already registered"}},
+)
+def add_vehicle(
+    account_id: IdPath, body: VehicleIn, session: SessionDep, user: CurrentUser, uow: UowDep
+) -> VehicleOut:
+    _load(session, user, account_id)
+    release(session)
+    try:
+        vehicle_id = billing_port.add_vehicle(
+            uow, account_id, body.plate, body.vehicle_class, body.colour
+        )
+    except billing_port.Rejected as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    record(session, user, "vehicle.add", "account", account_id, {"plate": body.plate})
+    row = next(v for v in queries.vehicles(session, account_id) if v.id == vehicle_id)
+    return VehicleOut.model_validate(row)
+
+
+@router.delete("/accounts/{account_id}/vehicles/{vehicle_id}", status_code=204, responses={404: {}})
+def remove_vehicle(
+    account_id: IdPath, vehicle_id: IdPath, session: SessionDep, user: CurrentUser, uow: UowDep
+) -> None:
+    _load(session, user, account_id)
+    release(session)
+    try:
+        billing_port.remove_vehicle(uow, account_id, vehicle_id)
+    except billing_port.NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    record(session, user, "vehicle.remove", "account", account_id, {"vehicle_id": vehicle_id})
+
+
+@router.put("/accounts/{account_id}/auto-topup", response_model=AccountOut)
+def set_auto_topup(
+    account_id: IdPath, body: AutoTopUpIn, session: SessionDep, user: CurrentUser, uow: UowDep
+) -> AccountOut:
+    _load(session, user, account_id)
+    release(session)
+    try:
+        billing_port.set_auto_topup(
+            uow,
+            account_id,
+            body.threshold_vnd if body.enabled else None,
+            body.amount_vnd if body.enabled else None,
+        )
+    except billing_port.Rejected as exc:
+        raise HTTPException(422, str(exc)) from exc
+    record(session, user, "account.auto_topup", "account", account_id, body.model_dump())
+    session.expire_all()
+    return _load(session, user, account_id)
+
+
+@router.get("/accounts/{account_id}/topups", response_model=Page[TopUpOut])
+def list_topups(
+    account_id: IdPath, session: SessionDep, user: CurrentUser, paging: PagingDep
+) -> Page[TopUpOut]:
+    _load(session, user, account_id)
+    window = queries.topups(session, account_id, paging.limit, paging.offset)
+    return Page(
+        items=[TopUpOut.model_validate(t) for t in window.items],
+        total=window.total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )

@@ -1,0 +1,249 @@
+"""Passages (what the gates saw and decided) and parking sessions (entry to exit, fare)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import FileResponse, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from gateway.api import queries
+from gateway.api.schemas import AUTH_ERRORS, MAX_ID, IdPath, Page, PagingDep
+from gateway.auth.principal import Principal
+from gateway.deps import CurrentUser, SessionDep, SettingsDep
+
+router = APIRouter(tags=["passages"], responses=AUTH_ERRORS)
+
+
+class PassageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    event_id: str
+    lot_id: str
+    gate_id: str
+    direction: str
+    captured_at: datetime
+    plate_read: str | None
+    plate_text: str | None
+    plate_confidence: float
+    needs_review: bool
+    has_image: bool = False
+    account_id: int | None
+    session_id: int | None
+    opened: bool
+    reason: str
+    fare_vnd: int | None
+    review_status: str | None
+
+
+class SessionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    lot_id: str
+    plate_text: str
+    account_id: int | None
+    vehicle_class: str | None
+    status: str
+    entry_at: datetime
+    exit_at: datetime | None
+    fare_vnd: int | None
+    fare_lines: list[dict[str, Any]] | None
+    tariff_version: str | None
+    payment: str | None
+
+
+def passage_out(row: Any) -> PassageOut:
+    out = PassageOut.model_validate(row)
+    out.has_image = bool(row.image_ref)
+    return out
+
+
+def scope(
+    session: SessionDep, user: Principal, lot_id: str | None
+) -> tuple[list[str] | None, int | None]:
+    """(lots, account) a listing is limited to: an operator's lots, a driver's own account."""
+    if user.role == "driver":
+        if user.account_id is None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "no account linked to this user")
+        return ([lot_id] if lot_id else None), int(user.account_id)
+    lots = queries.visible_lot_ids(session, user)
+    if lot_id is not None:
+        if lot_id not in lots:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to lot {lot_id}")
+        lots = [lot_id]
+    return lots, None
+
+
+def can_see(user: Principal, session: SessionDep, lot_id: str, account_id: int | None) -> bool:
+    if user.role == "driver":
+        return account_id is not None and user.owns_account(account_id)
+    return lot_id in queries.visible_lot_ids(session, user)
+
+
+@router.get("/passages", response_model=Page[PassageOut])
+def list_passages(
+    session: SessionDep,
+    user: CurrentUser,
+    paging: PagingDep,
+    lot_id: Annotated[str | None, Query(max_length=40)] = None,
+    gate_id: Annotated[str | None, Query(max_length=40)] = None,
+    direction: Literal["entry", "exit"] | None = None,
+    plate: Annotated[str | None, Query(max_length=20)] = None,
+    review_status: Literal["pending", "resolved"] | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    after_id: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="only newer than this id")
+    ] = None,
+) -> Page[PassageOut]:
+    """Newest first. Operators see their lots; drivers their own account's passages."""
+    lots, account_id = scope(session, user, lot_id)
+    window = queries.passages(
+        session,
+        lots,
+        account_id=account_id,
+        gate_id=gate_id,
+        direction=direction,
+        plate=plate,
+        review_status=review_status,
+        since=since,
+        until=until,
+        after_id=after_id,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return Page(
+        items=[passage_out(p) for p in window.items],
+        total=window.total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+def load_passage(session: SessionDep, user: Principal, passage_id: int) -> Any:
+    row = queries.passage(session, passage_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no passage {passage_id}")
+    if not can_see(user, session, row.lot_id, row.account_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to passage {passage_id}")
+    return row
+
+
+CSV_COLUMNS = (
+    "id",
+    "captured_at",
+    "lot_id",
+    "gate_id",
+    "direction",
+    "plate_read",
+    "plate_text",
+    "plate_confidence",
+    "opened",
+    "reason",
+    "fare_vnd",
+    "review_status",
+)
+
+
+@router.get(
+    "/passages.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}}
+)
+def passages_csv(
+    session: SessionDep,
+    user: CurrentUser,
+    lot_id: Annotated[str | None, Query(max_length=40)] = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
+) -> Response:
+    """The same rows as ``/passages`` (newest first) for a spreadsheet."""
+    lots, account_id = scope(session, user, lot_id)
+    window = queries.passages(
+        session, lots, account_id=account_id, since=since, until=until, limit=limit
+    )
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_COLUMNS)
+    for p in window.items:
+        row = passage_out(p).model_dump()
+        row["captured_at"] = p.captured_at.isoformat()
+        writer.writerow([row[c] for c in CSV_COLUMNS])
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="passages.csv"'},
+    )
+
+
+@router.get("/passages/{passage_id}", response_model=PassageOut, responses={404: {}})
+def get_passage(passage_id: IdPath, session: SessionDep, user: CurrentUser) -> PassageOut:
+    return passage_out(load_passage(session, user, passage_id))
+
+
+def image_path(data_dir: Path, image_ref: str) -> Path | None:
+    """The stored frame, only if it lies inside the data directory."""
+    root = data_dir.resolve()
+    path = (root / image_ref).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
+
+
+@router.get(
+    "/passages/{passage_id}/image",
+    response_class=FileResponse,
+    responses={404: {"description": "no passage or no stored frame"}},
+)
+def passage_image(
+    passage_id: IdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep
+) -> FileResponse:
+    """The camera frame the plate was read from (JPEG)."""
+    row = load_passage(session, user, passage_id)
+    path = image_path(settings.data_dir, row.image_ref) if row.image_ref else None
+    if path is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no stored frame for this passage")
+    return FileResponse(path, media_type="image/jpeg")
+
+
+@router.get("/sessions", response_model=Page[SessionOut], tags=["sessions"])
+def list_sessions(
+    session: SessionDep,
+    user: CurrentUser,
+    paging: PagingDep,
+    lot_id: Annotated[str | None, Query(max_length=40)] = None,
+    status_: Annotated[Literal["open", "closed", "void"] | None, Query(alias="status")] = None,
+    plate: Annotated[str | None, Query(max_length=20)] = None,
+) -> Page[SessionOut]:
+    lots, account_id = scope(session, user, lot_id)
+    window = queries.sessions(
+        session,
+        lots,
+        account_id=account_id,
+        status=status_,
+        plate=plate,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return Page(
+        items=[SessionOut.model_validate(s) for s in window.items],
+        total=window.total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+@router.get(
+    "/sessions/{session_id}", response_model=SessionOut, tags=["sessions"], responses={404: {}}
+)
+def get_session(session_id: IdPath, session: SessionDep, user: CurrentUser) -> SessionOut:
+    row = queries.parking_session(session, session_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no session {session_id}")
+    if not can_see(user, session, row.lot_id, row.account_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to session {session_id}")
+    return SessionOut.model_validate(row)

@@ -1,0 +1,38 @@
+"""Assemble the API's routers (each module one resource)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway.api import (
+    accounts,
+    audit,
+    auth,
+    invoices,
+    lots,
+    passages,
+    reconciliation,
+    reports,
+    review,
+    topups,
+    users,
+)
+
+
+def build() -> APIRouter:
+    router = APIRouter()
+    for module in (
+        auth,
+        users,
+        accounts,
+        topups,
+        lots,
+        passages,
+        review,
+        reports,
+        invoices,
+        reconciliation,
+        audit,
+    ):
+        router.include_router(module.router)
+    return router

@@ -1,0 +1,92 @@
+"""The HTTP application: REST API, operator dashboard, driver portal, and the ops endpoints.
+
+``create_app`` is the only place the web layer is wired; it does no work at import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from gateway.auth.tokens import TokenSigner
+from gateway.db import make_engine, make_session_factory
+from gateway.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+def _default_uow_factory(session_factory: Any) -> Any:
+    def make() -> Any:
+        from billing.adapters.uow import UnitOfWork
+
+        return UnitOfWork(session_factory)
+
+    return make
+
+
+def create_app(settings: Settings | None = None, container: Any = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Cashless parking",
+        version="1.0",
+        description=(
+            "Prepaid transport accounts, passages, parking sessions, tariffs, e-invoices and the "
+            "operators' review queue. Authenticate with `POST /api/v1/auth/token` and send "
+            "`Authorization: Bearer <token>`."
+        ),
+    )
+    session_factory = getattr(container, "session_factory", None)
+    if session_factory is None:
+        engine = make_engine(settings.effective_database_url)
+        session_factory = make_session_factory(engine)
+        app.state.engine = engine
+    app.state.settings = settings
+    app.state.container = container
+    app.state.session_factory = session_factory
+    app.state.uow_factory = getattr(container, "uow_factory", None) or _default_uow_factory(
+        session_factory
+    )
+    app.state.token_signer = TokenSigner(settings.secret_key)
+
+    from gateway.api import router as api_router
+    from gateway.web import pages
+    from gateway.web.auth_pages import router as auth_pages_router
+    from gateway.web.rendering import STATIC_DIR
+    from gateway.web.session import LoginRequired, PageForbidden
+
+    app.include_router(api_router.build(), prefix=API_PREFIX)
+    app.include_router(auth_pages_router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _include_ops(app)
+
+    @app.exception_handler(LoginRequired)
+    def _to_login(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(f"/login?next={exc.next_url}", status_code=303)
+
+    @app.exception_handler(PageForbidden)
+    def _forbidden(request: Request, exc: PageForbidden) -> Response:
+        from gateway.web.rendering import render
+
+        return render(request, "error.html", status_code=403, message="forbidden")
+
+    return app
+
+
+def _include_ops(app: FastAPI) -> None:
+    """/metrics, /livez, /readyz from gateway.ops when the service side provides it."""
+    try:
+        ops = importlib.import_module("gateway.ops")
+    except ModuleNotFoundError as exc:
+        if exc.name != "gateway.ops":
+            raise
+        log.info("gateway.ops not present: no /metrics, /livez, /readyz")
+        return
+    app.include_router(ops.router)

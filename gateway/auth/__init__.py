@@ -1,0 +1,1 @@
+"""Who is asking: users, roles, password hashing, signed cookies and bearer tokens."""

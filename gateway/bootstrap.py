@@ -1,0 +1,226 @@
+"""Composition root: the one place that turns Settings into engines, pools, signers and clients.
+
+Everything else takes its collaborators as arguments, so tests build the same objects with other
+settings (a PostgreSQL URL, a test broker) and the packages never read the environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.consumer import Consumer, Passage
+from gateway.db import make_engine, make_session_factory
+from gateway.metrics import DatabaseCollector, Metrics
+from gateway.mqtt.client import MqttConfig
+from gateway.outbox_publisher import OutboxPublisher
+from gateway.protocol import GateEvent
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    metrics: Metrics
+    consumer: Consumer | None = None
+    reader_pool: Any = None
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def uow_factory(self) -> Any:
+        from billing.adapters.uow import UnitOfWork
+
+        return UnitOfWork(self.session_factory)
+
+    def settle(self, passage: Passage) -> Any:
+        from billing.services import PassageInput, settle_passage
+
+        return settle_passage(self.uow_factory(), PassageInput(**asdict(passage)))
+
+    def record_gate_status(self, lot_id: str, gate_id: str, online: bool, at: Any) -> None:
+        from billing.services import record_gate_status
+
+        record_gate_status(self.uow_factory(), gate_id, "online" if online else "offline", at)
+
+    def close(self) -> None:
+        for closer in reversed(self._closers):
+            try:
+                closer()
+            except Exception as exc:  # closing must go on for the rest
+                log.warning("closing: %s", exc)
+        self._closers.clear()
+        self.engine.dispose()
+
+
+def build(settings: Settings) -> Container:
+    """Engine, sessions and metrics; the heavier parts are added by the builders below."""
+    from gateway.ops import invoice_counts
+
+    engine = make_engine(settings.effective_database_url)
+    sessions = make_session_factory(engine)
+    metrics = Metrics()
+    metrics.add_collector(DatabaseCollector(sessions, invoice_counts))
+    return Container(settings, engine, sessions, metrics)
+
+
+def mqtt_config(settings: Settings, client_id: str | None = None) -> MqttConfig:
+    protocol = cast(Literal["v5", "v311"], "v311" if settings.mqtt_protocol == "v311" else "v5")
+    return MqttConfig(
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        client_id=client_id or settings.mqtt_client_id,
+        username=settings.mqtt_username,
+        password=settings.mqtt_password,
+        protocol=protocol,
+        session_expiry_s=settings.mqtt_session_expiry_s,
+    )
+
+
+def image_store(data_dir: Path) -> Callable[[GateEvent], str | None]:
+    """Keeps the first frame of each passage for operators reviewing it; returns its path."""
+
+    def store(event: GateEvent) -> str | None:
+        day = event.captured_at.date().isoformat()
+        rel = Path("images") / day / f"{event.event_id}.jpg"
+        path = data_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(event.frames[0])
+        return rel.as_posix()
+
+    return store
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Start child processes with Ctrl-C ignored (they inherit it and keep it across exec).
+
+    The terminal sends SIGINT to the whole process group; plate-reader workers that died of it
+    mid-read would leave the pool broken and its shutdown hanging. The gateway stops its workers
+    itself, in order, when it is told to stop.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def build_consumer(
+    container: Container,
+    *,
+    read_plates: bool = True,
+    client_id: str | None = None,
+    lot_filter: str | None = None,
+) -> Consumer:
+    """The MQTT consumer with billing's settle, the LPR process pool and the outbox publisher."""
+    from billing.adapters import outbox
+    from billing.domain.model import DomainError
+
+    s = container.settings
+    read_plate = None
+    if read_plates:
+        from lpr.pool import ReaderPool
+
+        with _sigint_ignored():
+            pool = ReaderPool(s.lpr_workers, recognizer=s.lpr_recognizer)
+        container.reader_pool = pool
+        container._closers.append(pool.close)
+        read_plate = cast(Any, pool.read)
+
+    def publisher(client: Any) -> OutboxPublisher:
+        return OutboxPublisher(
+            container.session_factory,
+            client,
+            claim=outbox.claim,
+            mark_processed=outbox.mark_processed,
+            metrics=container.metrics,
+        )
+
+    consumer = Consumer(
+        mqtt_config(s, client_id),
+        settle=container.settle,
+        read_plate=read_plate,
+        publisher_factory=publisher,
+        metrics=container.metrics,
+        share_group=s.mqtt_share_group,
+        lot_filter=lot_filter or s.mqtt_lot_filter,
+        max_event_bytes=s.max_event_bytes,
+        image_store=image_store(s.data_dir) if s.keep_images else None,
+        permanent_errors=(DomainError,),
+        record_status=container.record_gate_status,
+    )
+    container.consumer = consumer
+    return consumer
+
+
+def demo_signing_keys(settings: Settings, seller_tax_code: str) -> tuple[Path, str]:
+    """The seller's PKCS#12: from settings in production, a local demo CA otherwise."""
+    if settings.signing_pkcs12 is not None:
+        return settings.signing_pkcs12, settings.signing_pkcs12_password or ""
+    from einvoice.keys import ensure_demo_keys
+
+    keys = ensure_demo_keys(settings.data_dir / "keys", seller_tax_code)
+    return keys.seller_pkcs12, keys.password
+
+
+@dataclass
+class InvoiceServices:
+    """The invoice worker (outbox -> signed invoices) and submitter (-> tax authority)."""
+
+    worker: Any
+    submitter: Any
+    client: Any
+    interval_s: float = 0.5
+    issued: int = 0
+    failures: int = 0
+
+    def run_once(self) -> None:
+        results = self.worker.run_once()
+        self.issued += sum(1 for r in results if getattr(r, "outcome", "") == "issued")
+        self.submitter.submit_due()
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                self.failures += 1
+                log.exception("invoice loop failed; retrying")
+            stop.wait(self.interval_s)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def build_invoice_services(container: Container, seller_tax_code: str) -> InvoiceServices:
+    from einvoice.client import TaxAuthorityClient
+    from einvoice.maker import XmlInvoiceMaker
+    from einvoice.signing import Signer
+    from einvoice.submitter import Submitter
+    from einvoice.worker import InvoiceWorker
+
+    path, password = demo_signing_keys(container.settings, seller_tax_code)
+    maker = XmlInvoiceMaker(Signer.from_pkcs12(path, password))
+    client = TaxAuthorityClient(container.settings.tax_authority_url)
+    services = InvoiceServices(
+        worker=InvoiceWorker(container.session_factory, maker),
+        submitter=Submitter(container.session_factory, client),
+        client=client,
+    )
+    container._closers.append(services.close)
+    return services

@@ -1,0 +1,457 @@
+"""Operator commands for billing: accounts, vehicles, top-ups, tariffs, lots, reconciliation."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from billing import services
+from billing.adapters.uow import UnitOfWork
+from billing.domain.decisions import vnd
+from billing.domain.model import AutoTopUp, DomainError, Owner, OwnerKind
+from billing.domain.tariffs import local_zone, price_stay
+from billing.services.reads import LOCAL
+from gateway.db import make_engine, make_session_factory
+from gateway.settings import get_settings
+
+console = Console()
+F = TypeVar("F", bound=Callable[..., Any])
+
+accounts = typer.Typer(
+    help="Transport accounts: prepaid balances of drivers and businesses.", no_args_is_help=True
+)
+vehicles = typer.Typer(
+    help="Vehicles (plates) registered on transport accounts.", no_args_is_help=True
+)
+tariff = typer.Typer(
+    help="Tariff files: list versions, show prices, quote a stay.", no_args_is_help=True
+)
+lots = typer.Typer(help="Lots, their gates, policies and tariffs; demo data.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(accounts, name="accounts")
+    app.add_typer(vehicles, name="vehicles")
+    app.add_typer(tariff, name="tariff")
+    app.add_typer(lots, name="lots")
+    app.command("topup")(topup)
+    app.command("reconcile")(reconcile)
+
+
+def _uow() -> UnitOfWork:
+    engine = make_engine(get_settings().effective_database_url)
+    return UnitOfWork(make_session_factory(engine))
+
+
+def _clear_errors(fn: F) -> F:
+    """Business-rule errors become one red line and exit code 1, not a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (DomainError, LookupError, ValueError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _money(amount: int | None) -> str:
+    return "" if amount is None else vnd(amount)
+
+
+def _local(t: datetime | None) -> str:
+    return "" if t is None else t.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# ---------------------------------------------------------------- accounts
+
+
+@accounts.command("list")
+@_clear_errors
+def accounts_list(
+    search: str = typer.Option(None, "--search", "-s", help="Part of a name, tax code or plate."),
+    limit: int = typer.Option(50, help="At most this many rows."),
+) -> None:
+    """List transport accounts with balance and plates."""
+    table = Table("id", "kind", "name", "tax code", "status", "balance", "plates")
+    for a in services.list_accounts(_uow(), search=search, limit=limit):
+        table.add_row(
+            str(a.id),
+            a.kind,
+            a.name,
+            a.tax_code or "",
+            a.status,
+            _money(a.balance_vnd),
+            ", ".join(v.plate for v in a.vehicles if v.active),
+        )
+    console.print(table)
+
+
+@accounts.command("show")
+@_clear_errors
+def accounts_show(
+    account_id: int = typer.Argument(..., help="Account id."),
+    lines: int = typer.Option(10, help="Statement lines to show."),
+) -> None:
+    """Show one account: owner, balance, auto top-up, vehicles and the latest statement lines."""
+    uow = _uow()
+    a = services.get_account(uow, account_id)
+    if a is None:
+        raise LookupError(f"no account {account_id}")
+    console.print(
+        f"[bold]#{a.id} {a.name}[/bold] ({a.kind}, {a.status})  "
+        f"MST {a.tax_code or '-'}  {a.address or ''}"
+    )
+    auto = (
+        f"top up {_money(a.auto_topup_amount_vnd)} below {_money(a.auto_topup_threshold_vnd)}"
+        if a.auto_topup_amount_vnd
+        else "off"
+    )
+    console.print(
+        f"balance {_money(a.balance_vnd)}   auto top-up: {auto}   "
+        f"low-balance notice below {_money(a.low_balance_notice_vnd)}"
+    )
+    vt = Table("vehicle", "plate", "class", "colour", "active")
+    for v in a.vehicles:
+        vt.add_row(str(v.id), v.plate, v.vehicle_class, v.colour, "yes" if v.active else "no")
+    console.print(vt)
+    st = Table("entry", "time", "kind", "change", "balance", "description")
+    for ln in services.account_statement(uow, account_id, limit=lines):
+        st.add_row(
+            str(ln.entry_id),
+            _local(ln.created_at),
+            ln.kind,
+            _money(ln.change_vnd),
+            _money(ln.balance_vnd),
+            ln.description,
+        )
+    console.print(st)
+
+
+@accounts.command("create")
+@_clear_errors
+def accounts_create(
+    name: str = typer.Option(..., help="Person's or company's name."),
+    business: bool = typer.Option(
+        False, "--business", help="A company (needs --tax-code, --address)."
+    ),
+    tax_code: str = typer.Option(None, help="MST: 10 digits, or 13 with a branch suffix."),
+    address: str = typer.Option(None, help="Address printed on invoices."),
+    phone: str = typer.Option(None),
+    email: str = typer.Option(None),
+) -> None:
+    """Open a transport account (balance 0: top it up with `parking topup`)."""
+    owner = Owner(OwnerKind.BUSINESS if business else OwnerKind.PERSON, name, tax_code, address)
+    acct = services.create_account(_uow(), owner, phone=phone, email=email)
+    console.print(f"account {acct} created")
+
+
+@accounts.command("status")
+@_clear_errors
+def accounts_status(
+    account_id: int,
+    status: str = typer.Argument(
+        ..., help="active | suspended | closed (closing frees its plates)."
+    ),
+) -> None:
+    """Suspend, re-activate or close an account."""
+    services.set_account_status(_uow(), account_id, status)
+    console.print(f"account {account_id} is {status}")
+
+
+@accounts.command("auto-topup")
+@_clear_errors
+def accounts_auto_topup(
+    account_id: int,
+    threshold: int = typer.Option(None, help="Top up when the balance falls below (VND)."),
+    amount: int = typer.Option(None, help="Amount of each top-up (VND)."),
+    provider: str = typer.Option("sim-autopay", help="Linked bank / e-wallet."),
+    off: bool = typer.Option(False, "--off", help="Turn auto top-up off."),
+) -> None:
+    """Set or clear the account's auto top-up."""
+    if off:
+        services.set_auto_topup(_uow(), account_id, None)
+        console.print("auto top-up off")
+        return
+    if threshold is None or amount is None:
+        raise DomainError("give --threshold and --amount, or --off")
+    services.set_auto_topup(_uow(), account_id, AutoTopUp(threshold, amount, provider))
+    console.print(f"auto top-up {vnd(amount)} below {vnd(threshold)}")
+
+
+@accounts.command("notice")
+@_clear_errors
+def accounts_notice(account_id: int, level: int = typer.Argument(..., help="VND")) -> None:
+    """Set the balance below which the driver is warned."""
+    services.set_low_balance_notice(_uow(), account_id, level)
+    console.print(f"low-balance notice below {vnd(level)}")
+
+
+# ---------------------------------------------------------------- vehicles
+
+
+@vehicles.command("list")
+@_clear_errors
+def vehicles_list(
+    account: int = typer.Option(None, "--account", "-a", help="Only this account."),
+    all_: bool = typer.Option(False, "--all", help="Include removed vehicles."),
+) -> None:
+    """List registered vehicles."""
+    table = Table("id", "account", "plate", "key", "class", "colour", "active")
+    for v in services.list_vehicles(_uow(), account, active_only=not all_):
+        table.add_row(
+            str(v.id),
+            str(v.account_id),
+            v.plate,
+            v.plate_key,
+            v.vehicle_class,
+            v.colour,
+            "yes" if v.active else "no",
+        )
+    console.print(table)
+
+
+@vehicles.command("add")
+@_clear_errors
+def vehicles_add(
+    account_id: int = typer.Argument(..., help="Account id."),
+    plate: str = typer.Argument(..., help="Plate, e.g. 30A-123.45 or '29-B1 678.90'."),
+    vehicle_class: str = typer.Option(
+        "car_le9", "--class", help="motorbike | car_le9 | car_gt9_truck"
+    ),
+    colour: str = typer.Option("white", help="white | yellow | blue | red"),
+) -> None:
+    """Register a plate on an account (a plate belongs to one active account at most)."""
+    vid = services.add_vehicle(_uow(), account_id, plate, vehicle_class, colour)
+    console.print(f"vehicle {vid} added")
+
+
+@vehicles.command("remove")
+@_clear_errors
+def vehicles_remove(vehicle_id: int) -> None:
+    """Take a vehicle off its account (history is kept)."""
+    services.remove_vehicle(_uow(), vehicle_id)
+    console.print(f"vehicle {vehicle_id} removed")
+
+
+# ---------------------------------------------------------------- top-up
+
+
+@_clear_errors
+def topup(
+    account_id: int = typer.Argument(..., help="Account id."),
+    amount: int = typer.Argument(..., help="Amount in VND (integer)."),
+    provider: str = typer.Option("counter", help="Payment provider (bank, e-wallet, counter)."),
+    txn_id: str = typer.Option(..., "--txn-id", help="Provider's transaction id (idempotency)."),
+) -> None:
+    """Top up a transport account; the same provider transaction is only ever credited once."""
+    r = services.top_up(_uow(), account_id, amount, provider, txn_id)
+    note = "" if r.created else " (already recorded: nothing added)"
+    console.print(f"balance {vnd(r.balance_vnd)}{note}")
+
+
+# ---------------------------------------------------------------- tariffs
+
+
+@tariff.command("list")
+@_clear_errors
+def tariff_list() -> None:
+    """Every tariff version with its validity."""
+    cat = _uow().tariffs
+    table = Table("tariff", "version", "name", "valid from", "valid until", "classes")
+    for tid in cat.ids():
+        for t in cat.versions(tid):
+            table.add_row(
+                t.id,
+                t.version,
+                t.name,
+                str(t.valid_from),
+                str(t.valid_until or "-"),
+                ", ".join(t.classes),
+            )
+    console.print(table)
+
+
+@tariff.command("show")
+@_clear_errors
+def tariff_show(
+    tariff_id: str, on: str = typer.Option(None, help="Date (YYYY-MM-DD); default today.")
+) -> None:
+    """The prices of the tariff version in force on a date."""
+    at = (
+        datetime.combine(date.fromisoformat(on), datetime.min.time(), LOCAL)
+        if on
+        else datetime.now(LOCAL)
+    )
+    t = _uow().tariffs.in_force(tariff_id, at)
+    console.print(
+        f"[bold]{t.name}[/bold] {t.id}@{t.version}, VAT {t.vat_percent}% included, "
+        f"holiday surcharge {t.holiday_surcharge_percent}%"
+    )
+    for cls, ct in t.classes.items():
+        parts = [f"grace {ct.grace_minutes} min"]
+        if ct.per_turn:
+            parts.append(
+                f"per turn day {vnd(ct.per_turn.day_vnd)} / night "
+                f"{vnd(ct.per_turn.night_vnd)} (day {ct.per_turn.day_starts:%H:%M}-"
+                f"{ct.per_turn.night_starts:%H:%M})"
+            )
+        for b in ct.blocks:
+            parts.append(
+                f"{vnd(b.price_vnd)} per {b.minutes} min"
+                + (f" x{b.count}" if b.count else " after")
+            )
+        if ct.daily_cap_vnd:
+            parts.append(f"cap {vnd(ct.daily_cap_vnd)}/24 h")
+        for kind, price in ct.passes.items():
+            parts.append(f"{kind} pass {vnd(price)}/month")
+        console.print(f"  {cls}: " + "; ".join(parts))
+
+
+@tariff.command("quote")
+@_clear_errors
+def tariff_quote(
+    tariff_id: str,
+    vehicle_class: str = typer.Argument(..., help="motorbike | car_le9 | car_gt9_truck"),
+    entry: str = typer.Option(None, help="Entry time, ISO 8601 (local time if no offset)."),
+    minutes: int = typer.Option(60, help="Length of the stay."),
+) -> None:
+    """Price a stay and explain it block by block."""
+    tz = local_zone("Asia/Ho_Chi_Minh")
+    start = datetime.fromisoformat(entry) if entry else datetime.now(tz)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=tz)
+    t = _uow().tariffs.in_force(tariff_id, start)
+    fare = price_stay(t, vehicle_class, start, start + timedelta(minutes=minutes))
+    table = Table("line", "qty", "unit", "amount")
+    for ln in fare.lines:
+        table.add_row(ln.label, str(ln.quantity), vnd(ln.unit_vnd), vnd(ln.amount_vnd))
+    console.print(table)
+    console.print(
+        f"total [bold]{vnd(fare.amount_vnd)}[/bold] (VAT {vnd(fare.vat_vnd)}), {t.id}@{t.version}"
+    )
+
+
+# ---------------------------------------------------------------- lots
+
+
+@lots.command("list")
+@_clear_errors
+def lots_list() -> None:
+    """Lots with tariff, capacity and current occupancy."""
+    uow = _uow()
+    occ = {o.lot_id: o.occupied for o in services.occupancy(uow)}
+    table = Table("lot", "name", "tariff", "capacity", "parked")
+    for lot in services.list_lots(uow):
+        table.add_row(lot.id, lot.name, lot.tariff_id, str(lot.capacity), str(occ.get(lot.id, 0)))
+    console.print(table)
+
+
+@lots.command("show")
+@_clear_errors
+def lots_show(lot_id: str) -> None:
+    """A lot's gates (with last online/offline report) and its policy."""
+    uow = _uow()
+    lot = next((x for x in services.list_lots(uow) if x.id == lot_id), None)
+    if lot is None:
+        raise LookupError(f"no lot {lot_id}")
+    console.print(f"[bold]{lot.name}[/bold] ({lot.id}) tariff {lot.tariff_id}, {lot.address}")
+    table = Table("gate", "direction", "name", "status", "since")
+    for g in services.list_gates(uow, lot_id):
+        table.add_row(g.id, g.direction, g.name, g.status, _local(g.status_at))
+    console.print(table)
+    console.print_json(json.dumps(lot.policy))
+
+
+@lots.command("policy")
+@_clear_errors
+def lots_policy(
+    lot_id: str,
+    settings: list[str] = typer.Argument(
+        ..., help="field=value pairs, e.g. low_balance=overdraft overdraft_limit_vnd=50000"
+    ),
+) -> None:
+    """Change a lot's policy for unreadable/unknown plates, duplicates, low balance, ..."""
+    changes: dict[str, Any] = {}
+    for item in settings:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise DomainError(f"expected field=value, got {item!r}")
+        try:
+            changes[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            changes[key] = raw
+    policy = services.set_lot_policy(_uow(), lot_id, **changes)
+    console.print_json(json.dumps(policy.to_dict()))
+
+
+@lots.command("set-tariff")
+@_clear_errors
+def lots_set_tariff(lot_id: str, tariff_id: str) -> None:
+    """Point a lot at another tariff (versions are chosen by date automatically)."""
+    services.set_lot_tariff(_uow(), lot_id, tariff_id)
+    console.print(f"{lot_id} now uses {tariff_id}")
+
+
+@lots.command("seed-demo")
+@_clear_errors
+def lots_seed_demo() -> None:
+    """Create the demo operator, a central Hanoi lot, an airport lot and a few accounts."""
+    demo = services.seed_demo(_uow())
+    console.print(f"lots {', '.join(demo.lots)}; accounts {demo.accounts}")
+
+
+# ---------------------------------------------------------------- reconcile
+
+
+@_clear_errors
+def reconcile(
+    day: str = typer.Option(..., "--date", help="Local day to check, YYYY-MM-DD."),
+    lot: str = typer.Option(None, "--lot", help="Only this lot."),
+) -> None:
+    """Tie passages, sessions, fares and ledger postings for one day; list every mismatch.
+
+    Exit code 1 when anything disagrees or the trial balance is not zero.
+    """
+    r = services.reconcile(_uow(), date.fromisoformat(day), lot)
+    table = Table(
+        "lot",
+        "entries",
+        "exits",
+        "closed",
+        "charged",
+        "fares",
+        "ledger",
+        "VAT",
+        "refunds",
+        "review",
+    )
+    for x in r.lots:
+        table.add_row(
+            x.lot_id,
+            str(x.entries),
+            str(x.exits),
+            str(x.closed_sessions),
+            str(x.charged_sessions),
+            vnd(x.fares_vnd),
+            vnd(x.ledger_fares_vnd),
+            vnd(x.vat_vnd),
+            vnd(x.refunds_vnd),
+            str(x.review_pending),
+        )
+    console.print(table)
+    console.print(f"trial balance: {vnd(r.trial_balance_vnd)}")
+    for m in r.mismatches:
+        console.print(f"[red]{m.kind}[/red] {m.lot_id or '-'} {m.ref}: {m.detail}")
+    if not r.ok:
+        raise typer.Exit(1)
+    console.print("[green]all consistent[/green]")

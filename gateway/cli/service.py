@@ -1,0 +1,138 @@
+"""``parking serve`` (API + MQTT consumer), ``parking worker`` (invoices), ``parking demo``."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gateway.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+def _logging() -> None:
+    from gateway.logging import configure_logging
+
+    configure_logging(json_lines=get_settings().log_json)
+
+
+def serve(
+    no_lpr: Annotated[
+        bool, typer.Option("--no-lpr", help="no plate readers: gates must send plate text")
+    ] = False,
+) -> None:
+    """Run the HTTP API and the MQTT consumer in one process until SIGINT/SIGTERM."""
+    from gateway.app import create_app
+    from gateway.bootstrap import build, build_consumer
+    from gateway.demo import ConsumerThread, UvicornThread
+
+    _logging()
+    settings = get_settings()
+    container = build(settings)
+    consumer = ConsumerThread(build_consumer(container, read_plates=not no_lpr))
+    consumer.start()
+    api = UvicornThread(
+        create_app(settings, container), settings.http_host, settings.http_port, "api"
+    )
+    api.start()
+    typer.echo(f"serving http://{settings.http_host}:{settings.http_port} (consumer connected)")
+    _wait_for_signal()
+    api.stop()
+    consumer.stop()
+    container.close()
+
+
+def worker(
+    seller_tax_code: Annotated[
+        str, typer.Option("--seller", help="MST of the demo seller key (no PKCS#12 configured)")
+    ] = "0109876543",
+) -> None:
+    """Run the invoice worker and submitter until SIGINT/SIGTERM."""
+    from gateway.bootstrap import build, build_invoice_services
+
+    _logging()
+    container = build(get_settings())
+    services = build_invoice_services(container, seller_tax_code)
+    stop = threading.Event()
+    thread = threading.Thread(target=services.run, args=(stop,), name="invoices")
+    thread.start()
+    typer.echo("invoice worker and submitter running")
+    _wait_for_signal()
+    stop.set()
+    thread.join(30)
+    container.close()
+
+
+def demo(
+    duration: Annotated[
+        float | None,
+        typer.Option("--duration", help="seconds of traffic, then a JSON summary and exit"),
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="default: $PARKING_DATA_DIR/demo")
+    ] = None,
+    http_port: Annotated[int, typer.Option("--http-port")] = 8000,
+    tax_port: Annotated[int, typer.Option("--tax-port")] = 8100,
+    broker: Annotated[str, typer.Option("--broker", help="auto, mosquitto or amqtt")] = "auto",
+    camera_text: Annotated[
+        bool, typer.Option("--camera-text", help="cameras send plate text (skip plate reading)")
+    ] = False,
+    rate: Annotated[
+        float, typer.Option("--rate", help="arrivals per simulated hour at normal traffic")
+    ] = 200.0,
+    time_scale: Annotated[
+        float, typer.Option("--time-scale", help="simulated seconds per real second")
+    ] = 120.0,
+) -> None:
+    """The whole system on one machine: broker, gateway, invoices, mock tax authority, traffic."""
+    from gateway.demo import DemoOptions, demo_summary_json, run_demo
+
+    _logging()
+    # The console shows the URLs and problems; per-passage lines stay at INFO for `serve`.
+    for name in (
+        "gateway.consumer",
+        "gateway.outbox_publisher",
+        "simulator.gate_agent",
+        "billing",
+        "einvoice",
+        "simulator.tax_authority",
+        "alembic",
+        "lpr",
+    ):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    settings = get_settings()
+    opts = DemoOptions(
+        data_dir=data_dir or settings.data_dir / "demo",
+        duration_s=duration,
+        http_port=http_port,
+        tax_port=tax_port,
+        broker=broker,
+        read_plates=not camera_text,
+        arrivals_per_hour=rate,
+        time_scale=time_scale,
+        lpr_workers=settings.lpr_workers,
+    )
+    result = run_demo(opts, echo=lambda s: typer.echo(s, err=duration is not None))
+    if result is not None:
+        sys.stdout.write(demo_summary_json(result) + "\n")
+        sys.stdout.flush()
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.is_set():
+        stop.wait(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("worker")(worker)
+    app.command("demo")(demo)

@@ -1,0 +1,409 @@
+"""The gateway's MQTT consumer: gate event in, settled passage and barrier command out.
+
+Threads and loops: paho's network thread only hands messages to the asyncio loop. Each lane
+(lot, gate) has its own queue and task, so a lane's events are settled strictly in arrival order
+while lanes run side by side. Plate reading runs in a process pool (``read_plate`` returns a
+``concurrent.futures.Future``), settlement in a worker thread (SQLAlchemy is synchronous): the
+loop itself never does CPU or database work.
+
+Delivery: messages are acknowledged by hand (``manual_ack``) only after the decision is
+committed, so a consumer killed mid-stream gets the unacknowledged events again from its
+persistent session; settlement is idempotent by event id, so a redelivery or a gate that
+publishes the same event three times is settled once. Several consumers share the load through
+a shared subscription (``$share/<group>/...``); within one consumer a lane stays ordered, and the
+gate agent sends a lane's next event only after the previous one was acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import paho.mqtt.client as mqtt
+
+from gateway.logging import passage_context
+from gateway.metrics import Metrics
+from gateway.mqtt.client import QOS, MqttConfig, connect, make_client, shared, stop
+from gateway.outbox_publisher import OutboxPublisher, command_from_payload
+from gateway.protocol import (
+    GateEvent,
+    ProtocolError,
+    decode_event,
+    decode_status,
+    encode_command,
+    parse_topic,
+    topic_filter,
+)
+
+log = logging.getLogger(__name__)
+
+CAMERA_TEXT_REVIEW_BELOW = 0.80
+
+
+@dataclass(frozen=True)
+class Passage:
+    """What the consumer hands to billing (same fields as billing.services.PassageInput)."""
+
+    event_id: str
+    lot_id: str
+    gate_id: str
+    direction: str
+    captured_at: datetime
+    plate_text: str | None
+    plate_confidence: float
+    needs_review: bool
+    image_ref: str | None
+
+
+class Decision(Protocol):
+    open: bool
+    reason: str
+    display: str
+    plate: str | None
+    fare_vnd: int | None
+    balance_vnd: int | None
+    review: bool
+
+
+class PlateReadLike(Protocol):
+    text: str | None
+    confidence: float
+    auto_ok: bool
+
+
+SettleFn = Callable[[Passage], Decision]
+# lpr.pool.ReaderPool.read: frames and a crop hint (None, a bbox, or "frame" for plate crops).
+ReadPlateFn = Callable[[Sequence[bytes], Any], "Future[Any]"]
+ImageStoreFn = Callable[[GateEvent], str | None]
+
+
+@dataclass(frozen=True)
+class _Inbound:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    received: float
+
+
+class Consumer:
+    def __init__(
+        self,
+        mqtt_config: MqttConfig,
+        *,
+        settle: SettleFn,
+        read_plate: ReadPlateFn | None,
+        publisher_factory: Callable[[mqtt.Client], OutboxPublisher] | None = None,
+        metrics: Metrics | None = None,
+        share_group: str | None = "gateway",
+        lot_filter: str = "+",
+        max_event_bytes: int = 4 * 1024 * 1024,
+        image_store: ImageStoreFn | None = None,
+        sweep_interval_s: float = 1.0,
+        max_attempts: int = 5,
+        permanent_errors: tuple[type[BaseException], ...] = (),
+        record_status: Callable[[str, str, bool, datetime], None] | None = None,
+        progressive_reading: bool = True,
+        first_frame_accept: float = 0.95,
+    ) -> None:
+        self.cfg = mqtt_config
+        self._settle = settle
+        self._read_plate = read_plate
+        self._publisher_factory = publisher_factory
+        self.metrics = metrics or Metrics()
+        self._share_group = share_group
+        self._lot_filter = lot_filter
+        self._max_event_bytes = max_event_bytes
+        self._image_store = image_store
+        self._sweep_interval = sweep_interval_s
+        self._max_attempts = max_attempts
+        # Errors a retry cannot cure (an unknown gate): logged, counted, acknowledged.
+        self._permanent = permanent_errors
+        # Where gate health is kept (billing's gate table, for the operator dashboard).
+        self._record_status = record_status
+        self._progressive = progressive_reading
+        self._first_frame_accept = first_frame_accept
+        self._lanes: dict[tuple[str, str], asyncio.Queue[_Inbound]] = {}
+        self._lane_tasks: set[asyncio.Task[None]] = set()
+        self._recent: OrderedDict[str, Decision] = OrderedDict()
+        self._gates_online: dict[tuple[str, str], bool] = {}
+        self._kick: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.client: mqtt.Client | None = None
+        self.ready = False
+        self.settled = 0
+
+    # --- paho thread -------------------------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if getattr(reason, "is_failure", False):
+            return
+        events = shared(self._share_group, topic_filter("events", self._lot_filter))
+        client.subscribe([(events, QOS), (topic_filter("status", self._lot_filter), QOS)])
+        self.metrics.mqtt_connected.set(1)
+        log.info("consumer connected, subscribed to %s", events)
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self.metrics.mqtt_connected.set(0)
+        if self.ready:
+            log.warning("consumer disconnected (%s); paho reconnects with backoff", reason)
+
+    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        item = _Inbound(msg.topic, bytes(msg.payload), msg.mid, msg.qos, time.perf_counter())
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._dispatch, item)
+
+    def _ack(self, item: _Inbound) -> None:
+        if self.client is not None and item.qos > 0:
+            self.client.ack(item.mid, item.qos)
+
+    # --- loop ----------------------------------------------------------------------------------
+
+    def _dispatch(self, item: _Inbound) -> None:
+        try:
+            lot, gate, kind = parse_topic(item.topic)
+        except ProtocolError as exc:
+            log.warning("ignored message: %s", exc)
+            self._ack(item)
+            return
+        if kind == "status":
+            self._on_status(lot, gate, item)
+            return
+        if kind != "events":
+            self._ack(item)
+            return
+        queue = self._lanes.get((lot, gate))
+        if queue is None:
+            queue = asyncio.Queue()
+            self._lanes[(lot, gate)] = queue
+            task = asyncio.get_running_loop().create_task(self._lane(lot, gate, queue))
+            self._lane_tasks.add(task)
+            task.add_done_callback(self._lane_tasks.discard)
+        queue.put_nowait(item)
+
+    def _on_status(self, lot: str, gate: str, item: _Inbound) -> None:
+        try:
+            status = decode_status(item.payload) if item.payload else None
+        except ProtocolError as exc:
+            log.warning("bad status from %s/%s: %s", lot, gate, exc)
+            status = None
+        self._gates_online[(lot, gate)] = bool(status and status.online)
+        online_in_lot = sum(1 for (lt, _), on in self._gates_online.items() if lt == lot and on)
+        self.metrics.gates_online.labels(lot=lot).set(online_in_lot)
+        if status is not None and self._record_status is not None:
+            task = asyncio.get_running_loop().create_task(self._store_status(status))
+            self._lane_tasks.add(task)
+            task.add_done_callback(self._lane_tasks.discard)
+        self._ack(item)
+
+    async def _store_status(self, status: Any) -> None:
+        assert self._record_status is not None
+        try:
+            await asyncio.to_thread(
+                self._record_status, status.lot_id, status.gate_id, status.online, status.at
+            )
+        except Exception as exc:  # an unknown gate's status is worth a line, not a crash
+            log.warning("gate status of %s/%s not recorded: %s", status.lot_id, status.gate_id, exc)
+
+    async def _lane(self, lot: str, gate: str, queue: asyncio.Queue[_Inbound]) -> None:
+        while True:
+            item = await queue.get()
+            try:
+                await self._handle(lot, gate, item)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the lane must go on; the event stays unacknowledged
+                log.exception("event on %s/%s failed; left for redelivery", lot, gate)
+                continue
+            self._ack(item)
+
+    async def _handle(self, lot: str, gate: str, item: _Inbound) -> None:
+        try:
+            event = decode_event(item.payload, self._max_event_bytes)
+            if (event.lot_id, event.gate_id) != (lot, gate):
+                raise ProtocolError("topic_mismatch", "event names another lane than its topic")
+        except ProtocolError as exc:
+            self.metrics.rejected.labels(code=exc.code).inc()
+            log.warning("rejected event on %s/%s (%d bytes): %s", lot, gate, len(item.payload), exc)
+            return
+        with passage_context(event.event_id, f"{lot}/{gate}"):
+            await self._settle_event(event, item)
+
+    async def _settle_event(self, event: GateEvent, item: _Inbound) -> None:
+        if event.event_id in self._recent:
+            self.metrics.duplicates.inc()
+            log.info("duplicate event; answering with the recorded decision")
+            decision = self._recent[event.event_id]
+            await asyncio.to_thread(self._republish, event, decision)
+            return
+        text, confidence, review = await self._read(event)
+        image_ref = None
+        if self._image_store is not None:
+            image_ref = await asyncio.to_thread(self._image_store, event)
+        passage = Passage(
+            event_id=event.event_id,
+            lot_id=event.lot_id,
+            gate_id=event.gate_id,
+            direction=event.direction,
+            captured_at=event.captured_at,
+            plate_text=text,
+            plate_confidence=confidence,
+            needs_review=review,
+            image_ref=image_ref,
+        )
+        try:
+            decision = await self._settle_with_retry(passage)
+        except self._permanent as exc:
+            self.metrics.rejected.labels(code=type(exc).__name__).inc()
+            log.error("event refused by billing: %s", exc)
+            return
+        self.metrics.decision_seconds.observe(time.perf_counter() - item.received)
+        self.metrics.passages.labels(direction=event.direction).inc()
+        self.metrics.decisions.labels(
+            outcome="open" if decision.open else "closed", reason=decision.reason
+        ).inc()
+        if decision.review:
+            self.metrics.reviews.inc()
+        self._remember(event.event_id, decision)
+        self.settled += 1
+        log.info(
+            "settled %s plate=%s open=%s reason=%s fare=%s",
+            event.direction,
+            decision.plate,
+            decision.open,
+            decision.reason,
+            decision.fare_vnd,
+        )
+        if self._kick is not None:
+            self._kick.set()
+
+    async def _read(self, event: GateEvent) -> tuple[str | None, float, bool]:
+        started = time.perf_counter()
+        if event.plate_text:
+            confidence = 1.0 if event.plate_confidence is None else event.plate_confidence
+            self.metrics.plate_read_seconds.labels(source="camera").observe(0.0)
+            return event.plate_text, confidence, confidence < CAMERA_TEXT_REVIEW_BELOW
+        if self._read_plate is None:
+            log.warning("no plate text and no reader: sent to review")
+            return None, 0.0, True
+        read: PlateReadLike | None = None
+        try:
+            if event.plate_crop is not None:
+                # The camera's own plate crop: read as it is ("frame" = the image is the plate);
+                # the full frames only when the crop alone is not conclusive.
+                read = await asyncio.wrap_future(self._read_plate([event.plate_crop], "frame"))
+            if read is None or not (read.auto_ok and read.text):
+                from_frames = await self._read_frames(event.frames)
+                if read is None or from_frames.confidence >= read.confidence:
+                    read = from_frames
+        except Exception as exc:  # a corrupt frame must not stop the lane
+            log.warning("plate reading failed: %s", exc)
+            if read is None:
+                return None, 0.0, True
+        finally:
+            self.metrics.plate_read_seconds.labels(source="lpr").observe(
+                time.perf_counter() - started
+            )
+        return read.text, float(read.confidence), not (read.auto_ok and read.text)
+
+    async def _read_frames(self, frames: Sequence[bytes]) -> PlateReadLike:
+        """The first frame alone when it is conclusive, else a vote over all of them.
+
+        Most passages read cleanly from one frame; voting only when needed roughly halves the
+        reading work per event, which is what bounds a lot's throughput on a small gateway.
+        """
+        assert self._read_plate is not None
+        if self._progressive and len(frames) > 1:
+            first: PlateReadLike = await asyncio.wrap_future(self._read_plate(frames[:1], None))
+            if first.auto_ok and first.text and first.confidence >= self._first_frame_accept:
+                return first
+        result: PlateReadLike = await asyncio.wrap_future(self._read_plate(frames, None))
+        return result
+
+    async def _settle_with_retry(self, passage: Passage) -> Decision:
+        delay = 0.2
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await asyncio.to_thread(self._settle, passage)
+            except self._permanent:
+                raise
+            except Exception as exc:
+                self.metrics.failures.inc()
+                if attempt >= self._max_attempts:
+                    raise
+                log.warning("settle attempt %d failed (%s); retrying in %.1fs", attempt, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _remember(self, event_id: str, decision: Decision) -> None:
+        self._recent[event_id] = decision
+        while len(self._recent) > 10_000:
+            self._recent.popitem(last=False)
+
+    def _republish(self, event: GateEvent, decision: Decision) -> None:
+        if self.client is None:
+            return
+        command = command_from_payload(
+            {
+                "event_id": event.event_id,
+                "lot_id": event.lot_id,
+                "gate_id": event.gate_id,
+                "open": decision.open,
+                "display": decision.display,
+                "reason": decision.reason,
+                "plate": decision.plate,
+                "fare_vnd": decision.fare_vnd,
+                "balance_vnd": decision.balance_vnd,
+            }
+        )
+        self.client.publish(command.topic, encode_command(command), qos=QOS)
+
+    async def _publish_loop(self, publisher: OutboxPublisher) -> None:
+        assert self._kick is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), self._sweep_interval)
+            self._kick.clear()
+            try:
+                while await asyncio.to_thread(publisher.publish_pending) > 0:
+                    pass
+            except Exception:
+                log.exception("outbox sweep failed; retrying")
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def run(self, stop_event: asyncio.Event) -> None:
+        """Consume until ``stop_event`` is set; then disconnect, keeping the session."""
+        self._loop = asyncio.get_running_loop()
+        self._kick = asyncio.Event()
+        client = make_client(self.cfg, manual_ack=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self.client = client
+        background: list[asyncio.Task[None]] = []
+        await asyncio.to_thread(connect, client, self.cfg)
+        try:
+            if self._publisher_factory is not None:
+                publisher = self._publisher_factory(client)
+                background.append(asyncio.create_task(self._publish_loop(publisher)))
+            self.ready = True
+            await stop_event.wait()
+        finally:
+            self.ready = False
+            for task in [*background, *self._lane_tasks]:
+                task.cancel()
+            await asyncio.gather(*background, *self._lane_tasks, return_exceptions=True)
+            await asyncio.to_thread(stop, client)
+            self.metrics.mqtt_connected.set(0)
+            log.info("consumer stopped after %d settled events", self.settled)

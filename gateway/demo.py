@@ -1,0 +1,394 @@
+"""``parking demo``: the whole system on one machine, wired as in production but embedded.
+
+Started in dependency order and stopped in reverse: broker, mock tax authority, database
+(migrated and seeded), consumer (+ plate readers), invoice worker + submitter, HTTP API, then
+the simulated gates and their traffic. With a duration, traffic runs that long, the system is
+given a bounded time to answer every gate and submit every invoice, and a JSON summary is
+printed from the database (what was recorded), not from the simulator's own counters alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from gateway import migrate
+from gateway.bootstrap import Container, build, build_consumer, build_invoice_services
+from gateway.broker import AmqttBroker, MosquittoBroker, embedded_broker, free_port
+from gateway.consumer import Consumer
+from gateway.mosquitto_conf import GateCredential, new_gate_credential
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DemoOptions:
+    data_dir: Path = Path("var/demo")
+    duration_s: float | None = None
+    http_port: int = 8000
+    tax_port: int = 8100
+    broker: str = "auto"  # auto | mosquitto | amqtt
+    read_plates: bool = True  # False: cameras send plate text, no LPR at the gateway
+    arrivals_per_hour: float = 200.0
+    time_scale: float = 120.0
+    lpr_workers: int = 1
+    drain_s: float = 45.0
+    seed: int = 7
+
+
+class UvicornThread:
+    """A uvicorn server on a thread: started and stopped with the rest of the demo."""
+
+    def __init__(self, app: Any, host: str, port: int, name: str) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name=name, daemon=True)
+
+    def start(self, timeout: float = 20.0) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"{self.thread.name} did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+class ConsumerThread:
+    """The asyncio consumer on its own loop thread, stoppable from the main thread."""
+
+    def __init__(self, consumer: Consumer) -> None:
+        self.consumer = consumer
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="consumer", daemon=True)
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            await self.consumer.run(self._stop)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:
+            self.error = exc
+            log.exception("consumer stopped with an error")
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.consumer.ready:
+            if self.error is not None or not self.thread.is_alive():
+                raise RuntimeError(f"consumer failed to start: {self.error}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("consumer did not connect in time")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if not self.thread.is_alive():
+            return
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(15)
+
+
+@dataclass
+class Stack:
+    """Everything ``parking demo`` started, to be stopped in reverse order."""
+
+    stops: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+
+    def add(self, name: str, stop: Callable[[], None]) -> None:
+        self.stops.append((name, stop))
+
+    def close(self) -> None:
+        while self.stops:
+            name, stop = self.stops.pop()
+            try:
+                stop()
+            except Exception as exc:
+                log.warning("stopping %s: %s", name, exc)
+
+
+def _seed_logins(container: Container, data: Any) -> list[tuple[str, str, str]]:
+    """Demo sign-ins from the web side, when it offers a seeding function."""
+    try:
+        module = importlib.import_module("gateway.auth.demo")
+    except ModuleNotFoundError:
+        return []
+    seed = getattr(module, "seed_demo_users", None)
+    if seed is None:
+        return []
+    with container.session_factory() as session:
+        logins = seed(session, data)
+        session.commit()
+    return [(str(u), str(p), str(r)) for u, p, r in logins]
+
+
+def summary(container: Container, traffic: Any, started: float) -> dict[str, Any]:
+    """What the database recorded, beside what the gates saw."""
+    from billing.adapters import orm
+    from einvoice.db import invoices
+
+    with container.session_factory() as s:
+        passages = s.scalar(select(func.count()).select_from(orm.Passage)) or 0
+        reviews = s.scalar(
+            select(func.count()).select_from(orm.Passage).where(orm.Passage.needs_review.is_(True))
+        )
+        rows = s.execute(select(orm.Passage.event_id, orm.Passage.decision)).all()
+        by_status: dict[Any, int] = dict(
+            s.execute(select(invoices.c.status, func.count()).group_by(invoices.c.status)).all()
+        )
+        # A debit is a fare posted to the ledger (a closed barrier shows a fare but posts none).
+        debit_events = {
+            e
+            for (e,) in s.execute(
+                select(orm.JournalEntry.event_id).where(orm.JournalEntry.kind == "fare")
+            ).all()
+        }
+    debits = [d for e, d in rows if e in debit_events and d and (d.get("fare_vnd") or 0) > 0]
+    decisions = [d for _, d in rows]
+    review_decisions = sum(1 for d in decisions if d and d.get("review"))
+    gates = traffic.summary() if traffic is not None else None
+    return {
+        "duration_s": round(time.monotonic() - started, 1),
+        "passages": int(passages),
+        "barrier_opens": sum(1 for d in decisions if d and d.get("open")),
+        "barrier_closed": sum(1 for d in decisions if d and not d.get("open")),
+        "debits": len(debits),
+        "revenue_vnd": sum(int(d["fare_vnd"]) for d in debits),
+        "invoices_issued": int(sum(by_status.values())),
+        "invoices_accepted": int(by_status.get("accepted", 0)),
+        "invoices_by_status": {str(k): int(v) for k, v in by_status.items()},
+        "reviews": max(int(reviews or 0), review_decisions),
+        "gates": gates.as_dict() if gates is not None else None,
+    }
+
+
+def _wait_invoices(container: Container, timeout: float) -> None:
+    """Until no invoice request waits and every invoice has the authority's answer."""
+    from billing.adapters import outbox
+    from einvoice.db import invoices
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with container.session_factory() as s:
+            waiting = outbox.pending(s, "invoice_request") + outbox.pending(s, "barrier_command")
+            unanswered = s.scalar(
+                select(func.count())
+                .select_from(invoices)
+                .where(invoices.c.status.not_in(["accepted", "rejected"]))
+            )
+        if waiting == 0 and not unanswered:
+            return
+        time.sleep(0.5)
+    log.warning("demo: invoices still pending after %.0fs", timeout)
+
+
+def _port_or_free(port: int, what: str, echo: Callable[[str], None]) -> int:
+    """The asked-for port, or a free one when something else already listens there."""
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            other = free_port()
+            echo(f"port {port} is busy: the {what} uses {other} instead")
+            return other
+
+
+def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str, Any] | None:
+    from gateway.app import create_app
+    from gateway.demo_world import ensure_population, seller_of
+    from simulator.gate_agent import AgentConfig, GateAgent, SyntheticCamera, TinyCamera
+    from simulator.tax_authority.app import create_app as tax_app
+    from simulator.tax_authority.settings import TaxAuthoritySettings
+    from simulator.traffic import LotGates, Traffic, TrafficConfig, make_population
+
+    started = time.monotonic()
+    opts.http_port = _port_or_free(opts.http_port, "API", echo)
+    opts.tax_port = _port_or_free(opts.tax_port, "mock tax authority", echo)
+    data_dir = opts.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    stack = Stack()
+    traffic: Traffic | None = None
+    try:
+        base = Settings(data_dir=data_dir, database_url=None)
+        echo(f"database: {base.effective_database_url}")
+        migrate.upgrade(base.effective_database_url)
+
+        container = build(base)
+        stack.add("database", container.close)
+        population = ensure_population(container.uow_factory())
+        data = population.seed
+        seller = seller_of(container.uow_factory(), data.operator_id)
+
+        gate_ids = [(lot, gate) for lot, pair in data.gates.items() for gate in pair]
+        creds: dict[tuple[str, str], GateCredential] = {
+            lg: new_gate_credential(*lg) for lg in gate_ids
+        }
+        gw_password = secrets.token_urlsafe(18)
+        broker: MosquittoBroker | AmqttBroker = embedded_broker(
+            data_dir / "mosquitto",
+            service_users={"gateway": gw_password},
+            gates=creds.values(),
+            prefer=opts.broker,  # type: ignore[arg-type]
+        )
+        broker.start()
+        stack.add("broker", broker.stop)
+        echo(
+            f"broker: {type(broker).__name__} on {broker.host}:{broker.port} "
+            f"(MQTT {'5' if broker.protocol == 'v5' else '3.1.1'})"
+        )
+
+        tax_settings = TaxAuthoritySettings(
+            data_dir=data_dir / "tax-authority",
+            seed_demo_seller=True,
+            demo_seller_tax_code=seller.tax_code,
+            demo_seller_name=seller.name,
+            demo_seller_cash_register_code=seller.cash_register_code or "",
+        )
+        tax = UvicornThread(tax_app(tax_settings), "127.0.0.1", opts.tax_port, "tax-authority")
+        tax.start()
+        stack.add("tax authority", tax.stop)
+
+        settings = base.model_copy(
+            update={
+                "mqtt_host": broker.host,
+                "mqtt_port": broker.port,
+                "mqtt_protocol": broker.protocol,
+                "mqtt_username": "gateway" if broker.authenticated else None,
+                "mqtt_password": gw_password if broker.authenticated else None,
+                "mqtt_client_id": f"parking-demo-{secrets.token_hex(3)}",
+                "mqtt_share_group": "gateway" if broker.protocol == "v5" else None,
+                "tax_authority_url": f"http://127.0.0.1:{opts.tax_port}",
+                "http_port": opts.http_port,
+                "lpr_workers": opts.lpr_workers,
+            }
+        )
+        container.settings = settings
+        if opts.read_plates:
+            echo("loading the plate readers ...")
+        consumer = build_consumer(container, read_plates=opts.read_plates)
+        consumer_thread = ConsumerThread(consumer)
+        consumer_thread.start()
+        stack.add("consumer", consumer_thread.stop)
+
+        invoicing = build_invoice_services(container, seller.tax_code)
+        invoice_stop = threading.Event()
+        invoice_thread = threading.Thread(
+            target=invoicing.run, args=(invoice_stop,), name="invoices", daemon=True
+        )
+        invoice_thread.start()
+
+        def stop_invoices() -> None:
+            invoice_stop.set()
+            invoice_thread.join(20)
+
+        stack.add("invoices", stop_invoices)
+
+        api = UvicornThread(create_app(settings, container), "127.0.0.1", opts.http_port, "api")
+        api.start()
+        stack.add("api", api.stop)
+
+        agents: dict[tuple[str, str], GateAgent] = {}
+        for (lot, gate), cred in creds.items():
+            direction = "entry" if gate == data.gates[lot][0] else "exit"
+            camera = TinyCamera() if not opts.read_plates else SyntheticCamera(2, seed=opts.seed)
+            agent = GateAgent(
+                AgentConfig(
+                    lot,
+                    gate,
+                    direction,  # type: ignore[arg-type]
+                    data_dir / "gates" / f"{gate}.sqlite",
+                    host=broker.host,
+                    port=broker.port,
+                    username=cred.username if broker.authenticated else None,
+                    password=cred.password if broker.authenticated else None,
+                    protocol=broker.protocol,
+                ),
+                camera,
+            )
+            agent.start()
+            stack.add(f"gate {gate}", agent.stop)
+            agents[(lot, gate)] = agent
+        lots = [
+            LotGates(
+                lot,
+                [agents[(lot, data.gates[lot][0])]],
+                [agents[(lot, data.gates[lot][1])]],
+                median_stay_min=150.0 if "noibai" in lot else 50.0,
+            )
+            for lot in data.lots
+        ]
+        traffic = Traffic(
+            lots,
+            make_population(
+                population.registered,
+                population.low_balance,
+                population.unknown,
+                set(population.motorbikes),
+            ),
+            TrafficConfig(
+                arrivals_per_hour=opts.arrivals_per_hour,
+                time_scale=opts.time_scale,
+                camera_text=not opts.read_plates,
+                seed=opts.seed,
+            ),
+        )
+        logins = _seed_logins(container, data)
+        echo("")
+        echo(f"  operator dashboard & API  http://127.0.0.1:{opts.http_port}/")
+        echo(f"  API docs                  http://127.0.0.1:{opts.http_port}/docs")
+        echo(f"  metrics                   http://127.0.0.1:{opts.http_port}/metrics")
+        echo(f"  mock tax authority        http://127.0.0.1:{opts.tax_port}/")
+        for username, password, role in logins:
+            echo(f"  login ({role}): {username} / {password}")
+        echo(f"  gates: {', '.join(g for _, g in gate_ids)}; data in {data_dir}")
+        echo("")
+
+        traffic_stop = threading.Event()
+        if opts.duration_s is None:
+            echo("running; Ctrl-C to stop")
+            try:
+                traffic.run(traffic_stop)
+            except KeyboardInterrupt:
+                echo("\nstopping ...")
+            return None
+        traffic.run(traffic_stop, duration_s=opts.duration_s)
+        # Let the system answer every gate and the authority answer every invoice (bounded).
+        missing = traffic.wait_answered(opts.drain_s)
+        if missing:
+            log.warning("demo: %d events without a barrier command after the drain", missing)
+        _wait_invoices(container, opts.drain_s)
+        return summary(container, traffic, started)
+    finally:
+        stack.close()
+
+
+def demo_summary_json(result: dict[str, Any]) -> str:
+    return json.dumps(result, ensure_ascii=False, indent=2)
+
+
+__all__ = ["DemoOptions", "free_port", "run_demo"]

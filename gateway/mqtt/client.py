@@ -1,0 +1,127 @@
+"""paho-mqtt 2 clients configured the one way the system needs them.
+
+MQTT v5 with a persistent session (clean_start False plus a session expiry) so a gateway that
+restarts finds the QoS 1 events published meanwhile waiting for it; paho's own reconnect loop
+with exponential backoff; an optional fallback to 3.1.1 (``clean_session=False``) for brokers
+that do not speak v5, such as the embedded amqtt broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+log = logging.getLogger(__name__)
+
+QOS = 1
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    client_id: str = "parking-gateway"
+    username: str | None = None
+    password: str | None = None
+    protocol: Literal["v5", "v311"] = "v5"
+    keepalive: int = 30
+    # Persistent session: the broker keeps subscriptions and queued QoS 1 messages this long.
+    session_expiry_s: int = 3600
+    clean_start: bool = False
+    # How many unacknowledged messages the broker may send us at once (v5 Receive Maximum).
+    receive_maximum: int = 200
+    reconnect_min_s: int = 1
+    reconnect_max_s: int = 30
+    will: tuple[str, bytes, bool] | None = field(default=None)  # topic, payload, retain
+
+    @property
+    def v5(self) -> bool:
+        return self.protocol == "v5"
+
+
+def make_client(cfg: MqttConfig, *, manual_ack: bool = False) -> mqtt.Client:
+    """A configured, not yet connected client (call :func:`connect` to start it)."""
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=cfg.client_id,
+        protocol=MQTTProtocolVersion.MQTTv5 if cfg.v5 else MQTTProtocolVersion.MQTTv311,
+        clean_session=None if cfg.v5 else cfg.clean_start,
+        reconnect_on_failure=True,
+        manual_ack=manual_ack,
+    )
+    if cfg.username:
+        client.username_pw_set(cfg.username, cfg.password)
+    client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)
+    # Unacked QoS 1 messages we may have in flight towards the broker; the rest wait in order.
+    client.max_inflight_messages_set(100)
+    client.max_queued_messages_set(0)
+    if cfg.will is not None:
+        will_topic, will_payload, will_retain = cfg.will
+        client.will_set(will_topic, will_payload, qos=QOS, retain=will_retain)
+    return client
+
+
+def connect_properties(cfg: MqttConfig) -> Properties | None:
+    if not cfg.v5:
+        return None
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = cfg.session_expiry_s
+    props.ReceiveMaximum = cfg.receive_maximum
+    return props
+
+
+def connect(client: mqtt.Client, cfg: MqttConfig, timeout: float = 10.0) -> None:
+    """Connect, start the network thread and wait for CONNACK; raise when refused or late.
+
+    After the first success the network thread reconnects by itself with backoff.
+    """
+    connected = threading.Event()
+    refused: list[str] = []
+    previous = client.on_connect
+
+    def on_connect(c: mqtt.Client, userdata: object, flags: object, reason: object, props: object):
+        if getattr(reason, "is_failure", False):
+            refused.append(str(reason))
+        connected.set()
+        if previous is not None:
+            callback: Any = previous
+            callback(c, userdata, flags, reason, props)
+
+    client.on_connect = on_connect
+    try:
+        client.connect(
+            cfg.host,
+            cfg.port,
+            keepalive=cfg.keepalive,
+            clean_start=cfg.clean_start if cfg.v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=connect_properties(cfg),
+        )
+        client.loop_start()
+        if not connected.wait(timeout):
+            client.loop_stop()
+            raise ConnectionError(f"no CONNACK from {cfg.host}:{cfg.port} in {timeout}s")
+        if refused:
+            client.loop_stop()
+            client.disconnect()
+            raise ConnectionError(f"broker refused {cfg.client_id}: {refused[0]}")
+    finally:
+        client.on_connect = previous
+
+
+def shared(group: str | None, topic_filter: str) -> str:
+    """``$share/<group>/<filter>`` when a group is given: consumers in a group split the load."""
+    return f"$share/{group}/{topic_filter}" if group else topic_filter
+
+
+def stop(client: mqtt.Client) -> None:
+    try:
+        client.disconnect()
+    finally:
+        client.loop_stop()

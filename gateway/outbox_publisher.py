@@ -1,0 +1,112 @@
+"""Publishes barrier commands written by the settle transaction to the outbox.
+
+The decision and its command are committed together; publishing afterwards from the outbox
+means a crash between commit and publish only delays the command (the next sweep sends it), it
+never loses it. A row is marked processed only after the broker acknowledged the command
+(QoS 1 PUBACK), inside the claiming transaction, so with PostgreSQL several gateways can sweep
+at once (the claim uses ``FOR UPDATE SKIP LOCKED``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import paho.mqtt.client as mqtt
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.logging import passage_context
+from gateway.metrics import Metrics
+from gateway.protocol import BarrierCommand, ProtocolError, encode_command, now
+
+log = logging.getLogger(__name__)
+
+BARRIER_KIND = "barrier_command"
+
+
+class OutboxRow(Protocol):
+    id: Any
+    payload: Any
+
+
+ClaimFn = Callable[[Session, str, int], Sequence[OutboxRow]]
+MarkFn = Callable[[Session, Any], None]
+
+
+def command_from_payload(
+    payload: Mapping[str, Any], issued_at: datetime | None = None
+) -> BarrierCommand:
+    """The contract's ``barrier_command`` payload as a wire message."""
+    return BarrierCommand(
+        event_id=str(payload["event_id"]),
+        lot_id=str(payload["lot_id"]),
+        gate_id=str(payload["gate_id"]),
+        open=bool(payload["open"]),
+        display=str(payload.get("display") or "")[:200],
+        reason=str(payload.get("reason") or "")[:64],
+        plate=payload.get("plate"),
+        fare_vnd=payload.get("fare_vnd"),
+        balance_vnd=payload.get("balance_vnd"),
+        issued_at=issued_at or now(),
+    )
+
+
+class OutboxPublisher:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        client: mqtt.Client,
+        *,
+        claim: ClaimFn,
+        mark_processed: MarkFn,
+        metrics: Metrics | None = None,
+        puback_timeout_s: float = 5.0,
+    ) -> None:
+        self._sessions = session_factory
+        self._client = client
+        self._claim = claim
+        self._mark = mark_processed
+        self._metrics = metrics
+        self._timeout = puback_timeout_s
+
+    def publish_pending(self, limit: int = 100) -> int:
+        """Publish up to ``limit`` pending commands; returns how many were acknowledged."""
+        if not self._client.is_connected():
+            return 0
+        done = 0
+        with self._sessions() as session, session.begin():
+            rows = self._claim(session, BARRIER_KIND, limit)
+            sent: list[tuple[OutboxRow, mqtt.MQTTMessageInfo, str]] = []
+            for row in rows:
+                payload = row.payload if isinstance(row.payload, Mapping) else {}
+                event_id = str(payload.get("event_id", "?"))
+                with passage_context(event_id):
+                    try:
+                        command = command_from_payload(payload)
+                    except (KeyError, ValueError, ProtocolError) as exc:
+                        # A row no gate can receive: record it and move on, never loop on it.
+                        log.error("outbox row %s is not a valid barrier command: %s", row.id, exc)
+                        self._mark(session, row.id)
+                        continue
+                    info = self._client.publish(
+                        command.topic, encode_command(command), qos=1, retain=False
+                    )
+                    sent.append((row, info, event_id))
+            for row, info, event_id in sent:
+                with passage_context(event_id):
+                    try:
+                        info.wait_for_publish(self._timeout)
+                    except (RuntimeError, ValueError) as exc:
+                        log.warning("barrier command not sent (%s); will retry", exc)
+                        continue
+                    if not info.is_published():
+                        log.warning("no PUBACK for the barrier command yet; will retry")
+                        continue
+                    self._mark(session, row.id)
+                    done += 1
+                    log.info("barrier command published")
+        if self._metrics is not None and done:
+            self._metrics.commands_published.inc(done)
+        return done

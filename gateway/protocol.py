@@ -1,0 +1,306 @@
+"""The wire format between gates and the gateway: topics, gate events, barrier commands, status.
+
+This is the one module of ``gateway`` the simulator (and a real gate's firmware) may import.
+
+Frame encoding: a gate event carries 1-5 JPEG frames (tens to hundreds of kilobytes each), so
+the payload is a small documented binary framing rather than JSON with base64 or MQTT v5 user
+properties::
+
+    offset 0   4 bytes   magic b"PKE" + protocol version byte (0x01)
+    offset 4   4 bytes   header length H, unsigned big-endian
+    offset 8   H bytes   UTF-8 JSON header: the event's fields and ``parts``, the byte length of
+                         every binary part in order ([frame, frame, ..., crop?])
+    offset 8+H           the parts, concatenated, nothing after them
+
+Why: JPEG is already compressed, and base64 would add a third to every event and cost CPU on
+both sides; user properties exist only in MQTT v5, while the embedded demo broker (amqtt) and
+many bridges speak 3.1.1, so a self-contained payload works on every broker; and the gate's
+offline buffer can store the exact bytes and replay them verbatim. The decoder checks every
+declared length against the limits before slicing, so an oversized or truncated payload is
+refused without copying it. Barrier commands and gate status are small: plain JSON.
+
+Every message carries ``v`` (the protocol version); a decoder refuses versions it does not know.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PROTOCOL_VERSION: Final = 1
+EVENT_MAGIC = b"PKE" + bytes([PROTOCOL_VERSION])
+MAX_FRAMES = 5
+MAX_FRAME_BYTES = 1024 * 1024
+MAX_CROP_BYTES = 256 * 1024
+MAX_HEADER_BYTES = 16 * 1024
+DEFAULT_MAX_EVENT_BYTES = 4 * 1024 * 1024
+MAX_SMALL_MESSAGE_BYTES = 8 * 1024
+JPEG_SOI = b"\xff\xd8\xff"
+
+# Lot and gate ids are topic segments: no MQTT wildcards, no separators, short.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_ID_RE = re.compile(ID_PATTERN)
+_TOPIC_RE = re.compile(
+    r"^lots/(?P<lot>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})/gates/"
+    r"(?P<gate>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})/(?P<kind>events|commands|status)$"
+)
+_HEADER_LEN = struct.Struct(">I")
+
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
+Direction = Literal["entry", "exit"]
+TopicKind = Literal["events", "commands", "status"]
+
+
+class ProtocolError(ValueError):
+    """A message that does not follow this protocol; ``code`` is stable for logs and metrics."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+# --- topics -------------------------------------------------------------------------------
+
+
+def _check_id(value: str, what: str) -> str:
+    if not _ID_RE.match(value):
+        raise ProtocolError("bad_id", f"{what} {value!r} is not a valid topic segment")
+    return value
+
+
+def topic(lot_id: str, gate_id: str, kind: TopicKind) -> str:
+    return f"lots/{_check_id(lot_id, 'lot')}/gates/{_check_id(gate_id, 'gate')}/{kind}"
+
+
+def events_topic(lot_id: str, gate_id: str) -> str:
+    return topic(lot_id, gate_id, "events")
+
+
+def commands_topic(lot_id: str, gate_id: str) -> str:
+    return topic(lot_id, gate_id, "commands")
+
+
+def status_topic(lot_id: str, gate_id: str) -> str:
+    return topic(lot_id, gate_id, "status")
+
+
+def topic_filter(kind: TopicKind, lot_id: str = "+", gate_id: str = "+") -> str:
+    """A subscription filter; ``+`` (the default) matches every lot or gate."""
+    lot = lot_id if lot_id == "+" else _check_id(lot_id, "lot")
+    gate = gate_id if gate_id == "+" else _check_id(gate_id, "gate")
+    return f"lots/{lot}/gates/{gate}/{kind}"
+
+
+def parse_topic(name: str) -> tuple[str, str, TopicKind]:
+    """``lots/L/gates/G/kind`` -> (L, G, kind); ProtocolError for anything else."""
+    m = _TOPIC_RE.match(name)
+    if not m:
+        raise ProtocolError("bad_topic", f"unexpected topic {name!r}")
+    kind: TopicKind = m["kind"]  # type: ignore[assignment]
+    return m["lot"], m["gate"], kind
+
+
+# --- messages -------------------------------------------------------------------------------
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamps must carry a UTC offset")
+    return value
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+
+class GateEvent(_Message):
+    """A vehicle at a lane: the camera's frames and, if the camera reads plates, its reading."""
+
+    v: Literal[1] = PROTOCOL_VERSION
+    event_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{8,64}$")]
+    lot_id: Id
+    gate_id: Id
+    direction: Direction
+    captured_at: datetime
+    frames: tuple[bytes, ...] = Field(min_length=1, max_length=MAX_FRAMES)
+    plate_crop: bytes | None = None
+    plate_text: Annotated[str, Field(min_length=1, max_length=16)] | None = None
+    plate_confidence: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    # The agent's per-lane sequence number: lets anyone check a lane's order after replays.
+    seq: Annotated[int, Field(ge=0)] | None = None
+
+    _check_time = field_validator("captured_at")(_aware)
+
+    @field_validator("frames")
+    @classmethod
+    def _frames_are_jpeg(cls, frames: tuple[bytes, ...]) -> tuple[bytes, ...]:
+        for i, frame in enumerate(frames):
+            if len(frame) > MAX_FRAME_BYTES:
+                raise ValueError(f"frame {i} is {len(frame)} bytes (limit {MAX_FRAME_BYTES})")
+            if not frame.startswith(JPEG_SOI):
+                raise ValueError(f"frame {i} is not a JPEG")
+        return frames
+
+    @field_validator("plate_crop")
+    @classmethod
+    def _crop_is_jpeg(cls, crop: bytes | None) -> bytes | None:
+        if crop is not None:
+            if len(crop) > MAX_CROP_BYTES:
+                raise ValueError(f"plate crop is {len(crop)} bytes (limit {MAX_CROP_BYTES})")
+            if not crop.startswith(JPEG_SOI):
+                raise ValueError("plate crop is not a JPEG")
+        return crop
+
+    @property
+    def topic(self) -> str:
+        return events_topic(self.lot_id, self.gate_id)
+
+
+class BarrierCommand(_Message):
+    """The gateway's answer to one event: open or stay closed, and what the display shows."""
+
+    v: Literal[1] = PROTOCOL_VERSION
+    event_id: str = Field(min_length=1, max_length=64)
+    lot_id: Id
+    gate_id: Id
+    open: bool
+    display: str = Field(max_length=200)
+    reason: str = Field(max_length=64)
+    plate: str | None = Field(default=None, max_length=16)
+    fare_vnd: int | None = None
+    balance_vnd: int | None = None
+    issued_at: datetime
+
+    _check_time = field_validator("issued_at")(_aware)
+
+    @property
+    def topic(self) -> str:
+        return commands_topic(self.lot_id, self.gate_id)
+
+
+class GateStatus(_Message):
+    """Retained per gate; the broker publishes the offline form as the gate's last will."""
+
+    v: Literal[1] = PROTOCOL_VERSION
+    lot_id: Id
+    gate_id: Id
+    online: bool
+    at: datetime
+    buffered: Annotated[int, Field(ge=0)] = 0
+
+    _check_time = field_validator("at")(_aware)
+
+    @property
+    def topic(self) -> str:
+        return status_topic(self.lot_id, self.gate_id)
+
+
+# --- encoding -------------------------------------------------------------------------------
+
+
+def encode_event(event: GateEvent) -> bytes:
+    parts = list(event.frames)
+    if event.plate_crop is not None:
+        parts.append(event.plate_crop)
+    header = event.model_dump(mode="json", exclude={"frames", "plate_crop"})
+    header["parts"] = [len(p) for p in parts]
+    header["crop"] = event.plate_crop is not None
+    head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    return b"".join([EVENT_MAGIC, _HEADER_LEN.pack(len(head)), head, *parts])
+
+
+def decode_event(payload: bytes, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> GateEvent:
+    """Parse and validate a gate event; ProtocolError says what was wrong."""
+    if len(payload) > max_bytes:
+        raise ProtocolError("too_large", f"event is {len(payload)} bytes (limit {max_bytes})")
+    if len(payload) < 8:
+        raise ProtocolError("truncated", "event shorter than its fixed header")
+    if payload[:3] != EVENT_MAGIC[:3]:
+        raise ProtocolError("bad_magic", "not a gate event")
+    if payload[3] != PROTOCOL_VERSION:
+        raise ProtocolError("bad_version", f"unsupported protocol version {payload[3]}")
+    (head_len,) = _HEADER_LEN.unpack_from(payload, 4)
+    if head_len > MAX_HEADER_BYTES or 8 + head_len > len(payload):
+        raise ProtocolError("bad_header", f"header length {head_len} out of bounds")
+    try:
+        header = json.loads(payload[8 : 8 + head_len].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError("bad_header", f"header is not UTF-8 JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("bad_header", "header is not a JSON object")
+    sizes = header.pop("parts", None)
+    has_crop = header.pop("crop", False)
+    if (
+        not isinstance(sizes, list)
+        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in sizes)
+        or not isinstance(has_crop, bool)
+    ):
+        raise ProtocolError("bad_header", "parts must be a list of byte lengths")
+    n_frames = len(sizes) - (1 if has_crop else 0)
+    if not 1 <= n_frames <= MAX_FRAMES:
+        raise ProtocolError("bad_frames", f"{n_frames} frames (expected 1-{MAX_FRAMES})")
+    if 8 + head_len + sum(sizes) != len(payload):
+        raise ProtocolError("bad_length", "declared part lengths do not match the payload")
+    view = memoryview(payload)
+    offset = 8 + head_len
+    parts: list[bytes] = []
+    for n in sizes:
+        parts.append(bytes(view[offset : offset + n]))
+        offset += n
+    header["frames"] = tuple(parts[:n_frames])
+    header["plate_crop"] = parts[n_frames] if has_crop else None
+    return _validated(GateEvent, header)
+
+
+def _validated(model: type[Any], data: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise ProtocolError("invalid", f"{where}: {first.get('msg')}") from None
+
+
+def _encode_json(message: _Message) -> bytes:
+    return message.model_dump_json().encode()
+
+
+def _decode_json(model: type[Any], payload: bytes) -> Any:
+    if len(payload) > MAX_SMALL_MESSAGE_BYTES:
+        raise ProtocolError("too_large", f"message is {len(payload)} bytes")
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError("bad_json", str(exc)) from None
+    if not isinstance(data, dict):
+        raise ProtocolError("bad_json", "expected a JSON object")
+    if data.get("v") != PROTOCOL_VERSION:
+        raise ProtocolError("bad_version", f"unsupported protocol version {data.get('v')!r}")
+    return _validated(model, data)
+
+
+def encode_command(command: BarrierCommand) -> bytes:
+    return _encode_json(command)
+
+
+def decode_command(payload: bytes) -> BarrierCommand:
+    result: BarrierCommand = _decode_json(BarrierCommand, payload)
+    return result
+
+
+def encode_status(status: GateStatus) -> bytes:
+    return _encode_json(status)
+
+
+def decode_status(payload: bytes) -> GateStatus:
+    result: GateStatus = _decode_json(GateStatus, payload)
+    return result
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,65 @@
+"""Settings of the running system, read from the environment (``PARKING_*``) when asked for.
+
+Nothing is read at import time: call :func:`get_settings` where a value is needed, or build a
+:class:`Settings` directly in tests.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARKING_", env_file=".env", extra="ignore")
+
+    # Where the embedded defaults keep their files (SQLite databases, demo keys, gate buffers).
+    data_dir: Path = Path("var")
+    # SQLAlchemy URL. Default: a SQLite file under data_dir. PostgreSQL:
+    # postgresql+psycopg://postgres@127.0.0.1:5432/test
+    database_url: str | None = None
+
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    mqtt_client_id: str = "parking-gateway"
+    # Share subscriptions between several gateway processes ($share/<group>/...).
+    mqtt_share_group: str | None = "gateway"
+    # "v5" (Mosquitto, EMQX) or "v311" (brokers without MQTT 5, e.g. the embedded amqtt).
+    mqtt_protocol: str = "v5"
+    # Persistent MQTT session: events published while the gateway restarts wait this long.
+    mqtt_session_expiry_s: int = 24 * 3600
+    # Which lots this gateway serves ("+" = all), e.g. one gateway group per region.
+    mqtt_lot_filter: str = "+"
+    max_event_bytes: int = Field(default=4 * 1024 * 1024, description="largest accepted gate event")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    secret_key: str = "change-me-in-production"
+    # HMAC key the payment provider signs its top-up webhooks with (X-Signature header).
+    payment_webhook_secret: str = "change-me-payment-webhook"
+
+    tax_authority_url: str = "http://127.0.0.1:8100"
+    signing_pkcs12: Path | None = None
+    signing_pkcs12_password: str | None = None
+
+    lpr_workers: int = 1
+    lpr_recognizer: str = "auto"
+    # Keep the first frame of every passage under data_dir/images for the review queue.
+    keep_images: bool = True
+    log_json: bool = False
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'parking.db').as_posix()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

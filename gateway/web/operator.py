@@ -1,0 +1,251 @@
+"""The operator dashboard: revenue, occupancy, live passages, gates, review queue, invoices."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from gateway.api import queries
+from gateway.api.invoices import rejection_reasons, visible_invoices
+from gateway.api.lots import tariff_versions
+from gateway.api.reports import date_range, today_local
+from gateway.api.review import act
+from gateway.api.schemas import IdPath
+from gateway.deps import SessionDep, UowDep
+from gateway.web import charts
+from gateway.web.rendering import lang_of, render
+from gateway.web.session import OperatorPage, PageForbidden
+
+router = APIRouter(prefix="/dashboard")
+
+
+def _lot_names(lots: list[Any]) -> dict[str, str]:
+    return {lot.id: lot.name for lot in lots}
+
+
+@router.get("", response_class=HTMLResponse)
+def dashboard(
+    request: Request,
+    session: SessionDep,
+    user: OperatorPage,
+    lot_id: Annotated[str | None, Query(max_length=40)] = None,
+    day_from: date | None = None,
+    day_to: date | None = None,
+) -> HTMLResponse:
+    lang = lang_of(request)
+    en = lang == "en"
+    all_lots = queries.visible_lots(session, user)
+    lots = [lot for lot in all_lots if lot_id in (None, "", lot.id)]
+    if lot_id and not lots:
+        raise PageForbidden()
+    lot_ids = [lot.id for lot in lots]
+    names = _lot_names(lots)
+    today = today_local()
+    start, end = date_range(day_from, day_to)
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    rows = queries.revenue(session, lot_ids, start, end)
+    now = queries.occupancy_now(session, lot_ids)
+    capacity = {lot.id: lot.capacity for lot in lots}
+    series = queries.occupancy_over_day(session, lot_ids, today)
+    figures = {
+        "revenue-day": charts.revenue_by_day(
+            rows, days, names, "Revenue by day (₫)" if en else "Doanh thu theo ngày (₫)"
+        ),
+        "revenue-lot": charts.revenue_by(
+            rows, lambda r: names.get(r.lot_id, r.lot_id), "By lot" if en else "Theo bãi"
+        ),
+        "revenue-class": charts.revenue_by(
+            rows,
+            lambda r: charts.CLASS_LABELS.get(r.vehicle_class, (r.vehicle_class,) * 2)[int(en)],
+            "By vehicle class" if en else "Theo loại xe",
+        ),
+        "occupancy-day": charts.occupancy_day(
+            series, names, "Vehicles inside, today" if en else "Số xe trong bãi hôm nay"
+        ),
+        "occupancy-now": charts.occupancy_now(
+            now, capacity, names, "Occupancy now" if en else "Công suất hiện tại"
+        ),
+    }
+    today_rows = queries.revenue(session, lot_ids, today, today)
+    gates = queries.gates(session, lot_ids)
+    pending = queries.passages(session, lot_ids, review_status="pending", limit=1).total
+    recent = queries.passages(session, lot_ids, limit=10).items
+    return render(
+        request,
+        "operator/dashboard.html",
+        user,
+        nav="dashboard",
+        lots=all_lots,
+        lot_id=lot_id or "",
+        gates=gates,
+        figures_json=json.dumps(figures),
+        revenue_today=sum(r.revenue_vnd for r in today_rows),
+        exits_today=sum(r.sessions for r in today_rows),
+        occupied=sum(now.values()),
+        capacity=sum(capacity.values()),
+        pending=pending,
+        offline=sum(1 for g in gates if g.status != "online"),
+        day_from=start,
+        day_to=end,
+        today=today,
+        recent=recent,
+        last_id=max((p.id for p in recent), default=0),
+    )
+
+
+@router.get("/passages", response_class=HTMLResponse)
+def live_feed(
+    request: Request, session: SessionDep, user: OperatorPage, lot_id: str | None = None
+) -> HTMLResponse:
+    lots = queries.visible_lots(session, user)
+    lot_ids = [lot.id for lot in lots]
+    scope = [lot_id] if lot_id in lot_ids else lot_ids
+    recent = queries.passages(session, scope, limit=30)
+    return render(
+        request,
+        "operator/passages.html",
+        user,
+        nav="passages",
+        lots=lots,
+        lot_id=lot_id or "",
+        passages=recent.items,
+        last_id=max((p.id for p in recent.items), default=0),
+    )
+
+
+@router.get("/review", response_class=HTMLResponse)
+def review_page(
+    request: Request,
+    session: SessionDep,
+    user: OperatorPage,
+    msg: str | None = None,
+    err: str | None = None,
+) -> HTMLResponse:
+    lot_ids = queries.visible_lot_ids(session, user)
+    pending = queries.passages(session, lot_ids, review_status="pending", limit=50)
+    resolved = queries.passages(session, lot_ids, review_status="resolved", limit=10)
+    trails = {
+        p.id: queries.review_actions(session, p.id) for p in [*pending.items, *resolved.items]
+    }
+    sessions = {
+        p.id: queries.parking_session(session, p.session_id) if p.session_id else None
+        for p in pending.items
+    }
+    return render(
+        request,
+        "operator/review.html",
+        user,
+        nav="review",
+        pending=pending.items,
+        resolved=resolved.items,
+        trails=trails,
+        sessions=sessions,
+        msg=msg,
+        err=err,
+    )
+
+
+def _after_action(fn: Any) -> RedirectResponse:
+    try:
+        fn()
+    except HTTPException as exc:
+        return RedirectResponse(
+            "/dashboard/review?" + urlencode({"err": str(exc.detail)}), status_code=303
+        )
+    return RedirectResponse("/dashboard/review?" + urlencode({"msg": "ok"}), status_code=303)
+
+
+@router.post("/review/{passage_id}/correct")
+def review_correct(
+    passage_id: IdPath,
+    session: SessionDep,
+    user: OperatorPage,
+    uow: UowDep,
+    plate: Annotated[str, Form(max_length=20)],
+) -> RedirectResponse:
+    return _after_action(lambda: act(session, uow, user, passage_id, "correct_plate", plate=plate))
+
+
+@router.post("/review/{passage_id}/charge")
+def review_charge(
+    passage_id: IdPath,
+    session: SessionDep,
+    user: OperatorPage,
+    uow: UowDep,
+    amount_vnd: Annotated[str, Form(max_length=12)] = "",
+) -> RedirectResponse:
+    """Charge the tariff's fare, or the amount the operator typed (e.g. exit without entry)."""
+    amount = amount_vnd.replace(".", "").replace(" ", "").strip()
+    if amount and (not amount.isdigit() or not 0 < int(amount) <= 10_000_000):
+        return RedirectResponse(
+            "/dashboard/review?" + urlencode({"err": f"amount: {amount_vnd}"}), status_code=303
+        )
+    return _after_action(
+        lambda: act(
+            session,
+            uow,
+            user,
+            passage_id,
+            "charge",
+            amount_vnd=int(amount) if amount else None,
+            note="",
+        )
+    )
+
+
+@router.post("/review/{passage_id}/waive")
+def review_waive(
+    passage_id: IdPath,
+    session: SessionDep,
+    user: OperatorPage,
+    uow: UowDep,
+    reason: Annotated[str, Form(max_length=300)] = "",
+) -> RedirectResponse:
+    return _after_action(lambda: act(session, uow, user, passage_id, "waive", reason=reason))
+
+
+@router.get("/invoices", response_class=HTMLResponse)
+def invoices_page(
+    request: Request,
+    session: SessionDep,
+    user: OperatorPage,
+    status: str | None = None,
+) -> HTMLResponse:
+    from einvoice import queries as inv
+
+    filters = {"status": status} if status in ("signed", "sent", "accepted", "rejected") else {}
+    items, total = visible_invoices(session, user, None, filters, 100, 0)
+    reasons = {}
+    for item in items:
+        if item.status == "rejected":
+            detail = inv.get_invoice(session, item.id)
+            reasons[item.id] = rejection_reasons(detail) if detail else []
+    return render(
+        request,
+        "operator/invoices.html",
+        user,
+        nav="invoices",
+        invoices=items,
+        total=total,
+        reasons=reasons,
+        status=status or "",
+    )
+
+
+@router.get("/tariffs", response_class=HTMLResponse)
+def tariffs_page(request: Request, session: SessionDep, user: OperatorPage) -> HTMLResponse:
+    lots = queries.visible_lots(session, user)
+    return render(
+        request,
+        "operator/tariffs.html",
+        user,
+        nav="tariffs",
+        tariffs=tariff_versions(),
+        lots=lots,
+        class_labels=charts.CLASS_LABELS,
+    )

@@ -1,0 +1,192 @@
+"""Whole 1280x720 gate-camera frames with one plate in them, plus the ground truth.
+
+The gate simulator and the load tests call ``render_frame`` for every passage, so it is kept
+cheap: the scene backgrounds are drawn once per process and reused, only the plate's
+neighbourhood is warped and blurred, and frame-wide effects are single OpenCV calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from simulator.plates import augment
+from simulator.plates.render import PLATE_MM, render_plate
+from simulator.plates.strings import PlateSpec, random_spec
+
+FRAME_W, FRAME_H = 1280, 720
+_N_BACKGROUNDS = 6
+
+
+@dataclass(frozen=True)
+class RenderedFrame:
+    """A camera frame and where its plate is.
+
+    ``quad`` holds the plate's corners (TL, TR, BR, BL) in frame pixels; ``bbox`` is the
+    axis-aligned box around them, clipped to the frame (x0, y0, x1, y1; x1/y1 exclusive).
+    """
+
+    image: np.ndarray  # 720 x 1280 x 3 uint8, BGR
+    jpeg: bytes | None
+    spec: PlateSpec
+    quad: tuple[tuple[float, float], ...]
+    bbox: tuple[int, int, int, int]
+    night: bool
+
+    @property
+    def text(self) -> str:
+        return self.spec.text
+
+
+@lru_cache(maxsize=_N_BACKGROUNDS)
+def _background(index: int) -> np.ndarray:
+    """A gate scene without a vehicle: sky/buildings, a booth, the road with markings."""
+    rng = np.random.default_rng(10_000 + index)
+    img = np.zeros((FRAME_H, FRAME_W, 3), np.uint8)
+    horizon = int(rng.integers(180, 300))
+    top = rng.integers(120, 230, 3).astype(np.float32)
+    ramp = (0.75 + 0.25 * np.arange(horizon, dtype=np.float32) / horizon)[:, None, None]
+    img[:horizon] = np.clip(top * ramp, 0, 255).astype(np.uint8)
+    for _ in range(int(rng.integers(4, 9))):  # buildings, gate booth, barrier posts
+        x0 = int(rng.integers(0, FRAME_W - 100))
+        w = int(rng.integers(60, 300))
+        y0 = int(rng.integers(40, horizon))
+        cv2.rectangle(
+            img, (x0, y0), (x0 + w, horizon + 40), [int(v) for v in rng.integers(40, 200, 3)], -1
+        )
+    road = rng.integers(70, 120)
+    grad = np.linspace(0.8, 1.15, FRAME_H - horizon, dtype=np.float32)[:, None, None]
+    img[horizon:] = np.clip(road * grad * np.ones((1, FRAME_W, 3), np.float32), 0, 255).astype(
+        np.uint8
+    )
+    tex = rng.normal(0, 6, (FRAME_H - horizon, FRAME_W, 1))
+    img[horizon:] = np.clip(img[horizon:].astype(np.float32) + tex, 0, 255).astype(np.uint8)
+    for x in (int(FRAME_W * 0.15), int(FRAME_W * 0.85)):  # lane markings
+        cv2.line(
+            img, (FRAME_W // 2 + (x - FRAME_W // 2) // 4, horizon), (x, FRAME_H), (210, 210, 210), 6
+        )
+    return img
+
+
+def _vehicle(
+    img: np.ndarray, spec: PlateSpec, rng: np.random.Generator, cx: int, pw: int, py: int
+) -> None:
+    """A car rear or a motorbike rear around where the plate goes (x centre, plate width, y)."""
+    colour = [int(v) for v in rng.integers(20, 235, 3)]
+    if spec.layout == "motorbike":
+        body_w = int(pw * rng.uniform(2.0, 3.0))
+        cv2.ellipse(img, (cx, py - pw // 2), (body_w // 2, pw), 0, 0, 360, colour, -1)
+        cv2.rectangle(
+            img, (cx - pw // 5, py), (cx + pw // 5, py + pw * 2), (25, 25, 25), -1
+        )  # tyre
+        cv2.circle(img, (cx, py - pw // 3), max(4, pw // 8), (40, 40, 200), -1)  # tail light
+        return
+    body_w = int(pw * (rng.uniform(3.2, 3.8) if spec.layout == "long" else rng.uniform(4.5, 6.0)))
+    top = int(py - body_w * rng.uniform(0.45, 0.6))
+    x0, x1 = cx - body_w // 2, cx + body_w // 2
+    cv2.rectangle(img, (x0, top), (x1, py + int(pw * 0.6)), colour, -1)
+    glass = [int(c * 0.4) for c in colour]
+    cv2.rectangle(img, (x0 + body_w // 8, top - body_w // 4), (x1 - body_w // 8, top), glass, -1)
+    cv2.rectangle(
+        img, (x0 - 4, py + int(pw * 0.3)), (x1 + 4, py + int(pw * 0.65)), (30, 30, 30), -1
+    )
+    for lx in (x0 + body_w // 12, x1 - body_w // 12):
+        cv2.circle(img, (lx, top + body_w // 10), max(5, body_w // 18), (30, 30, 190), -1)
+
+
+def _plate_width(spec: PlateSpec, rng: np.random.Generator) -> int:
+    if spec.layout == "long":
+        return int(rng.integers(150, 320))
+    if spec.layout == "square":
+        return int(rng.integers(100, 190))
+    return int(rng.integers(80, 160))
+
+
+def render_frame(
+    rng: np.random.Generator,
+    spec: PlateSpec | None = None,
+    *,
+    encode_jpeg: bool = True,
+    jpeg_quality: int = 85,
+    night: bool | None = None,
+) -> RenderedFrame:
+    """One frame with one plate (``spec`` or a random valid plate); deterministic per rng state."""
+    spec = spec or random_spec(rng)
+    img = _background(int(rng.integers(_N_BACKGROUNDS))).copy()
+    pw = _plate_width(spec, rng)
+    mm_w, mm_h = PLATE_MM[spec.layout]
+    # Supersample the plate, then the warp scales it down to its size in the frame.
+    plate = render_plate(spec, rng, height=int(np.clip(pw * mm_h / mm_w * 2, 40, 200)))
+    src_h, src_w = plate.image.shape[:2]
+    ph = pw * src_h / src_w
+
+    cx = int(rng.integers(FRAME_W // 2 - 300, FRAME_W // 2 + 300))
+    py = int(rng.integers(FRAME_H // 2, FRAME_H - int(ph) - 60))
+    _vehicle(img, spec, rng, cx, pw, py)
+
+    quad = augment.perspective_quad(pw, ph, rng, strength=0.1, max_rot_deg=5.0)
+    quad += np.array([cx - pw / 2, py], np.float32)
+    x0, y0 = np.floor(quad.min(axis=0)).astype(int) - 2
+    x1, y1 = np.ceil(quad.max(axis=0)).astype(int) + 3
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, FRAME_W), min(y1, FRAME_H)
+
+    face = plate.image
+    if rng.random() < 0.3:
+        face = augment.glare(face, rng)
+    if rng.random() < 0.2:
+        face = augment.shadow(face, rng)
+    if rng.random() < 0.2:
+        face = augment.dirt(face, rng)
+    src = np.array([[0, 0], [src_w, 0], [src_w, src_h], [0, src_h]], np.float32)
+    hmat = cv2.getPerspectiveTransform(src, quad - np.array([x0, y0], np.float32))
+    size = (x1 - x0, y1 - y0)
+    warped = cv2.warpPerspective(face, hmat, size, flags=cv2.INTER_LINEAR)
+    mask = cv2.warpPerspective(np.full((src_h, src_w), 255, np.uint8), hmat, size)
+    roi = img[y0:y1, x0:x1]
+    a = mask.astype(np.float32)[..., None] / 255.0
+    roi[:] = (warped * a + roi * (1 - a)).astype(np.uint8)
+
+    # Focus/motion blur around the plate only (a fixed-focus gate camera), then the whole frame.
+    bx0, by0 = max(x0 - 20, 0), max(y0 - 20, 0)
+    bx1, by1 = min(x1 + 20, FRAME_W), min(y1 + 20, FRAME_H)
+    if rng.random() < 0.6:
+        img[by0:by1, bx0:bx1] = augment.blur(img[by0:by1, bx0:bx1], rng)
+    is_night = bool(rng.random() < 0.2) if night is None else night
+    if is_night:
+        img = cv2.convertScaleAbs(
+            img, alpha=float(rng.uniform(0.25, 0.5)), beta=float(rng.uniform(0, 10))
+        )
+        # Headlight/IR flash keeps the retro-reflective plate brighter than the scene.
+        roi = img[by0:by1, bx0:bx1]
+        img[by0:by1, bx0:bx1] = cv2.convertScaleAbs(roi, alpha=float(rng.uniform(1.3, 2.0)))
+        img[by0:by1, bx0:bx1] = augment.noise(img[by0:by1, bx0:bx1], rng, float(rng.uniform(4, 12)))
+    else:
+        img = cv2.convertScaleAbs(
+            img, alpha=float(rng.uniform(0.8, 1.15)), beta=float(rng.uniform(-15, 15))
+        )
+
+    data = None
+    if encode_jpeg:
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+        if not ok:  # pragma: no cover - OpenCV always encodes a valid uint8 image
+            raise RuntimeError("JPEG encoding failed")
+        data = buf.tobytes()
+    return RenderedFrame(
+        image=img,
+        jpeg=data,
+        spec=spec,
+        quad=tuple((float(x), float(y)) for x, y in quad),
+        bbox=(int(x0), int(y0), int(x1), int(y1)),
+        night=is_night,
+    )
+
+
+def render_passage(
+    rng: np.random.Generator, n: int = 3, spec: PlateSpec | None = None, **kwargs: object
+) -> list[RenderedFrame]:
+    """``n`` frames of one vehicle passing (same plate, each frame drawn afresh)."""
+    spec = spec or random_spec(rng)
+    return [render_frame(rng, spec, **kwargs) for _ in range(n)]  # type: ignore[arg-type]

@@ -1,0 +1,249 @@
+"""Traffic for simulated lots: arrivals with rush hours, realistic stays, a mixed population.
+
+Time is compressed: the simulated clock runs ``time_scale`` times faster than the wall clock and
+is placed so that it never runs ahead of real time (it starts ``span`` in the past), so gate
+events carry plausible capture times (a two-hour stay is priced as two hours) yet nothing is
+dated in the future. Arrivals follow a Poisson process whose rate follows the hour of the
+simulated day (morning and evening rush, quiet nights); stays are log-normal with a median that
+depends on the lot kind and the vehicle.
+
+The population mixes registered vehicles (accounts with money), low-balance ones and unknown
+plates, as the operator's policies must handle all three. Only the gate agents' MQTT traffic
+reaches the system; the summary counts what the gates saw.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import math
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from simulator.gate_agent import GateAgent
+
+log = logging.getLogger(__name__)
+LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
+
+VehicleKind = Literal["registered", "low_balance", "unknown"]
+
+# Relative arrival rate by local hour: quiet nights, 7-9 and 17-19 rush hours.
+HOURLY_PROFILE = (
+    0.1, 0.05, 0.05, 0.05, 0.1, 0.3, 0.8, 1.8, 2.0, 1.2, 0.9, 1.0,
+    1.1, 1.0, 0.9, 1.0, 1.3, 1.9, 2.0, 1.4, 0.9, 0.6, 0.4, 0.2,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    plate: str
+    kind: VehicleKind
+    motorbike: bool = False
+
+
+@dataclass
+class LotGates:
+    lot_id: str
+    entries: Sequence[GateAgent]
+    exits: Sequence[GateAgent]
+    median_stay_min: float = 60.0  # an airport lot: longer; a street lot: shorter
+
+
+@dataclass
+class TrafficConfig:
+    arrivals_per_hour: float = 600.0  # simulated hours, at profile 1.0, over all lots
+    time_scale: float = 120.0  # simulated seconds per real second
+    span: timedelta = timedelta(hours=2)  # how far in the past the simulated clock starts
+    camera_text: bool = False  # cameras send their own plate text (no LPR at the gateway)
+    seed: int = 7
+    max_parked: int = 400
+
+
+@dataclass
+class TrafficSummary:
+    arrivals: int = 0
+    entries: int = 0
+    exits: int = 0
+    events: int = 0
+    commands: int = 0
+    barrier_opens: int = 0
+    barrier_closed: int = 0
+    unanswered: int = 0
+    by_reason: Counter[str] = field(default_factory=Counter)
+    by_vehicle_kind: Counter[str] = field(default_factory=Counter)
+    revenue_vnd: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "arrivals": self.arrivals,
+            "entries": self.entries,
+            "exits": self.exits,
+            "events": self.events,
+            "commands": self.commands,
+            "barrier_opens": self.barrier_opens,
+            "barrier_closed": self.barrier_closed,
+            "unanswered": self.unanswered,
+            "by_reason": dict(self.by_reason),
+            "by_vehicle_kind": dict(self.by_vehicle_kind),
+            "revenue_vnd": self.revenue_vnd,
+        }
+
+
+class Traffic:
+    def __init__(
+        self, lots: Sequence[LotGates], population: Sequence[Vehicle], cfg: TrafficConfig
+    ) -> None:
+        if not lots or not population:
+            raise ValueError("traffic needs at least one lot and one vehicle")
+        self.lots = list(lots)
+        self.population = list(population)
+        self.cfg = cfg
+        self._rng = random.Random(cfg.seed)
+        self._parked: set[str] = set()
+        self._events: list[tuple[GateAgent, str, Vehicle]] = []
+        self._queue: list[tuple[datetime, int, str, Vehicle, LotGates]] = []
+        self._tie = itertools.count()
+        self._t0 = 0.0
+        self._sim0 = datetime.now(LOCAL)
+
+    # --- the simulated clock -----------------------------------------------------------------
+
+    def sim_now(self) -> datetime:
+        elapsed = (time.monotonic() - self._t0) * self.cfg.time_scale
+        sim = self._sim0 + timedelta(seconds=elapsed)
+        return min(sim, datetime.now(LOCAL))
+
+    def _to_wall(self, sim: datetime) -> float:
+        return self._t0 + (sim - self._sim0).total_seconds() / self.cfg.time_scale
+
+    def _rate_per_sim_second(self, at: datetime) -> float:
+        return self.cfg.arrivals_per_hour * HOURLY_PROFILE[at.hour] / 3600.0
+
+    def _next_arrival(self, after: datetime) -> datetime:
+        # Thinning (Lewis-Shedler) for a rate that changes by the hour.
+        peak = self.cfg.arrivals_per_hour * max(HOURLY_PROFILE) / 3600.0
+        t = after
+        while True:
+            t += timedelta(seconds=self._rng.expovariate(peak))
+            if self._rng.random() <= self._rate_per_sim_second(t) / peak:
+                return t
+
+    def _stay(self, lot: LotGates, vehicle: Vehicle) -> timedelta:
+        median = lot.median_stay_min * (0.6 if vehicle.motorbike else 1.0)
+        minutes = self._rng.lognormvariate(math.log(median), 0.6)
+        return timedelta(minutes=min(max(minutes, 3.0), 12 * 60))
+
+    # --- running -------------------------------------------------------------------------------
+
+    def _schedule(self, at: datetime, action: str, vehicle: Vehicle, lot: LotGates) -> None:
+        heapq.heappush(self._queue, (at, next(self._tie), action, vehicle, lot))
+
+    def _pick_vehicle(self) -> Vehicle | None:
+        for _ in range(20):
+            v = self._rng.choice(self.population)
+            if v.plate not in self._parked:
+                return v
+        return None
+
+    def _fire(self, action: str, vehicle: Vehicle, lot: LotGates, at: datetime) -> None:
+        if action == "arrive":
+            self._schedule(self._next_arrival(at), "arrive", vehicle, lot)  # keeps the stream
+            chosen = self._pick_vehicle()
+            if chosen is None or len(self._parked) >= self.cfg.max_parked:
+                return
+            target = self._rng.choice(self.lots)
+            self._parked.add(chosen.plate)
+            self._capture(self._rng.choice(target.entries), chosen, at)
+            self._schedule(at + self._stay(target, chosen), "leave", chosen, target)
+        elif action == "leave":
+            self._parked.discard(vehicle.plate)
+            self._capture(self._rng.choice(lot.exits), vehicle, at)
+
+    def _capture(self, gate: GateAgent, vehicle: Vehicle, at: datetime) -> None:
+        event = gate.capture(
+            vehicle.plate,
+            camera_text=self.cfg.camera_text,
+            plate_confidence=0.97 if self.cfg.camera_text else None,
+            captured_at=at,
+        )
+        self._events.append((gate, event.event_id, vehicle))
+
+    def run(self, stop: threading.Event, duration_s: float | None = None) -> None:
+        """Generate traffic until ``stop`` is set (or ``duration_s`` of wall time passed)."""
+        self._t0 = time.monotonic()
+        span = self.cfg.span
+        self._sim0 = datetime.now(LOCAL) - span
+        first = self._next_arrival(self._sim0)
+        self._schedule(first, "arrive", self.population[0], self.lots[0])
+        deadline = None if duration_s is None else self._t0 + duration_s
+        while not stop.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            at, _, action, vehicle, lot = self._queue[0]
+            wait = self._to_wall(at) - time.monotonic()
+            if at > datetime.now(LOCAL):
+                wait = max(wait, (at - datetime.now(LOCAL)).total_seconds())
+            if wait > 0:
+                stop.wait(min(wait, 0.5))
+                continue
+            heapq.heappop(self._queue)
+            try:
+                self._fire(action, vehicle, lot, at)
+            except Exception:
+                log.exception("traffic: %s of %s failed", action, vehicle.plate)
+
+    def summary(self) -> TrafficSummary:
+        s = TrafficSummary()
+        for gate, event_id, vehicle in self._events:
+            s.events += 1
+            if gate.cfg.direction == "entry":
+                s.entries += 1
+                s.by_vehicle_kind[vehicle.kind] += 1
+            else:
+                s.exits += 1
+            cmd = gate.commands.get(event_id)
+            if cmd is None:
+                s.unanswered += 1
+                continue
+            s.commands += 1
+            s.by_reason[cmd.reason] += 1
+            if cmd.open:
+                s.barrier_opens += 1
+            else:
+                s.barrier_closed += 1
+            if gate.cfg.direction == "exit" and cmd.open and cmd.fare_vnd:
+                s.revenue_vnd += cmd.fare_vnd
+        s.arrivals = s.entries
+        return s
+
+    def wait_answered(self, timeout: float) -> int:
+        """Wait until every event got its barrier command (or the timeout); returns how many not."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            missing = sum(1 for g, eid, _ in self._events if eid not in g.commands)
+            if missing == 0:
+                return 0
+            time.sleep(0.2)
+        return sum(1 for g, eid, _ in self._events if eid not in g.commands)
+
+
+def make_population(
+    registered: Sequence[str],
+    low_balance: Sequence[str],
+    unknown: Sequence[str],
+    motorbikes: set[str] | None = None,
+) -> list[Vehicle]:
+    bikes = motorbikes or set()
+    return (
+        [Vehicle(p, "registered", p in bikes) for p in registered]
+        + [Vehicle(p, "low_balance", p in bikes) for p in low_balance]
+        + [Vehicle(p, "unknown", p in bikes) for p in unknown]
+    )

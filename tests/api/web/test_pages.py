@@ -1,0 +1,193 @@
+"""The server-rendered pages: who may open them, what they show, and what their forms do."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from billing.adapters import orm as b
+from billing.services.seed import AIRPORT_LOT, CENTRAL_LOT
+from tests.api.web.conftest import PASSWORD, Env, issue_invoices
+from tests.api.web.helpers import settle, stay
+
+OPERATOR_PAGES = (
+    "/dashboard",
+    "/dashboard/passages",
+    "/dashboard/review",
+    "/dashboard/invoices",
+    "/dashboard/tariffs",
+)
+DRIVER_PAGES = ("/portal", "/portal/trips", "/portal/invoices")
+
+
+def _sign_in(env: Env, username: str) -> None:
+    r = env.client.post(
+        "/login", data={"username": username, "password": PASSWORD}, follow_redirects=False
+    )
+    assert r.status_code == 303
+
+
+def test_pages_need_sign_in_and_the_right_role(world: Env) -> None:
+    for path in OPERATOR_PAGES + DRIVER_PAGES:
+        r = world.client.get(path, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == f"/login?next={path}"
+    _sign_in(world, "driver")
+    for path in OPERATOR_PAGES:
+        assert world.client.get(path).status_code == 403
+    _sign_in(world, "op-a")
+    for path in DRIVER_PAGES:
+        assert world.client.get(path).status_code == 403
+
+
+def test_operator_pages_show_their_lots_only(world: Env, invoice_maker: object) -> None:
+    stay(world, CENTRAL_LOT, "30A-123.45", hours=1.5)
+    stay(world, AIRPORT_LOT, "30E-246.80", hours=1.5)
+    issue_invoices(world, invoice_maker)
+    _sign_in(world, "op-a")
+    c = world.client
+    page = c.get("/dashboard").text
+    assert "50.000 ₫" in page  # today's revenue of the central lot
+    assert "plotly.min.js" in page and "revenue-day" in page
+    assert AIRPORT_LOT not in page
+    feed = c.get("/dashboard/passages").text
+    assert "30A-123.45" in feed and "30E-246.80" not in feed
+    invoices = c.get("/dashboard/invoices").text
+    assert "30A-123.45" in invoices and "30E-246.80" not in invoices
+    assert "hn-central" in c.get("/dashboard/tariffs").text
+
+
+def test_review_forms_correct_and_charge_once(world: Env) -> None:
+    now = datetime.now(UTC)
+    settle(world, CENTRAL_LOT, "entry", "30A-123.45", now - timedelta(hours=1, minutes=30))
+    pid = settle(world, CENTRAL_LOT, "exit", None, now - timedelta(minutes=1), 0.2).passage_id
+    _sign_in(world, "op-a")
+    c = world.client
+    assert f'data-review-id="{pid}"' in c.get("/dashboard/review").text
+    r = c.post(f"/dashboard/review/{pid}/correct", data={"plate": "30A-123.45"})
+    assert r.status_code == 200 and "50.000 ₫" in r.text  # the priced fare, awaiting a charge
+    r = c.post(f"/dashboard/review/{pid}/charge")
+    assert f'data-review-id="{pid}"' not in r.text and f'data-resolved-id="{pid}"' in r.text
+    r = c.post(f"/dashboard/review/{pid}/charge")
+    assert 'role="alert"' in r.text
+    with world.session_factory() as s:
+        acct = s.get(b.TransportAccount, world.demo.accounts["an"])  # type: ignore[attr-defined]
+        assert acct is not None and acct.balance_vnd == 450_000
+
+
+def test_driver_portal_top_up_vehicles_auto_top_up(world: Env) -> None:
+    _sign_in(world, "driver")
+    c = world.client
+    page = c.get("/portal").text
+    assert "500.000 ₫" in page and "30A-123.45" in page
+    assert 'data-testid="low-balance"' not in page
+    r = c.post("/portal/topup", data={"amount_vnd": "200000"})
+    assert "700.000 ₫" in r.text and 'data-testid="flash"' in r.text
+    r = c.post("/portal/topup", data={"amount_vnd": "1"})
+    assert 'role="alert"' in r.text and "700.000 ₫" in r.text
+    r = c.post("/portal/vehicles", data={"plate": "51F-888.88", "vehicle_class": "car_le9"})
+    assert 'data-vehicle="51F-888.88"' in r.text
+    r = c.post("/portal/vehicles", data={"plate": "29-AA 123.45", "vehicle_class": "motorbike"})
+    assert 'role="alert"' in r.text
+    with world.session_factory() as s:
+        from sqlalchemy import select
+
+        vid = s.scalar(select(b.Vehicle.id).where(b.Vehicle.plate_text == "51F-888.88"))
+        other = s.scalar(select(b.Vehicle.id).where(b.Vehicle.plate_text == "29-AA 123.45"))
+    r = c.post(f"/portal/vehicles/{other}/remove")
+    assert 'role="alert"' in r.text  # not theirs
+    r = c.post(f"/portal/vehicles/{vid}/remove")
+    assert 'data-vehicle="51F-888.88"' not in r.text
+    c.post(
+        "/portal/auto-topup",
+        data={"enabled": "on", "threshold_vnd": "60000", "amount_vnd": "300000"},
+    )
+    with world.session_factory() as s:
+        acct = s.get(b.TransportAccount, world.demo.accounts["an"])  # type: ignore[attr-defined]
+        assert acct is not None and acct.auto_topup_amount_vnd == 300_000
+
+
+def test_low_balance_notice(world: Env) -> None:
+    with world.session_factory() as s:
+        from gateway.auth.users import create_user
+
+        create_user(s, "cuong", PASSWORD, "driver", account_id=world.demo.accounts["cuong"])  # type: ignore[attr-defined]
+        s.commit()
+    _sign_in(world, "cuong")
+    page = world.client.get("/portal").text
+    assert 'data-testid="low-balance"' in page and "10.000 ₫" in page
+
+
+def test_driver_invoices_page_has_downloads_and_qr(world: Env, invoice_maker: object) -> None:
+    stay(world, CENTRAL_LOT, "30A-123.45", hours=1.5)
+    stay(world, CENTRAL_LOT, "29-AA 123.45", hours=1.5)
+    issue_invoices(world, invoice_maker)
+    _sign_in(world, "driver")
+    page = world.client.get("/portal/invoices").text
+    assert page.count("data-invoice-id=") == 1
+    assert "/xml" in page and "/pdf" in page and "<svg" in page
+    trips = world.client.get("/portal/trips").text
+    assert "30A-123.45" in trips and "29-AA 123.45" not in trips
+
+
+def test_gate_health_follows_last_will_status(world: Env) -> None:
+    from billing.services import record_gate_status
+
+    entry_gate, exit_gate = world.demo.gates[CENTRAL_LOT]  # type: ignore[attr-defined]
+    at = datetime.now(UTC)
+    record_gate_status(world.uow(), entry_gate, "online", at)
+    record_gate_status(world.uow(), exit_gate, "offline", at)  # its last will was published
+    _sign_in(world, "op-a")
+    page = world.client.get("/dashboard").text
+    row_in = page.split(f'data-gate="{entry_gate}"')[1].split("</tr>")[0]
+    row_out = page.split(f'data-gate="{exit_gate}"')[1].split("</tr>")[0]
+    assert "badge online" in row_in and "trực tuyến" in row_in
+    assert "badge offline" in row_out and "mất kết nối" in row_out
+    r = world.client.get(f"/api/v1/lots/{CENTRAL_LOT}/gates", headers=world.auth("op-a"))
+    assert {g["id"]: g["status"] for g in r.json()} == {entry_gate: "online", exit_gate: "offline"}
+
+
+def test_cookie_changes_from_another_site_are_refused(world: Env) -> None:
+    _sign_in(world, "driver")
+    acct = world.demo.accounts["an"]  # type: ignore[attr-defined]
+    evil = {"origin": "https://evil.example"}
+    r = world.client.post("/portal/topup", data={"amount_vnd": "100000"}, headers=evil)
+    assert r.status_code == 403
+    r = world.client.post(
+        f"/api/v1/accounts/{acct}/topups", json={"amount_vnd": 100_000}, headers=evil
+    )
+    assert r.status_code == 403
+    # Reading is fine, and so is a change from our own pages.
+    assert world.client.get("/portal", headers=evil).status_code == 200
+    own = {"origin": "http://testserver"}
+    r = world.client.post("/portal/topup", data={"amount_vnd": "100000"}, headers=own)
+    assert r.status_code == 200 and "600.000 ₫" in r.text
+
+
+def test_dashboard_filters_by_lot_and_dates(world: Env) -> None:
+    stay(world, CENTRAL_LOT, "30A-123.45", hours=1.5)
+    stay(world, AIRPORT_LOT, "30E-246.80", hours=1.5)
+    _sign_in(world, "op-b")
+    c = world.client
+    both = c.get("/dashboard").text
+    assert "Bãi xe Hoàn Kiếm" in both and "Sân bay Nội Bài" in both
+    central = c.get(f"/dashboard?lot_id={CENTRAL_LOT}").text
+    assert 'data-testid="revenue-today">50.000 ₫' in central
+    assert c.get("/dashboard?day_from=2026-02-01&day_to=2026-01-01").status_code == 422
+    assert c.get("/dashboard?day_from=someday").status_code == 422
+    _sign_in(world, "op-a")
+    assert c.get(f"/dashboard?lot_id={AIRPORT_LOT}").status_code == 403
+
+
+def test_review_charge_with_an_amount_for_an_exit_without_entry(world: Env) -> None:
+    now = datetime.now(UTC)
+    decision = settle(world, CENTRAL_LOT, "exit", "30A-123.45", now - timedelta(minutes=2))
+    assert decision.review  # no recorded entry: billed later by an operator
+    pid = decision.passage_id
+    _sign_in(world, "op-a")
+    c = world.client
+    r = c.post(f"/dashboard/review/{pid}/charge", data={"amount_vnd": "abc"})
+    assert 'role="alert"' in r.text and f'data-review-id="{pid}"' in r.text
+    r = c.post(f"/dashboard/review/{pid}/charge", data={"amount_vnd": "30.000"})
+    assert f'data-resolved-id="{pid}"' in r.text
+    with world.session_factory() as s:
+        acct = s.get(b.TransportAccount, world.demo.accounts["an"])  # type: ignore[attr-defined]
+        assert acct is not None and acct.balance_vnd == 470_000

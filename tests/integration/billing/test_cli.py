@@ -1,0 +1,67 @@
+"""The operator commands, run against a real SQLite file like an operator would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from gateway.cli import app
+from gateway.settings import get_settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def cli(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("PARKING_DATABASE_URL", sqlite_url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade", "billing@head"]).exit_code == 0
+    assert runner.invoke(app, ["lots", "seed-demo"]).exit_code == 0
+    yield runner
+    get_settings.cache_clear()
+
+
+def test_account_vehicle_topup_and_reconcile_commands(cli: CliRunner) -> None:
+    r = cli.invoke(app, ["accounts", "create", "--name", "Phạm Thu Hà"])
+    assert r.exit_code == 0 and "account 5 created" in r.output
+    r = cli.invoke(app, ["vehicles", "add", "5", "30H-555.66", "--class", "car_le9"])
+    assert r.exit_code == 0, r.output
+    r = cli.invoke(app, ["vehicles", "add", "5", "30A-123.45"])  # belongs to account 1
+    assert r.exit_code == 1 and "already belongs to account 1" in r.output
+    r = cli.invoke(app, ["topup", "5", "150000", "--provider", "momo", "--txn-id", "MM-1"])
+    assert r.exit_code == 0 and "150.000đ" in r.output
+    r = cli.invoke(app, ["topup", "5", "150000", "--provider", "momo", "--txn-id", "MM-1"])
+    assert "already recorded" in r.output
+    r = cli.invoke(app, ["accounts", "show", "5"])
+    assert "30H-555.66" in r.output and "150.000đ" in r.output
+    r = cli.invoke(app, ["accounts", "list", "--search", "30H555"])
+    assert "Phạm Thu Hà" in r.output and "Nguyễn" not in r.output
+    r = cli.invoke(app, ["reconcile", "--date", "2026-11-23"])
+    assert r.exit_code == 0 and "all consistent" in r.output
+
+
+def test_business_account_needs_a_tax_code(cli: CliRunner) -> None:
+    r = cli.invoke(app, ["accounts", "create", "--name", "Công ty X", "--business"])
+    assert r.exit_code == 1 and "tax code" in r.output
+
+
+def test_tariff_and_lot_commands(cli: CliRunner) -> None:
+    r = cli.invoke(
+        app,
+        ["tariff", "quote", "airport", "car_le9", "--minutes", "95", "--entry", "2026-11-23T09:00"],
+    )
+    assert r.exit_code == 0 and "25.000đ" in r.output
+    r = cli.invoke(app, ["tariff", "list"])
+    assert "hn-central" in r.output and "2025.1" in r.output and "2026.1" in r.output
+    r = cli.invoke(
+        app,
+        ["lots", "policy", "hn-noibai-p1", "low_balance=overdraft", "overdraft_limit_vnd=20000"],
+    )
+    assert r.exit_code == 0 and '"overdraft_limit_vnd": 20000' in r.output
+    r = cli.invoke(app, ["lots", "policy", "hn-noibai-p1", "low_balance=maybe"])
+    assert r.exit_code == 1 and "not one of" in r.output
+    r = cli.invoke(app, ["lots", "show", "hn-noibai-p1"])
+    assert "hn-noibai-p1-out1" in r.output

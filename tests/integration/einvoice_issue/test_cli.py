@@ -1,0 +1,106 @@
+"""``parking einvoice issue/list/show/adjust/submit`` on a SQLite database made by migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import sessionmaker
+from typer.testing import CliRunner
+
+from billing.adapters import outbox
+from einvoice.db import invoices
+from gateway import migrate
+from gateway.cli import app
+from tests.integration.einvoice_issue.conftest import make_authority
+from tests.unit.einvoice_issue.fakes import request_payload
+
+pytestmark = pytest.mark.integration
+
+
+def test_issue_list_show_adjust_and_submit_from_the_command_line(
+    tmp_path: Path, demo_keys: Any, serve: Any
+) -> None:
+    url = f"sqlite:///{(tmp_path / 'parking.db').as_posix()}"
+    migrate.upgrade(url, "billing@head")
+    migrate.upgrade(url, "einvoice@head")
+    engine = create_engine(url)
+    sessions = sessionmaker(bind=engine)
+    with sessions.begin() as s:
+        outbox.add(s, "invoice_request", "ev-1", request_payload("ev-1"))
+    env = {"PARKING_DATABASE_URL": url, "PARKING_DATA_DIR": str(tmp_path / "var"), "COLUMNS": "200"}
+    runner = CliRunner()
+
+    result = runner.invoke(app, ["einvoice", "issue", "--no-send"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "issued 1, corrections 0, failed 0" in result.output
+
+    result = runner.invoke(app, ["einvoice", "list"], env=env)
+    yy = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).year % 100
+    assert result.exit_code == 0 and f"1C{yy:02d}MPK-00000001" in result.output
+
+    with sessions() as s:
+        invoice_id = s.execute(select(invoices.c.id)).scalar_one()
+    for fmt in ("xml", "html", "pdf"):
+        out = tmp_path / f"invoice.{fmt}"
+        result = runner.invoke(
+            app, ["einvoice", "show", str(invoice_id), "--format", fmt, "--out", str(out)], env=env
+        )
+        assert result.exit_code == 0, result.output
+        assert out.stat().st_size > 500
+    assert (tmp_path / "invoice.pdf").read_bytes().startswith(b"%PDF")
+    # The demo key signed it: the project's own verifier command accepts the file.
+    result = runner.invoke(app, ["einvoice", "verify", str(tmp_path / "invoice.xml")])
+    assert result.exit_code == 0, result.output
+
+    result = runner.invoke(
+        app,
+        [
+            "einvoice",
+            "adjust",
+            "--event",
+            "ev-1",
+            "--amount",
+            "-5000",
+            "--reason",
+            "Hoàn tiền",
+            "--key",
+            "refund-1",
+        ],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        app,
+        [
+            "einvoice",
+            "adjust",
+            "--event",
+            "ev-404",
+            "--amount",
+            "-5000",
+            "--reason",
+            "x",
+            "--key",
+            "refund-2",
+        ],
+        env=env,
+    )
+    assert result.exit_code == 1 and "no invoice yet" in result.output
+
+    # The demo keys under data_dir/keys are the authority's too (one demo CA).
+    running = serve(make_authority(tmp_path, _keys_in(tmp_path / "var" / "keys")))
+    result = runner.invoke(app, ["einvoice", "submit", "--authority-url", running.url], env=env)
+    assert result.exit_code == 0, result.output
+    assert "accepted 2, rejected 0, pending 0" in result.output
+    engine.dispose()
+
+
+def _keys_in(directory: Path) -> Any:
+    from einvoice.keys import ensure_demo_keys
+
+    return ensure_demo_keys(directory, "0101234567")

@@ -1,0 +1,238 @@
+"""Generated Mosquitto configuration (credentials + ACLs) and the demo's embedded brokers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from gateway.broker import AmqttBroker, MosquittoBroker, free_port
+from gateway.mosquitto_conf import GateCredential, new_gate_credential
+from gateway.mqtt.client import MqttConfig, connect, make_client, shared, stop
+from gateway.protocol import commands_topic, events_topic
+from simulator.gate_agent import AgentConfig, GateAgent
+from tests.integration.gateway.test_consumer_mqtt import FakeBilling, make_consumer, start
+
+pytestmark = pytest.mark.integration
+
+LOT = "ACL1"
+
+
+@pytest.fixture(scope="module")
+def secured(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[MosquittoBroker, dict[str, Any]]]:
+    gates = [new_gate_credential(LOT, "in-1"), new_gate_credential(LOT, "out-1")]
+    broker = MosquittoBroker(
+        tmp_path_factory.mktemp("mosq"),
+        free_port(),
+        service_users={"gateway": "gw-secret"},
+        gates=gates,
+    )
+    broker.start()
+    try:
+        yield broker, {"in": gates[0], "out": gates[1]}
+    finally:
+        broker.stop()
+
+
+def client_for(broker: MosquittoBroker, user: str | None, password: str | None) -> mqtt.Client:
+    cfg = MqttConfig(
+        host=broker.host,
+        port=broker.port,
+        client_id=f"c-{uuid.uuid4().hex[:8]}",
+        username=user,
+        password=password,
+        clean_start=True,
+        session_expiry_s=0,
+    )
+    client = make_client(cfg)
+    connect(client, cfg, timeout=5)
+    return client
+
+
+def collect(client: mqtt.Client, topic_filter: str) -> list[str]:
+    got: list[str] = []
+    done = threading.Event()
+    client.on_message = lambda _c, _u, m: got.append(m.topic)
+    client.on_subscribe = lambda *_a: done.set()
+    client.subscribe(topic_filter, qos=1)
+    assert done.wait(5)
+    return got
+
+
+def test_wrong_or_missing_credentials_are_refused(secured) -> None:  # type: ignore[no-untyped-def]
+    broker, gates = secured
+    with pytest.raises(ConnectionError):
+        client_for(broker, gates["in"].username, gates["out"].password)
+    with pytest.raises(ConnectionError):
+        client_for(broker, None, None)
+    ok = client_for(broker, gates["in"].username, gates["in"].password)
+    stop(ok)
+
+
+def test_gate_may_publish_only_its_own_events(secured) -> None:  # type: ignore[no-untyped-def]
+    broker, gates = secured
+    gw = client_for(broker, "gateway", "gw-secret")
+    seen = collect(gw, shared("acltest", f"lots/{LOT}/gates/+/events"))
+    gate_in = client_for(broker, gates["in"].username, gates["in"].password)
+    try:
+        foreign = gate_in.publish(events_topic(LOT, "out-1"), b"spoofed", qos=1)
+        foreign.wait_for_publish(5)
+        own = gate_in.publish(events_topic(LOT, "in-1"), b"mine", qos=1)
+        own.wait_for_publish(5)
+        for _ in range(40):
+            if seen:
+                break
+            threading.Event().wait(0.05)
+        threading.Event().wait(0.3)
+        assert seen == [events_topic(LOT, "in-1")]
+    finally:
+        stop(gate_in)
+        stop(gw)
+
+
+def test_gate_may_read_only_its_own_commands(secured) -> None:  # type: ignore[no-untyped-def]
+    broker, gates = secured
+    gate_in = client_for(broker, gates["in"].username, gates["in"].password)
+    gw = client_for(broker, "gateway", "gw-secret")
+    try:
+        # Mosquitto grants the subscription but never delivers what the ACL does not allow.
+        seen = collect(gate_in, f"lots/{LOT}/gates/+/commands")
+        for gate in ("out-1", "in-1"):
+            gw.publish(commands_topic(LOT, gate), b"cmd", qos=1).wait_for_publish(5)
+        for _ in range(40):
+            if seen:
+                break
+            threading.Event().wait(0.05)
+        threading.Event().wait(0.3)
+        assert seen == [commands_topic(LOT, "in-1")]
+    finally:
+        stop(gate_in)
+        stop(gw)
+
+
+async def test_gate_agent_and_consumer_through_the_secured_broker(secured, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    broker, gates = secured
+    cred: GateCredential = gates["in"]
+    billing = FakeBilling()
+    consumer = make_consumer(broker.host, broker.port, billing, LOT, "gw-acl")
+    consumer.cfg = MqttConfig(
+        host=broker.host,
+        port=broker.port,
+        client_id="gw-acl",
+        username="gateway",
+        password="gw-secret",
+    )
+    running = await start(consumer, billing)
+    agent = GateAgent(
+        AgentConfig(
+            LOT,
+            "in-1",
+            "entry",
+            tmp_path / "in.sqlite",
+            host=broker.host,
+            port=broker.port,
+            username=cred.username,
+            password=cred.password,
+        )
+    )
+    agent.start()
+    try:
+        event = agent.capture("30A-555.55", camera_text=True)
+        cmd = await asyncio.to_thread(agent.wait_command, event.event_id, 10)
+        assert cmd is not None and cmd.open
+    finally:
+        agent.stop()
+        running.stop.set()
+        await running.task
+
+
+async def test_amqtt_embedded_broker_carries_a_passage_over_mqtt_311(tmp_path: Path) -> None:
+    broker = AmqttBroker(free_port())
+    await asyncio.to_thread(broker.start)
+    try:
+        billing = FakeBilling()
+        consumer = make_consumer(broker.host, broker.port, billing, "AM1", "gw-amqtt")
+        consumer.cfg = MqttConfig(
+            host=broker.host, port=broker.port, client_id="gw-amqtt", protocol="v311"
+        )
+        running = await start(consumer, billing)
+        agent = GateAgent(
+            AgentConfig(
+                "AM1",
+                "in-1",
+                "entry",
+                tmp_path / "a.sqlite",
+                host=broker.host,
+                port=broker.port,
+                protocol="v311",
+            )
+        )
+        agent.start()
+        try:
+            events = [agent.capture(f"30A-{i}00.00", camera_text=True) for i in range(1, 4)]
+            for e in events:
+                cmd = await asyncio.to_thread(agent.wait_command, e.event_id, 10)
+                assert cmd is not None and cmd.open
+            assert [eid for _, eid in billing.order] == [e.event_id for e in events]
+        finally:
+            agent.stop()
+            running.stop.set()
+            await running.task
+    finally:
+        await asyncio.to_thread(broker.stop)
+
+
+async def test_consumer_and_gate_reconnect_after_a_broker_restart(tmp_path: Path) -> None:
+    gate_cred = new_gate_credential("RC1", "in-1")
+    broker = MosquittoBroker(
+        tmp_path / "mosq", free_port(), service_users={"gateway": "gw"}, gates=[gate_cred]
+    )
+    await asyncio.to_thread(broker.start)
+    billing = FakeBilling()
+    consumer = make_consumer(broker.host, broker.port, billing, "RC1", "gw-rc1")
+    consumer.cfg = MqttConfig(
+        host=broker.host,
+        port=broker.port,
+        client_id="gw-rc1",
+        username="gateway",
+        password="gw",
+        reconnect_max_s=2,
+    )
+    running = await start(consumer, billing)
+    agent = GateAgent(
+        AgentConfig(
+            "RC1",
+            "in-1",
+            "entry",
+            tmp_path / "g.sqlite",
+            host=broker.host,
+            port=broker.port,
+            username=gate_cred.username,
+            password=gate_cred.password,
+        )
+    )
+    agent.start()
+    try:
+        first = agent.capture("30A-111.11", camera_text=True)
+        assert await asyncio.to_thread(agent.wait_command, first.event_id, 10)
+        await asyncio.to_thread(broker.stop)
+        await asyncio.sleep(0.5)
+        assert not agent.connected
+        second = agent.capture("30A-222.22", camera_text=True)  # buffered at the gate
+        await asyncio.to_thread(broker.start)
+        cmd = await asyncio.to_thread(agent.wait_command, second.event_id, 30)
+        assert cmd is not None and cmd.open
+        assert [eid for _, eid in billing.order] == [first.event_id, second.event_id]
+    finally:
+        agent.stop()
+        running.stop.set()
+        await running.task
+        await asyncio.to_thread(broker.stop)

@@ -1,0 +1,360 @@
+"""The consumer on the real Mosquitto with an in-memory billing: delivery, order, duplicates."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.consumer import Consumer, Passage
+from gateway.mqtt.client import MqttConfig
+from gateway.outbox_publisher import OutboxPublisher
+from simulator.gate_agent import AgentConfig, GateAgent
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass(frozen=True)
+class FakeDecision:
+    open: bool
+    reason: str
+    display: str
+    plate: str | None
+    fare_vnd: int | None
+    balance_vnd: int | None
+    review: bool
+
+
+@dataclass
+class Row:
+    id: int
+    payload: dict[str, Any]
+    processed: bool = False
+
+
+@dataclass
+class FakeBilling:
+    """settle_passage's contract in memory: idempotent by event id, writes a barrier row."""
+
+    delay_s: float = 0.0
+    decisions: dict[str, FakeDecision] = field(default_factory=dict)
+    order: list[tuple[str, str]] = field(default_factory=list)
+    outbox: list[Row] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def settle(self, p: Passage) -> FakeDecision:
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        with self.lock:
+            if p.event_id in self.decisions:
+                return self.decisions[p.event_id]
+            d = FakeDecision(True, "ok", f"{p.plate_text} OK", p.plate_text, 0, 100, False)
+            self.decisions[p.event_id] = d
+            self.order.append((p.gate_id, p.event_id))
+            self.outbox.append(
+                Row(
+                    len(self.outbox) + 1,
+                    {
+                        "event_id": p.event_id,
+                        "lot_id": p.lot_id,
+                        "gate_id": p.gate_id,
+                        "open": d.open,
+                        "display": d.display,
+                        "reason": d.reason,
+                        "plate": d.plate,
+                        "fare_vnd": 0,
+                        "balance_vnd": 100,
+                    },
+                )
+            )
+            return d
+
+    def claim(self, _s: Session, kind: str, limit: int) -> Sequence[Row]:
+        with self.lock:
+            return [r for r in self.outbox if not r.processed][:limit]
+
+    def mark(self, _s: Session, row_id: int) -> None:
+        with self.lock:
+            self.outbox[row_id - 1].processed = True
+
+
+@dataclass
+class Running:
+    consumer: Consumer
+    billing: FakeBilling
+    task: asyncio.Task[None]
+    stop: asyncio.Event
+
+
+def make_consumer(host: str, port: int, billing: FakeBilling, lot: str, client_id: str) -> Consumer:
+    sessions = sessionmaker(bind=create_engine("sqlite://"))
+    return Consumer(
+        MqttConfig(host=host, port=port, client_id=client_id),
+        settle=billing.settle,
+        read_plate=None,
+        publisher_factory=lambda c: OutboxPublisher(
+            sessions, c, claim=billing.claim, mark_processed=billing.mark
+        ),
+        share_group=None,
+        lot_filter=lot,
+    )
+
+
+async def start(consumer: Consumer, billing: FakeBilling) -> Running:
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    for _ in range(100):
+        if consumer.ready:
+            break
+        await asyncio.sleep(0.05)
+    assert consumer.ready
+    return Running(consumer, billing, task, stop)
+
+
+@pytest.fixture()
+def lot() -> str:
+    return f"T{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture()
+async def running(mosquitto: tuple[str, int], lot: str) -> AsyncIterator[Running]:
+    billing = FakeBilling()
+    r = await start(make_consumer(*mosquitto, billing, lot, f"gw-{lot}"), billing)
+    yield r
+    r.stop.set()
+    await r.task
+
+
+def agent(mosquitto: tuple[str, int], lot: str, gate: str, tmp: Path, **kw: Any) -> GateAgent:
+    host, port = mosquitto
+    a = GateAgent(
+        AgentConfig(lot, gate, "entry", tmp / f"{gate}.sqlite", host=host, port=port, **kw)
+    )
+    a.start()
+    assert a.connected
+    return a
+
+
+async def wait_for(cond: Any, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if cond():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+async def test_event_gets_an_open_command(running: Running, mosquitto, lot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    gate = agent(mosquitto, lot, "in-1", tmp_path)
+    try:
+        event = gate.capture("30A-123.45", camera_text=True, plate_confidence=0.95)
+        cmd = await asyncio.to_thread(gate.wait_command, event.event_id, 10)
+        assert cmd is not None and cmd.open and "30A-123.45" in cmd.display
+        assert gate.backlog() == 0
+        await wait_for(lambda: all(r.processed for r in running.billing.outbox))
+    finally:
+        gate.stop()
+
+
+async def test_same_event_three_times_is_settled_once(
+    running: Running, mosquitto, lot, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    gate = agent(mosquitto, lot, "in-2", tmp_path)
+    try:
+        event = gate.capture("29A-111.11", camera_text=True)
+        from gateway.protocol import encode_event
+
+        for _ in range(2):
+            await asyncio.to_thread(gate.publish_raw, encode_event(event), event.event_id)
+        assert await asyncio.to_thread(gate.wait_command, event.event_id, 10)
+        await wait_for(lambda: running.consumer.metrics.duplicates._value.get() >= 2)
+        assert list(running.billing.decisions) == [event.event_id]
+        assert len(running.billing.outbox) == 1
+    finally:
+        gate.stop()
+
+
+async def test_malformed_and_foreign_events_are_refused_not_fatal(
+    running: Running, mosquitto, lot, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    gate = agent(mosquitto, lot, "in-3", tmp_path)
+    other = agent(mosquitto, lot, "in-4", tmp_path)
+    try:
+        await asyncio.to_thread(gate.publish_raw, b"garbage, not a gate event", "x")
+        # An event that claims another lane than its topic.
+        spoof = other.capture("30A-999.99", camera_text=True, event_id=uuid.uuid4().hex)
+        from gateway.protocol import encode_event
+
+        await asyncio.to_thread(gate.publish_raw, encode_event(spoof), spoof.event_id)
+        good = gate.capture("30A-222.22", camera_text=True)
+        assert await asyncio.to_thread(gate.wait_command, good.event_id, 10)
+        rejected = running.consumer.metrics.rejected
+        assert rejected.labels(code="bad_magic")._value.get() == 1
+        assert rejected.labels(code="topic_mismatch")._value.get() == 1
+    finally:
+        gate.stop()
+        other.stop()
+
+
+async def test_offline_gate_replays_its_buffer_in_order(
+    running: Running, mosquitto, lot, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    gate = agent(mosquitto, lot, "in-5", tmp_path)
+    try:
+        gate.go_offline()
+        events = [gate.capture(f"30A-{i:03d}.00", camera_text=True) for i in range(100, 112)]
+        await asyncio.sleep(0.5)
+        assert gate.backlog() == 12 and not running.billing.decisions
+        await asyncio.to_thread(gate.go_online)
+        await wait_for(lambda: all(e.event_id in gate.commands for e in events), 15)
+        settled = [eid for g, eid in running.billing.order if g == "in-5"]
+        assert settled == [e.event_id for e in events]
+        assert gate.backlog() == 0
+    finally:
+        gate.stop()
+
+
+async def test_consumer_restart_loses_nothing(mosquitto, lot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    billing = FakeBilling()
+    first = await start(make_consumer(*mosquitto, billing, lot, f"gw-{lot}"), billing)
+    gate = agent(mosquitto, lot, "in-6", tmp_path)
+    try:
+        warm = gate.capture("30A-000.01", camera_text=True)
+        assert await asyncio.to_thread(gate.wait_command, warm.event_id, 10)
+        first.stop.set()
+        await first.task
+        # Published while no consumer runs: the persistent session keeps them.
+        events = [gate.capture(f"30A-{i:03d}.11", camera_text=True) for i in range(200, 210)]
+        await wait_for(lambda: gate.backlog() == 0)
+        assert len(billing.decisions) == 1
+        second = await start(make_consumer(*mosquitto, billing, lot, f"gw-{lot}"), billing)
+        try:
+            await wait_for(lambda: all(e.event_id in gate.commands for e in events), 15)
+            assert [eid for _, eid in billing.order] == [warm.event_id] + [
+                e.event_id for e in events
+            ]
+        finally:
+            second.stop.set()
+            await second.task
+    finally:
+        gate.stop()
+
+
+async def test_consumer_stopped_mid_stream_settles_the_rest_after_restart(
+    mosquitto, lot, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    billing = FakeBilling(delay_s=0.15)
+    first = await start(make_consumer(*mosquitto, billing, lot, f"gw-{lot}"), billing)
+    gate = agent(mosquitto, lot, "in-7", tmp_path)
+    try:
+        events = [gate.capture(f"30A-{i:03d}.22", camera_text=True) for i in range(300, 312)]
+        await wait_for(lambda: len(billing.decisions) >= 3)
+        first.stop.set()  # in the middle: some settled, some in flight, some not yet delivered
+        await first.task
+        assert len(billing.decisions) < len(events)
+        second = await start(make_consumer(*mosquitto, billing, lot, f"gw-{lot}"), billing)
+        try:
+            await wait_for(lambda: all(e.event_id in gate.commands for e in events), 20)
+            assert [eid for _, eid in billing.order] == [e.event_id for e in events]
+        finally:
+            second.stop.set()
+            await second.task
+    finally:
+        gate.stop()
+
+
+async def test_two_consumers_share_the_load_and_keep_each_lane_in_order(
+    mosquitto, lot, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """$share/<group>: each event to one consumer; the agent's stop-and-wait keeps lane order."""
+    billing = FakeBilling(delay_s=0.02)
+    group = f"g{lot}"
+    consumers = []
+    for n in range(2):
+        c = make_consumer(*mosquitto, billing, lot, f"gw-{lot}-{n}")
+        c._share_group = group
+        consumers.append(await start(c, billing))
+    gates = [agent(mosquitto, lot, f"lane-{i}", tmp_path, await_command_s=5.0) for i in range(3)]
+    try:
+        events = {
+            g.cfg.gate_id: [g.capture(f"30A-{i:03d}.{n}0", camera_text=True) for n in range(6)]
+            for i, g in enumerate(gates)
+        }
+        await wait_for(
+            lambda: all(e.event_id in g.commands for g in gates for e in events[g.cfg.gate_id]),
+            30,
+        )
+        assert len(billing.decisions) == 18  # each event settled once in all
+        assert all(r.consumer.settled > 0 for r in consumers)  # both did work
+        assert sum(r.consumer.settled for r in consumers) == 18
+        for gate_id, evs in events.items():
+            lane = [eid for g, eid in billing.order if g == gate_id]
+            assert lane == [e.event_id for e in evs]
+    finally:
+        for g in gates:
+            g.stop()
+        for r in consumers:
+            r.stop.set()
+            await r.task
+
+
+async def test_gate_agent_restart_sends_what_its_buffer_kept(
+    running: Running, mosquitto, lot, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    host, port = mosquitto
+    cfg = AgentConfig(lot, "in-8", "entry", tmp_path / "in-8.sqlite", host=host, port=port)
+    first = GateAgent(cfg)
+    first.start()
+    first.go_offline()
+    kept = [first.capture(f"30A-{i:03d}.88", camera_text=True) for i in range(400, 404)]
+    first.stop()  # the edge computer reboots with the events still unsent
+    assert running.billing.decisions == {}
+    second = GateAgent(cfg)
+    second.start()
+    try:
+        assert second.backlog() in range(0, 5)
+        await wait_for(lambda: second.backlog() == 0, 15)
+        await wait_for(lambda: len(running.billing.order) == 4, 15)
+        assert [eid for _, eid in running.billing.order] == [e.event_id for e in kept]
+    finally:
+        second.stop()
+
+
+def test_folder_camera_cycles_through_jpegs(tmp_path: Path) -> None:
+    from simulator.gate_agent import FolderCamera
+
+    for name in ("b.jpg", "a.jpeg", "notes.txt"):
+        (tmp_path / name).write_bytes(b"\xff\xd8\xff" + name.encode())
+    cam = FolderCamera(tmp_path)
+    shots = [cam.capture(None)[0][0] for _ in range(3)]
+    assert shots == [b"\xff\xd8\xffa.jpeg", b"\xff\xd8\xffb.jpg", b"\xff\xd8\xffa.jpeg"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError):
+        FolderCamera(empty)
+
+
+async def test_oversized_event_is_refused_and_the_lane_goes_on(mosquitto, lot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    billing = FakeBilling()
+    consumer = make_consumer(*mosquitto, billing, lot, f"gw-{lot}")
+    consumer._max_event_bytes = 4096
+    running = await start(consumer, billing)
+    gate = agent(mosquitto, lot, "in-9", tmp_path)
+    try:
+        big = gate.capture("30A-777.77", camera_text=True, frames=[b"\xff\xd8\xff" + b"x" * 8000])
+        small = gate.capture("30A-777.78", camera_text=True)
+        assert await asyncio.to_thread(gate.wait_command, small.event_id, 10)
+        assert consumer.metrics.rejected.labels(code="too_large")._value.get() == 1
+        assert big.event_id not in billing.decisions and big.event_id not in gate.commands
+    finally:
+        gate.stop()
+        running.stop.set()
+        await running.task

@@ -1,0 +1,94 @@
+"""Billing service tests on an in-memory SQLite database (fast; the same code runs on PostgreSQL
+in tests/integration/billing)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from itertools import count
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, event
+from sqlalchemy.pool import StaticPool
+
+from billing.adapters.orm import metadata
+from billing.adapters.uow import UnitOfWork
+from billing.domain.decisions import GateDecision, PassageInput
+from billing.domain.tariffs import local_zone
+from billing.services import seed_demo, settle_passage
+from billing.services.seed import AIRPORT_LOT, CENTRAL_LOT, DemoData
+from gateway.db import make_session_factory
+
+HN = local_zone("Asia/Ho_Chi_Minh")
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=HN)
+
+
+@pytest.fixture()
+def uow() -> Iterator[UnitOfWork]:
+    engine = create_engine(
+        "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _fk(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+    metadata.create_all(engine)
+    yield UnitOfWork(make_session_factory(engine))
+    engine.dispose()
+
+
+@pytest.fixture()
+def demo(uow: UnitOfWork) -> DemoData:
+    return seed_demo(uow)
+
+
+class Lane:
+    """Drive a lot's gates like a camera would: unique event ids, times relative to T0."""
+
+    def __init__(self, uow: UnitOfWork, demo: DemoData, lot: str = CENTRAL_LOT) -> None:
+        self.uow, self.lot = uow, lot
+        self.entry_gate, self.exit_gate = demo.gates[lot]
+        self._ids = count(1)
+
+    def passage(
+        self,
+        direction: str,
+        plate: str | None,
+        minutes: float = 0,
+        *,
+        confidence: float = 0.97,
+        needs_review: bool = False,
+        event_id: str | None = None,
+    ) -> GateDecision:
+        gate = self.entry_gate if direction == "entry" else self.exit_gate
+        return settle_passage(
+            self.uow,
+            PassageInput(
+                event_id=event_id or f"{self.lot}-{next(self._ids)}",
+                lot_id=self.lot,
+                gate_id=gate,
+                direction=direction,
+                captured_at=T0 + timedelta(minutes=minutes),
+                plate_text=plate,
+                plate_confidence=confidence,
+                needs_review=needs_review,
+            ),
+        )
+
+    def enter(self, plate: str | None, minutes: float = 0, **kw: Any) -> GateDecision:
+        return self.passage("entry", plate, minutes, **kw)
+
+    def leave(self, plate: str | None, minutes: float, **kw: Any) -> GateDecision:
+        return self.passage("exit", plate, minutes, **kw)
+
+
+@pytest.fixture()
+def lane(uow: UnitOfWork, demo: DemoData) -> Lane:
+    return Lane(uow, demo, CENTRAL_LOT)
+
+
+@pytest.fixture()
+def airport(uow: UnitOfWork, demo: DemoData) -> Lane:
+    return Lane(uow, demo, AIRPORT_LOT)

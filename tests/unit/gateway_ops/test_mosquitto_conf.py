@@ -1,0 +1,54 @@
+"""The generated Mosquitto files: password hashes in mosquitto_passwd's format, tight ACLs."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+from gateway.mosquitto_conf import (
+    GateCredential,
+    acl_file,
+    broker_config,
+    hash_password,
+    password_file,
+    write_config,
+)
+
+
+def test_password_hash_is_pbkdf2_sha512_in_mosquitto_format() -> None:
+    h = hash_password("s3cret", salt=b"0123456789ab")
+    _, kind, iterations, salt, digest = h.split("$")
+    assert kind == "7" and iterations == "101"
+    expected = hashlib.pbkdf2_hmac("sha512", b"s3cret", b"0123456789ab", 101)
+    assert base64.b64decode(salt) == b"0123456789ab"
+    assert base64.b64decode(digest) == expected
+    assert hash_password("s3cret") != hash_password("s3cret")  # salted
+    assert "s3cret" not in password_file({"gateway": "s3cret"})
+
+
+def test_each_gate_gets_only_its_own_topics() -> None:
+    gates = [GateCredential("L1", "in-1", "a"), GateCredential("L1", "out-1", "b")]
+    acl = acl_file(["gateway"], gates)
+    blocks = {b.splitlines()[0]: b.splitlines()[1:] for b in acl.strip().split("\n\n")}
+    assert blocks["user gate.L1.in-1"] == [
+        "topic write lots/L1/gates/in-1/events",
+        "topic readwrite lots/L1/gates/in-1/status",
+        "topic read lots/L1/gates/in-1/commands",
+    ]
+    assert not any("out-1" in line for line in blocks["user gate.L1.in-1"])
+    assert "topic write lots/+/gates/+/commands" in blocks["user gateway"]
+    assert "topic write lots/+/gates/+/events" not in blocks["user gateway"]
+
+
+def test_config_refuses_anonymous_and_persists_sessions(tmp_path: Path) -> None:
+    text = broker_config(tmp_path, port=18883)
+    assert "allow_anonymous false" in text
+    assert "listener 18883 127.0.0.1" in text
+    assert "persistence true" in text and f"password_file {tmp_path}/passwd" in text
+    conf = write_config(
+        tmp_path, port=18883, service_users={"gateway": "x"}, gates=[GateCredential("L", "G", "y")]
+    )
+    assert conf.read_text() == text
+    assert (tmp_path / "passwd").read_text().count("\n") == 2
+    assert oct((tmp_path / "passwd").stat().st_mode & 0o777) == "0o600"

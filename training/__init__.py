@@ -1,0 +1,1 @@
+"""Training and export of the plate recognizer (not part of the installed product)."""

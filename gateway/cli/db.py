@@ -11,7 +11,9 @@ app = typer.Typer(help="Create and migrate the database schema.", no_args_is_hel
 
 
 @app.command()
-def upgrade(revision: str = typer.Argument("heads", help="Target revision (default: all heads).")) -> None:
+def upgrade(
+    revision: str = typer.Argument("heads", help="Target revision (default: all heads)."),
+) -> None:
     """Apply migrations up to REVISION on the configured database."""
     url = get_settings().effective_database_url
     migrate.upgrade(url, revision)

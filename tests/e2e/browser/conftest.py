@@ -150,8 +150,12 @@ def site(tmp_path: Path) -> Iterator[Site]:
         engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """One chromium for the browser tests. Package scope, not session: Playwright's sync API
+    keeps an event loop running in the main thread while it is open, and asyncio tests that
+    run after this package would then fail with "cannot be called from a running event loop".
+    """
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).is_file():

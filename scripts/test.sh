@@ -8,5 +8,6 @@ export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== ruff"; ruff check .
 echo "== import contracts"; lint-imports
+echo "== mypy"; mypy lpr billing einvoice gateway simulator
 echo "== pytest"
 pytest "$@"

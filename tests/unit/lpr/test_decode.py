@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lpr.assemble import assemble, grammars_for
-from lpr.decode import decode_line, greedy_text, to_plate_columns
+from lpr.decode import COLUMNS, FOLD_WEIGHT, decode_line, greedy_text, to_plate_columns
 from lpr.grammar import BOTTOM_LINE, ONE_LINE, TOP_LINE
 
 CHARSET = "\x00" + "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-."
@@ -45,6 +45,30 @@ def test_clean_read_passes_through() -> None:
 def test_separators_are_not_characters() -> None:
     cols = to_plate_columns(text_of("30A-123.45"), CHARSET)
     assert greedy_text(cols) == "30A12345"
+
+
+def test_classes_that_are_no_plate_character_are_dropped_from_a_large_charset() -> None:
+    # A stock recognizer's charset: plate characters among thousands of others (CJK, lower case).
+    big = "\x00" + "".join(chr(0x4E00 + i) for i in range(300)) + CHARSET[1:] + "abcd"
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.ones(len(big)), size=7)
+    cols = to_plate_columns(probs, big)
+    small = to_plate_columns(
+        np.hstack([probs[:, :1], probs[:, 301 : 301 + len(CHARSET) - 1]]), CHARSET
+    )
+    lower = {c: big.index(c) for c in "abcd"}
+
+    def col(ch: str) -> int:
+        return 1 + COLUMNS.index(ch)
+
+    # Same as the plate-only charset, plus lower case folded onto upper case.
+    for ch, i in lower.items():
+        small[:, col(ch.upper())] += probs[:, i]
+    small[:, col("4")] += FOLD_WEIGHT * probs[:, lower["a"]]  # a -> A, and A folds onto 4
+    small[:, col("8")] += FOLD_WEIGHT * probs[:, lower["b"]]
+    small[:, col("0")] += FOLD_WEIGHT * probs[:, lower["d"]]
+    assert cols.shape == (7, small.shape[1])
+    np.testing.assert_allclose(cols, small, rtol=1e-5, atol=1e-7)
 
 
 def test_second_best_character_is_recovered_at_a_digit_position() -> None:

@@ -10,6 +10,9 @@ from simulator.tax_authority import create_app
 from simulator.tax_authority.registry import RegisteredSeller
 from simulator.tax_authority.settings import TaxAuthoritySettings
 from simulator.tax_authority.store import register_seller
+from tests.einvoice_schema_guard import (  # autouse: every built invoice is XSD-checked
+    every_built_invoice_is_valid as every_built_invoice_is_valid,
+)
 from tests.unit.tax_authority.factory import CR_CODE, SELLER_MST, KeySet, make_keys
 
 

@@ -23,6 +23,9 @@ from gateway import migrate
 from gateway.db import make_engine, make_session_factory
 from simulator.tax_authority.app import create_app
 from simulator.tax_authority.settings import TaxAuthoritySettings
+from tests.einvoice_schema_guard import (  # autouse: every built invoice is XSD-checked
+    every_built_invoice_is_valid as every_built_invoice_is_valid,
+)
 
 SELLER_MST = "0101234567"
 

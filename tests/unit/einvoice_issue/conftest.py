@@ -9,6 +9,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from einvoice.db import metadata
 from gateway.db import make_engine, make_session_factory
+from tests.einvoice_schema_guard import (  # autouse: every built invoice is XSD-checked
+    every_built_invoice_is_valid as every_built_invoice_is_valid,
+)
 from tests.unit.einvoice_issue.fakes import outbox_metadata
 
 

@@ -11,6 +11,9 @@ import pytest
 from einvoice.keys import DemoKeys, ensure_demo_keys
 from einvoice.model import LOCAL_TZ, Invoice, invoice_from_request
 from einvoice.signing import Signer
+from tests.einvoice_schema_guard import (  # autouse: every built invoice is XSD-checked
+    every_built_invoice_is_valid as every_built_invoice_is_valid,
+)
 
 SELLER_MST = "0101234567"
 

@@ -137,3 +137,16 @@ def test_set_mccqt_position_and_length(make_invoice: Callable[..., Invoice]) -> 
     assert root.find("MCCQT").get("Id") == "code"
     with pytest.raises(ValueError):
         set_mccqt(root, "short")
+
+
+def test_every_built_invoice_is_schema_checked(make_invoice: Callable[..., Invoice]) -> None:
+    """The autouse guard (tests/einvoice_schema_guard.py) is active here: building an invoice
+    that does not conform fails the test that built it, whichever name it was built under."""
+    from dataclasses import replace
+
+    from einvoice import xml_build
+
+    bad = replace(make_invoice(), series="C26mpk")  # lower case: not a KHHDon
+    for build in (build_hdon, xml_build.build_hdon, invoice_xml):
+        with pytest.raises(AssertionError, match="does not conform"):
+            build(bad)

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.einvoice_schema_guard import (  # autouse: every built invoice is XSD-checked
+    every_built_invoice_is_valid as every_built_invoice_is_valid,
+)
 from tests.unit.tax_authority.factory import KeySet, make_keys
 
 

@@ -109,6 +109,33 @@ def test_rejected_invoice_carries_the_authoritys_reasons(
     assert row.last_error
 
 
+def test_authority_coded_invoice_rejected_by_the_mock_gets_no_code(
+    tmp_path: Path, demo_keys: DemoKeys, xml_maker: XmlInvoiceMaker, pg_sessions: Any
+) -> None:
+    """Authority-coded mode, refused: a 200 answered by a 204 with the reasons, no MCCQT, no
+    countersigned copy, and the status history signed -> sent -> rejected with those reasons."""
+    app = make_authority(tmp_path, demo_keys)
+    queue(pg_sessions, "ev-old-coded", invoice_mode="authority_coded")
+    old = datetime.now(UTC) - timedelta(days=40)  # older than the mock's 30-day limit
+    InvoiceWorker(pg_sessions, xml_maker, clock=lambda: old).run_once()
+    with TestClient(app) as http:
+        client = TaxAuthorityClient("http://testserver", http=http)
+        summary = Submitter(pg_sessions, client, policy=FAST).submit_due()
+    assert summary.rejected == 1
+    assert [m.message_type for m in summary.messages] == [200]
+    with pg_sessions() as s:
+        row = s.execute(select(invoices)).one()
+        history = s.execute(
+            select(status_history.c.status, status_history.c.detail).order_by(status_history.c.id)
+        ).all()
+    assert (row.status, row.mccqt, row.authority_xml) == ("rejected", None, None)
+    assert [h.status for h in history] == ["signed", "sent", "rejected"]
+    # DATE_TOO_OLD (and E102: the demo certificate was made today, after the invoice's date)
+    assert "E113" in {r["code"] for r in history[-1].detail["reasons"]}
+    with app.state.sessions() as s:
+        assert s.execute(select(func.count()).select_from(InvoiceRow)).scalar_one() == 0
+
+
 def test_submitter_survives_injected_faults_without_loss_or_duplicates(
     tmp_path: Path, demo_keys: DemoKeys, xml_maker: XmlInvoiceMaker, pg_sessions: Any, serve: Any
 ) -> None:

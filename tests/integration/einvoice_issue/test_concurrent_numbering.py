@@ -151,3 +151,54 @@ def test_invoice_time_is_read_after_waiting_for_the_counter(
         row = s.execute(select(invoices.c.number, invoices.c.issued_at)).one()
     assert row.number == 2
     assert row.issued_at >= released_at
+
+
+def test_counter_on_postgresql_restarts_each_year_and_a_rollback_burns_nothing(
+    pg_sessions: sessionmaker[Session],
+) -> None:
+    """The counter itself on PostgreSQL: per (template, series, year), 1 again in a new year,
+    and a number taken in a transaction that rolls back is handed out again."""
+    with pg_sessions.begin() as s:
+        assert [numbering.next_invoice_number(s, "1", "C26MPK", 2026) for _ in range(3)] == [
+            1,
+            2,
+            3,
+        ]
+    with pg_sessions() as s, s.begin():
+        assert numbering.next_invoice_number(s, "1", "C26MPK", 2026) == 4
+        s.rollback()
+    with pg_sessions.begin() as s:
+        assert numbering.next_invoice_number(s, "1", "C26MPK", 2026) == 4
+        assert numbering.next_invoice_number(s, "1", "C27MPK", 2027) == 1  # the new year's series
+        assert numbering.next_invoice_number(s, "1", "C26MPK", 2027) == 1  # the year alone counts
+        assert numbering.next_invoice_number(s, "2", "C26MPK", 2026) == 1  # and the template
+
+
+def test_worker_on_postgresql_starts_the_new_year_at_one(
+    pg_sessions: sessionmaker[Session],
+) -> None:
+    """Invoices on 31 December and 1 January (Hanoi time): the second year's series is new and
+    numbered from 1, with the issue dates in the invoices' own years."""
+    with pg_sessions.begin() as s:
+        for i in range(5):
+            outbox.add(s, "invoice_request", f"ev-{i}", request_payload(f"ev-{i}"))
+    old_year = datetime(2026, 12, 31, 16, 59, tzinfo=UTC)  # 23:59 on 31 Dec in Hanoi
+    InvoiceWorker(pg_sessions, FakeMaker(), clock=lambda: old_year).run_once(max_rows=3)
+    new_year = datetime(2026, 12, 31, 17, 0, tzinfo=UTC)  # 00:00 on 1 Jan 2027 in Hanoi
+    InvoiceWorker(pg_sessions, FakeMaker(), clock=lambda: new_year).run_once()
+    with pg_sessions() as s:
+        rows = s.execute(
+            select(
+                invoices.c.series, invoices.c.number, invoices.c.issue_date, invoices.c.mccqt
+            ).order_by(invoices.c.id)
+        ).all()
+    assert [(r.series, r.number) for r in rows] == [
+        ("C26MPK", 1),
+        ("C26MPK", 2),
+        ("C26MPK", 3),
+        ("C27MPK", 1),
+        ("C27MPK", 2),
+    ]
+    assert {r.issue_date.year for r in rows[:3]} == {2026}
+    assert {r.issue_date.year for r in rows[3:]} == {2027}
+    assert [r.mccqt for r in rows[3:]] == ["M1-27-41849-00000000001", "M1-27-41849-00000000002"]

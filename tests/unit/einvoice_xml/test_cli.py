@@ -11,10 +11,11 @@ from einvoice.cli import app
 from einvoice.keys import DemoKeys
 from einvoice.model import Invoice
 from einvoice.signing import Signer
-from einvoice.xml_build import build_hdon
+from einvoice.xml_build import build_hdon, to_bytes
 from gateway.cli import app as parking_app
 
-from .conftest import SIGNED_AT
+from .builders import authority_202
+from .conftest import SELLER_MST, SIGNED_AT
 
 runner = CliRunner()
 
@@ -79,3 +80,37 @@ def test_verify_reads_zip_archives(signed: bytes, tmp_path: Path) -> None:
         z.writestr("readme.txt", "no invoice")
     result = runner.invoke(app, ["verify", "--json", str(empty)])
     assert json.loads(result.stdout)["error"] == "no .xml file in the archive"
+
+
+def test_verify_reports_each_signature_of_a_tdiep_202(
+    make_invoice: Callable[..., Invoice],
+    seller_signer: Signer,
+    authority_signer: Signer,
+    tmp_xml: Callable[[str, bytes], Path],
+) -> None:
+    """A TDiep-wrapped coded invoice: one entry per signature, seller and authority, each with
+    its algorithm, the tax code read from its certificate, its signing time, and a reason for
+    the one that no longer verifies after the code was changed."""
+    unsigned = to_bytes(build_hdon(make_invoice(mccqt_sequence=None)))
+    message = authority_202(unsigned, seller_signer, authority_signer)
+    ok = tmp_xml("202.xml", message)
+    bad = tmp_xml("202-bad.xml", message.replace(b"464828<", b"464829<"))
+    result = runner.invoke(app, ["verify", "--json", str(ok), str(bad)])
+    assert result.exit_code == 1
+    good, altered = (json.loads(line) for line in result.stdout.splitlines())
+    assert good["valid"] and good["error"] is None
+    seller, authority = good["signatures"]
+    assert (seller["role"], seller["algorithm"], seller["valid"]) == ("seller", "rsa-sha256", True)
+    assert seller["signer_tax_code"] == SELLER_MST  # the certificate's, not X509SubjectName's
+    assert seller["signing_time"] == SIGNED_AT.isoformat()
+    assert authority["role"] == "authority" and authority["algorithm"] == "rsa-sha256"
+    assert authority["signer_tax_code"] == authority_signer.tax_code
+    assert authority["signing_time"] == "2026-03-02T10:16:44+07:00"
+    assert not altered["valid"]
+    assert [s["valid"] for s in altered["signatures"]] == [True, False]
+    assert "digest mismatch for MCCQT" in altered["signatures"][1]["reason"]
+
+    text = runner.invoke(app, ["verify", str(ok)])
+    assert text.exit_code == 0
+    assert "seller" in text.stdout and "authority" in text.stdout
+    assert f"MST {SELLER_MST}" in text.stdout and f"MST {authority_signer.tax_code}" in text.stdout

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Dialect,
     ForeignKey,
     Integer,
     MetaData,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 ROLES = ("driver", "operator", "admin")
 
@@ -39,6 +41,29 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes out on every backend: SQLite drops the offset, so it is put back.
+
+    The column is still ``DateTime(timezone=True)``: no migration, the DDL is unchanged.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a timezone-aware column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class Base(DeclarativeBase):
     metadata = metadata
 
@@ -55,7 +80,7 @@ class User(Base):
     # A driver's transport account in billing (its id as text: billing owns the type).
     account_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
 
 
 class OperatorGrant(Base):
@@ -73,7 +98,7 @@ class OperatorGrant(Base):
     )
     lot_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     company: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
 
 
 class AuditEntry(Base):
@@ -82,7 +107,7 @@ class AuditEntry(Base):
     __tablename__ = "gw_audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now, index=True)
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("gw_users.id", ondelete="SET NULL"), nullable=True
     )
@@ -103,4 +128,4 @@ class WebhookDelivery(Base):
     body_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     status_code: Mapped[int] = mapped_column(Integer, nullable=False)
     response: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)

@@ -9,11 +9,12 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.api import billing_port, queries
-from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep
+from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep, conflict, invalid, not_found
 from gateway.auth.audit import record
 from gateway.deps import AdminUser, CurrentUser, SessionDep, UowDep, ensure_account, release
 
 router = APIRouter(tags=["accounts"], responses=AUTH_ERRORS)
+NO_ACCOUNT = not_found("no such account")
 
 VehicleClassName = Literal["motorbike", "car_le9", "car_gt9_truck"]
 
@@ -104,12 +105,14 @@ def list_accounts(
     )
 
 
-@router.get("/accounts/{account_id}", response_model=AccountOut, responses={404: {}})
+@router.get("/accounts/{account_id}", response_model=AccountOut, responses=NO_ACCOUNT)
 def get_account(account_id: IdPath, session: SessionDep, user: CurrentUser) -> AccountOut:
     return _load(session, user, account_id)
 
 
-@router.get("/accounts/{account_id}/vehicles", response_model=list[VehicleOut])
+@router.get(
+    "/accounts/{account_id}/vehicles", response_model=list[VehicleOut], responses=NO_ACCOUNT
+)
 def list_vehicles(account_id: IdPath, session: SessionDep, user: CurrentUser) -> list[VehicleOut]:
     _load(session, user, account_id)
     return [VehicleOut.model_validate(v) for v in queries.vehicles(session, account_id)]
@@ -119,7 +122,7 @@ def list_vehicles(account_id: IdPath, session: SessionDep, user: CurrentUser) ->
     "/accounts/{account_id}/vehicles",
     response_model=VehicleOut,
     status_code=201,
-    responses={404: {}, 409: {"description": "plate invalid or already registered"}},
+    responses={**NO_ACCOUNT, **conflict("plate invalid or already registered")},
 )
 def add_vehicle(
     account_id: IdPath, body: VehicleIn, session: SessionDep, user: CurrentUser, uow: UowDep
@@ -137,7 +140,11 @@ def add_vehicle(
     return VehicleOut.model_validate(row)
 
 
-@router.delete("/accounts/{account_id}/vehicles/{vehicle_id}", status_code=204, responses={404: {}})
+@router.delete(
+    "/accounts/{account_id}/vehicles/{vehicle_id}",
+    status_code=204,
+    responses=not_found("no such account, or no such vehicle on it"),
+)
 def remove_vehicle(
     account_id: IdPath, vehicle_id: IdPath, session: SessionDep, user: CurrentUser, uow: UowDep
 ) -> None:
@@ -150,7 +157,7 @@ def remove_vehicle(
     record(session, user, "vehicle.remove", "account", account_id, {"vehicle_id": vehicle_id})
 
 
-@router.put("/accounts/{account_id}/auto-topup", response_model=AccountOut)
+@router.put("/accounts/{account_id}/auto-topup", response_model=AccountOut, responses=NO_ACCOUNT)
 def set_auto_topup(
     account_id: IdPath, body: AutoTopUpIn, session: SessionDep, user: CurrentUser, uow: UowDep
 ) -> AccountOut:
@@ -164,13 +171,13 @@ def set_auto_topup(
             body.amount_vnd if body.enabled else None,
         )
     except billing_port.Rejected as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise invalid(("body",), str(exc)) from exc
     record(session, user, "account.auto_topup", "account", account_id, body.model_dump())
     session.expire_all()
     return _load(session, user, account_id)
 
 
-@router.get("/accounts/{account_id}/topups", response_model=Page[TopUpOut])
+@router.get("/accounts/{account_id}/topups", response_model=Page[TopUpOut], responses=NO_ACCOUNT)
 def list_topups(
     account_id: IdPath, session: SessionDep, user: CurrentUser, paging: PagingDep
 ) -> Page[TopUpOut]:

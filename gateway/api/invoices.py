@@ -12,11 +12,12 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from gateway.api import queries
-from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep
+from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep, as_json_errors, not_found
 from gateway.auth.principal import Principal
 from gateway.deps import CurrentUser, SessionDep, SettingsDep
 
 router = APIRouter(tags=["invoices"], responses=AUTH_ERRORS)
+NO_INVOICE = not_found("no such invoice")
 
 InvoiceStatus = Literal["signed", "sent", "accepted", "rejected"]
 
@@ -178,7 +179,7 @@ def rejection_reasons(detail: Any) -> list[dict[str, Any]]:
     return []
 
 
-@router.get("/invoices/{invoice_id}", response_model=InvoiceDetailOut, responses={404: {}})
+@router.get("/invoices/{invoice_id}", response_model=InvoiceDetailOut, responses=NO_INVOICE)
 def get_invoice(
     invoice_id: IdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep
 ) -> InvoiceDetailOut:
@@ -204,7 +205,7 @@ def invoice_file(session: SessionDep, invoice_id: int) -> tuple[str, bytes]:
 @router.get(
     "/invoices/{invoice_id}/xml",
     response_class=Response,
-    responses={200: {"content": {"application/xml": {}}}, 404: {}},
+    responses={200: {"content": {"application/xml": {}}}, **NO_INVOICE},
 )
 def invoice_xml(invoice_id: IdPath, session: SessionDep, user: CurrentUser) -> Response:
     """The signed invoice (the authority's coded copy when there is one), byte for byte."""
@@ -220,7 +221,7 @@ def invoice_xml(invoice_id: IdPath, session: SessionDep, user: CurrentUser) -> R
 @router.get(
     "/invoices/{invoice_id}/html",
     response_class=HTMLResponse,
-    responses={404: {}},
+    responses=as_json_errors({**AUTH_ERRORS, **NO_INVOICE}),
 )
 def invoice_html(
     invoice_id: IdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep
@@ -235,7 +236,7 @@ def invoice_html(
 @router.get(
     "/invoices/{invoice_id}/pdf",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}, 404: {}},
+    responses={200: {"content": {"application/pdf": {}}}, **NO_INVOICE},
 )
 def invoice_pdf(
     invoice_id: IdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api import queries
-from gateway.api.schemas import AUTH_ERRORS
+from gateway.api.schemas import AUTH_ERRORS, invalid, not_found
 from gateway.auth.audit import record
 from gateway.deps import (
     AdminUser,
@@ -22,6 +22,7 @@ from gateway.deps import (
 )
 
 router = APIRouter(tags=["lots"], responses=AUTH_ERRORS)
+NO_LOT = not_found("no such lot")
 
 
 class GateOut(BaseModel):
@@ -88,7 +89,7 @@ def list_lots(session: SessionDep, user: OperatorUser) -> list[LotOut]:
     return [_lot_out(session, lot) for lot in queries.visible_lots(session, user)]
 
 
-@router.get("/lots/{lot_id}", response_model=LotOut, responses={404: {}})
+@router.get("/lots/{lot_id}", response_model=LotOut, responses=NO_LOT)
 def get_lot(lot_id: str, session: SessionDep, user: OperatorUser) -> LotOut:
     lot = queries.lot(session, lot_id)
     if lot is None:
@@ -104,7 +105,7 @@ class LotTariffIn(BaseModel):
 @router.put(
     "/lots/{lot_id}/tariff",
     response_model=LotOut,
-    responses={404: {}, 422: {"description": "unknown tariff"}},
+    responses={**NO_LOT, 422: {"description": "unknown tariff, or a malformed body"}},
 )
 def set_lot_tariff(
     lot_id: str, body: LotTariffIn, session: SessionDep, admin: AdminUser, uow: UowDep
@@ -119,13 +120,13 @@ def set_lot_tariff(
     try:
         assign(uow, lot_id, body.tariff_id)
     except DomainError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise invalid(("body", "tariff_id"), str(exc)) from exc
     record(session, admin, "lot.tariff", "lot", lot_id, {"tariff_id": body.tariff_id})
     session.expire_all()
     return get_lot(lot_id, session, admin)
 
 
-@router.get("/lots/{lot_id}/gates", response_model=list[GateOut], responses={404: {}})
+@router.get("/lots/{lot_id}/gates", response_model=list[GateOut], responses=NO_LOT)
 def list_gates(lot_id: str, session: SessionDep, user: OperatorUser) -> list[GateOut]:
     return get_lot(lot_id, session, user).gates
 
@@ -190,7 +191,11 @@ def list_tariffs(user: CurrentUser, tariff_id: str | None = None) -> list[Tariff
     return tariff_versions(tariff_id)
 
 
-@router.get("/tariffs/{tariff_id}", response_model=list[TariffVersionOut], responses={404: {}})
+@router.get(
+    "/tariffs/{tariff_id}",
+    response_model=list[TariffVersionOut],
+    responses=not_found("no such tariff"),
+)
 def get_tariff(tariff_id: str, user: CurrentUser) -> list[TariffVersionOut]:
     found = tariff_versions(tariff_id)
     if not found:

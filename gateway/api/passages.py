@@ -13,7 +13,15 @@ from fastapi.responses import FileResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from gateway.api import queries
-from gateway.api.schemas import AUTH_ERRORS, MAX_ID, IdPath, Page, PagingDep
+from gateway.api.schemas import (
+    AUTH_ERRORS,
+    MAX_ID,
+    IdPath,
+    Page,
+    PagingDep,
+    as_json_errors,
+    not_found,
+)
 from gateway.auth.principal import Principal
 from gateway.deps import CurrentUser, SessionDep, SettingsDep
 
@@ -180,7 +188,9 @@ def passages_csv(
     )
 
 
-@router.get("/passages/{passage_id}", response_model=PassageOut, responses={404: {}})
+@router.get(
+    "/passages/{passage_id}", response_model=PassageOut, responses=not_found("no such passage")
+)
 def get_passage(passage_id: IdPath, session: SessionDep, user: CurrentUser) -> PassageOut:
     return passage_out(load_passage(session, user, passage_id))
 
@@ -197,7 +207,10 @@ def image_path(data_dir: Path, image_ref: str) -> Path | None:
 @router.get(
     "/passages/{passage_id}/image",
     response_class=FileResponse,
-    responses={404: {"description": "no passage or no stored frame"}},
+    responses={
+        200: {"content": {"image/jpeg": {}}},
+        **as_json_errors({**AUTH_ERRORS, **not_found("no passage, or no stored frame")}),
+    },
 )
 def passage_image(
     passage_id: IdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep
@@ -238,7 +251,10 @@ def list_sessions(
 
 
 @router.get(
-    "/sessions/{session_id}", response_model=SessionOut, tags=["sessions"], responses={404: {}}
+    "/sessions/{session_id}",
+    response_model=SessionOut,
+    tags=["sessions"],
+    responses=not_found("no such parking session"),
 )
 def get_session(session_id: IdPath, session: SessionDep, user: CurrentUser) -> SessionOut:
     row = queries.parking_session(session, session_id)

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from gateway.api import queries
-from gateway.api.schemas import AUTH_ERRORS
+from gateway.api.schemas import AUTH_ERRORS, invalid
 from gateway.auth.principal import Principal
 from gateway.deps import OperatorUser, SessionDep
 from gateway.web.formatting import LOCAL_TZ
@@ -66,9 +66,9 @@ def date_range(day_from: date | None, day_to: date | None) -> tuple[date, date]:
     day_to = day_to or today_local()
     day_from = day_from or day_to - timedelta(days=13)
     if day_from > day_to:
-        raise HTTPException(422, "day_from is after day_to")
+        raise invalid(("query", "day_from"), "day_from is after day_to")
     if (day_to - day_from).days > MAX_DAYS:
-        raise HTTPException(422, f"at most {MAX_DAYS} days")
+        raise invalid(("query", "day_from"), f"at most {MAX_DAYS} days")
     return day_from, day_to
 
 

@@ -14,12 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api import billing_port, queries
 from gateway.api.passages import PassageOut, load_passage, passage_out
-from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep
+from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep, conflict, not_found
 from gateway.auth.audit import record
 from gateway.auth.principal import Principal
 from gateway.deps import OperatorUser, SessionDep, UowDep, release
 
 router = APIRouter(tags=["review"], responses=AUTH_ERRORS)
+NO_PASSAGE = not_found("no such passage")
 
 
 class ReviewActionOut(BaseModel):
@@ -82,7 +83,7 @@ def review_queue(
     )
 
 
-@router.get("/review/{passage_id}", response_model=ReviewItemOut, responses={404: {}})
+@router.get("/review/{passage_id}", response_model=ReviewItemOut, responses=NO_PASSAGE)
 def review_item(passage_id: IdPath, session: SessionDep, user: OperatorUser) -> ReviewItemOut:
     row = load_passage(session, user, passage_id)
     return ReviewItemOut(
@@ -136,7 +137,7 @@ def _as_dict(result: Any) -> dict[str, Any]:
 @router.post(
     "/review/{passage_id}/correct",
     response_model=ActionResultOut,
-    responses={404: {}, 409: {"description": "not pending, or the plate is not valid"}},
+    responses={**NO_PASSAGE, **conflict("not pending, or the plate is not valid")},
 )
 def correct_plate(
     passage_id: IdPath, body: CorrectPlateIn, session: SessionDep, user: OperatorUser, uow: UowDep
@@ -146,7 +147,9 @@ def correct_plate(
 
 
 @router.post(
-    "/review/{passage_id}/charge", response_model=ActionResultOut, responses={404: {}, 409: {}}
+    "/review/{passage_id}/charge",
+    response_model=ActionResultOut,
+    responses={**NO_PASSAGE, **conflict("not pending (already charged or waived), or no plate")},
 )
 def charge(
     passage_id: IdPath,
@@ -161,7 +164,9 @@ def charge(
 
 
 @router.post(
-    "/review/{passage_id}/waive", response_model=ActionResultOut, responses={404: {}, 409: {}}
+    "/review/{passage_id}/waive",
+    response_model=ActionResultOut,
+    responses={**NO_PASSAGE, **conflict("not pending")},
 )
 def waive(
     passage_id: IdPath, body: ReasonIn, session: SessionDep, user: OperatorUser, uow: UowDep

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Path, Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 T = TypeVar("T")
@@ -44,3 +45,41 @@ AUTH_ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": Problem, "description": "not signed in"},
     403: {"model": Problem, "description": "signed in, but not allowed"},
 }
+
+
+def not_found(what: str = "no such resource") -> dict[int | str, dict[str, object]]:
+    return {404: {"model": Problem, "description": what}}
+
+
+def conflict(what: str) -> dict[int | str, dict[str, object]]:
+    return {409: {"model": Problem, "description": what}}
+
+
+def invalid(loc: tuple[str, ...], msg: str) -> RequestValidationError:
+    """A 422 shaped like FastAPI's own (``detail: [{loc, msg, type}]``), as the schema says.
+
+    For rules a field type cannot express (a date range, a tariff that must exist).
+    """
+    return RequestValidationError([{"loc": loc, "msg": msg, "type": "value_error"}])
+
+
+def as_json_errors(
+    responses: dict[int | str, dict[str, object]],
+) -> dict[int | str, dict[str, object]]:
+    """Error answers of a route whose success is not JSON (HTML, XML, PDF, CSV, JPEG).
+
+    FastAPI documents a ``model`` response in the route's own media type; these errors are
+    JSON whatever the route returns, so they name their content explicitly.
+    """
+    out: dict[int | str, dict[str, object]] = {}
+    for code, spec in responses.items():
+        if spec.get("model") is Problem:
+            spec = {
+                "description": spec.get("description", ""),
+                "content": {"application/json": {"schema": {"$ref": PROBLEM_REF}}},
+            }
+        out[code] = spec
+    return out
+
+
+PROBLEM_REF = "#/components/schemas/Problem"

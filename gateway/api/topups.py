@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.api import billing_port
-from gateway.api.schemas import AUTH_ERRORS, MAX_ID, IdPath
+from gateway.api.schemas import AUTH_ERRORS, MAX_ID, IdPath, Problem, invalid, not_found
 from gateway.api.signing import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -137,11 +137,19 @@ def _apply(uow: Any, body: bytes) -> tuple[int, dict[str, Any]]:
     "/payments/webhook",
     response_model=TopUpResult,
     responses={
-        400: {"description": "no Idempotency-Key"},
-        401: {"description": "bad or missing HMAC signature"},
-        404: {"description": "unknown account"},
-        409: {"description": "idempotency key reused with a different body"},
+        400: {"model": Problem, "description": "no Idempotency-Key"},
+        401: {"model": Problem, "description": "bad or missing HMAC signature"},
+        404: {"model": Problem, "description": "unknown account"},
+        409: {"model": Problem, "description": "idempotency key reused with a different body"},
+        413: {"model": Problem, "description": "body over 16 KiB"},
         422: {"description": "malformed event"},
+    },
+    # The body is read raw (the HMAC covers its exact bytes), so FastAPI cannot infer it.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": PaymentEvent.model_json_schema()}},
+        }
     },
 )
 async def payment_webhook(
@@ -149,9 +157,26 @@ async def payment_webhook(
     session_factory: SessionFactoryDep,
     uow: UowDep,
     settings: SettingsDep,
-    x_signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER)] = None,
-    x_signature_timestamp: Annotated[str | None, Header(alias=TIMESTAMP_HEADER)] = None,
-    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None,
+    # Optional to FastAPI so that a missing one is our 401/400, not a generic 422.
+    x_signature: Annotated[
+        str | None,
+        Header(
+            alias=SIGNATURE_HEADER,
+            description='required: "sha256=" + hex HMAC-SHA256 of "<timestamp>." + body',
+        ),
+    ] = None,
+    x_signature_timestamp: Annotated[
+        str | None,
+        Header(alias=TIMESTAMP_HEADER, description="required: unix seconds, within 5 minutes"),
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=IDEMPOTENCY_HEADER,
+            description="required, 1-128 chars: same key and body replays the stored answer, "
+            "same key with another body is 409",
+        ),
+    ] = None,
 ) -> JSONResponse:
     """Signed ``payment.succeeded`` event from the payment provider: credits the account once."""
     body = await request.body()
@@ -199,7 +224,7 @@ def simulate_payment(
     "/accounts/{account_id}/topups",
     response_model=TopUpResult,
     status_code=201,
-    responses={**AUTH_ERRORS, 404: {"description": "unknown account"}},
+    responses={**AUTH_ERRORS, **not_found("unknown account")},
 )
 def top_up_account(
     account_id: IdPath,
@@ -214,6 +239,8 @@ def top_up_account(
     code, answer = simulate_payment(
         session_factory, uow, settings.payment_webhook_secret, account_id, body.amount_vnd
     )
+    if code == 422:
+        raise invalid(("body",), str(answer.get("detail", "top-up refused")))
     if code != 200:
         raise HTTPException(code, answer.get("detail", "top-up failed"))
     with session_factory() as s:

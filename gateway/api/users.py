@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field, model_validator
 
-from gateway.api.schemas import AUTH_ERRORS
+from gateway.api.schemas import AUTH_ERRORS, conflict, not_found
 from gateway.auth import users as user_service
 from gateway.deps import AdminUser, SessionDep
 
@@ -62,7 +62,12 @@ def list_users(session: SessionDep, _admin: AdminUser) -> list[UserOut]:
     return [_out(s) for s in user_service.list_users(session)]
 
 
-@router.post("/users", response_model=UserOut, status_code=201)
+@router.post(
+    "/users",
+    response_model=UserOut,
+    status_code=201,
+    responses=conflict("username taken, or a rule broken"),
+)
 def create_user(body: UserIn, session: SessionDep, admin: AdminUser) -> UserOut:
     try:
         user = user_service.create_user(
@@ -80,7 +85,12 @@ def create_user(body: UserIn, session: SessionDep, admin: AdminUser) -> UserOut:
     return _out(summary)
 
 
-@router.post("/users/{username}/grants", response_model=UserOut, status_code=201)
+@router.post(
+    "/users/{username}/grants",
+    response_model=UserOut,
+    status_code=201,
+    responses={**not_found("no such user"), **conflict("only operators get grants")},
+)
 def grant(username: str, body: GrantIn, session: SessionDep, admin: AdminUser) -> UserOut:
     try:
         user_service.grant(session, username, lot_id=body.lot_id, company=body.company, actor=admin)

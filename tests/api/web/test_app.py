@@ -99,3 +99,24 @@ def test_app_takes_the_composition_roots_container(tmp_path: Path) -> None:
             assert client.get("/api/v1/lots").status_code == 401
     finally:
         container.close()
+
+
+def test_openapi_documents_the_webhooks_body_and_headers(gw_env: Env) -> None:
+    spec = gw_env.client.get("/openapi.json").json()
+    op = spec["paths"]["/api/v1/payments/webhook"]["post"]
+    body = op["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == [
+        "event",
+        "provider",
+        "provider_txn_id",
+        "account_id",
+        "amount_vnd",
+    ]
+    assert body["properties"]["amount_vnd"]["minimum"] == 10_000
+    headers = {p["name"]: p for p in op["parameters"] if p["in"] == "header"}
+    assert set(headers) == {"X-Signature", "X-Signature-Timestamp", "Idempotency-Key"}
+    assert all("required" in h["description"] for h in headers.values())
+    assert {"400", "401", "404", "409", "413", "422"} <= set(op["responses"])
+    # Errors of non-JSON routes are documented as the JSON they are.
+    html = spec["paths"]["/api/v1/invoices/{invoice_id}/html"]["get"]["responses"]
+    assert set(html["404"]["content"]) == {"application/json"}

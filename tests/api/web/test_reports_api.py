@@ -51,6 +51,13 @@ def test_revenue_bad_input_and_scope(world: Env) -> None:
     assert c.get("/api/v1/reports/revenue?day_from=yesterday", headers=h).status_code == 422
     assert c.get("/api/v1/reports/revenue", headers=world.auth("driver")).status_code == 403
     assert c.get("/api/v1/reports/revenue").status_code == 401
+    # A business-rule 422 has the same shape as FastAPI's own validation errors.
+    r = c.get("/api/v1/reports/revenue?day_from=2026-02-01&day_to=2026-01-01", headers=h)
+    assert r.json()["detail"][0]["loc"] == ["query", "day_from"]
+    csv_url = "/api/v1/reports/revenue.csv"
+    assert c.get(f"{csv_url}?lot_id={AIRPORT_LOT}", headers=h).status_code == 403
+    assert c.get(csv_url, headers=world.auth("driver")).status_code == 403
+    assert c.get(csv_url).status_code == 401
 
 
 def test_revenue_csv(world: Env) -> None:

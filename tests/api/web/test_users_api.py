@@ -87,6 +87,10 @@ def test_audit_log_for_admins_only(world: Env) -> None:
         ("admin", CENTRAL_LOT, {"tariff_id": "airport"})
     ]
     assert world.client.get("/api/v1/audit?username=op-a", headers=h).status_code == 200
+    from datetime import datetime
+
+    at = datetime.fromisoformat(log["items"][0]["at"])
+    assert at.utcoffset() is not None  # aware on SQLite too, like every time the API returns
     for who in ("op-a", "driver"):
         assert world.client.get("/api/v1/audit", headers=world.auth(who)).status_code == 403
     assert world.client.get("/api/v1/audit").status_code == 401

@@ -105,6 +105,37 @@ LABELS: dict[str, tuple[str, str]] = {
     "sent": ("đã gửi CQT", "sent"),
     "accepted": ("CQT chấp nhận", "accepted"),
     "rejected": ("CQT từ chối", "rejected"),
+    # who is signed in
+    "role_driver": ("lái xe", "driver"),
+    "role_operator": ("vận hành", "operator"),
+    "role_admin": ("quản trị", "admin"),
+    # a parking session's state, when no payment state says more
+    "session_open": ("đang gửi", "parked"),
+    "session_closed": ("đã ra", "left"),
+    "session_void": ("hủy", "void"),
+    # the tariff viewer
+    "grace": ("Miễn phí đầu", "Grace"),
+    "blocks": ("Các block thời gian", "Time blocks"),
+    "day_night": ("Ngày / đêm (theo lượt)", "Day / night (per turn)"),
+    "daily_cap": ("Trần mỗi ngày", "Daily cap"),
+    "passes": ("Vé tháng", "Monthly passes"),
+    "holidays": ("ngày lễ", "holidays"),
+    "in_force": ("đang áp dụng", "in force"),
+    "pass_day": ("ban ngày", "day"),
+    "pass_day_night": ("ngày và đêm", "day and night"),
+    # billing's decision codes (billing.domain.decisions.Reason)
+    "reason_entry_ok": ("vào bãi", "entered"),
+    "reason_exit_paid": ("đã trừ phí", "paid"),
+    "reason_exit_free": ("miễn phí (ân hạn / vé tháng)", "free (grace or pass)"),
+    "reason_exit_overdraft": ("trừ phí, số dư âm", "paid into overdraft"),
+    "reason_duplicate": ("trùng lặp", "duplicate"),
+    "reason_plate_unreadable": ("không đọc được biển số", "plate unreadable"),
+    "reason_unknown_plate": ("biển số chưa đăng ký", "unknown plate"),
+    "reason_unknown_plate_entry": ("biển lạ, cho vào", "unknown plate let in"),
+    "reason_entry_while_open": ("vào khi đang trong bãi", "entry while already inside"),
+    "reason_exit_without_entry": ("ra không có lượt vào", "exit without entry"),
+    "reason_low_balance": ("số dư không đủ", "balance too low"),
+    "reason_account_suspended": ("tài khoản bị khóa", "account suspended"),
 }
 
 
@@ -120,3 +151,9 @@ def translator(lang: str) -> Callable[[str], str]:
         return pair[index] if pair else key
 
     return t
+
+
+def reason_labels(lang: str) -> dict[str, str]:
+    """Decision codes in words, for the pages and the live feed's script."""
+    t = translator(lang)
+    return {k.removeprefix("reason_"): t(k) for k in LABELS if k.startswith("reason_")}

@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from gateway.auth.principal import Principal
 from gateway.web.formatting import local_date, local_time, percent, vnd
-from gateway.web.i18n import normalize_lang, translator
+from gateway.web.i18n import normalize_lang, reason_labels, translator
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -47,11 +47,18 @@ def render(
     def class_label(name: str) -> str:
         return CLASS_LABELS.get(name, (name, name))[index]
 
+    reasons = reason_labels(lang)
+
+    def reason_label(code: str | None) -> str:
+        return reasons.get(code or "", code or "")
+
     ctx = {
         "user": user,
         "lang": lang,
         "t": translator(lang),
         "class_label": class_label,
+        "reason_label": reason_label,
+        "reasons": reasons,
         **context,
     }
     return templates().TemplateResponse(request, name, ctx, status_code=status_code)

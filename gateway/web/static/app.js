@@ -51,7 +51,7 @@ function passageRow(p, labels) {
     <td>${img}</td>
     <td class="plate-read"><b>${esc(p.plate_text || "?")}</b><br><span class="muted">${esc(p.plate_read || "")}</span></td>
     <td class="num">${Math.round(p.plate_confidence * 100)}%</td>
-    <td><span class="badge ${decision}">${esc(labels[decision])}</span> <span class="muted">${esc(p.reason)}</span>${review}</td>
+    <td><span class="badge ${decision}">${esc(labels[decision])}</span> <span class="muted reason" title="${esc(p.reason)}">${esc((labels.reasons || {})[p.reason] || p.reason)}</span>${review}</td>
     <td class="num fare">${vnd(p.fare_vnd)}</td>`;
   return tr;
 }

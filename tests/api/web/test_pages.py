@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
 
 from billing.adapters import orm as b
 from billing.services.seed import AIRPORT_LOT, CENTRAL_LOT
@@ -88,8 +91,6 @@ def test_driver_portal_top_up_vehicles_auto_top_up(world: Env) -> None:
     r = c.post("/portal/vehicles", data={"plate": "29-AA 123.45", "vehicle_class": "motorbike"})
     assert 'role="alert"' in r.text
     with world.session_factory() as s:
-        from sqlalchemy import select
-
         vid = s.scalar(select(b.Vehicle.id).where(b.Vehicle.plate_text == "51F-888.88"))
         other = s.scalar(select(b.Vehicle.id).where(b.Vehicle.plate_text == "29-AA 123.45"))
     r = c.post(f"/portal/vehicles/{other}/remove")
@@ -191,3 +192,106 @@ def test_review_charge_with_an_amount_for_an_exit_without_entry(world: Env) -> N
     with world.session_factory() as s:
         acct = s.get(b.TransportAccount, world.demo.accounts["an"])  # type: ignore[attr-defined]
         assert acct is not None and acct.balance_vnd == 470_000
+
+
+def test_operator_invoices_page_shows_the_authoritys_rejection_reasons(
+    world: Env, invoice_maker: object
+) -> None:
+    from sqlalchemy import insert, update
+
+    from einvoice.db import invoices, status_history
+
+    stay(world, CENTRAL_LOT, "30A-123.45", hours=1.5)
+    stay(world, CENTRAL_LOT, "29-AA 123.45", hours=1.5)
+    assert issue_invoices(world, invoice_maker) == 2
+    with world.session_factory() as s:
+        iid = s.scalar(select(invoices.c.id).where(invoices.c.plate == "30A-123.45"))
+        s.execute(update(invoices).where(invoices.c.id == iid).values(status="rejected"))
+        s.execute(
+            insert(status_history).values(
+                invoice_id=iid,
+                status="rejected",
+                at=datetime.now(UTC),
+                detail={"reasons": [{"code": "E12", "text": "MST người mua không hợp lệ"}]},
+            )
+        )
+        s.commit()
+    _sign_in(world, "op-a")
+    page = world.client.get("/dashboard/invoices").text
+    row = page.split(f'data-invoice-id="{iid}"')[1].split("</tr>")[0]
+    assert "badge rejected" in row and "CQT từ chối" in row
+    assert "E12" in row and "MST người mua không hợp lệ" in row
+    assert "/xml" in row and "/pdf" in row and "/html" in row
+    others = page.split('data-invoice-id="')[1:]
+    assert len(others) == 2 and sum("E12" in o for o in others) == 1
+    only = world.client.get("/dashboard/invoices?status=rejected").text
+    assert only.count("data-invoice-id=") == 1 and f'data-invoice-id="{iid}"' in only
+
+
+def test_review_waive_form_leaves_an_audit_trail(world: Env) -> None:
+    now = datetime.now(UTC)
+    pid = settle(world, CENTRAL_LOT, "exit", None, now - timedelta(minutes=1), 0.2).passage_id
+    _sign_in(world, "op-a")
+    c = world.client
+    page = c.get("/dashboard/review").text
+    item = page.split(f'data-review-id="{pid}"')[1].split("</section>")[0]
+    assert "không đọc được biển số" in item  # the decision code in words
+    assert f'src="/api/v1/passages/{pid}/image"' not in item  # no stored frame: none shown
+    r = c.post(f"/dashboard/review/{pid}/waive", data={"reason": "xe cứu thương"})
+    assert f'data-review-id="{pid}"' not in r.text
+    resolved = r.text.split(f'data-resolved-id="{pid}"')[1].split("</tr>")[0]
+    assert "op-a" in resolved and "waive" in resolved
+    with world.session_factory() as s:
+        from gateway.orm import AuditEntry
+
+        entry = s.scalars(
+            select(AuditEntry).where(
+                AuditEntry.target_kind == "passage", AuditEntry.target_id == str(pid)
+            )
+        ).one()
+    assert entry.action == "review.waive" and entry.detail == {"reason": "xe cứu thương"}
+    assert entry.username == "op-a"
+    acct = int(world.demo.accounts["an"])  # type: ignore[attr-defined]
+    with world.session_factory() as s:
+        fares = s.scalar(
+            select(func.count()).where(
+                b.JournalEntry.account_id == acct, b.JournalEntry.kind == "fare"
+            )
+        )
+    assert fares == 0
+
+
+def test_pages_load_nothing_from_other_hosts(world: Env, invoice_maker: object) -> None:
+    """No CDN: the machines have no internet, so every script, style and image is ours."""
+    stay(world, CENTRAL_LOT, "30A-123.45", hours=1.5)
+    issue_invoices(world, invoice_maker)
+    external = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
+    for who, paths in (("op-b", OPERATOR_PAGES), ("driver", DRIVER_PAGES)):
+        _sign_in(world, who)
+        for path in paths:
+            r = world.client.get(path)
+            assert r.status_code == 200, path
+            assert not external.findall(r.text), path
+    _sign_in(world, "op-b")
+    assert '<script src="/static/vendor/plotly.min.js">' in world.client.get("/dashboard").text
+
+
+def test_codes_and_states_are_shown_in_words_in_both_languages(world: Env) -> None:
+    stay(world, CENTRAL_LOT, "30A-123.45", hours=1.5)
+    settle(world, CENTRAL_LOT, "entry", "30A-123.45", datetime.now(UTC) - timedelta(seconds=30))
+    _sign_in(world, "op-a")
+    c = world.client
+    feed = c.get("/dashboard/passages").text
+    assert "đã trừ phí" in feed and ">exit_paid<" not in feed
+    assert "(vận hành)" in feed
+    c.get("/lang/en")
+    feed = c.get("/dashboard/passages").text
+    assert ">paid<" in feed and "(operator)" in feed
+    tariffs = c.get("/dashboard/tariffs").text
+    assert "Daily cap" in tariffs and "Monthly passes" in tariffs and "day and night" in tariffs
+    c.get("/lang/vi")
+    tariffs = c.get("/dashboard/tariffs").text
+    assert "Trần mỗi ngày" in tariffs and "Vé tháng" in tariffs and ">Cap<" not in tariffs
+    _sign_in(world, "driver")
+    trips = c.get("/portal/trips").text
+    assert "đang gửi" in trips and "đã thu" in trips

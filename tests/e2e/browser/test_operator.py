@@ -45,6 +45,8 @@ def test_operator_live_feed_review_and_charts(page: Page, site: Site) -> None:
     row.wait_for()
     assert "50.000 ₫" in page.locator("#feed tr", has_text="50.000 ₫").first.inner_text()
     assert page.locator("#feed tr img.plate").count() >= 1
+    live = page.locator("#feed tr", has_text="50.000 ₫").first.inner_text()
+    assert "30A-123.45" in live and "96%" in live and "đã trừ phí" in live  # read, decision
     shot(page, "03-live-feed")
 
     # The camera could not read the next car's plate: the exit waits in the review queue.

@@ -31,6 +31,11 @@ def test_demo_runs_for_its_duration_and_summarises(tmp_path: Path) -> None:
     )
     assert result is not None
     assert any("mock tax authority" in line for line in lines)
+    # The sign-ins for the dashboard and the portal are printed with their passwords.
+    from gateway.auth.demo import DEMO_LOGINS
+
+    for username, password, role in DEMO_LOGINS:
+        assert f"  login ({role}): {username} / {password}" in lines
     assert result["passages"] > 5
     gates = result["gates"]
     assert gates["unanswered"] == 0 and gates["commands"] == result["passages"]

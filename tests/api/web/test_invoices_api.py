@@ -115,3 +115,33 @@ def test_reconciliation_ties_passages_and_invoices(world: Env, invoice_maker: ob
         world.client.get("/api/v1/reconciliation?day=31-12", headers=world.auth("op-a")).status_code
         == 422
     )
+
+
+def test_invoice_filters_by_date_and_plate(world: Env, invoice_maker: object) -> None:
+    from datetime import timedelta
+
+    from gateway.api.reports import today_local
+
+    _two_invoices(world, invoice_maker)
+    today = today_local()
+    for who, expected in (("op-b", 2), ("op-a", 1), ("admin", 2)):
+        h = world.auth(who)
+        found = world.client.get(
+            "/api/v1/invoices", params={"date_from": today, "date_to": today}, headers=h
+        ).json()
+        assert found["total"] == expected, who
+        none = world.client.get(
+            "/api/v1/invoices", params={"date_to": today - timedelta(days=1)}, headers=h
+        ).json()
+        assert none["total"] == 0, who
+    h = world.auth("op-b")  # two lots: the several-lots query path
+    by_plate = world.client.get(
+        "/api/v1/invoices", params={"plate": "29-AA 123.45"}, headers=h
+    ).json()
+    assert [i["plate"] for i in by_plate["items"]] == ["29-AA 123.45"]
+    first = world.client.get("/api/v1/invoices", params={"limit": 1}, headers=h).json()
+    second = world.client.get(
+        "/api/v1/invoices", params={"limit": 1, "offset": 1}, headers=h
+    ).json()
+    assert first["total"] == second["total"] == 2
+    assert first["items"][0]["id"] != second["items"][0]["id"]

@@ -169,3 +169,36 @@ def test_passages_csv_export_is_scoped(world: Env) -> None:
         == 422
     )
     assert world.client.get("/api/v1/passages.csv").status_code == 401
+
+
+def test_passage_and_session_filters_combine_with_pages(world: Env) -> None:
+    end = datetime.now(UTC) - timedelta(minutes=1)
+    stay(world, CENTRAL_LOT, "30A-123.45", hours=1.5, end=end - timedelta(hours=3))
+    stay(world, CENTRAL_LOT, "29C-456.78", hours=0.5, end=end)
+    exit_gate = world.demo.gates[CENTRAL_LOT][1]  # type: ignore[attr-defined]
+    h = world.auth("op-a")
+    c = world.client
+    at_exit = c.get("/api/v1/passages", params={"gate_id": exit_gate}, headers=h).json()
+    assert at_exit["total"] == 2 and {p["gate_id"] for p in at_exit["items"]} == {exit_gate}
+    early = c.get(
+        "/api/v1/passages", params={"until": (end - timedelta(hours=2)).isoformat()}, headers=h
+    ).json()
+    assert {p["plate_text"] for p in early["items"]} == {"30A-123.45"}
+    window = {
+        "since": (end - timedelta(hours=1)).isoformat(),
+        "until": (end + timedelta(seconds=1)).isoformat(),
+        "direction": "entry",
+    }
+    late_entries = c.get("/api/v1/passages", params=window, headers=h).json()
+    assert [p["plate_text"] for p in late_entries["items"]] == ["29C-456.78"]
+    by_plate = c.get("/api/v1/sessions", params={"plate": "456"}, headers=h).json()
+    assert [s["plate_text"] for s in by_plate["items"]] == ["29C-456.78"]
+    pages = [
+        c.get("/api/v1/sessions", params={"limit": 1, "offset": o}, headers=h).json()
+        for o in (0, 1, 2)
+    ]
+    assert [p["total"] for p in pages] == [2, 2, 2]
+    assert [len(p["items"]) for p in pages] == [1, 1, 0]
+    assert pages[0]["items"][0]["id"] > pages[1]["items"][0]["id"]  # newest first
+    assert c.get("/api/v1/sessions?limit=501", headers=h).status_code == 422
+    assert c.get("/api/v1/passages?gate_id=" + "g" * 41, headers=h).status_code == 422

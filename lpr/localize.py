@@ -53,7 +53,15 @@ class Localizer(Protocol):
     def refine(self, crop: np.ndarray) -> PlateRegion: ...
 
 
+COLOUR_WIDTH = 128  # pixels: plate_colour's working width
+
+
 def plate_colour(bgr: np.ndarray) -> Colour:
+    # Shares of coloured pixels do not depend on the resolution: judge a small copy.
+    h0, w0 = bgr.shape[:2]
+    if w0 > COLOUR_WIDTH:
+        size = (COLOUR_WIDTH, max(1, round(h0 * COLOUR_WIDTH / w0)))
+        bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
     hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
     h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
     sat = (s > 80) & (v > 60)

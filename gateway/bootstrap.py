@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.consumer import Consumer, Passage
 from gateway.db import make_engine, make_session_factory
+from gateway.images import store_frames
 from gateway.metrics import DatabaseCollector, Metrics
 from gateway.mqtt.client import MqttConfig
 from gateway.outbox_publisher import OutboxPublisher
@@ -89,15 +90,10 @@ def mqtt_config(settings: Settings, client_id: str | None = None) -> MqttConfig:
 
 
 def image_store(data_dir: Path) -> Callable[[GateEvent], str | None]:
-    """Keeps the first frame of each passage for operators reviewing it; returns its path."""
+    """Keeps the frames of each passage for operators reviewing it; returns the first's path."""
 
     def store(event: GateEvent) -> str | None:
-        day = event.captured_at.date().isoformat()
-        rel = Path("images") / day / f"{event.event_id}.jpg"
-        path = data_dir / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(event.frames[0])
-        return rel.as_posix()
+        return store_frames(data_dir, event)
 
     return store
 

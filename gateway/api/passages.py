@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -24,6 +23,7 @@ from gateway.api.schemas import (
 )
 from gateway.auth.principal import Principal
 from gateway.deps import CurrentUser, SessionDep, SettingsDep
+from gateway.images import MAX_FRAMES, frame_paths
 
 router = APIRouter(tags=["passages"], responses=AUTH_ERRORS)
 
@@ -195,32 +195,27 @@ def get_passage(passage_id: IdPath, session: SessionDep, user: CurrentUser) -> P
     return passage_out(load_passage(session, user, passage_id))
 
 
-def image_path(data_dir: Path, image_ref: str) -> Path | None:
-    """The stored frame, only if it lies inside the data directory."""
-    root = data_dir.resolve()
-    path = (root / image_ref).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        return None
-    return path
-
-
 @router.get(
     "/passages/{passage_id}/image",
     response_class=FileResponse,
     responses={
         200: {"content": {"image/jpeg": {}}},
-        **as_json_errors({**AUTH_ERRORS, **not_found("no passage, or no stored frame")}),
+        **as_json_errors({**AUTH_ERRORS, **not_found("no passage, or no such stored frame")}),
     },
 )
 def passage_image(
-    passage_id: IdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep
+    passage_id: IdPath,
+    session: SessionDep,
+    user: CurrentUser,
+    settings: SettingsDep,
+    frame: Annotated[int, Query(ge=0, lt=MAX_FRAMES, description="0 = the first frame")] = 0,
 ) -> FileResponse:
-    """The camera frame the plate was read from (JPEG)."""
+    """A camera frame of the passage (JPEG); the gate sends 1-5 per passage."""
     row = load_passage(session, user, passage_id)
-    path = image_path(settings.data_dir, row.image_ref) if row.image_ref else None
-    if path is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no stored frame for this passage")
-    return FileResponse(path, media_type="image/jpeg")
+    paths = frame_paths(settings.data_dir, row.image_ref) if row.image_ref else []
+    if frame >= len(paths):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such stored frame for this passage")
+    return FileResponse(paths[frame], media_type="image/jpeg")
 
 
 @router.get("/sessions", response_model=Page[SessionOut], tags=["sessions"])

@@ -16,7 +16,8 @@ from gateway.api.lots import tariff_versions
 from gateway.api.reports import date_range, today_local
 from gateway.api.review import act
 from gateway.api.schemas import IdPath
-from gateway.deps import SessionDep, UowDep
+from gateway.deps import SessionDep, SettingsDep, UowDep
+from gateway.images import frame_paths
 from gateway.web import charts
 from gateway.web.rendering import lang_of, render
 from gateway.web.session import OperatorPage, PageForbidden
@@ -123,6 +124,7 @@ def review_page(
     request: Request,
     session: SessionDep,
     user: OperatorPage,
+    settings: SettingsDep,
     msg: str | None = None,
     err: str | None = None,
 ) -> HTMLResponse:
@@ -136,6 +138,10 @@ def review_page(
         p.id: queries.parking_session(session, p.session_id) if p.session_id else None
         for p in pending.items
     }
+    frames = {
+        p.id: len(frame_paths(settings.data_dir, p.image_ref)) if p.image_ref else 0
+        for p in pending.items
+    }
     return render(
         request,
         "operator/review.html",
@@ -145,6 +151,7 @@ def review_page(
         resolved=resolved.items,
         trails=trails,
         sessions=sessions,
+        frames=frames,
         msg=msg,
         err=err,
     )

@@ -236,7 +236,7 @@ def test_review_waive_form_leaves_an_audit_trail(world: Env) -> None:
     page = c.get("/dashboard/review").text
     item = page.split(f'data-review-id="{pid}"')[1].split("</section>")[0]
     assert "không đọc được biển số" in item  # the decision code in words
-    assert f'src="/api/v1/passages/{pid}/image"' not in item  # no stored frame: none shown
+    assert f"/api/v1/passages/{pid}/image" not in item  # no stored frame: none shown
     r = c.post(f"/dashboard/review/{pid}/waive", data={"reason": "xe cứu thương"})
     assert f'data-review-id="{pid}"' not in r.text
     resolved = r.text.split(f'data-resolved-id="{pid}"')[1].split("</tr>")[0]
@@ -295,3 +295,31 @@ def test_codes_and_states_are_shown_in_words_in_both_languages(world: Env) -> No
     _sign_in(world, "driver")
     trips = c.get("/portal/trips").text
     assert "đang gửi" in trips and "đã thu" in trips
+
+
+def test_review_item_shows_every_frame_the_gate_sent(world: Env) -> None:
+    from gateway.images import store_frames
+    from gateway.protocol import GateEvent
+
+    now = datetime.now(UTC)
+    frames = tuple(b"\xff\xd8\xff\xe0frame-%d" % n for n in range(3))
+    event = GateEvent(
+        event_id=f"ev-frames-{now.timestamp():.0f}",
+        lot_id=CENTRAL_LOT,
+        gate_id=world.demo.gates[CENTRAL_LOT][1],
+        direction="exit",
+        captured_at=now - timedelta(minutes=1),
+        frames=frames,
+        plate_crop=b"\xff\xd8\xff\xe0crop",
+    )
+    ref = store_frames(world.settings.data_dir, event)
+    pid = settle(world, CENTRAL_LOT, "exit", None, event.captured_at, 0.2, image_ref=ref)
+    _sign_in(world, "op-a")
+    c = world.client
+    item = c.get("/dashboard/review").text.split(f'data-review-id="{pid.passage_id}"')[1]
+    item = item.split("</section>")[0]
+    srcs = re.findall(r'src="(/api/v1/passages/\d+/image\?frame=\d)"', item)
+    assert srcs == [f"/api/v1/passages/{pid.passage_id}/image?frame={n}" for n in range(3)]
+    assert [c.get(src).content for src in srcs] == list(frames)
+    assert c.get(f"/api/v1/passages/{pid.passage_id}/image?frame=3").status_code == 404
+    assert c.get(f"/api/v1/passages/{pid.passage_id}/image?frame=9").status_code == 422

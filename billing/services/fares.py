@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from billing.adapters import orm, outbox
+from billing.adapters import outbox
 from billing.adapters.uow import UnitOfWork
 from billing.domain.ledger import fare_posting
 from billing.domain.tariffs import Fare, local_zone, price_stay
 from billing.services.ledger import post
 from billing.services.lots import LotInfo
+from billing.services.rows import AccountLike, SessionLike
 from billing.services.statements import q_passes
 
 LOCAL_TZ = "Asia/Ho_Chi_Minh"
@@ -18,7 +19,7 @@ LOCAL_TZ = "Asia/Ho_Chi_Minh"
 def price_session(
     uow: UnitOfWork,
     lot: LotInfo,
-    session: orm.ParkingSession,
+    session: SessionLike,
     vehicle_class: str,
     exit_at: Any,
     vehicle_id: int | None,
@@ -42,10 +43,10 @@ def price_session(
 def debit_fare(
     uow: UnitOfWork,
     event_id: str,
-    acct: orm.TransportAccount,
+    acct: AccountLike,
     lot: LotInfo,
     gate_id: str,
-    session: orm.ParkingSession,
+    session: SessionLike,
     amount_vnd: int,
     vat_vnd: int,
     *,

@@ -26,6 +26,7 @@ from billing.domain.ledger import (
     prepaid_account,
 )
 from billing.domain.model import DomainError
+from billing.services.rows import AccountLike
 
 
 def ensure_ledger_account(session: Session, code: str, name: str) -> None:
@@ -50,7 +51,7 @@ def post(
     session: Session,
     posting: Posting,
     *,
-    account: TransportAccount | None = None,
+    account: AccountLike | None = None,
     lot_id: str | None = None,
     event_id: str | None = None,
     reverses_entry_id: int | None = None,
@@ -98,13 +99,10 @@ def post(
             "created_at": utcnow(),
         },
     ).scalar_one()
-    session.execute(
-        _q_insert_lines(),
-        [
-            {"entry_id": entry_id, "ledger_account": ln.ledger_account, "amount_vnd": ln.amount_vnd}
-            for ln in posting.lines
-        ],
-    )
+    params: dict[str, Any] = {"entry_id": entry_id}
+    for i, ln in enumerate(posting.lines):
+        params[f"account_{i}"], params[f"amount_{i}"] = ln.ledger_account, ln.amount_vnd
+    session.execute(_q_insert_lines(len(posting.lines)), params)
     if account is not None:
         account.balance_vnd -= sum(ln.amount_vnd for ln in prepaid_lines)
     return Posted(entry_id, True)
@@ -117,8 +115,20 @@ def _q_insert_entry() -> Any:
 
 
 @functools.cache
-def _q_insert_lines() -> Any:
-    return insert(table_of(JournalLine))
+def _q_insert_lines(n: int) -> Any:
+    """All the lines of an entry in one multi-row INSERT (an executemany costs a statement
+    per line on the server)."""
+    table = table_of(JournalLine)
+    return insert(table).values(
+        [
+            {
+                "entry_id": bindparam("entry_id", type_=table.c.entry_id.type),
+                "ledger_account": bindparam(f"account_{i}", type_=table.c.ledger_account.type),
+                "amount_vnd": bindparam(f"amount_{i}", type_=table.c.amount_vnd.type),
+            }
+            for i in range(n)
+        ]
+    )
 
 
 @functools.cache

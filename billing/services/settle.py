@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from billing.adapters import orm, outbox
@@ -24,8 +24,8 @@ from billing.domain.policy import LotPolicy, Outcome, debit_allowed, plate_reada
 from billing.domain.tariffs import Fare, FareLine, vat_included
 from billing.services import statements
 from billing.services.fares import debit_fare, price_session
-from billing.services.ledger import lock_account
 from billing.services.lots import LotInfo, lot_info
+from billing.services.rows import LockedAccount, OpenSession
 from billing.services.topups import auto_top_up
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,7 @@ class _Passage:
 @dataclass
 class _Ctx:
     uow: UnitOfWork
+    db: Connection
     p: PassageInput
     lot: LotInfo
     policy: LotPolicy
@@ -106,12 +107,14 @@ class _Ctx:
     plate: str | None
     account_status: str | None = None
     account_balance: int | None = None
-    locked_account: orm.TransportAccount | None = None
+    locked_account: LockedAccount | None = None
     outbox_rows: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
 
 def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
-    s = uow.session
+    # Core statements run on the connection: the session's per-statement bookkeeping is for ORM
+    # objects, and this path has none (except a rare auto top-up, which uses the same one).
+    db = uow.session.connection()
     lot = lot_info(uow, p.lot_id)
     if lot is None or p.gate_id not in lot.gates:
         lot = lot_info(uow, p.lot_id, fresh=True)  # a lot or gate added a moment ago
@@ -121,7 +124,7 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
     plate = canonical_plate(p.plate_text) if p.plate_text else None
     key = plate_key(plate) if plate else None
     # Inserting first claims the event id: a concurrent twin waits here, then fails and re-reads.
-    passage_id = s.execute(
+    passage_id = db.execute(
         statements.q_insert_returning_id(orm.table_of(orm.Passage)),
         {
             "event_id": p.event_id,
@@ -142,7 +145,7 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
         },
     ).scalar_one()
     passage = _Passage(passage_id, key)
-    ctx = _Ctx(uow, p, lot, policy, passage, plate)
+    ctx = _Ctx(uow, db, p, lot, policy, passage, plate)
 
     if not plate_readable(policy, plate, p.plate_confidence, p.needs_review):
         return _finish(
@@ -159,13 +162,19 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
                 account_id=dup.account_id,
             )
         return _finish(ctx, Reason.DUPLICATE, True, review=True, session_id=dup.session_id)
-    vehicle = s.execute(statements.q_vehicle(), {"key": passage.plate_key, "lot": p.lot_id}).first()
+    params = {"key": passage.plate_key, "lot": p.lot_id}
+    locked = None
+    if p.direction == Direction.EXIT.value:
+        # The usual exit: one statement finds the open session, the vehicle and its account,
+        # and locks the session and the account. Anything else needs the vehicle look-up.
+        locked = db.execute(statements.q_exit_locked(), params).first()
+    vehicle = locked or db.execute(statements.q_vehicle(), params).first()
     if vehicle is not None:
         ctx.account_status, ctx.account_balance = vehicle.status, vehicle.balance_vnd
         passage.vehicle_id, passage.account_id = vehicle.id, vehicle.account_id
     if p.direction == Direction.ENTRY.value:
         return _entry(ctx, vehicle)
-    return _exit(ctx, vehicle)
+    return _exit(ctx, vehicle, locked)
 
 
 def _recent_twin(ctx: _Ctx) -> Row[Any] | None:
@@ -173,7 +182,7 @@ def _recent_twin(ctx: _Ctx) -> Row[Any] | None:
     if not window:
         return None
     t = ctx.p.captured_at
-    return ctx.uow.session.execute(
+    return ctx.db.execute(
         statements.q_twin(),
         {
             "gate": ctx.p.gate_id,
@@ -185,10 +194,26 @@ def _recent_twin(ctx: _Ctx) -> Row[Any] | None:
     ).first()
 
 
-def _open_session(ctx: _Ctx, lock: bool = False) -> orm.ParkingSession | None:
-    return ctx.uow.session.scalar(
-        statements.q_open_session(lock), {"lot": ctx.p.lot_id, "key": ctx.passage.plate_key}
+def _open_session(ctx: _Ctx) -> OpenSession | None:
+    """The plate's open session in this lot, locked."""
+    row = ctx.db.execute(
+        statements.q_open_session(), {"lot": ctx.p.lot_id, "key": ctx.passage.plate_key}
+    ).first()
+    return _session_of(row) if row is not None else None
+
+
+def _session_of(row: Row[Any]) -> OpenSession:
+    """From a row of ``statements.SESSION_COLUMNS``."""
+    return OpenSession(
+        row.session_id, row.session_plate_text, row.session_vehicle_class, row.session_entry_at
     )
+
+
+def _lock_account(ctx: _Ctx, account_id: int) -> LockedAccount:
+    row = ctx.db.execute(statements.q_lock_account(), {"acct": account_id}).first()
+    if row is None:
+        raise LookupError(f"transport account {account_id} does not exist")
+    return LockedAccount.from_row(row)
 
 
 def _account_blocked(vehicle: Row[Any] | None, ctx: _Ctx) -> bool:
@@ -210,18 +235,45 @@ def _entry(ctx: _Ctx, vehicle: Row[Any] | None) -> GateDecision:
         if policy.account_suspended is Outcome.DENY:
             return _finish(ctx, Reason.ACCOUNT_SUSPENDED, False, account_id=vehicle.account_id)
         reason, review = Reason.ACCOUNT_SUSPENDED, True
-    current = _open_session(ctx, lock=True)
-    if current is not None:
-        outcome = policy.entry_while_open
-        if outcome is Outcome.DENY:
-            return _finish(ctx, Reason.ENTRY_WHILE_OPEN, False, review=True, session_id=current.id)
-        if outcome is Outcome.KEEP:
-            return _finish(ctx, Reason.ENTRY_WHILE_OPEN, True, session_id=current.id)
-        current.status, current.payment = "void", None  # REPLACE: the old one goes to review
-        ctx.uow.session.flush()
-        reason, review = Reason.ENTRY_WHILE_OPEN, True
-    session_id = ctx.uow.session.execute(
-        statements.q_insert_returning_id(orm.table_of(orm.ParkingSession)),
+    # Most entries find no open session: try to open one straight away (a no-op when one is
+    # open, which the unique index on open sessions detects, waiting for a concurrent entry).
+    session_id = _insert_session(ctx, vehicle, if_none_open=True)
+    if session_id is None:
+        current = _open_session(ctx)
+        if current is not None:
+            outcome = policy.entry_while_open
+            if outcome is Outcome.DENY:
+                return _finish(
+                    ctx, Reason.ENTRY_WHILE_OPEN, False, review=True, session_id=current.id
+                )
+            if outcome is Outcome.KEEP:
+                return _finish(ctx, Reason.ENTRY_WHILE_OPEN, True, session_id=current.id)
+            # REPLACE: the old one goes to review
+            ctx.db.execute(statements.q_void_session(), {"sid": current.id})
+            reason, review = Reason.ENTRY_WHILE_OPEN, True
+        session_id = _insert_session(ctx, vehicle)
+        assert session_id is not None
+    return _finish(
+        ctx,
+        reason,
+        True,
+        review=review,
+        session_id=session_id,
+        account_id=vehicle.account_id if vehicle else None,
+    )
+
+
+def _insert_session(
+    ctx: _Ctx, vehicle: Row[Any] | None, *, if_none_open: bool = False
+) -> int | None:
+    """Open a session for this entry; ``if_none_open``: None when the plate has one open."""
+    stmt = (
+        statements.q_insert_session_if_none_open(ctx.db.dialect.name)
+        if if_none_open
+        else statements.q_insert_returning_id(orm.table_of(orm.ParkingSession))
+    )
+    session_id: int | None = ctx.db.execute(
+        stmt,
         {
             "lot_id": ctx.p.lot_id,
             "plate_text": ctx.plate,
@@ -233,31 +285,21 @@ def _entry(ctx: _Ctx, vehicle: Row[Any] | None) -> GateDecision:
             "entry_at": ctx.p.captured_at,
             "entry_passage_id": ctx.passage.id,
         },
-    ).scalar_one()
-    return _finish(
-        ctx,
-        reason,
-        True,
-        review=review,
-        session_id=session_id,
-        account_id=vehicle.account_id if vehicle else None,
-    )
+    ).scalar()
+    return session_id
 
 
 # ---------------------------------------------------------------- exit
 
 
-def _exit(ctx: _Ctx, vehicle: Row[Any] | None) -> GateDecision:
+def _exit(ctx: _Ctx, vehicle: Row[Any] | None, locked: Row[Any] | None) -> GateDecision:
+    """``locked``: the row of ``statements.q_exit_locked`` (open session, vehicle, account)."""
     policy = ctx.policy
-    if vehicle is None:
-        session = _open_session(ctx, lock=True)
-    else:
-        # One statement locks the session and the account it will be charged to.
-        found = ctx.uow.session.execute(
-            statements.q_open_session_and_account(),
-            {"lot": ctx.p.lot_id, "key": ctx.passage.plate_key, "acct": vehicle.account_id},
-        ).first()
-        session, ctx.locked_account = found if found is not None else (None, None)
+    session: OpenSession | None = None
+    if locked is not None:
+        session, ctx.locked_account = _session_of(locked), LockedAccount.from_row(locked)
+    elif vehicle is None:
+        session = _open_session(ctx)
     if vehicle is None:
         outcome = policy.unknown_plate_exit
         if session is None or outcome is Outcome.DENY:
@@ -305,18 +347,22 @@ def _exit(ctx: _Ctx, vehicle: Row[Any] | None) -> GateDecision:
                 review=True,
                 account_id=vehicle.account_id,
             )
-        session = orm.ParkingSession(
-            lot_id=ctx.p.lot_id,
-            plate_text=ctx.plate,
-            plate_key=ctx.passage.plate_key,
-            vehicle_id=vehicle.id,
-            account_id=vehicle.account_id,
-            vehicle_class=vehicle.vehicle_class,
-            status="open",
-            entry_at=ctx.p.captured_at,
-        )
-        ctx.uow.session.add(session)
-        ctx.uow.session.flush()
+        assert ctx.plate is not None  # a vehicle was found by it
+        session_id = ctx.db.execute(
+            statements.q_insert_returning_id(orm.table_of(orm.ParkingSession)),
+            {
+                "lot_id": ctx.p.lot_id,
+                "plate_text": ctx.plate,
+                "plate_key": ctx.passage.plate_key,
+                "vehicle_id": vehicle.id,
+                "account_id": vehicle.account_id,
+                "vehicle_class": vehicle.vehicle_class,
+                "status": "open",
+                "entry_at": ctx.p.captured_at,
+                "entry_passage_id": None,
+            },
+        ).scalar_one()
+        session = OpenSession(session_id, ctx.plate, vehicle.vehicle_class, ctx.p.captured_at)
         amount = policy.exit_without_entry_fare_vnd
         tariff = ctx.uow.tariffs.in_force(ctx.lot.tariff_id, ctx.p.captured_at)
         fare = Fare(
@@ -327,8 +373,12 @@ def _exit(ctx: _Ctx, vehicle: Row[Any] | None) -> GateDecision:
             tariff.version,
         )
         return _charge(ctx, session, vehicle, fare, Reason.EXIT_WITHOUT_ENTRY)
-    if session.vehicle_class is None:
+    if session.vehicle_class is None:  # entered unknown, registered since
         session.vehicle_class = vehicle.vehicle_class
+        ctx.db.execute(
+            statements.q_set_session_class(),
+            {"sid": session.id, "vehicle_class": vehicle.vehicle_class},
+        )
     fare = price_session(
         ctx.uow,
         ctx.lot,
@@ -341,20 +391,33 @@ def _exit(ctx: _Ctx, vehicle: Row[Any] | None) -> GateDecision:
     return _charge(ctx, session, vehicle, fare, None)
 
 
-def _close(session: orm.ParkingSession, ctx: _Ctx, fare: Fare, payment: str) -> None:
-    session.status = "closed"
+def _close(
+    session: OpenSession,
+    ctx: _Ctx,
+    fare: Fare,
+    payment: str,
+    journal_entry_id: int | None = None,
+) -> None:
     session.exit_at = max(ctx.p.captured_at, session.entry_at)
-    session.exit_passage_id = ctx.passage.id
-    session.fare_vnd = fare.amount_vnd
-    session.fare_lines = fare.explain()
-    session.tariff_version = f"{fare.tariff_id}@{fare.tariff_version}"
-    session.payment = payment
+    ctx.db.execute(
+        statements.q_close_session(),
+        {
+            "sid": session.id,
+            "vehicle_class": session.vehicle_class,
+            "exit_at": session.exit_at,
+            "exit_passage_id": ctx.passage.id,
+            "fare_vnd": fare.amount_vnd,
+            "fare_lines": fare.explain(),
+            "tariff_version": f"{fare.tariff_id}@{fare.tariff_version}",
+            "payment": payment,
+            "journal_entry_id": journal_entry_id,
+        },
+    )
 
 
 def _charge(
-    ctx: _Ctx, session: orm.ParkingSession, vehicle: Row[Any], fare: Fare, reason: Reason | None
+    ctx: _Ctx, session: OpenSession, vehicle: Row[Any], fare: Fare, reason: Reason | None
 ) -> GateDecision:
-    policy = ctx.policy
     if fare.amount_vnd == 0:
         _close(session, ctx, fare, "free")
         return _finish(
@@ -365,8 +428,21 @@ def _charge(
             fare=0,
             account_id=vehicle.account_id,
         )
-    acct = ctx.locked_account or lock_account(ctx.uow.session, vehicle.account_id)
+    acct = ctx.locked_account or _lock_account(ctx, vehicle.account_id)
+    balance_before = acct.balance_vnd
     auto_top_up(ctx.uow, acct, fare.amount_vnd, f"auto:{ctx.p.event_id}")
+    decision = _debit(ctx, session, acct, fare, reason)
+    if acct.balance_vnd != balance_before:  # the row is locked: write what the postings did
+        ctx.db.execute(
+            statements.q_set_balance(), {"acct": acct.id, "balance_vnd": acct.balance_vnd}
+        )
+    return decision
+
+
+def _debit(
+    ctx: _Ctx, session: OpenSession, acct: LockedAccount, fare: Fare, reason: Reason | None
+) -> GateDecision:
+    policy = ctx.policy
     if not debit_allowed(policy, acct.balance_vnd, fare.amount_vnd):
         if policy.low_balance is Outcome.OPEN_REVIEW:
             _close(session, ctx, fare, "pending")
@@ -389,7 +465,7 @@ def _charge(
             balance=acct.balance_vnd,
             account_id=acct.id,
         )
-    _close(session, ctx, fare, "charged")
+    session.exit_at = max(ctx.p.captured_at, session.entry_at)  # for the invoice request
     entry_id = debit_fare(
         ctx.uow,
         ctx.p.event_id,
@@ -402,7 +478,7 @@ def _charge(
         fresh_key=True,
         queue=ctx.outbox_rows,
     )
-    session.journal_entry_id = entry_id
+    _close(session, ctx, fare, "charged", entry_id)
     if reason is None:
         reason = Reason.EXIT_OVERDRAFT if acct.balance_vnd < 0 else Reason.EXIT_PAID
     return _finish(
@@ -432,9 +508,7 @@ def _finish(
     if balance is None and account_id is not None and account_id == passage.account_id:
         balance = ctx.account_balance
     elif balance is None and account_id is not None:
-        balance = ctx.uow.session.scalar(
-            select(orm.TransportAccount.balance_vnd).where(orm.TransportAccount.id == account_id)
-        )
+        balance = ctx.db.scalar(statements.q_balance(), {"acct": account_id})
     decision = GateDecision(
         open=opened,
         reason=reason.value,
@@ -446,7 +520,7 @@ def _finish(
         passage_id=passage.id,
         review=review,
     )
-    ctx.uow.session.execute(
+    ctx.db.execute(
         statements.q_finish_passage(),
         {
             "pid": passage.id,
@@ -477,7 +551,7 @@ def _finish(
             },
         )
     )
-    outbox.add_many(ctx.uow.session, ctx.outbox_rows)  # one statement for all of them
+    outbox.add_many(ctx.db, ctx.outbox_rows)  # one statement for all of them
     if review or reason is not Reason.ENTRY_OK:
         log.info(
             "passage %s at %s/%s: %s open=%s review=%s",

@@ -1,6 +1,8 @@
 """Statements of the settlement hot path, built once and executed with parameters.
 
-Building a select and its cache key costs more CPU than running it on a warm connection.
+Building a select and its cache key costs more CPU than running it on a warm connection. They
+are Core statements on the tables (not on the ORM entities): a Core select skips the ORM's
+compile and loading steps, and these rows need none of its change tracking.
 """
 
 from __future__ import annotations
@@ -8,64 +10,141 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Select, Table, Update, bindparam, exists, insert, select, update
+from sqlalchemy import (
+    Select,
+    Table,
+    Update,
+    bindparam,
+    exists,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 
 from billing.adapters import orm
+
+PASSAGES = orm.table_of(orm.Passage)
+SESSIONS = orm.table_of(orm.ParkingSession)
+ACCOUNTS = orm.table_of(orm.TransportAccount)
+VEHICLES = orm.table_of(orm.Vehicle)
+PASSES = orm.table_of(orm.MonthlyPass)
+
+# What rows.OpenSession and rows.LockedAccount are made of.
+SESSION_COLUMNS = tuple(
+    SESSIONS.c[name].label(f"session_{name}")
+    for name in ("id", "plate_text", "vehicle_class", "entry_at")
+)
+ACCOUNT_COLUMNS = tuple(
+    ACCOUNTS.c[name].label(f"acct_{name}")
+    for name in (
+        "id",
+        "kind",
+        "name",
+        "tax_code",
+        "address",
+        "status",
+        "balance_vnd",
+        "low_balance_notice_vnd",
+        "auto_topup_threshold_vnd",
+        "auto_topup_amount_vnd",
+    )
+)
 
 
 @functools.cache
 def q_decision() -> Select[Any]:
-    return select(orm.Passage.decision).where(orm.Passage.event_id == bindparam("event_id"))
+    return select(PASSAGES.c.decision).where(PASSAGES.c.event_id == bindparam("event_id"))
 
 
 @functools.cache
 def q_twin() -> Any:
+    p = PASSAGES.c
     return (
-        select(orm.Passage.opened, orm.Passage.session_id, orm.Passage.account_id)
+        select(p.opened, p.session_id, p.account_id)
         .where(
-            orm.Passage.gate_id == bindparam("gate"),
-            orm.Passage.plate_key == bindparam("key"),
-            orm.Passage.captured_at >= bindparam("lo"),
-            orm.Passage.captured_at <= bindparam("hi"),
-            orm.Passage.id != bindparam("me"),
+            p.gate_id == bindparam("gate"),
+            p.plate_key == bindparam("key"),
+            p.captured_at >= bindparam("lo"),
+            p.captured_at <= bindparam("hi"),
+            p.id != bindparam("me"),
             # a kept-closed barrier means the vehicle is still there: its next event is a retry
-            orm.Passage.opened.is_(True),
+            p.opened.is_(True),
         )
-        .order_by(orm.Passage.id)
+        .order_by(p.id)
         .limit(1)
     )
 
 
+def _vehicle_columns() -> tuple[Any, ...]:
+    v, a = VEHICLES.c, ACCOUNTS.c
+    return (
+        v.id,
+        v.account_id,
+        v.vehicle_class,
+        a.status,
+        a.balance_vnd,
+        # Most vehicles hold no pass: then pricing needs no look-up of passes at all.
+        exists()
+        .where(PASSES.c.vehicle_id == v.id, PASSES.c.lot_id == bindparam("lot"))
+        .label("has_pass"),
+    )
+
+
+def _active_vehicle_with_account() -> Any:
+    return VEHICLES.join(ACCOUNTS, ACCOUNTS.c.id == VEHICLES.c.account_id)
+
+
 @functools.cache
 def q_vehicle() -> Any:
+    """The active vehicle of a plate and its account (not locked)."""
+    v = VEHICLES.c
     return (
-        select(
-            orm.Vehicle.id,
-            orm.Vehicle.account_id,
-            orm.Vehicle.vehicle_class,
-            orm.TransportAccount.status,
-            orm.TransportAccount.balance_vnd,
-            # Most vehicles hold no pass: then pricing needs no look-up of passes at all.
-            exists()
-            .where(
-                orm.MonthlyPass.vehicle_id == orm.Vehicle.id,
-                orm.MonthlyPass.lot_id == bindparam("lot"),
-            )
-            .label("has_pass"),
-        )
-        .join(orm.TransportAccount, orm.TransportAccount.id == orm.Vehicle.account_id)
-        .where(orm.Vehicle.plate_key == bindparam("key"), orm.Vehicle.active.is_(True))
+        select(*_vehicle_columns())
+        .select_from(_active_vehicle_with_account())
+        .where(v.plate_key == bindparam("key"), v.active.is_(True))
+    )
+
+
+def _open_session_where(stmt: Select[Any]) -> Select[Any]:
+    s = SESSIONS.c
+    return stmt.where(
+        s.lot_id == bindparam("lot"),
+        s.plate_key == bindparam("key"),
+        # A literal, not a parameter: the prepared statement's generic plan can then use the
+        # partial index uq_billing_sessions_open (status = 'open'); with a parameter it
+        # scans the table, so PostgreSQL plans the statement afresh at every execution.
+        s.status == literal_column("'open'"),
     )
 
 
 @functools.cache
-def q_open_session(lock: bool) -> Select[Any]:
-    stmt = select(orm.ParkingSession).where(
-        orm.ParkingSession.lot_id == bindparam("lot"),
-        orm.ParkingSession.plate_key == bindparam("key"),
-        orm.ParkingSession.status == "open",
-    )
-    return stmt.with_for_update() if lock else stmt
+def q_open_session() -> Select[Any]:
+    """The open session of a plate in a lot, locked (``rows.OpenSession`` columns)."""
+    return _open_session_where(select(*SESSION_COLUMNS)).with_for_update()
+
+
+@functools.cache
+def q_exit_locked() -> Select[Any]:
+    """The usual exit in one statement: the plate's open session in the lot, its active vehicle
+    (``q_vehicle`` columns) and account (``ACCOUNT_COLUMNS``); the session and the account are
+    locked. No row: no open session or no vehicle."""
+    v = VEHICLES.c
+    return _open_session_where(
+        select(*SESSION_COLUMNS, *_vehicle_columns(), *ACCOUNT_COLUMNS).select_from(
+            SESSIONS.join(
+                _active_vehicle_with_account(),
+                (v.plate_key == SESSIONS.c.plate_key) & v.active.is_(True),
+            )
+        )
+    ).with_for_update(of=[SESSIONS, ACCOUNTS])
+
+
+@functools.cache
+def q_lock_account() -> Select[Any]:
+    return select(*ACCOUNT_COLUMNS).where(ACCOUNTS.c.id == bindparam("acct")).with_for_update()
 
 
 @functools.cache
@@ -75,11 +154,75 @@ def q_insert_returning_id(table: Table) -> Any:
 
 
 @functools.cache
-def q_finish_passage() -> Update:
-    p = orm.table_of(orm.Passage)
+def q_insert_session_if_none_open(dialect: str) -> Any:
+    """Insert an open session unless the plate has one open in the lot (then no row returns):
+    ``ON CONFLICT DO NOTHING`` on the partial unique index ``uq_billing_sessions_open``."""
+    stmt = postgresql.insert(SESSIONS) if dialect == "postgresql" else sqlite.insert(SESSIONS)
+    return stmt.on_conflict_do_nothing(
+        index_elements=[SESSIONS.c.lot_id, SESSIONS.c.plate_key],
+        # the index's own predicate, as a literal: the database matches it to the index
+        index_where=text("status = 'open'"),
+    ).returning(SESSIONS.c.id)
+
+
+@functools.cache
+def q_void_session() -> Update:
     return (
-        update(p)
-        .where(p.c.id == bindparam("pid"))
+        update(SESSIONS)
+        .where(SESSIONS.c.id == bindparam("sid"))
+        .values(status="void", payment=None)
+    )
+
+
+@functools.cache
+def q_close_session() -> Update:
+    s = SESSIONS.c
+    return (
+        update(SESSIONS)
+        .where(s.id == bindparam("sid"))
+        .values(
+            status="closed",
+            vehicle_class=bindparam("vehicle_class", type_=s.vehicle_class.type),
+            exit_at=bindparam("exit_at", type_=s.exit_at.type),
+            exit_passage_id=bindparam("exit_passage_id", type_=s.exit_passage_id.type),
+            fare_vnd=bindparam("fare_vnd", type_=s.fare_vnd.type),
+            fare_lines=bindparam("fare_lines", type_=s.fare_lines.type),
+            tariff_version=bindparam("tariff_version", type_=s.tariff_version.type),
+            payment=bindparam("payment", type_=s.payment.type),
+            journal_entry_id=bindparam("journal_entry_id", type_=s.journal_entry_id.type),
+        )
+    )
+
+
+@functools.cache
+def q_set_session_class() -> Update:
+    return (
+        update(SESSIONS)
+        .where(SESSIONS.c.id == bindparam("sid"))
+        .values(vehicle_class=bindparam("vehicle_class", type_=SESSIONS.c.vehicle_class.type))
+    )
+
+
+@functools.cache
+def q_balance() -> Select[Any]:
+    return select(ACCOUNTS.c.balance_vnd).where(ACCOUNTS.c.id == bindparam("acct"))
+
+
+@functools.cache
+def q_set_balance() -> Update:
+    return (
+        update(ACCOUNTS)
+        .where(ACCOUNTS.c.id == bindparam("acct"))
+        .values(balance_vnd=bindparam("balance_vnd", type_=ACCOUNTS.c.balance_vnd.type))
+    )
+
+
+@functools.cache
+def q_finish_passage() -> Update:
+    p = PASSAGES.c
+    return (
+        update(PASSAGES)
+        .where(p.id == bindparam("pid"))
         .values(
             vehicle_id=bindparam("vehicle_id"),
             account_id=bindparam("account_id"),
@@ -88,31 +231,17 @@ def q_finish_passage() -> Update:
             reason=bindparam("reason"),
             fare_vnd=bindparam("fare_vnd"),
             review_status=bindparam("review_status"),
-            decision=bindparam("decision", type_=p.c.decision.type),
+            decision=bindparam("decision", type_=p.decision.type),
         )
-    )
-
-
-@functools.cache
-def q_open_session_and_account() -> Any:
-    return (
-        select(orm.ParkingSession, orm.TransportAccount)
-        .join(orm.TransportAccount, orm.TransportAccount.id == bindparam("acct"))
-        .where(
-            orm.ParkingSession.lot_id == bindparam("lot"),
-            orm.ParkingSession.plate_key == bindparam("key"),
-            orm.ParkingSession.status == "open",
-        )
-        .with_for_update()
-        .execution_options(populate_existing=True)
     )
 
 
 @functools.cache
 def q_passes() -> Select[Any]:
-    return select(orm.MonthlyPass.kind).where(
-        orm.MonthlyPass.vehicle_id == bindparam("vehicle"),
-        orm.MonthlyPass.lot_id == bindparam("lot"),
-        orm.MonthlyPass.valid_from <= bindparam("day"),
-        orm.MonthlyPass.valid_until >= bindparam("day"),
+    mp = PASSES.c
+    return select(mp.kind).where(
+        mp.vehicle_id == bindparam("vehicle"),
+        mp.lot_id == bindparam("lot"),
+        mp.valid_from <= bindparam("day"),
+        mp.valid_until >= bindparam("day"),
     )

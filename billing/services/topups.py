@@ -25,6 +25,7 @@ from billing.domain.ledger import (
 from billing.domain.model import AccountStatus, DomainError
 from billing.domain.tariffs import local_zone, vat_included
 from billing.services.ledger import ensure_ledger_account, entry_lines, lock_account, post
+from billing.services.rows import AccountLike
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def top_up(
 
 def record_top_up(
     uow: UnitOfWork,
-    acct: orm.TransportAccount,
+    acct: AccountLike,
     amount_vnd: int,
     provider: str,
     provider_txn_id: str,
@@ -102,7 +103,7 @@ def record_top_up(
     return TopUpResult(row.id, posted.entry_id, acct.balance_vnd, True)
 
 
-def auto_top_up(uow: UnitOfWork, acct: orm.TransportAccount, need_vnd: int, key: str) -> int:
+def auto_top_up(uow: UnitOfWork, acct: AccountLike, need_vnd: int, key: str) -> int:
     """Top up enough multiples of the account's amount to keep ``need_vnd`` above the threshold.
 
     Called inside a settlement with the account locked; returns the amount added (0: none).

@@ -85,9 +85,12 @@ class EasyOcrRecognizer:
 
     name = "easyocr"
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 1) -> None:
         import torch
 
+        # Like the other recognizers: one thread per reader process. torch's default (all
+        # cores, spinning OpenMP workers) is many times slower on a shared 2-core machine.
+        torch.set_num_threads(threads)
         self._torch = torch
         reader = load_reader(detector=False, recognizer=True)
         self._model = reader.recognizer

@@ -151,24 +151,26 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
         return _finish(
             ctx, Reason.PLATE_UNREADABLE, policy.unreadable is Outcome.OPEN_REVIEW, review=True
         )
-    dup = _recent_twin(ctx)
-    if dup is not None:
-        if policy.duplicate is Outcome.REPEAT:
-            return _finish(
-                ctx,
-                Reason.DUPLICATE,
-                dup.opened,
-                session_id=dup.session_id,
-                account_id=dup.account_id,
-            )
-        return _finish(ctx, Reason.DUPLICATE, True, review=True, session_id=dup.session_id)
-    params = {"key": passage.plate_key, "lot": p.lot_id}
+    window = timedelta(seconds=policy.duplicate_window_s)
+    params = {
+        "key": key,
+        "lot": p.lot_id,
+        # the duplicate check (statements._twin_id)
+        "twins": bool(window),
+        "gate": p.gate_id,
+        "lo": p.captured_at - window,
+        "hi": p.captured_at + window,
+        "me": passage_id,
+    }
     locked = None
     if p.direction == Direction.EXIT.value:
         # The usual exit: one statement finds the open session, the vehicle and its account,
         # and locks the session and the account. Anything else needs the vehicle look-up.
         locked = db.execute(statements.q_exit_locked(), params).first()
     vehicle = locked or db.execute(statements.q_vehicle(), params).first()
+    twin_id = vehicle.twin_id if vehicle is not None else db.scalar(statements.q_twin_id(), params)
+    if twin_id is not None:
+        return _duplicate(ctx, twin_id)
     if vehicle is not None:
         ctx.account_status, ctx.account_balance = vehicle.status, vehicle.balance_vnd
         passage.vehicle_id, passage.account_id = vehicle.id, vehicle.account_id
@@ -177,21 +179,18 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
     return _exit(ctx, vehicle, locked)
 
 
-def _recent_twin(ctx: _Ctx) -> Row[Any] | None:
-    window = timedelta(seconds=ctx.policy.duplicate_window_s)
-    if not window:
-        return None
-    t = ctx.p.captured_at
-    return ctx.db.execute(
-        statements.q_twin(),
-        {
-            "gate": ctx.p.gate_id,
-            "key": ctx.passage.plate_key,
-            "lo": t - window,
-            "hi": t + window,
-            "me": ctx.passage.id,
-        },
-    ).first()
+def _duplicate(ctx: _Ctx, twin_id: int) -> GateDecision:
+    """A second read of a vehicle that passed this gate a moment ago."""
+    twin = ctx.db.execute(statements.q_passage_outcome(), {"id": twin_id}).one()
+    if ctx.policy.duplicate is Outcome.REPEAT:
+        return _finish(
+            ctx,
+            Reason.DUPLICATE,
+            twin.opened,
+            session_id=twin.session_id,
+            account_id=twin.account_id,
+        )
+    return _finish(ctx, Reason.DUPLICATE, True, review=True, session_id=twin.session_id)
 
 
 def _open_session(ctx: _Ctx) -> OpenSession | None:

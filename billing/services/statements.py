@@ -11,6 +11,7 @@ import functools
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Select,
     Table,
     Update,
@@ -59,23 +60,38 @@ def q_decision() -> Select[Any]:
     return select(PASSAGES.c.decision).where(PASSAGES.c.event_id == bindparam("event_id"))
 
 
-@functools.cache
-def q_twin() -> Any:
+def _twin_id() -> Select[Any]:
+    """The first earlier passage of this plate at this gate within the duplicate window that
+    opened the barrier (parameters ``twins`` (bool: the lot checks), ``gate``, ``key``, ``lo``,
+    ``hi``, ``me``). A kept-closed barrier means the vehicle is still there: its next event is a
+    retry, not a duplicate."""
     p = PASSAGES.c
     return (
-        select(p.opened, p.session_id, p.account_id)
+        select(p.id)
         .where(
+            bindparam("twins", type_=Boolean()),
             p.gate_id == bindparam("gate"),
             p.plate_key == bindparam("key"),
-            p.captured_at >= bindparam("lo"),
-            p.captured_at <= bindparam("hi"),
+            p.captured_at >= bindparam("lo", type_=p.captured_at.type),
+            p.captured_at <= bindparam("hi", type_=p.captured_at.type),
             p.id != bindparam("me"),
-            # a kept-closed barrier means the vehicle is still there: its next event is a retry
             p.opened.is_(True),
         )
         .order_by(p.id)
         .limit(1)
     )
+
+
+@functools.cache
+def q_twin_id() -> Select[Any]:
+    """``_twin_id`` on its own, for plates with no vehicle (the vehicle look-ups include it)."""
+    return _twin_id()
+
+
+@functools.cache
+def q_passage_outcome() -> Select[Any]:
+    p = PASSAGES.c
+    return select(p.opened, p.session_id, p.account_id).where(p.id == bindparam("id"))
 
 
 def _vehicle_columns() -> tuple[Any, ...]:
@@ -90,6 +106,8 @@ def _vehicle_columns() -> tuple[Any, ...]:
         exists()
         .where(PASSES.c.vehicle_id == v.id, PASSES.c.lot_id == bindparam("lot"))
         .label("has_pass"),
+        # The duplicate check rides along: one statement fewer for every passage.
+        _twin_id().scalar_subquery().label("twin_id"),
     )
 
 
@@ -99,7 +117,7 @@ def _active_vehicle_with_account() -> Any:
 
 @functools.cache
 def q_vehicle() -> Any:
-    """The active vehicle of a plate and its account (not locked)."""
+    """The active vehicle of a plate and its account (not locked), and ``twin_id``."""
     v = VEHICLES.c
     return (
         select(*_vehicle_columns())
@@ -129,8 +147,8 @@ def q_open_session() -> Select[Any]:
 @functools.cache
 def q_exit_locked() -> Select[Any]:
     """The usual exit in one statement: the plate's open session in the lot, its active vehicle
-    (``q_vehicle`` columns) and account (``ACCOUNT_COLUMNS``); the session and the account are
-    locked. No row: no open session or no vehicle."""
+    (``q_vehicle`` columns, with ``twin_id``) and account (``ACCOUNT_COLUMNS``); the session and
+    the account are locked. No row: no open session or no vehicle."""
     v = VEHICLES.c
     return _open_session_where(
         select(*SESSION_COLUMNS, *_vehicle_columns(), *ACCOUNT_COLUMNS).select_from(

@@ -61,10 +61,10 @@ def q_decision() -> Select[Any]:
 
 
 def _twin_id() -> Select[Any]:
-    """The first earlier passage of this plate at this gate within the duplicate window that
-    opened the barrier (parameters ``twins`` (bool: the lot checks), ``gate``, ``key``, ``lo``,
-    ``hi``, ``me``). A kept-closed barrier means the vehicle is still there: its next event is a
-    retry, not a duplicate."""
+    """The first other passage of this plate at this gate, captured within the duplicate window
+    around this one, that opened the barrier (parameters ``twins`` (bool: the lot checks),
+    ``gate``, ``key``, ``lo``, ``hi``, ``me``). A kept-closed barrier means the vehicle is still
+    there: its next event is a retry, not a duplicate."""
     p = PASSAGES.c
     return (
         select(p.id)

@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="dev images to use (default all)")
     ap.add_argument("--frames", type=int, default=100, help="synthetic full frames")
     ap.add_argument("--baseline", type=int, default=30, help="crops/frames for EasyOCR readtext")
-    ap.add_argument("--recognizers", default="auto,rapidocr,easyocr")
+    ap.add_argument("--recognizers", default="auto,plate,rapidocr,easyocr")
     ap.add_argument("--stock-limit", type=int, default=None, help="dev images for stock models")
     ap.add_argument("--workers", default="1,2", help="process pool sizes to measure")
     ap.add_argument("--pool-limit", type=int, default=200, help="dev images per pool run")

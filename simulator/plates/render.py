@@ -13,7 +13,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from simulator.plates.glyphs import line_mask, pick_font, stretched_line
+from simulator.plates.glyphs import (
+    VARIANT_M,
+    VARIANT_ONE,
+    line_mask,
+    pick_font,
+    stretched_line,
+    stroke_change,
+)
 from simulator.plates.strings import Colour, Layout, PlateSpec
 
 PLATE_MM: dict[Layout, tuple[float, float]] = {
@@ -87,15 +94,19 @@ def render_plate(
 
     alpha = np.zeros((plate_h, plate_w), np.float32)
     font_name = pick_font(rng)
-    # Stroke weight: real plate lettering is a little bolder than the fonts' regular weight.
-    weight = int(rng.choice([-1, 0, 1, 1, 2, 2]))
+    # Stroke weight: real plate lettering is light, the stem about 1/6-1/7 of a digit's width
+    # (OSP-DIN's is 1/3.5); some plates (and bold fonts' look under blur) are heavier.
+    ratio = rng.uniform(5.0, 7.5) if rng.random() < 0.8 else rng.uniform(3.5, 5.0)
+    weight = stroke_change(font_name, float(ratio))
+    # The plate "1" has a long flag and the plate "M" a shallow V: hand-drawn on most plates.
+    variant = (VARIANT_ONE if rng.random() < 0.6 else 0) | (VARIANT_M if rng.random() < 0.6 else 0)
     inner_w = plate_w * (1.0 - 2 * 0.035)
     fill = rng.uniform(0.82, 0.93)
     naturals = []
     trackings = []
     for line, (_, h_frac) in zip(spec.lines, LINE_LAYOUT[spec.layout], strict=True):
         tr = _tracking(line, rng)
-        mask = line_mask(line, font_name, round(tr, 3), spec.dstroke)
+        mask = line_mask(line, font_name, round(tr, 3), spec.dstroke, variant)
         naturals.append(mask.shape[1] / mask.shape[0] * h_frac * plate_h)
         trackings.append(tr)
     stretch = float(np.clip(fill * inner_w / max(naturals), 0.75, 1.7))
@@ -109,7 +120,7 @@ def render_plate(
         x0 = (plate_w - w) / 2 + rng.uniform(-0.015, 0.015) * plate_w
         y0 = cy * plate_h - h / 2 + rng.uniform(-0.015, 0.015) * plate_h
         xi, yi, wi, hi = round(x0), round(y0), max(1, round(w)), max(1, round(h))
-        m = stretched_line(line, font_name, tr, spec.dstroke, (wi, hi), weight)
+        m = stretched_line(line, font_name, tr, spec.dstroke, (wi, hi), weight, variant)
         ys, xs = slice(max(yi, 0), min(yi + hi, plate_h)), slice(max(xi, 0), min(xi + wi, plate_w))
         alpha[ys, xs] = np.maximum(
             alpha[ys, xs], m[ys.start - yi : ys.stop - yi, xs.start - xi : xs.stop - xi] / 255.0

@@ -1,10 +1,11 @@
 """Synthetic line crops for the recognizer, cut the way the reading pipeline cuts real plates.
 
 A plate is rendered by simulator.plates at a random resolution, put on a random surround, seen
-slightly off-axis (deskew is never perfect), degraded by camera effects at its true resolution,
-and then one text line is cropped: usually tight around the characters with random margins
-(lpr.lines does that), sometimes as the whole half of a two-line plate or the whole one-line
-plate (the fallback when no character boxes are found). Only synthetic data: never real images.
+slightly off-axis and often sheared (deskew is never perfect), degraded by camera effects at its
+true resolution, and then one text line is cropped: usually tight around the characters with
+random margins (lpr.lines does that), sometimes as the whole half of a two-line plate or the
+whole one-line plate (the fallback when no character boxes are found). Only synthetic data:
+never real images.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ def make_samples(rng: np.random.Generator) -> list[tuple[np.ndarray, str]]:
     canvas = _surround(ph + 2 * my, pw + 2 * mx, rng)
     offset = np.array([mx, my], np.float32)
     quad = augment.perspective_quad(pw, ph, rng, strength=0.05, max_rot_deg=3.0) + offset
+    if rng.random() < 0.6:
+        # Horizontal shear: real crops often lean like italics (camera yaw and roll that the
+        # crop does not undo), which is where a flagged "1" starts to look like a "7".
+        quad[:, 0] += rng.uniform(-0.2, 0.2) * (quad[:, 1] - quad[:, 1].mean())
     src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], np.float32)
     hmat = cv2.getPerspectiveTransform(src, quad)
     size = (canvas.shape[1], canvas.shape[0])

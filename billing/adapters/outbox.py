@@ -11,10 +11,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import Connection, bindparam, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from billing.adapters.orm import OutboxRow, table_of, utcnow
+from billing.adapters.sql import insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -26,25 +27,17 @@ LOW_BALANCE_NOTICE = "low_balance_notice"
 
 @functools.cache
 def _insert(n: int) -> Any:
-    """``n`` rows in one multi-row INSERT (an executemany costs a statement per row on the
+    """``n`` rows in one cacheable INSERT (an executemany costs a statement per row on the
     server); no RETURNING of the new ids, which nobody reads."""
     table = table_of(OutboxRow)
-    return (
-        insert(table)
-        .values(
-            [
-                {
-                    name: bindparam(f"{name}_{i}", type_=table.c[name].type)
-                    for name in ("kind", "key", "payload")
-                }
-                | {
-                    "created_at": bindparam("created_at", type_=table.c.created_at.type),
-                    "attempts": 0,
-                }
-                for i in range(n)
-            ]
-        )
-        .inline()
+    return insert_rows(
+        table,
+        n,
+        ("kind", "key", "payload"),
+        {
+            "created_at": bindparam("created_at", type_=table.c.created_at.type),
+            "attempts": literal_column("0"),
+        },
     )
 
 

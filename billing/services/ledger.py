@@ -18,6 +18,7 @@ from billing.adapters.orm import (
     table_of,
     utcnow,
 )
+from billing.adapters.sql import insert_rows
 from billing.domain.ledger import (
     IdempotencyConflict,
     Line,
@@ -101,7 +102,7 @@ def post(
     ).scalar_one()
     params: dict[str, Any] = {"entry_id": entry_id}
     for i, ln in enumerate(posting.lines):
-        params[f"account_{i}"], params[f"amount_{i}"] = ln.ledger_account, ln.amount_vnd
+        params[f"ledger_account_{i}"], params[f"amount_vnd_{i}"] = ln.ledger_account, ln.amount_vnd
     session.execute(_q_insert_lines(len(posting.lines)), params)
     if account is not None:
         account.balance_vnd -= sum(ln.amount_vnd for ln in prepaid_lines)
@@ -116,19 +117,11 @@ def _q_insert_entry() -> Any:
 
 @functools.cache
 def _q_insert_lines(n: int) -> Any:
-    """All the lines of an entry in one multi-row INSERT (an executemany costs a statement
-    per line on the server)."""
+    """All the lines of an entry in one cacheable INSERT (an executemany costs a statement per
+    line on the server)."""
     table = table_of(JournalLine)
-    return insert(table).values(
-        [
-            {
-                "entry_id": bindparam("entry_id", type_=table.c.entry_id.type),
-                "ledger_account": bindparam(f"account_{i}", type_=table.c.ledger_account.type),
-                "amount_vnd": bindparam(f"amount_{i}", type_=table.c.amount_vnd.type),
-            }
-            for i in range(n)
-        ]
-    )
+    entry_id = bindparam("entry_id", type_=table.c.entry_id.type)
+    return insert_rows(table, n, ("ledger_account", "amount_vnd"), {"entry_id": entry_id})
 
 
 @functools.cache

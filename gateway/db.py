@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+# A pooled connection idle for longer than this is pinged before it is handed out.
+PING_IDLE_S = 5.0
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine with the settings each backend needs for concurrent writers."""
+
+def make_engine(url: str, *, ping_idle_s: float = PING_IDLE_S, **kwargs: Any) -> Engine:
+    """Create an engine with the settings each backend needs for concurrent writers.
+
+    ``ping_idle_s`` (PostgreSQL): see :func:`_ping_when_idle`.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -41,8 +49,38 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine, ping_idle_s)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """Ping a pooled connection at checkout only when it sat idle for more than ``idle_s``.
+
+    ``pool_pre_ping`` pings at every checkout: a round trip per transaction, about a tenth of a
+    settlement's CPU. The connections that go stale are the idle ones (a server restart or an
+    idle timeout during a quiet spell); those are still pinged, and replaced when dead. A
+    connection that dies while in steady use fails on its first statement instead: SQLAlchemy
+    then invalidates it and every connection pooled before it, and the caller retries the
+    transaction (``settle_passage`` does so itself; the gateway's consumer retries too).
+    """
+
+    @event.listens_for(engine.pool, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        # .info is emptied when a connection is replaced: a new connection is never pinged.
+        checked_in_at = record.info.get("checked_in_at")
+        if checked_in_at is None or time.monotonic() - checked_in_at <= idle_s:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool discards this connection and checks out another (a fresh one if need be).
+            raise DisconnectionError(f"stale pooled connection: {exc}") from exc
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from billing.adapters import orm, outbox
 from billing.adapters.uow import UnitOfWork
@@ -54,11 +54,12 @@ def settle_passage(uow: UnitOfWork, p: PassageInput) -> GateDecision:
                     decision = _settle(uow, p)
                 uow.commit()
                 return decision
-            except (IntegrityError, OperationalError) as exc:
+            except (IntegrityError, OperationalError, InterfaceError) as exc:
                 # A concurrent settlement of this event (or of the same plate) committed first,
                 # or the database chose this transaction as a deadlock victim / timed it out on
-                # a lock: the whole transaction is redone, and the next attempt sees the result.
-                if isinstance(exc, OperationalError) and not _retryable(exc):
+                # a lock, or the connection was lost: the whole transaction is redone, and the
+                # next attempt sees the result.
+                if not isinstance(exc, IntegrityError) and not _retryable(exc, attempt):
                     raise
                 log.info(
                     "settle %s: conflict on attempt %d (%s)",
@@ -70,8 +71,17 @@ def settle_passage(uow: UnitOfWork, p: PassageInput) -> GateDecision:
     raise RuntimeError(f"could not settle {p.event_id} after {MAX_ATTEMPTS} attempts")
 
 
-def _retryable(exc: OperationalError) -> bool:
-    """Deadlock, serialization failure or lock timeout: safe to run the transaction again."""
+def _retryable(exc: DBAPIError, attempt: int = 0) -> bool:
+    """Deadlock, serialization failure or lock timeout: safe to run the transaction again.
+
+    So is a lost connection (a server restart, a killed backend: the pool does not ping busy
+    connections, see gateway.db), once: SQLAlchemy has invalidated it and the pooled ones, and
+    the next attempt gets a new connection. If it was lost during COMMIT and the commit went
+    through, the next attempt finds the stored decision. A database that stays unreachable is
+    the caller's to wait for (the gateway's consumer retries with a back-off).
+    """
+    if exc.connection_invalidated:
+        return attempt == 0
     code = getattr(exc.orig, "sqlstate", None)
     return code in {"40P01", "40001", "55P03"} or "database is locked" in str(exc.orig)
 

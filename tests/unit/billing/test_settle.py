@@ -451,3 +451,7 @@ def test_deadlock_victims_are_retried_other_errors_are_not() -> None:
     assert _retryable(OperationalError("x", {}, Orig("40001")))
     assert _retryable(OperationalError("x", {}, Orig(None, "database is locked")))
     assert not _retryable(OperationalError("x", {}, Orig("08006", "connection lost")))
+    # A connection SQLAlchemy saw lost (and invalidated): the transaction is redone once.
+    lost = OperationalError("x", {}, Orig("57P01"), connection_invalidated=True)
+    assert _retryable(lost, 0)
+    assert not _retryable(lost, 1)

@@ -31,9 +31,12 @@ FONTS: tuple[tuple[str, float], ...] = (
 _DRAW_SIZE = 96
 _SEP_SPACE = 0.08  # extra space each side of "-" and ".", as a fraction of the font size
 # Glyph variants drawn by hand instead of the font's glyph (bits of ``variant``): the plate "1"
-# with a long flag at the top left, and the plate "M" whose middle V stops well above the baseline.
+# with a long flag at the top left, the plate "M" whose middle V stops well above the baseline,
+# and the plate "Y".
 VARIANT_ONE = 1
 VARIANT_M = 2
+VARIANT_Y = 4  # the plate "Y": short arms meeting about a third of the way down
+VARIANT_M_SHALLOW = 8  # with VARIANT_M: the V stops higher still
 
 
 @lru_cache(maxsize=8)
@@ -122,19 +125,48 @@ def _draw_m(
     x: float,
     top: float,
     bottom: float,
+    shallow: bool = False,
 ) -> None:
-    """A plate "M": narrow, vertical sides, the middle V meeting about half-way down."""
+    """A plate "M": narrow, vertical sides, the middle V meeting about half-way down
+    (``shallow``: about 40 % of the way)."""
     left, _, _, _ = _font(font_name).getbbox("M")
     w, _ = _m_width(font_name)
     x0 = x + left
     x1 = x0 + w
     cx = (x0 + x1) / 2
-    vy = top + 0.5 * (bottom - top)
+    vy = top + (0.4 if shallow else 0.5) * (bottom - top)
     d = 1.1 * stem
     draw.rectangle([x0, top, x0 + stem - 1, bottom - 1], 255)
     draw.rectangle([x1 - stem, top, x1 - 1, bottom - 1], 255)
     draw.polygon([(x0, top), (x0 + d, top), (cx + d / 2, vy), (cx - d / 2, vy)], 255)
     draw.polygon([(x1 - d, top), (x1, top), (cx + d / 2, vy), (cx - d / 2, vy)], 255)
+
+
+def _draw_y(
+    draw: ImageDraw.ImageDraw,
+    font_name: str,
+    stem: float,
+    x: float,
+    top: float,
+    bottom: float,
+) -> None:
+    """A plate "Y": a long stem, short arms from the top corners meeting a third of the way down."""
+    font = _font(font_name)
+    left, _, right, _ = font.getbbox("Y")
+    _, zero_w = font_stroke(font_name)
+    w = min(float(right - left), 1.05 * zero_w)
+    x0 = x + left + (right - left - w) / 2
+    x1 = x0 + w
+    cx = (x0 + x1) / 2
+    vy = top + 0.34 * (bottom - top)
+    d = 1.15 * stem
+    draw.rectangle([cx - stem / 2, vy, cx + stem / 2 - 1, bottom - 1], 255)
+    draw.polygon(
+        [(x0, top), (x0 + d, top), (cx + stem / 2, vy + stem / 2), (cx - stem / 2, vy)], 255
+    )
+    draw.polygon(
+        [(x1 - d, top), (x1, top), (cx + stem / 2, vy), (cx - stem / 2, vy + stem / 2)], 255
+    )
 
 
 def _advance(font: ImageFont.FreeTypeFont, font_name: str, ch: str, variant: int) -> float:
@@ -151,7 +183,7 @@ def line_mask(
     """uint8 mask (255 = ink) of ``text`` cropped to its ink width and the cap height.
 
     ``tracking`` is extra spacing between characters as a fraction of the font size;
-    ``variant`` selects the hand-drawn "1"/"M" (``VARIANT_ONE | VARIANT_M``).
+    ``variant`` selects the hand-drawn "1"/"M"/"Y" (``VARIANT_*`` bits).
     Cached: the same line is drawn many times by the load tests and by training.
     """
     font = _font(font_name)
@@ -177,7 +209,17 @@ def line_mask(
         if ch == "1" and variant & VARIANT_ONE:
             _draw_one(draw, font_name, stem, x, float(pad), float(pad + cap_bottom - cap_top))
         elif ch == "M" and variant & VARIANT_M:
-            _draw_m(draw, font_name, stem, x, float(pad), float(pad + cap_bottom - cap_top))
+            _draw_m(
+                draw,
+                font_name,
+                stem,
+                x,
+                float(pad),
+                float(pad + cap_bottom - cap_top),
+                bool(variant & VARIANT_M_SHALLOW),
+            )
+        elif ch == "Y" and variant & VARIANT_Y:
+            _draw_y(draw, font_name, stem, x, float(pad), float(pad + cap_bottom - cap_top))
         else:
             draw.text((x, pad - cap_top), ch, font=font, fill=255)
         if dstroke and ch == "D" and i > 0 and text[i - 1] == "M":
@@ -214,7 +256,7 @@ def _restroke(mask: np.ndarray, delta: float) -> np.ndarray:
     ink = (mask > 127).astype(np.uint8)
     if delta < 0:
         dist = cv2.distanceTransform(ink, cv2.DIST_L2, 5)
-        a = np.clip(dist + delta + 0.5, 0.0, 1.0)
+        a = np.clip(dist + delta + 0.5, 0.0, 1.0) * ink
     else:
         dist = cv2.distanceTransform(1 - ink, cv2.DIST_L2, 5)
         a = np.clip(delta - dist + 0.5, 0.0, 1.0)

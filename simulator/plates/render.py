@@ -15,7 +15,9 @@ import numpy as np
 
 from simulator.plates.glyphs import (
     VARIANT_M,
+    VARIANT_M_SHALLOW,
     VARIANT_ONE,
+    VARIANT_Y,
     line_mask,
     pick_font,
     stretched_line,
@@ -98,8 +100,11 @@ def render_plate(
     # (OSP-DIN's is 1/3.5); some plates (and bold fonts' look under blur) are heavier.
     ratio = rng.uniform(5.0, 7.5) if rng.random() < 0.8 else rng.uniform(3.5, 5.0)
     weight = stroke_change(font_name, float(ratio))
-    # The plate "1" has a long flag and the plate "M" a shallow V: hand-drawn on most plates.
-    variant = (VARIANT_ONE if rng.random() < 0.6 else 0) | (VARIANT_M if rng.random() < 0.6 else 0)
+    # The plate "1" has a long flag, the plate "M" a shallow V and the plate "Y" short arms:
+    # hand-drawn on most plates.
+    variant = (VARIANT_ONE if rng.random() < 0.6 else 0) | (VARIANT_Y if rng.random() < 0.6 else 0)
+    m = rng.random()
+    variant |= VARIANT_M if m < 0.35 else (VARIANT_M | VARIANT_M_SHALLOW if m < 0.7 else 0)
     inner_w = plate_w * (1.0 - 2 * 0.035)
     fill = rng.uniform(0.82, 0.93)
     naturals = []

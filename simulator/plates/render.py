@@ -103,8 +103,8 @@ def render_plate(
     # The plate "1" has a long flag, the plate "M" a shallow V and the plate "Y" short arms:
     # hand-drawn on most plates.
     variant = (VARIANT_ONE if rng.random() < 0.6 else 0) | (VARIANT_Y if rng.random() < 0.6 else 0)
-    m = rng.random()
-    variant |= VARIANT_M if m < 0.35 else (VARIANT_M | VARIANT_M_SHALLOW if m < 0.7 else 0)
+    u = rng.random()
+    variant |= VARIANT_M if u < 0.35 else (VARIANT_M | VARIANT_M_SHALLOW if u < 0.7 else 0)
     inner_w = plate_w * (1.0 - 2 * 0.035)
     fill = rng.uniform(0.82, 0.93)
     naturals = []

@@ -26,7 +26,7 @@ LOW_BALANCE_NOTICE = "low_balance_notice"
 
 
 @functools.cache
-def _insert(n: int) -> Any:
+def insert_statement(n: int) -> Any:
     """``n`` rows in one cacheable INSERT (an executemany costs a statement per row on the
     server); no RETURNING of the new ids, which nobody reads."""
     table = table_of(OutboxRow)
@@ -35,7 +35,8 @@ def _insert(n: int) -> Any:
         n,
         ("kind", "key", "payload"),
         {
-            "created_at": bindparam("created_at", type_=table.c.created_at.type),
+            # not "created_at", a column of other tables: see statements.q_finish
+            "created_at": bindparam("outbox_created_at", type_=table.c.created_at.type),
             "attempts": literal_column("0"),
         },
     )
@@ -52,10 +53,15 @@ def add_many(
     """Queue several messages with one statement, in the order given."""
     if not rows:
         return
-    params: dict[str, Any] = {"created_at": utcnow()}
+    session.execute(insert_statement(len(rows)), insert_params(rows))
+
+
+def insert_params(rows: Sequence[tuple[str, str, dict[str, Any]]]) -> dict[str, Any]:
+    """The parameters of ``insert_statement(len(rows))`` for these rows."""
+    params: dict[str, Any] = {"outbox_created_at": utcnow()}
     for i, (kind, key, payload) in enumerate(rows):
         params[f"kind_{i}"], params[f"key_{i}"], params[f"payload_{i}"] = kind, key, payload
-    session.execute(_insert(len(rows)), params)
+    return params
 
 
 def claim(session: Session, kind: str, limit: int = 10) -> list[OutboxRow]:

@@ -118,7 +118,10 @@ class _Ctx:
     account_status: str | None = None
     account_balance: int | None = None
     locked_account: LockedAccount | None = None
+    locked_balance: int | None = None  # the locked account's balance when it was read
     outbox_rows: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    # statements.TRAILING_WRITES queued for _finish, with their parameters
+    writes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
@@ -222,7 +225,13 @@ def _lock_account(ctx: _Ctx, account_id: int) -> LockedAccount:
     row = ctx.db.execute(statements.q_lock_account(), {"acct": account_id}).first()
     if row is None:
         raise LookupError(f"transport account {account_id} does not exist")
-    return LockedAccount.from_row(row)
+    return _hold(ctx, LockedAccount.from_row(row))
+
+
+def _hold(ctx: _Ctx, acct: LockedAccount) -> LockedAccount:
+    """Keep the locked account row: _finish writes its balance back if the postings moved it."""
+    ctx.locked_account, ctx.locked_balance = acct, acct.balance_vnd
+    return acct
 
 
 def _account_blocked(vehicle: Row[Any] | None, ctx: _Ctx) -> bool:
@@ -298,6 +307,29 @@ def _insert_session(
     return session_id
 
 
+def _write_finish(ctx: _Ctx, passage_params: dict[str, Any]) -> None:
+    """The queued writes, the passage's decision and the outbox rows: one statement on
+    PostgreSQL (``statements.q_finish``), one each on SQLite."""
+    acct = ctx.locked_account
+    if acct is not None and acct.balance_vnd != ctx.locked_balance:
+        # the row is locked: write what the postings (fare, auto top-up) did to it
+        ctx.writes.append(
+            ("set_balance", {"acct": acct.id, "account_balance_vnd": acct.balance_vnd})
+        )
+    outbox_params = outbox.insert_params(ctx.outbox_rows)
+    if ctx.db.dialect.name == "postgresql":
+        stmt = statements.q_finish(tuple(name for name, _ in ctx.writes), len(ctx.outbox_rows))
+        params = passage_params | outbox_params
+        for _, write_params in ctx.writes:
+            params |= write_params
+        ctx.db.execute(stmt, params)
+        return
+    for name, write_params in ctx.writes:
+        ctx.db.execute(statements.TRAILING_WRITES[name](), write_params)
+    ctx.db.execute(statements.q_finish_passage(), passage_params)
+    ctx.db.execute(outbox.insert_statement(len(ctx.outbox_rows)), outbox_params)
+
+
 # ---------------------------------------------------------------- exit
 
 
@@ -306,7 +338,8 @@ def _exit(ctx: _Ctx, vehicle: Row[Any] | None, locked: Row[Any] | None) -> GateD
     policy = ctx.policy
     session: OpenSession | None = None
     if locked is not None:
-        session, ctx.locked_account = _session_of(locked), LockedAccount.from_row(locked)
+        session = _session_of(locked)
+        _hold(ctx, LockedAccount.from_row(locked))
     elif vehicle is None:
         session = _open_session(ctx)
     if vehicle is None:
@@ -407,20 +440,23 @@ def _close(
     payment: str,
     journal_entry_id: int | None = None,
 ) -> None:
+    """Queue the session's closing UPDATE (written by _finish, with the passage's decision)."""
     session.exit_at = max(ctx.p.captured_at, session.entry_at)
-    ctx.db.execute(
-        statements.q_close_session(),
-        {
-            "sid": session.id,
-            "vehicle_class": session.vehicle_class,
-            "exit_at": session.exit_at,
-            "exit_passage_id": ctx.passage.id,
-            "fare_vnd": fare.amount_vnd,
-            "fare_lines": fare.explain(),
-            "tariff_version": f"{fare.tariff_id}@{fare.tariff_version}",
-            "payment": payment,
-            "journal_entry_id": journal_entry_id,
-        },
+    ctx.writes.append(
+        (
+            "close_session",
+            {
+                "sid": session.id,
+                "session_vehicle_class": session.vehicle_class,
+                "session_exit_at": session.exit_at,
+                "session_exit_passage_id": ctx.passage.id,
+                "session_fare_vnd": fare.amount_vnd,
+                "session_fare_lines": fare.explain(),
+                "session_tariff_version": f"{fare.tariff_id}@{fare.tariff_version}",
+                "session_payment": payment,
+                "session_journal_entry_id": journal_entry_id,
+            },
+        )
     )
 
 
@@ -438,14 +474,8 @@ def _charge(
             account_id=vehicle.account_id,
         )
     acct = ctx.locked_account or _lock_account(ctx, vehicle.account_id)
-    balance_before = acct.balance_vnd
     auto_top_up(ctx.uow, acct, fare.amount_vnd, f"auto:{ctx.p.event_id}")
-    decision = _debit(ctx, session, acct, fare, reason)
-    if acct.balance_vnd != balance_before:  # the row is locked: write what the postings did
-        ctx.db.execute(
-            statements.q_set_balance(), {"acct": acct.id, "balance_vnd": acct.balance_vnd}
-        )
-    return decision
+    return _debit(ctx, session, acct, fare, reason)
 
 
 def _debit(
@@ -529,20 +559,17 @@ def _finish(
         passage_id=passage.id,
         review=review,
     )
-    ctx.db.execute(
-        statements.q_finish_passage(),
-        {
-            "pid": passage.id,
-            "vehicle_id": passage.vehicle_id,
-            "account_id": passage.account_id,
-            "session_id": session_id,
-            "opened": opened,
-            "reason": reason.value,
-            "fare_vnd": fare,
-            "review_status": "pending" if review else None,
-            "decision": decision.to_dict(),
-        },
-    )
+    passage_params = {
+        "pid": passage.id,
+        "passage_vehicle_id": passage.vehicle_id,
+        "passage_account_id": passage.account_id,
+        "passage_session_id": session_id,
+        "passage_opened": opened,
+        "passage_reason": reason.value,
+        "passage_fare_vnd": fare,
+        "passage_review_status": "pending" if review else None,
+        "passage_decision": decision.to_dict(),
+    }
     ctx.outbox_rows.append(
         (
             outbox.BARRIER_COMMAND,
@@ -560,7 +587,7 @@ def _finish(
             },
         )
     )
-    outbox.add_many(ctx.db, ctx.outbox_rows)  # one statement for all of them
+    _write_finish(ctx, passage_params)
     if review or reason is not Reason.ENTRY_OK:
         log.info(
             "passage %s at %s/%s: %s open=%s review=%s",

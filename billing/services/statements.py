@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from billing.adapters import orm
+from billing.adapters import orm, outbox
 
 PASSAGES = orm.table_of(orm.Passage)
 SESSIONS = orm.table_of(orm.ParkingSession)
@@ -192,22 +192,37 @@ def q_void_session() -> Update:
     )
 
 
+def _bound(table: Table, prefix: str, *columns: str) -> dict[str, Any]:
+    """``column=bindparam("<prefix><column>")`` for an UPDATE's ``values()``.
+
+    The prefix keeps the parameter names apart from the column names: SQLAlchemy adds every
+    parameter named like a column of an UPDATE to its SET clause, and ``q_finish`` runs several
+    UPDATEs with one set of parameters (``created_at`` of the outbox rows would have set the
+    passage's, the passage's ``vehicle_id`` the session's).
+    """
+    return {name: bindparam(prefix + name, type_=table.c[name].type) for name in columns}
+
+
 @functools.cache
 def q_close_session() -> Update:
-    s = SESSIONS.c
+    """Parameters ``sid`` and ``session_<column>``."""
     return (
         update(SESSIONS)
-        .where(s.id == bindparam("sid"))
+        .where(SESSIONS.c.id == bindparam("sid"))
         .values(
             status="closed",
-            vehicle_class=bindparam("vehicle_class", type_=s.vehicle_class.type),
-            exit_at=bindparam("exit_at", type_=s.exit_at.type),
-            exit_passage_id=bindparam("exit_passage_id", type_=s.exit_passage_id.type),
-            fare_vnd=bindparam("fare_vnd", type_=s.fare_vnd.type),
-            fare_lines=bindparam("fare_lines", type_=s.fare_lines.type),
-            tariff_version=bindparam("tariff_version", type_=s.tariff_version.type),
-            payment=bindparam("payment", type_=s.payment.type),
-            journal_entry_id=bindparam("journal_entry_id", type_=s.journal_entry_id.type),
+            **_bound(
+                SESSIONS,
+                "session_",
+                "vehicle_class",
+                "exit_at",
+                "exit_passage_id",
+                "fare_vnd",
+                "fare_lines",
+                "tariff_version",
+                "payment",
+                "journal_entry_id",
+            ),
         )
     )
 
@@ -228,30 +243,53 @@ def q_balance() -> Select[Any]:
 
 @functools.cache
 def q_set_balance() -> Update:
+    """Parameters ``acct`` and ``account_balance_vnd``."""
     return (
         update(ACCOUNTS)
         .where(ACCOUNTS.c.id == bindparam("acct"))
-        .values(balance_vnd=bindparam("balance_vnd", type_=ACCOUNTS.c.balance_vnd.type))
+        .values(**_bound(ACCOUNTS, "account_", "balance_vnd"))
     )
 
 
 @functools.cache
 def q_finish_passage() -> Update:
-    p = PASSAGES.c
+    """Parameters ``pid`` and ``passage_<column>``."""
     return (
         update(PASSAGES)
-        .where(p.id == bindparam("pid"))
+        .where(PASSAGES.c.id == bindparam("pid"))
         .values(
-            vehicle_id=bindparam("vehicle_id"),
-            account_id=bindparam("account_id"),
-            session_id=bindparam("session_id"),
-            opened=bindparam("opened"),
-            reason=bindparam("reason"),
-            fare_vnd=bindparam("fare_vnd"),
-            review_status=bindparam("review_status"),
-            decision=bindparam("decision", type_=p.decision.type),
+            **_bound(
+                PASSAGES,
+                "passage_",
+                "vehicle_id",
+                "account_id",
+                "session_id",
+                "opened",
+                "reason",
+                "fare_vnd",
+                "review_status",
+                "decision",
+            )
         )
     )
+
+
+# Writes settlement queues for the end of its transaction, by name (see q_finish).
+TRAILING_WRITES = {"close_session": q_close_session, "set_balance": q_set_balance}
+
+
+@functools.cache
+def q_finish(writes: tuple[str, ...], outbox_rows: int) -> Any:
+    """PostgreSQL: the end of a settlement in one statement, one round trip instead of up to
+    four: the queued ``TRAILING_WRITES``, ``q_finish_passage`` and the outbox rows, as
+    data-modifying CTEs of the outbox INSERT (PostgreSQL runs each exactly once, whether or not
+    the query reads it). They touch different rows, which the transaction has already written
+    or locked, so their order does not matter. SQLite has no such CTEs: there they run one by
+    one. Their parameter names must not clash with each other nor with a column (``_bound``)."""
+    stmt = outbox.insert_statement(outbox_rows)
+    for name in writes:
+        stmt = stmt.add_cte(TRAILING_WRITES[name]().cte(name))
+    return stmt.add_cte(q_finish_passage().cte("finish_passage"))
 
 
 @functools.cache

@@ -455,3 +455,17 @@ def test_deadlock_victims_are_retried_other_errors_are_not() -> None:
     lost = OperationalError("x", {}, Orig("57P01"), connection_invalidated=True)
     assert _retryable(lost, 0)
     assert not _retryable(lost, 1)
+
+
+def test_finish_statement_parameters_are_named_unlike_any_column() -> None:
+    """SQLAlchemy adds a parameter named like a column of an UPDATE to its SET clause: in the
+    one-statement finish (PostgreSQL) that would write one table's value into another's."""
+    from sqlalchemy.dialects import postgresql
+
+    from billing.adapters import orm
+    from billing.services import statements
+
+    stmt = statements.q_finish(tuple(statements.TRAILING_WRITES), 2)
+    names = set(stmt.compile(dialect=postgresql.dialect()).binds)
+    columns = {c.name for table in orm.metadata.tables.values() for c in table.columns}
+    assert names and not names & columns, names & columns

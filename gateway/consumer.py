@@ -80,8 +80,9 @@ class PlateReadLike(Protocol):
 
 
 SettleFn = Callable[[Passage], Decision]
-# lpr.pool.ReaderPool.read: frames and a crop hint (None, a bbox, or "frame" for plate crops).
-ReadPlateFn = Callable[[Sequence[bytes], Any], "Future[Any]"]
+# lpr.pool.ReaderPool.read: frames, a crop hint (None, a bbox, or "frame" for plate crops) and
+# the confidence at which the reader may stop before the last frame (None: read them all).
+ReadPlateFn = Callable[[Sequence[bytes], Any, float | None], "Future[Any]"]
 ImageStoreFn = Callable[[GateEvent], str | None]
 
 
@@ -299,7 +300,9 @@ class Consumer:
             if event.plate_crop is not None:
                 # The camera's own plate crop: read as it is ("frame" = the image is the plate);
                 # the full frames only when the crop alone is not conclusive.
-                read = await asyncio.wrap_future(self._read_plate([event.plate_crop], "frame"))
+                read = await asyncio.wrap_future(
+                    self._read_plate([event.plate_crop], "frame", None)
+                )
             if read is None or not (read.auto_ok and read.text):
                 from_frames = await self._read_frames(event.frames)
                 if read is None or from_frames.confidence >= read.confidence:
@@ -315,17 +318,14 @@ class Consumer:
         return read.text, float(read.confidence), not (read.auto_ok and read.text)
 
     async def _read_frames(self, frames: Sequence[bytes]) -> PlateReadLike:
-        """The first frame alone when it is conclusive, else a vote over all of them.
+        """Frames read one by one until the vote is conclusive, else a vote over all of them.
 
-        Most passages read cleanly from one frame; voting only when needed roughly halves the
-        reading work per event, which is what bounds a lot's throughput on a small gateway.
+        Most passages read cleanly from one frame; stopping there roughly halves the reading
+        work per event, which is what bounds a lot's throughput on a small gateway.
         """
         assert self._read_plate is not None
-        if self._progressive and len(frames) > 1:
-            first: PlateReadLike = await asyncio.wrap_future(self._read_plate(frames[:1], None))
-            if first.auto_ok and first.text and first.confidence >= self._first_frame_accept:
-                return first
-        result: PlateReadLike = await asyncio.wrap_future(self._read_plate(frames, None))
+        enough = self._first_frame_accept if self._progressive else None
+        result: PlateReadLike = await asyncio.wrap_future(self._read_plate(frames, None, enough))
         return result
 
     async def _settle_with_retry(self, passage: Passage) -> Decision:

@@ -40,10 +40,10 @@ def _init_worker(recognizer: str, threads: int) -> None:
     log.info("lpr worker %d ready (%s)", os.getpid(), _READER.recognizer.name)
 
 
-def _read(frames: Sequence[Frame], crop: Crop) -> PlateRead:
+def _read(frames: Sequence[Frame], crop: Crop, enough: float | None) -> PlateRead:
     if _READER is None:  # pragma: no cover - the initializer always ran
         raise RuntimeError("lpr worker not initialized")
-    return _READER.read(frames, crop)
+    return _READER.read(frames, crop, enough=enough)
 
 
 def _ready() -> str:
@@ -51,7 +51,7 @@ def _ready() -> str:
 
 
 class ReaderPool:
-    """`ReaderPool(workers).read(frames, crop) -> Future[PlateRead]`; use as a context manager."""
+    """`ReaderPool(workers).read(frames, crop, enough) -> Future[PlateRead]`; a context manager."""
 
     def __init__(self, workers: int = 1, recognizer: str = "auto", threads: int = 1) -> None:
         if workers < 1:
@@ -66,13 +66,16 @@ class ReaderPool:
         names = [f.result() for f in [self._pool.submit(_ready) for _ in range(workers * 2)]]
         self.recognizer = names[0] if names else ""
 
-    def read(self, frames: Sequence[Frame] | Frame, crop: Crop = None) -> Future[PlateRead]:
+    def read(
+        self, frames: Sequence[Frame] | Frame, crop: Crop = None, enough: float | None = None
+    ) -> Future[PlateRead]:
+        """``PlateReader.read`` in a worker process (see there for ``enough``)."""
         batch: list[Frame] = (
             [bytes(frames) if isinstance(frames, bytearray | memoryview) else frames]
             if isinstance(frames, bytes | bytearray | memoryview | np.ndarray)
             else [bytes(f) if isinstance(f, bytearray | memoryview) else f for f in frames]
         )
-        return self._pool.submit(_read, batch, crop)
+        return self._pool.submit(_read, batch, crop, enough)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -230,22 +230,50 @@ class PlateReader:
         return best
 
     # -- the passage ----------------------------------------------------------------------
-    def read(self, frames: Sequence[Frame] | Frame, crop: Crop = None) -> PlateRead:
+    def read(
+        self, frames: Sequence[Frame] | Frame, crop: Crop = None, *, enough: float | None = None
+    ) -> PlateRead:
+        """Read and vote the frames of one passage.
+
+        ``enough``: read the frames one by one and stop as soon as the vote over the frames
+        read so far is auto-ok with at least this confidence (most passages read cleanly from
+        their first frame; the others are voted over more frames, each read once). Without it
+        every frame is decoded first, so a corrupt frame anywhere is an error.
+        """
         t_all, c_all = time.perf_counter(), time.process_time()
         if isinstance(frames, bytes | bytearray | memoryview | np.ndarray):
             frames = [frames]
         if not 1 <= len(frames) <= MAX_FRAMES:
             raise BadImage(f"expected 1-{MAX_FRAMES} frames, got {len(frames)}")
         t: dict[str, float] = {}
-        t0 = time.perf_counter()
-        images = [to_bgr(f) for f in frames]
-        t["decode"] = (time.perf_counter() - t0) * 1000
-        reads = [r for r in (self._read_frame(img, crop, t) for img in images) if r is not None]
-        result = self._vote(reads, len(images))
+        if enough is None:
+            t0 = time.perf_counter()
+            images = [to_bgr(f) for f in frames]
+            t["decode"] = (time.perf_counter() - t0) * 1000
+            reads = [r for r in (self._read_frame(img, crop, t) for img in images) if r is not None]
+            result = self._vote(reads, len(images))
+        else:
+            result = self._read_until(frames, crop, enough, t)
         t["total"] = (time.perf_counter() - t_all) * 1000
         t["cpu"] = (time.process_time() - c_all) * 1000  # this process's CPU, all threads
         name = self.recognizer.name + (f"+{self.second.name}" if self.second else "")
         return _replace_timings(result, t, name)
+
+    def _read_until(
+        self, frames: Sequence[Frame], crop: Crop, enough: float, t: dict[str, float]
+    ) -> PlateRead:
+        reads: list[FrameRead] = []
+        for n, frame in enumerate(frames, start=1):
+            t0 = time.perf_counter()
+            img = to_bgr(frame)
+            t["decode"] = t.get("decode", 0.0) + (time.perf_counter() - t0) * 1000
+            fr = self._read_frame(img, crop, t)
+            if fr is not None:
+                reads.append(fr)
+                so_far = self._vote(reads, n)
+                if n < len(frames) and so_far.auto_ok and so_far.confidence >= enough:
+                    return so_far
+        return self._vote(reads, len(frames))
 
     def _vote(self, reads: list[FrameRead], n_frames: int) -> PlateRead:
         if not reads:

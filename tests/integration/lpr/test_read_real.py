@@ -89,6 +89,19 @@ def test_agreeing_frames_beat_one_frame(reader: PlateReader, labels: dict[str, s
     assert two.confidence >= one.confidence
 
 
+def test_enough_stops_at_the_first_conclusive_frame_else_votes_on(reader: PlateReader) -> None:
+    data = (DEV / "images" / "10xemay112.jpg").read_bytes()
+    corrupt = b"\xff\xd8\xff\xe0 truncated jpeg"
+    blank = np.full((560, 760, 3), 90, np.uint8)
+    sure = reader.read([data, corrupt], crop="frame", enough=0.9)
+    assert sure.auto_ok and sure.frames == 1  # the corrupt second frame was never decoded
+    with pytest.raises(BadImage):
+        reader.read([data, corrupt], crop="frame")  # without it every frame is decoded first
+    late = reader.read([blank, data, data], crop="frame", enough=0.9)
+    assert late.key == sure.key and late.frames == 1  # went on past the empty first frame
+    assert late.timings_ms["total"] > 0
+
+
 def test_no_plate_gives_an_empty_read_not_an_error(reader: PlateReader) -> None:
     blank = np.full((720, 1280, 3), 90, np.uint8)
     r = reader.read([blank])
@@ -108,7 +121,7 @@ def test_bad_frames_raise_bad_image(reader: PlateReader, caplog: pytest.LogCaptu
 def test_pool_reads_in_a_worker_process() -> None:
     data = (DEV / "images" / "3CarLongPlate230.jpg").read_bytes()
     with ReaderPool(1) as pool:
-        good = pool.read([data], "frame")
+        good = pool.read([data], "frame", 0.9)
         bad = pool.read([b"not an image"], "frame")
         assert good.result(timeout=120).text == "51A-775.29"
         assert isinstance(bad.exception(timeout=120), BadImage)

@@ -27,8 +27,9 @@ class FakeReader:
         self.answers = answers
         self.calls: list[tuple[tuple[bytes, ...], Any]] = []
 
-    def __call__(self, frames: Any, crop: Any) -> Future[Any]:
+    def __call__(self, frames: Any, crop: Any, enough: float | None = None) -> Future[Any]:
         self.calls.append((tuple(frames), crop))
+        self.enough = enough
         fut: Future[Any] = Future()
         answer = self.answers[crop]
         if isinstance(answer, Exception):
@@ -88,26 +89,13 @@ async def test_unreadable_or_failing_reader_means_review_not_a_guess() -> None:
     assert await consumer(None)._read(event()) == (None, 0.0, True)
 
 
-class ByFrameCount:
-    def __init__(self, one: Read, all_: Read) -> None:
-        self.one, self.all = one, all_
-        self.calls: list[int] = []
-
-    def __call__(self, frames: Any, crop: Any) -> Future[Any]:
-        self.calls.append(len(frames))
-        fut: Future[Any] = Future()
-        fut.set_result(self.one if len(frames) == 1 else self.all)
-        return fut
-
-
-async def test_first_frame_suffices_when_conclusive_else_all_frames_vote() -> None:
+async def test_frames_go_in_one_read_that_may_stop_once_conclusive() -> None:
     frames = (JPEG, JPEG + b"2", JPEG + b"3")
-    sure = ByFrameCount(Read("30A-123.45", 0.99, True), Read("X", 0.1, False))
-    assert await consumer(sure)._read(event(frames=frames)) == ("30A-123.45", 0.99, False)
-    assert sure.calls == [1]
-    unsure = ByFrameCount(Read("30A-123.46", 0.7, False), Read("30A-123.45", 0.97, True))
-    assert await consumer(unsure)._read(event(frames=frames)) == ("30A-123.45", 0.97, False)
-    assert unsure.calls == [1, 3]
-    single = ByFrameCount(Read("30A-123.45", 0.99, True), Read("X", 0.1, False))
-    assert (await consumer(single)._read(event()))[0] == "30A-123.45"
-    assert single.calls == [1]
+    reader = FakeReader({None: Read("30A-123.45", 0.99, True)})
+    assert await consumer(reader)._read(event(frames=frames)) == ("30A-123.45", 0.99, False)
+    assert reader.calls == [(frames, None)]
+    assert reader.enough == 0.95  # the reader stops early only at this confidence
+    every = FakeReader({None: Read("30A-123.45", 0.99, True)})
+    c = Consumer(MqttConfig(), settle=lambda p: None, read_plate=every, progressive_reading=False)  # type: ignore[arg-type,return-value]
+    await c._read(event(frames=frames))
+    assert every.calls == [(frames, None)] and every.enough is None

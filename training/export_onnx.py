@@ -21,7 +21,9 @@ from lpr.recognizers.plate_model import CHARSET, DEFAULT_MODEL, INPUT_H, INPUT_W
 from training.model import CRNN
 
 
-def export(weights: Path, out: Path, metrics: Path | None) -> dict[str, object]:
+def export(
+    weights: Path, out: Path, metrics: Path | None, temperature: float = 1.0
+) -> dict[str, object]:
     ckpt = torch.load(weights, map_location="cpu")
     config = ckpt["config"]
     model = CRNN(len(CHARSET), tuple(config["channels"]), int(config["hidden"]))
@@ -54,6 +56,7 @@ def export(weights: Path, out: Path, metrics: Path | None) -> dict[str, object]:
         "input_h": INPUT_H,
         "input_w": INPUT_W,
         "md5": file_md5(out),
+        "temperature": temperature,
         "bytes": out.stat().st_size,
         "architecture": f"CRNN conv {config['channels']} BiLSTM {config['hidden']} CTC",
         "trained_on": "synthetic line crops only (training/synth_lines.py)",
@@ -74,8 +77,11 @@ def main() -> None:
     ap.add_argument("weights", type=Path)
     ap.add_argument("--out", type=Path, default=DEFAULT_MODEL)
     ap.add_argument("--metrics", type=Path, default=None)
+    ap.add_argument(
+        "--temperature", type=float, default=1.0, help="softmax temperature the reader applies"
+    )
     args = ap.parse_args()
-    info = export(args.weights, args.out, args.metrics)
+    info = export(args.weights, args.out, args.metrics, args.temperature)
     print(f"wrote {args.out} ({info['bytes']} bytes, md5 {info['md5']})")
 
 

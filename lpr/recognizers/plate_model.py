@@ -72,13 +72,21 @@ class ModelInfo:
     input_h: int
     input_w: int
     md5: str
+    #: Softmax temperature: a network trained to low CTC loss on clean synthetic lines is
+    #: over-confident on real ones, and its confident misreads then outvote RapidOCR when the
+    #: two are fused. Chosen on the dev set (bench/lpr.py); 1.0 = the logits as they are.
+    temperature: float = 1.0
 
     @classmethod
     def load(cls, path: Path) -> ModelInfo:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             return cls(
-                str(data["charset"]), int(data["input_h"]), int(data["input_w"]), str(data["md5"])
+                str(data["charset"]),
+                int(data["input_h"]),
+                int(data["input_w"]),
+                str(data["md5"]),
+                float(data.get("temperature", 1.0)),
             )
         except FileNotFoundError as e:
             raise PlateModelError(f"plate model description missing: {path}") from e
@@ -127,6 +135,9 @@ class PlateModelRecognizer:
         self._input = self._session.get_inputs()[0].name
         self.charset = info.charset
         self.input_h, self.input_w = info.input_h, info.input_w
+        if info.temperature <= 0:
+            raise PlateModelError(f"plate model {path}: temperature must be > 0")
+        self.temperature = info.temperature
         self.path = path
 
     def step_probs(self, lines: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -134,7 +145,7 @@ class PlateModelRecognizer:
             return []
         batch = np.stack([prepare_line(x, self.input_h, self.input_w) for x in lines])[:, None]
         (logits,) = self._session.run(None, {self._input: batch})
-        probs = softmax(logits.astype(np.float32))  # (N, T, C)
+        probs = softmax(logits.astype(np.float32) / self.temperature)  # (N, T, C)
         return [probs[i] for i in range(probs.shape[0])]
 
     def read_greedy(self, lines: Sequence[np.ndarray]) -> list[str]:

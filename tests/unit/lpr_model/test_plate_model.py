@@ -92,3 +92,23 @@ def test_greedy_decode_collapses_repeats_and_blanks():
     idx = [0, 2, 2, 0, 2, 11, 11, 0]  # "1", "1", "A"
     probs = np.eye(len(CHARSET))[idx]
     assert greedy_decode(probs, CHARSET) == "11A"
+
+
+def test_temperature_from_the_description_softens_the_probabilities(tmp_path):
+    import json
+
+    onnx = tmp_path / "plate_rec.onnx"
+    shutil.copy(DEFAULT_MODEL, onnx)
+    info = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    line = render_plate(random_spec(np.random.default_rng(4), layout="long"),
+                        np.random.default_rng(4), height=48).image  # fmt: skip
+    peaks = {}
+    for t in (1.0, 3.0):
+        (tmp_path / "plate_rec.json").write_text(json.dumps({**info, "temperature": t}))
+        (probs,) = PlateModelRecognizer(onnx).step_probs([line])
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-4)
+        peaks[t] = float(probs.max(axis=1).mean())
+    assert peaks[3.0] < peaks[1.0]
+    (tmp_path / "plate_rec.json").write_text(json.dumps({**info, "temperature": 0}))
+    with pytest.raises(PlateModelError, match="temperature"):
+        PlateModelRecognizer(onnx)

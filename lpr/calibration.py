@@ -2,8 +2,9 @@
 
 Fitted for the default reader (plate model + RapidOCR voting on every frame) on 500 dev crops
 (bench/lpr.py --fit --limit 500). Checked again with the current pair (plate model of
-training/README.md at softmax temperature 2, RapidOCR) on all 1,137 dev crops: 97.4 % right; at
-0.98, 88 % auto-charged and 0.18 % of all plates auto-charged wrongly (0.2 % of those charged).
+training/README.md at softmax temperature 2, RapidOCR padded to 224) on all 1,137 dev crops:
+97.7 % right; at 0.98, 87.6 % auto-charged and 0.18 % of all plates auto-charged wrongly (0.2 %
+of those charged).
 Refit when a recognizer changes.
 
 A logistic model on three features of a frame's read, fitted on the real dev set with

@@ -60,33 +60,28 @@ def _cap_box(name: str) -> tuple[int, int]:
     return int(top), int(bottom)
 
 
+def _ink_runs(name: str, ch: str, frac: float) -> list[np.ndarray]:
+    """Runs of inked columns across ``ch`` drawn at (10, 10), ``frac`` of the way down its ink."""
+    img = Image.new("L", (_DRAW_SIZE * 2, _DRAW_SIZE * 2), 0)
+    ImageDraw.Draw(img).text((10, 10), ch, font=_font(name), fill=255)
+    arr = np.asarray(img) > 127
+    rows = np.flatnonzero(arr.any(axis=1))
+    cols = np.flatnonzero(arr[rows[0] + int((rows[-1] - rows[0]) * frac)])
+    return np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
+
+
 @lru_cache(maxsize=8)
 def font_stroke(name: str) -> tuple[float, float]:
     """(vertical stem width, ink width of "0") of the font at the draw size, in pixels."""
-    font = _font(name)
-    img = Image.new("L", (_DRAW_SIZE * 2, _DRAW_SIZE * 2), 0)
-    ImageDraw.Draw(img).text((10, 10), "H", font=font, fill=255)
-    arr = np.asarray(img) > 127
-    rows = np.flatnonzero(arr.any(axis=1))
-    row = arr[rows[0] + (rows[-1] - rows[0]) // 4]  # a quarter down: through both stems
-    cols = np.flatnonzero(row)
-    runs = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
-    stem = float(len(runs[0]))
-    x0, _, x1, _ = font.getbbox("0")
+    stem = float(len(_ink_runs(name, "H", 0.25)[0]))  # a quarter down: through both stems
+    x0, _, x1, _ = _font(name).getbbox("0")
     return stem, float(x1 - x0)
 
 
 @lru_cache(maxsize=8)
 def _one_stem(name: str) -> tuple[float, float]:
     """x range of the font's own "1" stem (low down, below any flag), relative to the pen."""
-    font = _font(name)
-    img = Image.new("L", (_DRAW_SIZE * 2, _DRAW_SIZE * 2), 0)
-    ImageDraw.Draw(img).text((10, 10), "1", font=font, fill=255)
-    arr = np.asarray(img) > 127
-    rows = np.flatnonzero(arr.any(axis=1))
-    cols = np.flatnonzero(arr[rows[0] + (rows[-1] - rows[0]) * 3 // 4])
-    runs = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
-    widest = max(runs, key=len)
+    widest = max(_ink_runs(name, "1", 0.75), key=len)
     return float(widest[0] - 10), float(widest[-1] + 1 - 10)
 
 

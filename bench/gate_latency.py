@@ -1,7 +1,9 @@
 """Gate latency: gate event published -> barrier command received at the gate.
 
-The full production path on this machine: gate agents (paho, QoS 1) -> Mosquitto on
-127.0.0.1:1883 -> the gateway consumer (plate reading in its process pool, billing's
+The full production path on this machine: gate agents (paho, QoS 1, each with its own
+credentials) -> Mosquitto (a private one started with the production configuration from
+``gateway.mosquitto_conf``: password file, ACLs, TCP_NODELAY; or ``--mqtt-port`` for a broker
+already running, anonymous) -> the gateway consumer (plate reading in its process pool, billing's
 settle_passage on a fresh PostgreSQL database on 127.0.0.1, the barrier command published from
 the outbox after commit) -> Mosquitto -> the gate. Each gate sends Poisson arrivals at
 ``--rate`` passages per second; half the gates are entries, half exits (a single gate is an
@@ -25,6 +27,7 @@ import json
 import os
 import platform
 import random
+import secrets
 import sys
 import tempfile
 import threading
@@ -52,7 +55,9 @@ from billing.services import (  # noqa: E402
 )
 from gateway import migrate  # noqa: E402
 from gateway.bootstrap import Container, build, build_consumer  # noqa: E402
+from gateway.broker import embedded_broker  # noqa: E402
 from gateway.demo import ConsumerThread  # noqa: E402
+from gateway.mosquitto_conf import GateCredential, new_gate_credential  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from simulator.gate_agent import AgentConfig, GateAgent  # noqa: E402
 from simulator.plates import random_spec, render_frame  # noqa: E402
@@ -65,6 +70,11 @@ GOAL_P99_MS = 500.0
 class Scenario:
     gates: int
     mode: str  # lpr | text
+
+
+def gate_ids(lot: str, gates: int) -> list[tuple[str, str]]:
+    """(gate id, direction) of a scenario's gates: half entries, half exits."""
+    return [(f"{lot}-s{gates}-g{i}", "entry" if i % 2 == 0 else "exit") for i in range(gates)]
 
 
 def fresh_database() -> tuple[str, Any]:
@@ -130,13 +140,23 @@ def run_scenario(
     args: argparse.Namespace,
     tmp: Path,
     lot: str,
+    creds: dict[tuple[str, str], GateCredential],
 ) -> dict[str, Any]:
     agents: list[GateAgent] = []
-    for i in range(sc.gates):
-        direction = "entry" if i % 2 == 0 else "exit"
-        gate = add_gate(container.uow_factory(), f"{lot}-s{sc.gates}-g{i}", lot, direction)
+    for gate_id, direction in gate_ids(lot, sc.gates):
+        gate = add_gate(container.uow_factory(), gate_id, lot, direction)
+        cred = creds.get((lot, gate))
         agent = GateAgent(
-            AgentConfig(lot, gate, direction, tmp / f"{gate}.sqlite", host=mqtt[0], port=mqtt[1])  # type: ignore[arg-type]
+            AgentConfig(
+                lot,
+                gate,
+                direction,  # type: ignore[arg-type]
+                tmp / f"{gate}.sqlite",
+                host=mqtt[0],
+                port=mqtt[1],
+                username=cred.username if cred else None,
+                password=cred.password if cred else None,
+            )
         )
         agent.start()
         agents.append(agent)
@@ -223,7 +243,13 @@ def main() -> None:
     ap.add_argument("--lpr-workers", type=int, default=2)
     ap.add_argument("--plates", type=int, default=40)
     ap.add_argument("--frames", type=int, default=2, help="JPEG frames per event (lpr mode)")
-    ap.add_argument("--mqtt-port", type=int, default=1883)
+    ap.add_argument(
+        "--mqtt-port",
+        type=int,
+        default=None,
+        help="use the (anonymous) broker already listening on this port of 127.0.0.1 instead "
+        "of a private Mosquitto with the production configuration",
+    )
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--json", action="store_true", help="write bench/results/gate_latency.json")
     args = ap.parse_args()
@@ -231,15 +257,35 @@ def main() -> None:
     url, drop = fresh_database()
     tmp = Path(tempfile.mkdtemp(prefix="gate-latency-"))
     results: list[dict[str, Any]] = []
+    # One lot per mode: the consumer listens to that lot only (other runs may share the broker).
+    lots = {mode: f"bench{uuid.uuid4().hex[:8]}" for mode in args.modes}
+    creds: dict[tuple[str, str], GateCredential] = {}
+    service_password = secrets.token_urlsafe(18)
+    broker = None
+    if args.mqtt_port is None:
+        for lot in lots.values():
+            for g in args.gates:
+                creds.update(
+                    {(lot, gid): new_gate_credential(lot, gid) for gid, _ in gate_ids(lot, g)}
+                )
+        broker = embedded_broker(
+            tmp / "mosquitto",
+            service_users={"gateway": service_password},
+            gates=creds.values(),
+            prefer="mosquitto",
+        )
+        broker.start()
     try:
         migrate.upgrade(url)
-        mqtt = ("127.0.0.1", args.mqtt_port)
+        mqtt = ("127.0.0.1", broker.port if broker else args.mqtt_port)
         tag = uuid.uuid4().hex[:8]
         settings = Settings(
             data_dir=tmp,
             database_url=url,
             mqtt_host=mqtt[0],
             mqtt_port=mqtt[1],
+            mqtt_username="gateway" if broker else None,
+            mqtt_password=service_password if broker else None,
             mqtt_client_id=f"bench-{tag}",
             mqtt_share_group=f"bench-{tag}",
             lpr_workers=args.lpr_workers,
@@ -251,8 +297,7 @@ def main() -> None:
         plates = population(container, args.plates, args.seed)
         frames = render(plates, args.frames, args.seed)
         for mode in args.modes:
-            # One lot per mode: the consumer listens to that lot only (other runs share 1883).
-            lot = f"bench{uuid.uuid4().hex[:8]}"
+            lot = lots[mode]
             create_lot(container.uow_factory(), lot, f"Bench {lot}", operator, "hn-central")
             consumer = ConsumerThread(
                 build_consumer(
@@ -270,7 +315,15 @@ def main() -> None:
                     print(f"scenario: {g} gates, {mode} ...", file=sys.stderr)
                     results.append(
                         run_scenario(
-                            Scenario(g, mode), container, mqtt, plates, frames, args, tmp, lot
+                            Scenario(g, mode),
+                            container,
+                            mqtt,
+                            plates,
+                            frames,
+                            args,
+                            tmp,
+                            lot,
+                            creds,
                         )
                     )
             finally:
@@ -282,6 +335,8 @@ def main() -> None:
         container.close()
     finally:
         drop()
+        if broker is not None:
+            broker.stop()
 
     cols = ("p50 ms", "p95 ms", "p99 ms", "max ms")
     head = f"{'gates':>5} {'mode':>5} {'events':>6} {'late':>4} "

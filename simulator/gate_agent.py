@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import sqlite3
 import threading
 import time
@@ -59,6 +60,13 @@ CREATE TABLE IF NOT EXISTS barrier_log (
     received_at TEXT NOT NULL
 );
 """
+
+
+def _no_delay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
+    """Events go out at once (TCP_NODELAY): paho leaves Nagle's algorithm on, which holds a
+    small packet until the broker's delayed ACK of the previous one."""
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class Camera(Protocol):
@@ -201,6 +209,7 @@ class GateAgent:
             status_topic(self.cfg.lot_id, self.cfg.gate_id), self._status(False), qos=1, retain=True
         )
         client.reconnect_delay_set(1, 10)
+        client.on_socket_open = _no_delay
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

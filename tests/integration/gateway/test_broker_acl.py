@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -75,6 +76,40 @@ def test_wrong_or_missing_credentials_are_refused(secured) -> None:  # type: ign
         client_for(broker, None, None)
     ok = client_for(broker, gates["in"].username, gates["in"].password)
     stop(ok)
+
+
+def _nodelay(client: mqtt.Client) -> int:
+    sock = client.socket()
+    assert isinstance(sock, socket.socket)
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+def test_gateway_and_gate_sockets_send_without_nagle_delay(secured, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A small packet right after another (a barrier command after a PUBACK) must not wait for
+    the peer's delayed ACK: both ends switch Nagle's algorithm off, and so does the broker."""
+    broker, gates = secured
+    gateway = client_for(broker, "gateway", "gw-secret")
+    cred = gates["out"]
+    agent = GateAgent(
+        AgentConfig(
+            LOT,
+            "out-1",
+            "exit",
+            tmp_path / "out.sqlite",
+            host=broker.host,
+            port=broker.port,
+            username=cred.username,
+            password=cred.password,
+        )
+    )
+    agent.start()
+    try:
+        assert agent.connected
+        assert _nodelay(gateway) and _nodelay(agent._client)
+        assert "set_tcp_nodelay true" in (broker.directory / "mosquitto.conf").read_text()
+    finally:
+        agent.stop()
+        stop(gateway)
 
 
 def test_gate_may_publish_only_its_own_events(secured) -> None:  # type: ignore[no-untyped-def]

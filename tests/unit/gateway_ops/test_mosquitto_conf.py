@@ -46,6 +46,7 @@ def test_config_refuses_anonymous_and_persists_sessions(tmp_path: Path) -> None:
     assert "allow_anonymous false" in text
     assert "listener 18883 127.0.0.1" in text
     assert "persistence true" in text and f"password_file {tmp_path}/passwd" in text
+    assert "set_tcp_nodelay true" in text  # no Nagle delay on barrier commands
     conf = write_config(
         tmp_path, port=18883, service_users={"gateway": "x"}, gates=[GateCredential("L", "G", "y")]
     )

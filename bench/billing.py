@@ -115,7 +115,7 @@ def worker(
     exits: int,
     run: str,
     start: mp.synchronize.Event,
-    out: mp.Queue,  # type: ignore[type-arg]
+    out: mp.Queue,
 ) -> None:
     engine = engine_for(url, durability)
     backend_pids: set[int] = set()

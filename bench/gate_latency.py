@@ -7,8 +7,12 @@ already running, anonymous) -> the gateway consumer (plate reading in its proces
 settle_passage on a fresh PostgreSQL database on 127.0.0.1, the barrier command published from
 the outbox after commit) -> Mosquitto -> the gate. Each gate sends Poisson arrivals at
 ``--rate`` passages per second; half the gates are entries, half exits (a single gate is an
-entry). Two modes: ``lpr`` (the gateway reads plates from 2 rendered 1280x720 JPEG frames per
-event) and ``text`` (the camera sends plate text: the pipeline without reading).
+entry). The traffic is what a lot sees: every entry is a registered car that is not inside;
+every exit is a car that entered about four hours earlier (parked through billing before the
+clock starts), so it is priced, debited and queues its invoice request. Each scenario plays on
+its own simulated day, so a plate used in two scenarios never overlaps itself. Two modes:
+``lpr`` (the gateway reads plates from 2 rendered 1280x720 JPEG frames per event) and ``text``
+(the camera sends plate text: the pipeline without reading).
 
 Column ``late``: events whose command had not arrived when the scenario's drain time ended (the
 gateway still settles them afterwards; nothing is dropped, the queue just outgrew the window).
@@ -34,7 +38,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +48,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from billing.domain.decisions import PassageInput  # noqa: E402
 from billing.domain.model import Owner, OwnerKind  # noqa: E402
 from billing.services import (  # noqa: E402
     add_gate,
@@ -51,6 +56,7 @@ from billing.services import (  # noqa: E402
     create_account,
     create_lot,
     seed_demo,
+    settle_passage,
     top_up,
 )
 from gateway import migrate  # noqa: E402
@@ -66,10 +72,14 @@ PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 GOAL_P99_MS = 500.0
 
 
+DWELL = timedelta(hours=4)
+
+
 @dataclass
 class Scenario:
     gates: int
     mode: str  # lpr | text
+    days_back: int  # the simulated day it plays on: captured times are this many days ago
 
 
 def gate_ids(lot: str, gates: int) -> list[tuple[str, str]]:
@@ -123,6 +133,26 @@ def render(plates: list[str], frames_per_event: int, seed: int) -> dict[str, lis
     return out
 
 
+def park(
+    container: Container,
+    lot: str,
+    entry_gate: str,
+    plates: list[str],
+    shift: timedelta,
+    rnd: random.Random,
+) -> None:
+    """The cars that will leave during the scenario entered about DWELL before it (untimed)."""
+    now = datetime.now(UTC) - shift
+    for plate in plates:
+        at = now - DWELL - timedelta(minutes=rnd.uniform(0, 60))
+        decision = settle_passage(
+            container.uow_factory(),
+            PassageInput(f"park-{uuid.uuid4().hex}", lot, entry_gate, "entry", at, plate, 0.99),
+        )
+        if not decision.open:
+            raise RuntimeError(f"parking {plate} before the scenario failed: {decision}")
+
+
 def _count(histogram: Any) -> float:
     return float(sum(b.get() for b in histogram._buckets))
 
@@ -168,10 +198,16 @@ def run_scenario(
             t += rnd.expovariate(args.rate)
             schedule.append((t, agent))
     schedule.sort(key=lambda x: x[0])
+    shift = timedelta(days=sc.days_back)
+    exits = sum(1 for _, a in schedule if a.cfg.direction == "exit")
+    if len(plates) < len(schedule):
+        raise SystemExit(f"--plates must be at least {len(schedule)} for {sc.gates} gates")
+    pool = rnd.sample(plates, len(schedule))
+    parked, arriving = pool[:exits], pool[exits:]
+    park(container, lot, agents[0].cfg.gate_id, parked, shift, rnd)
     hist = container.metrics.decision_seconds
     reads = container.metrics.plate_read_seconds.labels(source="lpr")
     before = (hist._sum.get(), _count(hist), reads._sum.get(), _count(reads))
-    inside: list[str] = []
     event_ids: list[tuple[GateAgent, str]] = []
     started = time.perf_counter()
     deadline = started + args.max_seconds
@@ -181,18 +217,19 @@ def run_scenario(
             time.sleep(delay)
         if time.perf_counter() > deadline:
             break
-        if agent.cfg.direction == "entry" or not inside:
-            plate = rnd.choice(plates)
-            if agent.cfg.direction == "entry":
-                inside.append(plate)
-        else:
-            plate = inside.pop(rnd.randrange(len(inside)))
+        queue = arriving if agent.cfg.direction == "entry" else parked
+        plate = queue.pop(rnd.randrange(len(queue)))
+        captured_at = datetime.now(UTC) - shift
         if sc.mode == "text":
             ev = agent.capture(
-                plate, camera_text=True, plate_confidence=0.97, frames=frames[plate][:1]
+                plate,
+                camera_text=True,
+                plate_confidence=0.97,
+                frames=frames[plate][:1],
+                captured_at=captured_at,
             )
         else:
-            ev = agent.capture(plate, frames=frames[plate])
+            ev = agent.capture(plate, frames=frames[plate], captured_at=captured_at)
         event_ids.append((agent, ev.event_id))
     wait_until = time.perf_counter() + args.drain_seconds
     while time.perf_counter() < wait_until:
@@ -241,7 +278,12 @@ def main() -> None:
     ap.add_argument("--max-seconds", type=float, default=60.0, help="offered load per scenario")
     ap.add_argument("--drain-seconds", type=float, default=60.0)
     ap.add_argument("--lpr-workers", type=int, default=2)
-    ap.add_argument("--plates", type=int, default=40)
+    ap.add_argument(
+        "--plates",
+        type=int,
+        default=None,
+        help="registered cars (default: as many as the largest scenario has events)",
+    )
     ap.add_argument("--frames", type=int, default=2, help="JPEG frames per event (lpr mode)")
     ap.add_argument(
         "--mqtt-port",
@@ -293,6 +335,7 @@ def main() -> None:
         )
         container = build(settings)
         operator = seed_demo(container.uow_factory()).operator_id
+        args.plates = args.plates or max(args.gates) * args.events
         print(f"population: {args.plates} registered cars ...", file=sys.stderr)
         plates = population(container, args.plates, args.seed)
         frames = render(plates, args.frames, args.seed)
@@ -311,11 +354,11 @@ def main() -> None:
             )
             consumer.start()
             try:
-                for g in args.gates:
+                for k, g in enumerate(args.gates):
                     print(f"scenario: {g} gates, {mode} ...", file=sys.stderr)
                     results.append(
                         run_scenario(
-                            Scenario(g, mode),
+                            Scenario(g, mode, days_back=len(args.gates) - k),
                             container,
                             mqtt,
                             plates,
@@ -340,11 +383,12 @@ def main() -> None:
 
     cols = ("p50 ms", "p95 ms", "p99 ms", "max ms")
     head = f"{'gates':>5} {'mode':>5} {'events':>6} {'late':>4} "
-    print(head + " ".join(f"{c:>8}" for c in cols))
+    print(head + " ".join(f"{c:>8}" for c in cols) + "  decisions")
     for r in results:
         print(
             f"{r['gates']:>5} {r['mode']:>5} {r['events']:>6} {r['unanswered']:>4} "
-            f"{r['p50_ms']:>8} {r['p95_ms']:>8} {r['p99_ms']:>8} {r['max_ms']:>8}"
+            f"{r['p50_ms']:>8} {r['p95_ms']:>8} {r['p99_ms']:>8} {r['max_ms']:>8}  "
+            + ", ".join(f"{k} {v}" for k, v in sorted(r["reasons"].items()))
         )
     goal = [r for r in results if r["gates"] == 20 and r["mode"] == "lpr"]
     if goal:

@@ -4,13 +4,24 @@ A passage records one ``image_ref``: the first frame, ``images/<day>/<event id>.
 data directory. The event's further frames lie beside it as ``<event id>.<n>.jpg`` (n = 1..4)
 and the camera's plate crop, when it sent one, as ``<event id>.crop.jpg``; billing needs to
 know only the first.
+
+Frames show vehicles and often people: personal data, kept only as long as operators need them
+(``prune_frames``, run by the worker with ``PARKING_IMAGE_RETENTION_DAYS``). A passage still
+waiting in the review queue keeps its frames whatever their age.
 """
 
 from __future__ import annotations
 
+import logging
+import shutil
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from gateway.protocol import GateEvent
+
+log = logging.getLogger(__name__)
 
 MAX_FRAMES = 5
 
@@ -47,3 +58,52 @@ def frame_paths(data_dir: Path, image_ref: str) -> list[Path]:
             break
         out.append(nth)
     return out
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    days_removed: int  # day folders removed whole
+    files_removed: int
+    bytes_removed: int
+    files_kept: int  # frames of passages still pending review
+
+
+def _files_of(image_ref: str) -> set[str]:
+    """``images/<day>/<event id>.jpg`` -> every file ``store_frames`` may have written for it,
+    as ``<day>/<name>``."""
+    ref = Path(image_ref)
+    day, stem = ref.parent.name, ref.stem
+    names = {ref.name, f"{stem}.crop.jpg"} | {f"{stem}.{n}.jpg" for n in range(1, MAX_FRAMES)}
+    return {f"{day}/{name}" for name in names}
+
+
+def prune_frames(data_dir: Path, *, before: date, keep: Collection[str]) -> PruneReport:
+    """Delete the frames of every day before ``before``, except the events whose first-frame
+    reference (``image_ref``) is in ``keep``; day folders left empty are removed."""
+    root = data_dir / "images"
+    kept_files = set().union(*(_files_of(ref) for ref in keep)) if keep else set()
+    days = files = size = kept = 0
+    if not root.is_dir():
+        return PruneReport(0, 0, 0, 0)
+    for folder in sorted(root.iterdir()):
+        try:
+            day = date.fromisoformat(folder.name)
+        except ValueError:
+            continue  # not one of ours
+        if day >= before or not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if not path.is_file():
+                continue
+            if f"{folder.name}/{path.name}" in kept_files:
+                kept += 1
+                continue
+            size += path.stat().st_size
+            path.unlink()
+            files += 1
+        if not any(folder.iterdir()):
+            shutil.rmtree(folder)
+            days += 1
+    if files:
+        log.info("pruned %d frames (%d bytes) from before %s; kept %d", files, size, before, kept)
+    return PruneReport(days, files, size, kept)

@@ -171,6 +171,16 @@ def _lot(
                 credits[eid] -= amount
             if code == "liability:vat_payable":
                 vat -= amount
+    for sess in sessions:
+        if sess.payment == "free" and sess.entry_passage_id is None:
+            # Every free stay starts at a recorded entry. One without is what a denied flat
+            # fare would leave if it kept its session open: the retry prices 0 minutes at 0.
+            miss(
+                "free_exit_without_entry",
+                sess.id,
+                f"session closed free at exit passage {sess.exit_passage_id} has no entry "
+                "passage (a phantom session: the car left without paying)",
+            )
     charged = [x for x in sessions if x.payment == "charged"]
     fares = 0
     charged_events: dict[str, int] = {}

@@ -389,32 +389,7 @@ def _exit(ctx: _Ctx, vehicle: Row[Any] | None, locked: Row[Any] | None) -> GateD
                 review=True,
                 account_id=vehicle.account_id,
             )
-        assert ctx.plate is not None  # a vehicle was found by it
-        session_id = ctx.db.execute(
-            statements.q_insert_returning_id(orm.table_of(orm.ParkingSession)),
-            {
-                "lot_id": ctx.p.lot_id,
-                "plate_text": ctx.plate,
-                "plate_key": ctx.passage.plate_key,
-                "vehicle_id": vehicle.id,
-                "account_id": vehicle.account_id,
-                "vehicle_class": vehicle.vehicle_class,
-                "status": "open",
-                "entry_at": ctx.p.captured_at,
-                "entry_passage_id": None,
-            },
-        ).scalar_one()
-        session = OpenSession(session_id, ctx.plate, vehicle.vehicle_class, ctx.p.captured_at)
-        amount = policy.exit_without_entry_fare_vnd
-        tariff = ctx.uow.tariffs.in_force(ctx.lot.tariff_id, ctx.p.captured_at)
-        fare = Fare(
-            amount,
-            vat_included(amount, tariff.vat_percent),
-            (FareLine("exit without entry: flat fare", 1, amount, amount),),
-            tariff.id,
-            tariff.version,
-        )
-        return _charge(ctx, session, vehicle, fare, Reason.EXIT_WITHOUT_ENTRY)
+        return _charge_flat(ctx, vehicle)
     if session.vehicle_class is None:  # entered unknown, registered since
         session.vehicle_class = vehicle.vehicle_class
         ctx.db.execute(
@@ -431,6 +406,49 @@ def _exit(ctx: _Ctx, vehicle: Row[Any] | None, locked: Row[Any] | None) -> GateD
         bool(vehicle.has_pass),
     )
     return _charge(ctx, session, vehicle, fare, None)
+
+
+def _charge_flat(ctx: _Ctx, vehicle: Row[Any]) -> GateDecision:
+    """Exit without a recorded entry, charged the lot's flat fare.
+
+    The debit is decided before any session exists: a session is inserted only when it is
+    closed in this same transaction (charged, or pending review). A denied flat fare must leave
+    no open session behind: the car's next camera trigger would find it and price a stay of
+    zero minutes at 0, opening the barrier for free. The retry is simply another exit without
+    entry, denied again or charged if the balance now covers it.
+    """
+    amount = ctx.policy.exit_without_entry_fare_vnd
+    tariff = ctx.uow.tariffs.in_force(ctx.lot.tariff_id, ctx.p.captured_at)
+    fare = Fare(
+        amount,
+        vat_included(amount, tariff.vat_percent),
+        (FareLine("exit without entry: flat fare", 1, amount, amount),),
+        tariff.id,
+        tariff.version,
+    )
+    acct = ctx.locked_account or _lock_account(ctx, vehicle.account_id)
+    auto_top_up(ctx.uow, acct, fare.amount_vnd, f"auto:{ctx.p.event_id}")
+    return _debit(ctx, None, acct, fare, Reason.EXIT_WITHOUT_ENTRY, vehicle)
+
+
+def _flat_session(ctx: _Ctx, vehicle: Row[Any]) -> OpenSession:
+    """The session of a flat-fare exit, inserted only to be closed by the same transaction."""
+    assert ctx.plate is not None  # a vehicle was found by it
+    session_id = ctx.db.execute(
+        statements.q_insert_returning_id(orm.table_of(orm.ParkingSession)),
+        {
+            "lot_id": ctx.p.lot_id,
+            "plate_text": ctx.plate,
+            "plate_key": ctx.passage.plate_key,
+            "vehicle_id": vehicle.id,
+            "account_id": vehicle.account_id,
+            "vehicle_class": vehicle.vehicle_class,
+            "status": "open",
+            "entry_at": ctx.p.captured_at,
+            "entry_passage_id": None,
+        },
+    ).scalar_one()
+    return OpenSession(session_id, ctx.plate, vehicle.vehicle_class, ctx.p.captured_at)
 
 
 def _close(
@@ -479,11 +497,24 @@ def _charge(
 
 
 def _debit(
-    ctx: _Ctx, session: OpenSession, acct: LockedAccount, fare: Fare, reason: Reason | None
+    ctx: _Ctx,
+    session: OpenSession | None,
+    acct: LockedAccount,
+    fare: Fare,
+    reason: Reason | None,
+    vehicle: Row[Any] | None = None,
 ) -> GateDecision:
+    """Debit ``fare`` or apply the lot's low-balance policy.
+
+    ``session`` None: a flat-fare exit without entry; its session is made (by
+    :func:`_flat_session`, from ``vehicle``) only when this passage also closes it.
+    """
     policy = ctx.policy
     if not debit_allowed(policy, acct.balance_vnd, fare.amount_vnd):
         if policy.low_balance is Outcome.OPEN_REVIEW:
+            if session is None:
+                assert vehicle is not None
+                session = _flat_session(ctx, vehicle)
             _close(session, ctx, fare, "pending")
             return _finish(
                 ctx,
@@ -499,11 +530,14 @@ def _debit(
             ctx,
             Reason.LOW_BALANCE,
             False,
-            session_id=session.id,
+            session_id=session.id if session else None,
             fare=fare.amount_vnd,
             balance=acct.balance_vnd,
             account_id=acct.id,
         )
+    if session is None:
+        assert vehicle is not None
+        session = _flat_session(ctx, vehicle)
     session.exit_at = max(ctx.p.captured_at, session.entry_at)  # for the invoice request
     entry_id = debit_fare(
         ctx.uow,

@@ -80,6 +80,32 @@ def test_mismatches_are_listed(uow: UnitOfWork, demo: DemoData, lane: Lane, airp
     assert not r.ok
 
 
+def test_a_free_exit_from_a_session_without_entry_is_flagged(
+    uow: UnitOfWork, demo: DemoData, lane: Lane
+) -> None:
+    """What a denied flat fare used to leave: an open session starting at the exit time (no
+    entry passage); the car's retry closed it free and left without paying."""
+    with uow:
+        uow.session.add(
+            orm.ParkingSession(
+                lot_id=CENTRAL_LOT,
+                plate_text="30G-999.99",
+                plate_key="30G99999",
+                status="open",
+                entry_at=T0 + timedelta(minutes=10),
+                entry_passage_id=None,
+            )
+        )
+        uow.commit()
+    out = lane.leave("30G-999.99", 10.5)
+    assert (out.open, out.reason, out.fare_vnd) == (True, "exit_free", 0)
+    r = reconcile(uow, T0.date())
+    assert [(m.kind, m.ref) for m in r.mismatches] == [
+        ("free_exit_without_entry", str(out.session_id))
+    ]
+    assert not r.ok
+
+
 def test_invoice_hook_finds_missing_and_wrong_invoices(
     uow: UnitOfWork, demo: DemoData, lane: Lane, airport: Lane
 ) -> None:

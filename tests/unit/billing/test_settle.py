@@ -218,6 +218,45 @@ def test_exit_without_entry_charge_flat(uow: UnitOfWork, demo: DemoData, lane: L
     assert len(outbox_rows(uow, "invoice_request")) == 1
 
 
+@pytest.mark.parametrize(
+    "low_balance",
+    [
+        {"low_balance": "deny"},
+        # the flat fare goes beyond the overdraft limit: 10,000 - 50,000 < -20,000
+        {"low_balance": "overdraft", "overdraft_limit_vnd": 20_000},
+    ],
+)
+def test_denied_flat_fare_leaves_no_open_session_and_the_retry_is_denied_again(
+    uow: UnitOfWork, demo: DemoData, lane: Lane, low_balance: dict[str, object]
+) -> None:
+    """The revenue leak: a denied flat fare left an open session starting at the exit time,
+    and the car's next trigger priced that zero-minute stay at 0 and opened the barrier."""
+    set_lot_policy(
+        uow,
+        CENTRAL_LOT,
+        exit_without_entry="charge_flat",
+        exit_without_entry_fare_vnd=50_000,
+        **low_balance,
+    )
+    denied = lane.leave("30G-999.99", 10)  # account "cuong": 10,000 VND
+    assert (denied.open, denied.reason, denied.fare_vnd) == (False, "low_balance", 50_000)
+    assert denied.session_id is None
+    assert count(uow, orm.ParkingSession, orm.ParkingSession.status == "open") == 0
+    retry = lane.leave("30G-999.99", 10.5)  # the next camera trigger, 30 s later
+    assert (retry.open, retry.reason, retry.fare_vnd) == (False, "low_balance", 50_000)
+    assert balance(uow, demo, "cuong") == 10_000
+    top_up(uow, demo.accounts["cuong"], 100_000, "momo", "momo-flat")
+    paid = lane.leave("30G-999.99", 11)
+    assert (paid.open, paid.reason, paid.fare_vnd, paid.balance_vnd) == (
+        True,
+        "exit_without_entry",
+        50_000,
+        60_000,
+    )
+    assert count(uow, orm.ParkingSession) == 1
+    assert len(outbox_rows(uow, "invoice_request")) == 1
+
+
 def test_charge_flat_needs_an_amount(uow: UnitOfWork, demo: DemoData) -> None:
     with pytest.raises(DomainError, match="charge_flat"):
         set_lot_policy(uow, CENTRAL_LOT, exit_without_entry="charge_flat")

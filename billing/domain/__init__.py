@@ -4,6 +4,7 @@ Imports nothing of the project and does no I/O; the services and adapters build 
 """
 
 from billing.domain.decisions import GateDecision, PassageInput, Reason
+from billing.domain.ledger import IdempotencyConflict
 from billing.domain.model import (
     Account,
     AccountStatus,
@@ -28,6 +29,7 @@ __all__ = [
     "DomainError",
     "GateDecision",
     "GateStatus",
+    "IdempotencyConflict",
     "InvoiceMode",
     "LotPolicy",
     "Outcome",

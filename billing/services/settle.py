@@ -2,7 +2,8 @@
 
 One database transaction records the passage, opens or closes the parking session, prices it,
 posts the journal entry and writes the outbox rows. The gate event id makes it idempotent: the
-passage row is unique by event id, so a repeated or concurrent call returns the first decision.
+passage row is unique by event id, so a repeated or concurrent call returns the first decision,
+provided it stands for the same passage (:func:`check_same_facts`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from billing.adapters import orm, outbox
 from billing.adapters.uow import UnitOfWork
 from billing.domain.decisions import GateDecision, PassageInput, Reason, display_text
+from billing.domain.ledger import IdempotencyConflict
 from billing.domain.model import AccountStatus, Direction, DomainError
 from billing.domain.plates import canonical_plate, plate_key
 from billing.domain.policy import LotPolicy, Outcome, debit_allowed, plate_readable
@@ -45,9 +47,12 @@ def settle_passage(uow: UnitOfWork, p: PassageInput) -> GateDecision:
             # The first attempt goes straight to inserting the passage (its event id is unique);
             # a repeated event fails there and the next attempt returns the stored decision.
             if attempt:
-                first = uow.session.scalar(statements.q_decision(), {"event_id": p.event_id})
-                if first:
-                    return GateDecision.from_dict(first)
+                first = uow.session.execute(
+                    statements.q_decision(), {"event_id": p.event_id}
+                ).first()
+                if first is not None and first.decision:
+                    check_same_facts(p, first)
+                    return GateDecision.from_dict(first.decision)
             try:
                 # Explicit flushes only: autoflush before every query costs more than the query.
                 with uow.session.no_autoflush:
@@ -69,6 +74,32 @@ def settle_passage(uow: UnitOfWork, p: PassageInput) -> GateDecision:
                 )
                 uow.rollback()
     raise RuntimeError(f"could not settle {p.event_id} after {MAX_ATTEMPTS} attempts")
+
+
+def check_same_facts(p: PassageInput, stored: Row[Any]) -> None:
+    """A repeated event id must stand for the same passage: same lot, gate, direction, time.
+
+    Returning the first decision to an event that differs would answer another passage with
+    it (open a barrier elsewhere, for another car, for free). The plate text is left out on
+    purpose: the gateway reads the frames again on a redelivery, and a newer plate model may
+    read them differently; the first reading stays the one that counts.
+    """
+    differs = [
+        f"{name} {getattr(stored, name)!r} != {got!r}"
+        for name, got in (("lot_id", p.lot_id), ("gate_id", p.gate_id), ("direction", p.direction))
+        if getattr(stored, name) != got
+    ]
+    if stored.captured_at != p.captured_at:
+        differs.append(
+            f"captured_at {stored.captured_at.isoformat()} != {p.captured_at.isoformat()}"
+        )
+    if differs:
+        log.error(
+            "event id %s reused for another passage (%s): refused", p.event_id, "; ".join(differs)
+        )
+        raise IdempotencyConflict(
+            f"event id {p.event_id} was settled before for another passage: {'; '.join(differs)}"
+        )
 
 
 def _retryable(exc: DBAPIError, attempt: int = 0) -> bool:

@@ -57,7 +57,12 @@ ACCOUNT_COLUMNS = tuple(
 
 @functools.cache
 def q_decision() -> Select[Any]:
-    return select(PASSAGES.c.decision).where(PASSAGES.c.event_id == bindparam("event_id"))
+    """A settled passage's decision and the facts its event id stands for (see
+    ``settle.check_same_facts``)."""
+    p = PASSAGES.c
+    return select(p.decision, p.lot_id, p.gate_id, p.direction, p.captured_at).where(
+        p.event_id == bindparam("event_id")
+    )
 
 
 def _twin_id() -> Select[Any]:

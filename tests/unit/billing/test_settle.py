@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import func, select
 
 from billing.adapters import orm
 from billing.adapters.uow import UnitOfWork
+from billing.domain import IdempotencyConflict
 from billing.domain.decisions import PassageInput
 from billing.domain.model import AutoTopUp, DomainError
 from billing.services import (
@@ -135,11 +137,50 @@ def test_repeated_event_returns_the_first_decision_and_debits_once(
     uow: UnitOfWork, demo: DemoData, lane: Lane
 ) -> None:
     lane.enter(CAR)
-    first = lane.leave(CAR, 60, event_id="gate-evt-42")
-    again = lane.leave(CAR, 90, event_id="gate-evt-42")  # redelivery, even with other content
+    first = lane.leave(CAR, 60, event_id="gate-evt-42", confidence=0.97)
+    again = lane.leave(CAR, 60, event_id="gate-evt-42", confidence=0.99)  # redelivery
     assert again == first
+    # The gateway reads the frames again on a redelivery: another reading of the plate (a new
+    # model, a worse frame) is still the same passage and gets the first decision.
+    misread = lane.leave("30A-123.46", 60, event_id="gate-evt-42")
+    assert misread == first
     assert balance(uow, demo, "an") == 475_000
     assert count(uow, orm.JournalEntry, orm.JournalEntry.kind == "fare") == 1
+    assert count(uow, orm.Passage) == 2
+    assert len(outbox_rows(uow, "barrier_command")) == 2
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"captured_at": T0 + timedelta(minutes=90)},
+        {"gate_id": "hn-hoankiem-01-in1"},
+        {"direction": "entry"},
+        {"lot_id": "hn-noibai-p1", "gate_id": "hn-noibai-p1-out1"},
+    ],
+)
+def test_an_event_id_reused_for_another_passage_is_refused(
+    uow: UnitOfWork,
+    demo: DemoData,
+    lane: Lane,
+    change: dict[str, object],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Answering another passage with the first decision would open a barrier for free."""
+    lane.enter(CAR)
+    first = lane.leave(CAR, 60, event_id="gate-evt-7")
+    original = PassageInput(
+        "gate-evt-7",
+        CENTRAL_LOT,
+        demo.gates[CENTRAL_LOT][1],
+        "exit",
+        T0 + timedelta(minutes=60),
+        CAR,
+    )
+    assert settle_passage(uow, original) == first
+    with pytest.raises(IdempotencyConflict, match="gate-evt-7"):
+        settle_passage(uow, replace(original, **change))  # type: ignore[arg-type]
+    assert "reused for another passage" in caplog.text
     assert count(uow, orm.Passage) == 2
     assert len(outbox_rows(uow, "barrier_command")) == 2
 

@@ -9,7 +9,15 @@ loop itself never does CPU or database work.
 Delivery: messages are acknowledged by hand (``manual_ack``) only after the decision is
 committed, so a consumer killed mid-stream gets the unacknowledged events again from its
 persistent session; settlement is idempotent by event id, so a redelivery or a gate that
-publishes the same event three times is settled once. Several consumers share the load through
+publishes the same event three times is settled once.
+
+Failures: an error a retry can cure (the database is down, a connection was lost) blocks its
+lane, which retries the same event with capped exponential backoff until it is settled; the
+lane never skips ahead, since settling a lane's later events first would price and debit them
+out of order. While a lane is blocked the consumer reports it (``blocked_lanes``, the
+``parking_lanes_blocked`` gauge) and ``/readyz`` says not ready. Only errors a retry cannot cure
+(an invalid event, billing's ``DomainError`` such as an unknown gate) are acknowledged and
+dropped, with a log line and a metric. Several consumers share the load through
 a shared subscription (``$share/<group>/...``); within one consumer a lane stays ordered, and the
 gate agent sends a lane's next event only after the previous one was acknowledged.
 """
@@ -29,6 +37,7 @@ from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 
+from gateway.backoff import Backoff
 from gateway.logging import passage_context
 from gateway.metrics import Metrics
 from gateway.mqtt.client import QOS, MqttConfig, connect, make_client, shared, stop
@@ -109,7 +118,7 @@ class Consumer:
         max_event_bytes: int = 4 * 1024 * 1024,
         image_store: ImageStoreFn | None = None,
         sweep_interval_s: float = 1.0,
-        max_attempts: int = 5,
+        retry: Backoff = Backoff(0.2, 5.0),
         permanent_errors: tuple[type[BaseException], ...] = (),
         record_status: Callable[[str, str, bool, datetime], None] | None = None,
         progressive_reading: bool = True,
@@ -125,7 +134,7 @@ class Consumer:
         self._max_event_bytes = max_event_bytes
         self._image_store = image_store
         self._sweep_interval = sweep_interval_s
-        self._max_attempts = max_attempts
+        self._retry = retry
         # Errors a retry cannot cure (an unknown gate): logged, counted, acknowledged.
         self._permanent = permanent_errors
         # Where gate health is kept (billing's gate table, for the operator dashboard).
@@ -136,6 +145,8 @@ class Consumer:
         self._lane_tasks: set[asyncio.Task[None]] = set()
         self._recent: OrderedDict[str, Decision] = OrderedDict()
         self._gates_online: dict[tuple[str, str], bool] = {}
+        # Lanes whose current event failed with a transient error: "lot/gate" -> attempts so far.
+        self._blocked: dict[str, int] = {}
         self._kick: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.client: mqtt.Client | None = None
@@ -214,17 +225,40 @@ class Consumer:
         except Exception as exc:  # an unknown gate's status is worth a line, not a crash
             log.warning("gate status of %s/%s not recorded: %s", status.lot_id, status.gate_id, exc)
 
+    @property
+    def blocked_lanes(self) -> list[str]:
+        """Lanes ("lot/gate") retrying an event that failed with a transient error."""
+        return sorted(self._blocked)
+
     async def _lane(self, lot: str, gate: str, queue: asyncio.Queue[_Inbound]) -> None:
+        lane = f"{lot}/{gate}"
         while True:
             item = await queue.get()
-            try:
-                await self._handle(lot, gate, item)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the lane must go on; the event stays unacknowledged
-                log.exception("event on %s/%s failed; left for redelivery", lot, gate)
-                continue
+            delays = self._retry.delays()
+            while True:
+                try:
+                    await self._handle(lot, gate, item)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # not cured by skipping: the same event again, after a pause
+                    delay = next(delays)
+                    self._lane_failed(lane)
+                    log.exception("event on %s failed; retrying in %.1fs", lane, delay)
+                    await asyncio.sleep(delay)
+            self._lane_recovered(lane)
             self._ack(item)
+
+    def _lane_failed(self, lane: str) -> int:
+        self._blocked[lane] = self._blocked.get(lane, 0) + 1
+        self.metrics.lanes_blocked.set(len(self._blocked))
+        return self._blocked[lane]
+
+    def _lane_recovered(self, lane: str) -> None:
+        attempts = self._blocked.pop(lane, 0)
+        if attempts:
+            self.metrics.lanes_blocked.set(len(self._blocked))
+            log.info("lane %s unblocked after %d failed attempts", lane, attempts)
 
     async def _handle(self, lot: str, gate: str, item: _Inbound) -> None:
         try:
@@ -248,7 +282,10 @@ class Consumer:
         text, confidence, review = await self._read(event)
         image_ref = None
         if self._image_store is not None:
-            image_ref = await asyncio.to_thread(self._image_store, event)
+            try:
+                image_ref = await asyncio.to_thread(self._image_store, event)
+            except OSError as exc:  # a full disk costs the review image, not the passage
+                log.warning("frames not kept: %s", exc)
         passage = Passage(
             event_id=event.event_id,
             lot_id=event.lot_id,
@@ -329,21 +366,32 @@ class Consumer:
         return result
 
     async def _settle_with_retry(self, passage: Passage) -> Decision:
-        delay = 0.2
-        attempt = 0
+        """Settle, retrying a transient failure until it succeeds (the lane waits meanwhile).
+
+        Billing's permanent errors are raised at once; anything else (database down, lost
+        connection, lock timeout) is retried with capped exponential backoff for as long as it
+        takes: giving up would leave the event unacknowledged and the lane out of order.
+        """
+        lane = f"{passage.lot_id}/{passage.gate_id}"
+        delays = self._retry.delays()
         while True:
-            attempt += 1
             try:
                 return await asyncio.to_thread(self._settle, passage)
             except self._permanent:
                 raise
             except Exception as exc:
                 self.metrics.failures.inc()
-                if attempt >= self._max_attempts:
-                    raise
-                log.warning("settle attempt %d failed (%s); retrying in %.1fs", attempt, exc, delay)
+                attempt = self._lane_failed(lane)
+                delay = next(delays)
+                log.warning(
+                    "settle attempt %d failed (%s: %s); lane %s blocked, retrying in %.1fs",
+                    attempt,
+                    type(exc).__name__,
+                    exc,
+                    lane,
+                    delay,
+                )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
 
     def _remember(self, event_id: str, decision: Decision) -> None:
         self._recent[event_id] = decision

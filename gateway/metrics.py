@@ -65,6 +65,11 @@ class Metrics:
         self.gates_online = Gauge(
             "parking_gates_online", "Gates whose retained status says online", ["lot"], registry=r
         )
+        self.lanes_blocked = Gauge(
+            "parking_lanes_blocked",
+            "Lanes retrying an event whose settlement failed (the lane waits, in order)",
+            registry=r,
+        )
         self.mqtt_connected = Gauge(
             "parking_mqtt_connected", "1 while the consumer is connected to the broker", registry=r
         )

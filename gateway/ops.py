@@ -1,8 +1,9 @@
 """Operational endpoints: ``/metrics`` (Prometheus), ``/livez`` and ``/readyz``.
 
 Liveness says only that the process answers; readiness says it can do its job: the database
-answers and, in a process that runs the consumer, the consumer is connected to the broker. An
-orchestrator restarts on the first and only routes traffic on the second.
+answers and, in a process that runs the consumer, the consumer is connected to the broker and
+no lane is blocked retrying a failed settlement. An orchestrator restarts on the first and only
+routes traffic on the second.
 
 The router reads what it needs from ``app.state``: the composition root's container (its
 ``metrics`` and ``consumer``) when there is one, else the app's session factory alone.
@@ -74,6 +75,9 @@ def readyz(request: Request) -> JSONResponse:
     consumer = getattr(container, "consumer", None)
     if consumer is not None:
         checks["mqtt_consumer"] = "ok" if consumer.ready and _connected(consumer) else "failing"
+        # A lane retrying a failed settlement holds its gate's cars: not ready, and say where.
+        blocked = list(getattr(consumer, "blocked_lanes", ()))
+        checks["lanes"] = f"blocked: {', '.join(blocked)}" if blocked else "ok"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},

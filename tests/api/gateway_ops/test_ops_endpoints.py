@@ -32,10 +32,20 @@ def test_ready_when_database_answers_and_consumer_connected(tmp_path: Path) -> N
     c = _app(sessions, SimpleNamespace(metrics=Metrics(), consumer=consumer))
     assert c.get("/livez").json() == {"status": "ok"}
     r = c.get("/readyz")
-    assert r.status_code == 200 and r.json()["checks"] == {"database": "ok", "mqtt_consumer": "ok"}
+    assert r.status_code == 200
+    assert r.json()["checks"] == {"database": "ok", "mqtt_consumer": "ok", "lanes": "ok"}
     consumer.client = SimpleNamespace(is_connected=lambda: False)
     r = c.get("/readyz")
     assert r.status_code == 503 and r.json()["checks"]["mqtt_consumer"] == "failing"
+
+
+def test_not_ready_while_a_lane_retries_a_failed_settlement(tmp_path: Path) -> None:
+    sessions = sessionmaker(bind=create_engine(f"sqlite:///{tmp_path / 'x.db'}"))
+    consumer = SimpleNamespace(
+        ready=True, client=SimpleNamespace(is_connected=lambda: True), blocked_lanes=["L1/G2"]
+    )
+    r = _app(sessions, SimpleNamespace(metrics=Metrics(), consumer=consumer)).get("/readyz")
+    assert r.status_code == 503 and r.json()["checks"]["lanes"] == "blocked: L1/G2"
 
 
 def test_not_ready_when_the_database_is_gone(tmp_path: Path) -> None:

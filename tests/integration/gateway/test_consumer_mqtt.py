@@ -9,12 +9,14 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.backoff import Backoff
 from gateway.consumer import Consumer, Passage
 from gateway.mqtt.client import MqttConfig
 from gateway.outbox_publisher import OutboxPublisher
@@ -46,6 +48,9 @@ class FakeBilling:
     """settle_passage's contract in memory: idempotent by event id, writes a barrier row."""
 
     delay_s: float = 0.0
+    # event id -> how many more settle calls fail with a transient error (database down).
+    failing: dict[str, int] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
     decisions: dict[str, FakeDecision] = field(default_factory=dict)
     order: list[tuple[str, str]] = field(default_factory=list)
     outbox: list[Row] = field(default_factory=list)
@@ -55,6 +60,10 @@ class FakeBilling:
         if self.delay_s:
             time.sleep(self.delay_s)
         with self.lock:
+            self.attempts[p.event_id] = self.attempts.get(p.event_id, 0) + 1
+            if self.failing.get(p.event_id, 0) > 0:
+                self.failing[p.event_id] -= 1
+                raise ConnectionError("database unreachable")
             if p.event_id in self.decisions:
                 return self.decisions[p.event_id]
             d = FakeDecision(True, "ok", f"{p.plate_text} OK", p.plate_text, 0, 100, False)
@@ -95,8 +104,11 @@ class Running:
     stop: asyncio.Event
 
 
-def make_consumer(host: str, port: int, billing: FakeBilling, lot: str, client_id: str) -> Consumer:
+def make_consumer(
+    host: str, port: int, billing: FakeBilling, lot: str, client_id: str, **kw: Any
+) -> Consumer:
     sessions = sessionmaker(bind=create_engine("sqlite://"))
+    kw.setdefault("retry", Backoff(0.02, 0.1))
     return Consumer(
         MqttConfig(host=host, port=port, client_id=client_id),
         settle=billing.settle,
@@ -106,6 +118,7 @@ def make_consumer(host: str, port: int, billing: FakeBilling, lot: str, client_i
         ),
         share_group=None,
         lot_filter=lot,
+        **kw,
     )
 
 
@@ -354,6 +367,52 @@ async def test_oversized_event_is_refused_and_the_lane_goes_on(mosquitto, lot, t
         assert await asyncio.to_thread(gate.wait_command, small.event_id, 10)
         assert consumer.metrics.rejected.labels(code="too_large")._value.get() == 1
         assert big.event_id not in billing.decisions and big.event_id not in gate.commands
+    finally:
+        gate.stop()
+        running.stop.set()
+        await running.task
+
+
+def readyz(consumer: Consumer) -> tuple[int, dict[str, Any]]:
+    """/readyz of an app whose container runs this consumer (database: in-memory SQLite)."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from gateway.metrics import Metrics
+    from gateway.ops import router
+
+    app = FastAPI()
+    app.state.session_factory = sessionmaker(bind=create_engine("sqlite://"))
+    app.state.container = SimpleNamespace(metrics=Metrics(), consumer=consumer)
+    app.include_router(router)
+    answer = TestClient(app).get("/readyz")
+    return answer.status_code, answer.json()["checks"]
+
+
+async def test_failing_settlement_blocks_the_lane_and_retries_in_order(
+    mosquitto, lot, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """The database fails an event 8 times: the lane waits for it, then settles the rest."""
+    billing = FakeBilling()
+    running = await start(make_consumer(*mosquitto, billing, lot, f"gw-{lot}"), billing)
+    gate = agent(mosquitto, lot, "in-10", tmp_path)
+    ids = [f"evt-block-{lot}-{i}" for i in range(4)]
+    billing.failing[ids[1]] = 8
+    try:
+        events = [
+            gate.capture(f"30A-{i:03d}.10", camera_text=True, event_id=eid)
+            for i, eid in enumerate(ids)
+        ]
+        await wait_for(lambda: running.consumer.blocked_lanes == [f"{lot}/in-10"])
+        status, checks = await asyncio.to_thread(readyz, running.consumer)
+        assert status == 503 and checks["lanes"] == f"blocked: {lot}/in-10"
+        await wait_for(lambda: all(e.event_id in gate.commands for e in events), 15)
+        assert [eid for _, eid in billing.order] == ids  # nothing skipped, nothing reordered
+        assert billing.attempts[ids[1]] == 9
+        assert billing.attempts[ids[2]] == 1  # not even tried while the lane was blocked
+        assert running.consumer.blocked_lanes == []
+        assert running.consumer.metrics.failures._value.get() == 8
+        assert (await asyncio.to_thread(readyz, running.consumer))[0] == 200
     finally:
         gate.stop()
         running.stop.set()

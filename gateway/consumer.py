@@ -9,7 +9,12 @@ loop itself never does CPU or database work.
 Delivery: messages are acknowledged by hand (``manual_ack``) only after the decision is
 committed, so a consumer killed mid-stream gets the unacknowledged events again from its
 persistent session; settlement is idempotent by event id, so a redelivery or a gate that
-publishes the same event three times is settled once.
+publishes the same event three times is settled once. Acknowledgements leave in the order the
+messages arrived (``gateway.mqtt.acks``; MQTT requires it), so a fast lane's acknowledgement
+waits for a slower lane's earlier event while the work itself runs in parallel. Several
+consumers share the load through a shared subscription (``$share/<group>/...``); within one
+consumer a lane stays ordered, and the gate agent sends a lane's next event only after the
+previous one was acknowledged.
 
 Failures: an error a retry can cure (the database is down, a connection was lost) blocks its
 lane, which retries the same event with capped exponential backoff until it is settled; the
@@ -17,9 +22,7 @@ lane never skips ahead, since settling a lane's later events first would price a
 out of order. While a lane is blocked the consumer reports it (``blocked_lanes``, the
 ``parking_lanes_blocked`` gauge) and ``/readyz`` says not ready. Only errors a retry cannot cure
 (an invalid event, billing's ``DomainError`` such as an unknown gate) are acknowledged and
-dropped, with a log line and a metric. Several consumers share the load through
-a shared subscription (``$share/<group>/...``); within one consumer a lane stays ordered, and the
-gate agent sends a lane's next event only after the previous one was acknowledged.
+dropped, with a log line and a metric.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -40,6 +43,7 @@ import paho.mqtt.client as mqtt
 from gateway.backoff import Backoff
 from gateway.logging import passage_context
 from gateway.metrics import Metrics
+from gateway.mqtt.acks import ArrivalOrderAcks, Ticket
 from gateway.mqtt.client import QOS, MqttConfig, connect, make_client, shared, stop
 from gateway.outbox_publisher import OutboxPublisher, command_from_payload
 from gateway.protocol import (
@@ -102,6 +106,7 @@ class _Inbound:
     mid: int
     qos: int
     received: float
+    ticket: Ticket | None = None  # its place in the acknowledgement order (set on the loop)
 
 
 class Consumer:
@@ -150,6 +155,7 @@ class Consumer:
         self._kick: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.client: mqtt.Client | None = None
+        self._acks = ArrivalOrderAcks(self._send_ack)
         self.ready = False
         self.settled = 0
 
@@ -158,6 +164,8 @@ class Consumer:
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if getattr(reason, "is_failure", False):
             return
+        if self._loop is not None:  # before any message of this connection is dispatched
+            self._loop.call_soon_threadsafe(self._acks.new_connection)
         events = shared(self._share_group, topic_filter("events", self._lot_filter))
         client.subscribe([(events, QOS), (topic_filter("status", self._lot_filter), QOS)])
         self.metrics.mqtt_connected.set(1)
@@ -173,13 +181,20 @@ class Consumer:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._dispatch, item)
 
+    def _send_ack(self, mid: int, qos: int) -> None:
+        if self.client is not None:
+            self.client.ack(mid, qos)
+
     def _ack(self, item: _Inbound) -> None:
-        if self.client is not None and item.qos > 0:
-            self.client.ack(item.mid, item.qos)
+        """Done with a message: acknowledged once every message that arrived before it is."""
+        if item.ticket is not None:
+            self._acks.done(item.ticket)
 
     # --- loop ----------------------------------------------------------------------------------
 
     def _dispatch(self, item: _Inbound) -> None:
+        # Called in arrival order (call_soon_threadsafe from paho's one network thread).
+        item = replace(item, ticket=self._acks.arrived(item.mid, item.qos))
         try:
             lot, gate, kind = parse_topic(item.topic)
         except ProtocolError as exc:

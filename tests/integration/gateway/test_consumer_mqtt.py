@@ -51,16 +51,19 @@ class FakeBilling:
     # event id -> how many more settle calls fail with a transient error (database down).
     failing: dict[str, int] = field(default_factory=dict)
     attempts: dict[str, int] = field(default_factory=dict)
+    slow: dict[str, float] = field(default_factory=dict)  # event id -> seconds to settle it
     decisions: dict[str, FakeDecision] = field(default_factory=dict)
     order: list[tuple[str, str]] = field(default_factory=list)
     outbox: list[Row] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def settle(self, p: Passage) -> FakeDecision:
-        if self.delay_s:
-            time.sleep(self.delay_s)
         with self.lock:
             self.attempts[p.event_id] = self.attempts.get(p.event_id, 0) + 1
+        delay = self.slow.get(p.event_id, self.delay_s)
+        if delay:
+            time.sleep(delay)
+        with self.lock:
             if self.failing.get(p.event_id, 0) > 0:
                 self.failing[p.event_id] -= 1
                 raise ConnectionError("database unreachable")
@@ -415,5 +418,50 @@ async def test_failing_settlement_blocks_the_lane_and_retries_in_order(
         assert (await asyncio.to_thread(readyz, running.consumer))[0] == 200
     finally:
         gate.stop()
+        running.stop.set()
+        await running.task
+
+
+def packet_log(consumer: Consumer) -> tuple[list[int], list[int]]:
+    """What paho's log says the consumer received (QoS 1 packet ids) and acknowledged, in order."""
+    received: list[int] = []
+    acked: list[int] = []
+
+    def on_log(_c: Any, _u: Any, _level: int, line: str) -> None:
+        if line.startswith("Received PUBLISH (d") and ", q1," in line:
+            received.append(int(line.split(", m", 1)[1].split(")", 1)[0]))
+        elif line.startswith("Sending PUBACK (Mid: "):
+            acked.append(int(line.removeprefix("Sending PUBACK (Mid: ").rstrip(")")))
+
+    assert consumer.client is not None
+    consumer.client.on_log = on_log
+    return received, acked
+
+
+async def test_acks_follow_arrival_order_while_lanes_settle_in_parallel(
+    mosquitto, lot, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """MQTT-4.6.0-2: the later event finishes first on its lane, its PUBACK still goes second."""
+    billing = FakeBilling()
+    running = await start(make_consumer(*mosquitto, billing, lot, f"gw-{lot}"), billing)
+    received, acked = packet_log(running.consumer)
+    slow_gate = agent(mosquitto, lot, "in-11", tmp_path)
+    fast_gate = agent(mosquitto, lot, "in-12", tmp_path)
+    slow_id = f"evt-slow-{lot}"
+    billing.slow[slow_id] = 1.0
+    try:
+        slow = slow_gate.capture("30A-011.11", camera_text=True, event_id=slow_id)
+        await wait_for(lambda: slow_id in billing.attempts)  # arrived, being settled
+        fast = fast_gate.capture("30A-012.12", camera_text=True)
+        await wait_for(lambda: slow.event_id in slow_gate.commands)
+        assert fast.event_id in fast_gate.commands
+        # The lanes ran side by side: the later event was settled first...
+        assert [eid for _, eid in billing.order] == [fast.event_id, slow.event_id]
+        # ...and every acknowledgement went out in the order the packets came in.
+        await wait_for(lambda: len(acked) == len(received))
+        assert len(received) >= 2 and acked == received
+    finally:
+        slow_gate.stop()
+        fast_gate.stop()
         running.stop.set()
         await running.task

@@ -59,6 +59,9 @@ from gateway.protocol import (
 log = logging.getLogger(__name__)
 
 CAMERA_TEXT_REVIEW_BELOW = 0.80
+# The command for an event billing refused (see _publish_refusal): closed, ask the staff.
+REFUSED_REASON = "refused"
+REFUSED_DISPLAY = "Vui lòng chờ nhân viên hỗ trợ"
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,9 @@ class Consumer:
         self._first_frame_accept = first_frame_accept
         self._lanes: dict[tuple[str, str], asyncio.Queue[_Inbound]] = {}
         self._lane_tasks: set[asyncio.Task[None]] = set()
-        self._recent: OrderedDict[str, Decision] = OrderedDict()
+        # Recent decisions by (lot, gate, event id): a gate repeating its own event gets its own
+        # answer again; another lane reusing the id goes to billing, which refuses it.
+        self._recent: OrderedDict[tuple[str, str, str], Decision] = OrderedDict()
         self._gates_online: dict[tuple[str, str], bool] = {}
         # Lanes whose current event failed with a transient error: "lot/gate" -> attempts so far.
         self._blocked: dict[str, int] = {}
@@ -288,10 +293,11 @@ class Consumer:
             await self._settle_event(event, item)
 
     async def _settle_event(self, event: GateEvent, item: _Inbound) -> None:
-        if event.event_id in self._recent:
+        key = (event.lot_id, event.gate_id, event.event_id)
+        if key in self._recent:
             self.metrics.duplicates.inc()
             log.info("duplicate event; answering with the recorded decision")
-            decision = self._recent[event.event_id]
+            decision = self._recent[key]
             await asyncio.to_thread(self._republish, event, decision)
             return
         text, confidence, review = await self._read(event)
@@ -315,8 +321,11 @@ class Consumer:
         try:
             decision = await self._settle_with_retry(passage)
         except self._permanent as exc:
+            # A retry cannot cure it (unknown gate, an event id reused for another passage):
+            # acknowledged and dropped, and the gate is told so rather than left waiting.
             self.metrics.rejected.labels(code=type(exc).__name__).inc()
-            log.error("event refused by billing: %s", exc)
+            log.error("event refused by billing (%s): %s", type(exc).__name__, exc)
+            await asyncio.to_thread(self._publish_refusal, event)
             return
         self.metrics.decision_seconds.observe(time.perf_counter() - item.received)
         self.metrics.passages.labels(direction=event.direction).inc()
@@ -325,7 +334,7 @@ class Consumer:
         ).inc()
         if decision.review:
             self.metrics.reviews.inc()
-        self._remember(event.event_id, decision)
+        self._remember(key, decision)
         self.settled += 1
         log.info(
             "settled %s plate=%s open=%s reason=%s fare=%s",
@@ -408,8 +417,8 @@ class Consumer:
                 )
                 await asyncio.sleep(delay)
 
-    def _remember(self, event_id: str, decision: Decision) -> None:
-        self._recent[event_id] = decision
+    def _remember(self, key: tuple[str, str, str], decision: Decision) -> None:
+        self._recent[key] = decision
         while len(self._recent) > 10_000:
             self._recent.popitem(last=False)
 
@@ -427,6 +436,25 @@ class Consumer:
                 "plate": decision.plate,
                 "fare_vnd": decision.fare_vnd,
                 "balance_vnd": decision.balance_vnd,
+            }
+        )
+        self.client.publish(command.topic, encode_command(command), qos=QOS)
+
+    def _publish_refusal(self, event: GateEvent) -> None:
+        """Barrier stays closed and the display sends the driver to staff; nothing was recorded."""
+        if self.client is None:
+            return
+        command = command_from_payload(
+            {
+                "event_id": event.event_id,
+                "lot_id": event.lot_id,
+                "gate_id": event.gate_id,
+                "open": False,
+                "display": REFUSED_DISPLAY,
+                "reason": REFUSED_REASON,
+                "plate": None,
+                "fare_vnd": None,
+                "balance_vnd": None,
             }
         )
         self.client.publish(command.topic, encode_command(command), qos=QOS)

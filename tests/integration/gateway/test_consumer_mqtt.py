@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.domain import DomainError, IdempotencyConflict
 from gateway.backoff import Backoff
 from gateway.consumer import Consumer, Passage
 from gateway.mqtt.client import MqttConfig
@@ -53,6 +54,7 @@ class FakeBilling:
     attempts: dict[str, int] = field(default_factory=dict)
     slow: dict[str, float] = field(default_factory=dict)  # event id -> seconds to settle it
     decisions: dict[str, FakeDecision] = field(default_factory=dict)
+    facts: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     order: list[tuple[str, str]] = field(default_factory=list)
     outbox: list[Row] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -68,7 +70,10 @@ class FakeBilling:
                 self.failing[p.event_id] -= 1
                 raise ConnectionError("database unreachable")
             if p.event_id in self.decisions:
+                if self.facts[p.event_id] != (p.lot_id, p.gate_id, p.direction):
+                    raise IdempotencyConflict(f"event id {p.event_id} reused for another passage")
                 return self.decisions[p.event_id]
+            self.facts[p.event_id] = (p.lot_id, p.gate_id, p.direction)
             d = FakeDecision(True, "ok", f"{p.plate_text} OK", p.plate_text, 0, 100, False)
             self.decisions[p.event_id] = d
             self.order.append((p.gate_id, p.event_id))
@@ -121,6 +126,7 @@ def make_consumer(
         ),
         share_group=None,
         lot_filter=lot,
+        permanent_errors=(DomainError,),
         **kw,
     )
 
@@ -465,3 +471,30 @@ async def test_acks_follow_arrival_order_while_lanes_settle_in_parallel(
         fast_gate.stop()
         running.stop.set()
         await running.task
+
+
+async def test_an_event_id_reused_by_another_lane_is_refused_not_answered_from_cache(
+    running: Running, mosquitto, lot, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """Lane A's decision (plate, fare, balance) never goes to lane B; B's gate hears 'closed'."""
+    first = agent(mosquitto, lot, "in-13", tmp_path)
+    second = agent(mosquitto, lot, "in-14", tmp_path)
+    reused = f"evt-reused-{lot}"
+    try:
+        first.capture("30A-013.13", camera_text=True, event_id=reused)
+        own = await asyncio.to_thread(first.wait_command, reused, 10)
+        assert own is not None and own.open
+        second.capture("30A-014.14", camera_text=True, event_id=reused)
+        other = await asyncio.to_thread(second.wait_command, reused, 10)
+        assert other is not None and not other.open
+        assert other.reason == "refused" and "30A-013.13" not in other.display
+        assert other.fare_vnd is None
+        rejected = running.consumer.metrics.rejected.labels(code="IdempotencyConflict")
+        assert rejected._value.get() == 1
+        assert running.billing.attempts[reused] == 2  # the second copy went to billing
+        # The lane goes on after the refusal.
+        nxt = second.capture("30A-014.15", camera_text=True)
+        assert await asyncio.to_thread(second.wait_command, nxt.event_id, 10)
+    finally:
+        first.stop()
+        second.stop()

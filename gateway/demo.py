@@ -5,6 +5,11 @@ Started in dependency order and stopped in reverse: broker, mock tax authority, 
 the simulated gates and their traffic. With a duration, traffic runs that long, the system is
 given a bounded time to answer every gate and submit every invoice, and a JSON summary is
 printed from the database (what was recorded), not from the simulator's own counters alone.
+
+The data directory outlives a run (accounts, balances, invoices and their numbering carry on),
+so the summary covers only the passages recorded since this run started, and the gateway keeps
+one MQTT client id across runs: a new id per run would leave a persistent session behind in the
+broker's store every time, each queueing status messages for a consumer that never returns.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +37,9 @@ from gateway.mosquitto_conf import GateCredential, new_gate_credential
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
+
+#: The demo gateway's MQTT client id: the same every run, so its persistent session is resumed.
+DEMO_CLIENT_ID = "parking-demo-gateway"
 
 
 @dataclass
@@ -144,34 +153,44 @@ def _seed_logins(container: Container, data: Any) -> list[tuple[str, str, str]]:
     return [(str(u), str(p), str(r)) for u, p, r in logins]
 
 
-def summary(container: Container, traffic: Any, started: float) -> dict[str, Any]:
-    """What the database recorded, beside what the gates saw."""
+def summary(container: Container, traffic: Any, started: float, since: datetime) -> dict[str, Any]:
+    """What the database recorded in this run (passages since ``since``), beside what the gates
+    saw; earlier runs in the same data directory are left out."""
     from billing.adapters import orm
     from einvoice.db import invoices
 
+    this_run = select(orm.Passage.event_id).where(orm.Passage.created_at >= since)
     with container.session_factory() as s:
-        passages = s.scalar(select(func.count()).select_from(orm.Passage)) or 0
-        reviews = s.scalar(
-            select(func.count()).select_from(orm.Passage).where(orm.Passage.needs_review.is_(True))
-        )
-        rows = s.execute(select(orm.Passage.event_id, orm.Passage.decision)).all()
+        rows = s.execute(
+            select(orm.Passage.event_id, orm.Passage.decision, orm.Passage.needs_review).where(
+                orm.Passage.created_at >= since
+            )
+        ).all()
         by_status: dict[Any, int] = dict(
-            s.execute(select(invoices.c.status, func.count()).group_by(invoices.c.status)).all()
+            s.execute(
+                select(invoices.c.status, func.count())
+                .where(invoices.c.event_id.in_(this_run))
+                .group_by(invoices.c.status)
+            ).all()
         )
         # A debit is a fare posted to the ledger (a closed barrier shows a fare but posts none).
         debit_events = {
             e
             for (e,) in s.execute(
-                select(orm.JournalEntry.event_id).where(orm.JournalEntry.kind == "fare")
+                select(orm.JournalEntry.event_id).where(
+                    orm.JournalEntry.kind == "fare", orm.JournalEntry.event_id.in_(this_run)
+                )
             ).all()
         }
-    debits = [d for e, d in rows if e in debit_events and d and (d.get("fare_vnd") or 0) > 0]
-    decisions = [d for _, d in rows]
-    review_decisions = sum(1 for d in decisions if d and d.get("review"))
+    debits = [d for e, d, _ in rows if e in debit_events and d and (d.get("fare_vnd") or 0) > 0]
+    decisions = [d for _, d, _ in rows]
+    # A passage goes to review when its plate read was doubtful or a policy said so.
+    reviews = sum(1 for _, d, doubtful in rows if doubtful or (d and d.get("review")))
     gates = traffic.summary() if traffic is not None else None
     return {
+        "since": since.isoformat(),
         "duration_s": round(time.monotonic() - started, 1),
-        "passages": int(passages),
+        "passages": len(rows),
         "barrier_opens": sum(1 for d in decisions if d and d.get("open")),
         "barrier_closed": sum(1 for d in decisions if d and not d.get("open")),
         "debits": len(debits),
@@ -179,7 +198,7 @@ def summary(container: Container, traffic: Any, started: float) -> dict[str, Any
         "invoices_issued": int(sum(by_status.values())),
         "invoices_accepted": int(by_status.get("accepted", 0)),
         "invoices_by_status": {str(k): int(v) for k, v in by_status.items()},
-        "reviews": max(int(reviews or 0), review_decisions),
+        "reviews": reviews,
         "gates": gates.as_dict() if gates is not None else None,
     }
 
@@ -205,9 +224,11 @@ def _wait_invoices(container: Container, timeout: float) -> None:
 
 
 def _port_or_free(port: int, what: str, echo: Callable[[str], None]) -> int:
-    """The asked-for port, or a free one when something else already listens there."""
+    """The asked-for port, or a free one when something else already listens there (or 0)."""
     import socket
 
+    if port == 0:
+        return free_port()
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", port))
@@ -227,6 +248,7 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
     from simulator.traffic import LotGates, Traffic, TrafficConfig, make_population
 
     started = time.monotonic()
+    since = datetime.now(UTC)  # passages recorded from now on are this run's
     opts.http_port = _port_or_free(opts.http_port, "API", echo)
     opts.tax_port = _port_or_free(opts.tax_port, "mock tax authority", echo)
     data_dir = opts.data_dir.resolve()
@@ -280,7 +302,7 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
                 "mqtt_protocol": broker.protocol,
                 "mqtt_username": "gateway" if broker.authenticated else None,
                 "mqtt_password": gw_password if broker.authenticated else None,
-                "mqtt_client_id": f"parking-demo-{secrets.token_hex(3)}",
+                "mqtt_client_id": DEMO_CLIENT_ID,
                 "mqtt_share_group": "gateway" if broker.protocol == "v5" else None,
                 "tax_authority_url": f"http://127.0.0.1:{opts.tax_port}",
                 "http_port": opts.http_port,
@@ -382,7 +404,7 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
         if missing:
             log.warning("demo: %d events without a barrier command after the drain", missing)
         _wait_invoices(container, opts.drain_s)
-        return summary(container, traffic, started)
+        return summary(container, traffic, started, since)
     finally:
         stack.close()
 
@@ -391,4 +413,4 @@ def demo_summary_json(result: dict[str, Any]) -> str:
     return json.dumps(result, ensure_ascii=False, indent=2)
 
 
-__all__ = ["DemoOptions", "free_port", "run_demo"]
+__all__ = ["DEMO_CLIENT_ID", "DemoOptions", "free_port", "run_demo"]

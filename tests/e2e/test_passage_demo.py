@@ -47,6 +47,106 @@ def test_demo_runs_for_its_duration_and_summarises(tmp_path: Path) -> None:
     assert 0 < result["revenue_vnd"] <= gates["revenue_vnd"]
 
 
+def test_each_run_summarises_its_own_passages_and_resumes_one_broker_session(
+    tmp_path: Path,
+) -> None:
+    """Two runs in one data directory: the data carries on, each summary covers its own run."""
+    import re
+
+    from sqlalchemy import create_engine, func, select
+
+    from billing.adapters import orm
+
+    data_dir = tmp_path / "demo"
+    results = []
+    for seed in (7, 8):
+        result = run_demo(
+            DemoOptions(
+                data_dir=data_dir,
+                duration_s=3,
+                http_port=free_port(),
+                tax_port=free_port(),
+                broker="mosquitto",
+                read_plates=False,
+                arrivals_per_hour=1200,
+                time_scale=900,
+                drain_s=30,
+                seed=seed,
+            ),
+            echo=lambda _line: None,
+        )
+        assert result is not None
+        results.append(result)
+    first, second = results
+    for run in results:
+        assert run["passages"] > 0
+        assert run["passages"] == run["gates"]["commands"] == run["gates"]["events"]
+        assert run["barrier_opens"] == run["gates"]["barrier_opens"]
+        assert run["invoices_issued"] == run["debits"]
+    engine = create_engine(f"sqlite:///{data_dir / 'parking.db'}")
+    with engine.connect() as conn:
+        total = conn.scalar(select(func.count()).select_from(orm.Passage))
+    engine.dispose()
+    assert total == first["passages"] + second["passages"]  # both runs' data kept
+    # The broker's store holds one session of the demo gateway, resumed by the second run.
+    store = (data_dir / "mosquitto" / "mosquitto.db").read_bytes()
+    assert b"parking-demo-gateway" in store
+    assert re.findall(rb"parking-demo-[0-9a-f]{6}", store) == []  # no per-run ids left behind
+
+
+def _rate_for(arrivals: float, sim_hours: float) -> float:
+    """Arrivals per simulated hour that bring about ``arrivals`` over the last ``sim_hours`` of
+    the local day, whatever the time of day (the traffic follows rush hours and quiet nights)."""
+    from datetime import datetime, timedelta
+
+    from simulator.traffic import HOURLY_PROFILE, LOCAL
+
+    start = datetime.now(LOCAL) - timedelta(hours=sim_hours)
+    steps = [start + timedelta(minutes=m) for m in range(0, int(sim_hours * 60), 5)]
+    mean = sum(HOURLY_PROFILE[t.hour] for t in steps) / len(steps)
+    return arrivals / (mean * sim_hours)
+
+
+def test_demo_cli_prints_a_json_summary_of_the_run(tmp_path: Path) -> None:
+    """The real command with plate reading: progress on stderr, the summary alone on stdout."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    duration, time_scale = 8, 900  # 8 s of wall time = the last 2 simulated hours
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "parking"),
+            "demo",
+            "--duration",
+            str(duration),
+            "--data-dir",
+            str(tmp_path / "demo"),
+            "--http-port",
+            str(free_port()),
+            "--tax-port",
+            str(free_port()),
+            "--rate",
+            f"{_rate_for(30, duration * time_scale / 3600):.0f}",
+            "--time-scale",
+            str(time_scale),
+        ],
+        env={**os.environ, "PARKING_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "loading the plate readers" in proc.stderr  # progress goes to stderr
+    result = json.loads(proc.stdout)  # stdout is the JSON summary and nothing else
+    assert result["passages"] > 0 and result["barrier_opens"] > 0
+    assert result["debits"] > 0 and result["revenue_vnd"] > 0
+    assert result["invoices_issued"] > 0 and result["invoices_accepted"] > 0
+    assert isinstance(result["reviews"], int) and result["reviews"] >= 0
+    assert result["gates"]["events"] >= result["passages"]
+
+
 def _processes_mentioning(text: str) -> list[int]:
     found = []
     for proc in Path("/proc").iterdir():

@@ -193,7 +193,8 @@ class ParkingSession(Base):
     fare_vnd: Mapped[int | None] = mapped_column(BigInteger)
     fare_lines: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     tariff_version: Mapped[str | None] = mapped_column(String(60))
-    # charged | free | pending (review) | waived | unpaid (barrier kept closed)
+    # charged | free | pending (review) | waived; unpaid: still open, the car was kept at the
+    # exit barrier (low balance, suspended account) and its exit passage waits in review
     payment: Mapped[str | None] = mapped_column(String(10))
     journal_entry_id: Mapped[int | None] = mapped_column(Integer)
 

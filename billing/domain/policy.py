@@ -14,9 +14,18 @@ from billing.domain.model import DomainError
 
 
 class Outcome(StrEnum):
-    """What a lane does with a passage the normal flow cannot settle."""
+    """What a lane does with a passage the normal flow cannot settle.
 
-    DENY = "deny"  # keep the barrier closed, show a message, queue for an operator
+    DENY keeps the barrier closed and shows the reason on the gate's display. At an exit the
+    passage also goes to the review queue: the car is inside and has to get out, so an operator
+    must see it. Its session stays open, so the car pays by itself on its next camera trigger
+    once its balance covers the fare (or its account is active again); that exit, or an
+    operator's charge or waive, resolves the queued case. At an entry the car can turn back:
+    only a passage whose plate is in doubt (unreadable, entry while a session is open) is
+    queued; an unknown plate or a suspended account is recorded with its reason.
+    """
+
+    DENY = "deny"  # keep the barrier closed and say why; at an exit, queue for an operator
     OPEN_REVIEW = "open_review"  # open, bill later: the passage goes to the review queue
     ALLOW = "allow"  # open without review (unknown plate at entry only)
     OVERDRAFT = "overdraft"  # low balance: debit down to -overdraft_limit_vnd

@@ -3,11 +3,15 @@
 Every action is stored with who did it, when and what changed (``billing_review_actions``).
 A charge uses the same idempotency key as an automatic exit debit (``exit:<event id>``), so a
 passage can never be charged twice, whichever way it was charged.
+
+A car kept at the exit barrier (low balance, suspended account) keeps its session open; the
+operator's charge or waive of that passage ends the stay at the passage's time, and settles the
+car's other held passages with it (one car, one case).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from billing.adapters import orm
 from billing.adapters.uow import UnitOfWork
@@ -16,7 +20,8 @@ from billing.domain.plates import canonical_plate, plate_key
 from billing.domain.tariffs import Fare, FareLine, vat_included
 from billing.services.fares import debit_fare, price_session
 from billing.services.ledger import lock_account
-from billing.services.lots import lot_info
+from billing.services.lots import LotInfo, lot_info
+from billing.services.statements import HELD_REASONS
 
 
 def _passage(uow: UnitOfWork, passage_id: int) -> orm.Passage:
@@ -104,17 +109,9 @@ def correct_plate(uow: UnitOfWork, passage_id: int, plate_text: str, actor: str)
                 .with_for_update()
             )
             if session is not None:
-                cls = vehicle.vehicle_class if vehicle else (session.vehicle_class or "car_le9")
-                fare = price_session(
-                    uow, lot, session, cls, passage.captured_at, vehicle.id if vehicle else None
-                )
-                session.status = "closed"
-                session.exit_at = max(passage.captured_at, session.entry_at)
-                session.exit_passage_id = passage.id
                 session.vehicle_id, session.account_id = passage.vehicle_id, passage.account_id
-                session.vehicle_class = cls
-                session.payment = "free" if fare.amount_vnd == 0 else "pending"
-                _set_fare(session, fare)
+                cls = vehicle.vehicle_class if vehicle else (session.vehicle_class or "car_le9")
+                _close_at_exit(uow, lot, session, passage, cls)
         if session is not None:
             passage.session_id = session.id
             passage.fare_vnd = session.fare_vnd
@@ -129,6 +126,46 @@ def correct_plate(uow: UnitOfWork, passage_id: int, plate_text: str, actor: str)
         )
         uow.commit()
         return passage.session_id
+
+
+def _close_at_exit(
+    uow: UnitOfWork,
+    lot: LotInfo,
+    session: orm.ParkingSession,
+    passage: orm.Passage,
+    vehicle_class: str | None = None,
+) -> None:
+    """End an open session at this exit passage, priced; payment pending (or free at 0)."""
+    cls = vehicle_class or session.vehicle_class or "car_le9"
+    fare = price_session(uow, lot, session, cls, passage.captured_at, passage.vehicle_id)
+    session.status = "closed"
+    session.exit_at = max(passage.captured_at, session.entry_at)
+    session.exit_passage_id = passage.id
+    session.vehicle_class = cls
+    session.payment = "free" if fare.amount_vnd == 0 else "pending"
+    _set_fare(session, fare)
+
+
+def _resolve_held(uow: UnitOfWork, passage: orm.Passage) -> None:
+    """This car's other exits kept closed up to this passage are settled by it."""
+    if passage.direction != "exit" or passage.plate_key is None:
+        return
+    p = orm.Passage
+    uow.session.execute(
+        update(p)
+        .where(
+            p.review_status == "pending",
+            p.lot_id == passage.lot_id,
+            p.plate_key == passage.plate_key,
+            p.direction == "exit",
+            p.opened.is_(False),
+            p.reason.in_(HELD_REASONS),
+            p.captured_at <= passage.captured_at,
+            p.id != passage.id,
+        )
+        .values(review_status="resolved")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _set_fare(session: orm.ParkingSession, fare: Fare) -> None:
@@ -156,7 +193,11 @@ def charge(
         session = s.get(orm.ParkingSession, passage.session_id) if passage.session_id else None
         if session is not None and session.payment == "charged":
             raise DomainError(f"passage {passage_id} was charged already")
-        amount = amount_vnd if amount_vnd is not None else (session.fare_vnd if session else None)
+        if session is not None and session.status == "open":
+            _close_at_exit(uow, lot, session, passage)  # a car held at the barrier
+        # A held flat-fare exit has no session: the fare the gate showed is the one to charge.
+        default = session.fare_vnd if session else passage.fare_vnd
+        amount = amount_vnd if amount_vnd is not None else default
         if not amount or amount <= 0:
             raise DomainError("nothing to charge: give an amount")
         tariff = uow.tariffs.in_force(lot.tariff_id, passage.captured_at)
@@ -202,6 +243,7 @@ def charge(
         )
         session.payment, session.journal_entry_id = "charged", entry_id
         passage.fare_vnd, passage.review_status = amount, "resolved"
+        _resolve_held(uow, passage)
         _audit(
             uow, passage, "charge", actor, amount_vnd=amount, journal_entry_id=entry_id, note=note
         )
@@ -210,7 +252,10 @@ def charge(
 
 
 def waive(uow: UnitOfWork, passage_id: int, actor: str, reason: str) -> None:
-    """Close the case without charging (also how an entry-side case is dismissed)."""
+    """Close the case without charging (also how an entry-side case is dismissed).
+
+    A car held at the exit (its session still open) is let go: the stay ends at the passage.
+    """
     if not reason.strip():
         raise DomainError("say why the passage is waived")
     with uow:
@@ -220,8 +265,14 @@ def waive(uow: UnitOfWork, passage_id: int, actor: str, reason: str) -> None:
         )
         if session is not None and session.payment == "charged":
             raise DomainError("this passage was charged; refund it instead")
+        if session is not None and session.status == "open" and passage.direction == "exit":
+            lot = lot_info(uow, passage.lot_id, fresh=True)
+            assert lot is not None
+            _close_at_exit(uow, lot, session, passage)
+            session.payment = "waived"
         if session is not None and session.payment == "pending":
             session.payment = "waived"
         passage.review_status = "resolved"
+        _resolve_held(uow, passage)
         _audit(uow, passage, "waive", actor, reason=reason)
         uow.commit()

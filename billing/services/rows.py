@@ -57,13 +57,17 @@ class AccountLike(Protocol):
 
 @dataclass
 class OpenSession:
-    """An open parking session, locked by the exit that closes it."""
+    """An open parking session, locked by the exit that closes it.
+
+    ``held``: an exit kept this car at the barrier (payment ``unpaid``); closing the session
+    resolves those review cases."""
 
     id: int
     plate_text: str
     vehicle_class: str | None
     entry_at: datetime
     exit_at: datetime | None = None
+    held: bool = False
 
 
 @dataclass

@@ -248,7 +248,11 @@ def _open_session(ctx: _Ctx) -> OpenSession | None:
 def _session_of(row: Row[Any]) -> OpenSession:
     """From a row of ``statements.SESSION_COLUMNS``."""
     return OpenSession(
-        row.session_id, row.session_plate_text, row.session_vehicle_class, row.session_entry_at
+        row.session_id,
+        row.session_plate_text,
+        row.session_vehicle_class,
+        row.session_entry_at,
+        held=row.session_payment == "unpaid",
     )
 
 
@@ -402,11 +406,14 @@ def _exit(ctx: _Ctx, vehicle: Row[Any] | None, locked: Row[Any] | None) -> GateD
                 ctx.uow, ctx.lot, session, vehicle.vehicle_class, ctx.p.captured_at, vehicle.id
             )
             _close(session, ctx, fare, "pending")
+        elif session is not None:
+            _hold_car(ctx, session)
+        # Kept closed or let out, the case is the operator's: review either way.
         return _finish(
             ctx,
             Reason.ACCOUNT_SUSPENDED,
             opened,
-            review=opened,
+            review=True,
             session_id=session.id if session else None,
             account_id=vehicle.account_id,
         )
@@ -479,7 +486,15 @@ def _flat_session(ctx: _Ctx, vehicle: Row[Any]) -> OpenSession:
             "entry_passage_id": None,
         },
     ).scalar_one()
-    return OpenSession(session_id, ctx.plate, vehicle.vehicle_class, ctx.p.captured_at)
+    # held: earlier denials of this car's flat fare are settled when this session closes
+    return OpenSession(session_id, ctx.plate, vehicle.vehicle_class, ctx.p.captured_at, held=True)
+
+
+def _hold_car(ctx: _Ctx, session: OpenSession) -> None:
+    """The car stays at the exit barrier and its session stays open, so it can pay itself on
+    a retry once topped up (or an operator charges or waives it from the review queue)."""
+    if not session.held:
+        ctx.writes.append(("hold_session", {"held_sid": session.id}))
 
 
 def _close(
@@ -489,8 +504,23 @@ def _close(
     payment: str,
     journal_entry_id: int | None = None,
 ) -> None:
-    """Queue the session's closing UPDATE (written by _finish, with the passage's decision)."""
+    """Queue the session's closing UPDATE (written by _finish, with the passage's decision).
+
+    A session whose car was held at the barrier before: this exit ends the stay, so the review
+    cases of those denials are resolved with it.
+    """
     session.exit_at = max(ctx.p.captured_at, session.entry_at)
+    if session.held:
+        ctx.writes.append(
+            (
+                "resolve_held",
+                {
+                    "resolve_lot": ctx.p.lot_id,
+                    "resolve_key": ctx.passage.plate_key,
+                    "resolve_me": ctx.passage.id,
+                },
+            )
+        )
     ctx.writes.append(
         (
             "close_session",
@@ -557,10 +587,13 @@ def _debit(
                 balance=acct.balance_vnd,
                 account_id=acct.id,
             )
+        if session is not None:
+            _hold_car(ctx, session)
         return _finish(
             ctx,
             Reason.LOW_BALANCE,
             False,
+            review=True,
             session_id=session.id if session else None,
             fare=fare.amount_vnd,
             balance=acct.balance_vnd,

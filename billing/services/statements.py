@@ -36,7 +36,7 @@ PASSES = orm.table_of(orm.MonthlyPass)
 # What rows.OpenSession and rows.LockedAccount are made of.
 SESSION_COLUMNS = tuple(
     SESSIONS.c[name].label(f"session_{name}")
-    for name in ("id", "plate_text", "vehicle_class", "entry_at")
+    for name in ("id", "plate_text", "vehicle_class", "entry_at", "payment")
 )
 ACCOUNT_COLUMNS = tuple(
     ACCOUNTS.c[name].label(f"acct_{name}")
@@ -233,6 +233,43 @@ def q_close_session() -> Update:
 
 
 @functools.cache
+def q_hold_session() -> Update:
+    """Parameter ``held_sid``: an open session whose car is held at the exit barrier (payment
+    ``unpaid``); the exit that finally closes it resolves the held passages (``q_resolve_held``)."""
+    return (
+        update(SESSIONS)
+        .where(SESSIONS.c.id == bindparam("held_sid"))
+        .values(payment=literal_column("'unpaid'"))
+    )
+
+
+# Exits kept closed that wait for the car's own retry or for an operator (see policy.Outcome).
+HELD_REASONS = ("low_balance", "account_suspended")
+
+
+@functools.cache
+def q_resolve_held() -> Update:
+    """Parameters ``resolve_lot``, ``resolve_key``, ``resolve_me``: the review cases of a car
+    held at this lot's exit are settled by the passage that ends its stay (paid on a retry once
+    topped up, or charged / waived by an operator); they leave the review queue."""
+    p = PASSAGES.c
+    return (
+        update(PASSAGES)
+        .where(
+            # literals: the generic plan uses the review_status index
+            p.review_status == literal_column("'pending'"),
+            p.lot_id == bindparam("resolve_lot", type_=p.lot_id.type),
+            p.plate_key == bindparam("resolve_key", type_=p.plate_key.type),
+            p.direction == literal_column("'exit'"),
+            p.opened.is_(False),
+            p.reason.in_([literal_column(f"'{r}'") for r in HELD_REASONS]),
+            p.id != bindparam("resolve_me", type_=p.id.type),
+        )
+        .values(review_status=literal_column("'resolved'"))
+    )
+
+
+@functools.cache
 def q_set_session_class() -> Update:
     return (
         update(SESSIONS)
@@ -280,7 +317,12 @@ def q_finish_passage() -> Update:
 
 
 # Writes settlement queues for the end of its transaction, by name (see q_finish).
-TRAILING_WRITES = {"close_session": q_close_session, "set_balance": q_set_balance}
+TRAILING_WRITES = {
+    "close_session": q_close_session,
+    "set_balance": q_set_balance,
+    "hold_session": q_hold_session,
+    "resolve_held": q_resolve_held,
+}
 
 
 @functools.cache

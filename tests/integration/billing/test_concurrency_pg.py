@@ -175,6 +175,35 @@ def test_outbox_claims_skip_rows_locked_by_another_worker(pg: tuple[UnitOfWork, 
         assert outbox.pending(uow.session, "invoice_request") >= 2
 
 
+def test_a_car_held_for_low_balance_pays_on_its_retry_on_postgres(
+    pg: tuple[UnitOfWork, DemoData],
+) -> None:
+    """The hold and the resolution ride in the one-statement finish (data-modifying CTEs)."""
+    uow, demo = pg
+    set_lot_policy(uow, CENTRAL_LOT, low_balance="deny")
+    acct, (plate,) = new_account(uow, 10_000, 1)
+    entry = settle_passage(uow, passage(demo, f"h-in-{acct}", "entry", plate, 0))
+    held = settle_passage(uow, passage(demo, f"h-out-{acct}-1", "exit", plate, 30))
+    assert (held.open, held.reason, held.review) == (False, "low_balance", True)
+    assert settle_passage(uow, passage(demo, f"h-out-{acct}-2", "exit", plate, 30.5)).review
+    with uow:
+        s = uow.session.get(orm.ParkingSession, entry.session_id)
+        assert s is not None and (s.status, s.payment) == ("open", "unpaid")
+    top_up(uow, acct, 50_000, "test-bank", f"more-{acct}")
+    paid = settle_passage(uow, passage(demo, f"h-out-{acct}-3", "exit", plate, 31))
+    assert (paid.open, paid.reason, paid.balance_vnd) == (True, "exit_paid", 35_000)
+    with uow:
+        pending = uow.session.scalar(
+            select(func.count())
+            .select_from(orm.Passage)
+            .where(orm.Passage.account_id == acct, orm.Passage.review_status == "pending")
+        )
+        s = uow.session.get(orm.ParkingSession, entry.session_id)
+        assert s is not None and (s.status, s.payment) == ("closed", "charged")
+    assert pending == 0
+    set_lot_policy(uow, CENTRAL_LOT, low_balance="overdraft", overdraft_limit_vnd=50_000)
+
+
 def test_the_day_reconciles_on_postgres(pg: tuple[UnitOfWork, DemoData]) -> None:
     uow, _ = pg
     r = reconcile(uow, T0.date())

@@ -15,12 +15,16 @@ from billing.domain.decisions import PassageInput
 from billing.domain.model import AutoTopUp, DomainError
 from billing.services import (
     buy_monthly_pass,
+    charge,
     get_account,
+    get_session,
+    review_queue,
     set_account_status,
     set_auto_topup,
     set_lot_policy,
     settle_passage,
     top_up,
+    waive,
 )
 from billing.services.seed import CENTRAL_LOT, DemoData
 from billing.services.settle import UnknownGate
@@ -198,6 +202,28 @@ def test_duplicate_passage_within_window_repeats_decision_without_charging(
     assert late.reason == "exit_without_entry" and late.review
 
 
+def test_duplicate_at_an_exit_with_open_review_never_charges_again(
+    uow: UnitOfWork, demo: DemoData, lane: Lane
+) -> None:
+    set_lot_policy(uow, CENTRAL_LOT, duplicate="open_review")
+    lane.enter(CAR)
+    paid = lane.leave(CAR, 30)
+    twin = lane.leave(CAR, 30.25)  # a second trigger 15 s later
+    assert (twin.reason, twin.open, twin.review, twin.fare_vnd, twin.session_id) == (
+        "duplicate",
+        True,
+        True,
+        None,
+        paid.session_id,
+    )
+    assert balance(uow, demo, "an") == 475_000
+    assert count(uow, orm.JournalEntry, orm.JournalEntry.kind == "fare") == 1
+    assert [p.id for p in review_queue(uow)] == [twin.passage_id]
+    with pytest.raises(DomainError):  # the stay was paid by the first exit
+        charge(uow, twin.passage_id, actor="op")
+    assert balance(uow, demo, "an") == 475_000
+
+
 def test_duplicate_policy_can_send_to_review(uow: UnitOfWork, demo: DemoData, lane: Lane) -> None:
     set_lot_policy(uow, CENTRAL_LOT, duplicate="open_review", duplicate_window_s=60)
     lane.enter(CAR)
@@ -281,6 +307,7 @@ def test_denied_flat_fare_leaves_no_open_session_and_the_retry_is_denied_again(
     )
     denied = lane.leave("30G-999.99", 10)  # account "cuong": 10,000 VND
     assert (denied.open, denied.reason, denied.fare_vnd) == (False, "low_balance", 50_000)
+    assert denied.review
     assert denied.session_id is None
     assert count(uow, orm.ParkingSession, orm.ParkingSession.status == "open") == 0
     retry = lane.leave("30G-999.99", 10.5)  # the next camera trigger, 30 s later
@@ -296,6 +323,7 @@ def test_denied_flat_fare_leaves_no_open_session_and_the_retry_is_denied_again(
     )
     assert count(uow, orm.ParkingSession) == 1
     assert len(outbox_rows(uow, "invoice_request")) == 1
+    assert review_queue(uow) == []  # the paid exit settled the two held cases
 
 
 def test_charge_flat_needs_an_amount(uow: UnitOfWork, demo: DemoData) -> None:
@@ -369,13 +397,81 @@ def test_low_balance_deny_keeps_barrier_closed_until_top_up(
     uow: UnitOfWork, demo: DemoData, lane: Lane
 ) -> None:
     set_lot_policy(uow, CENTRAL_LOT, low_balance="deny")
-    lane.enter("30G-999.99")  # account "cuong": 10,000 VND
+    entry = lane.enter("30G-999.99")  # account "cuong": 10,000 VND
     d = lane.leave("30G-999.99", 50)
     assert (d.open, d.reason, d.fare_vnd, d.balance_vnd) == (False, "low_balance", 25_000, 10_000)
     assert "không đủ" in d.display
+    # The operator sees the car held at the barrier; its stay goes on (the session stays open).
+    assert d.review and d.session_id == entry.session_id
+    assert [p.id for p in review_queue(uow)] == [d.passage_id]
+    held = get_session(uow, d.session_id or -1)
+    assert held is not None and (held.status, held.payment) == ("open", "unpaid")
+    again = lane.leave("30G-999.99", 50.1)  # still short: held again
+    assert (again.open, again.reason, again.review) == (False, "low_balance", True)
     top_up(uow, demo.accounts["cuong"], 100_000, "momo", "momo-1")
     d = lane.leave("30G-999.99", 50.2)  # the same car seconds later: a retry, not a duplicate
     assert (d.open, d.reason, d.fare_vnd, d.balance_vnd) == (True, "exit_paid", 25_000, 85_000)
+    assert d.session_id == entry.session_id and not d.review
+    assert review_queue(uow) == []  # the paid exit settled both held cases
+    closed = get_session(uow, entry.session_id or -1)
+    assert closed is not None and (closed.status, closed.payment) == ("closed", "charged")
+
+
+def test_operator_charges_a_car_held_for_low_balance(
+    uow: UnitOfWork, demo: DemoData, lane: Lane
+) -> None:
+    set_lot_policy(uow, CENTRAL_LOT, low_balance="deny")
+    entry = lane.enter("30G-999.99")
+    lane.leave("30G-999.99", 30)
+    again = lane.leave("30G-999.99", 30.5)
+    assert len(review_queue(uow)) == 2
+    charge(uow, again.passage_id, actor="op.lan")  # let out and billed: may go below zero
+    assert balance(uow, demo, "cuong") == 10_000 - 25_000
+    s = get_session(uow, entry.session_id or -1)
+    assert s is not None and (s.status, s.payment, s.fare_vnd) == ("closed", "charged", 25_000)
+    assert review_queue(uow) == []  # one car, one case
+
+
+def test_operator_waives_a_car_held_for_low_balance(
+    uow: UnitOfWork, demo: DemoData, lane: Lane
+) -> None:
+    set_lot_policy(uow, CENTRAL_LOT, low_balance="deny")
+    entry = lane.enter("30G-999.99")
+    held = lane.leave("30G-999.99", 30)
+    waive(uow, held.passage_id, actor="op.lan", reason="barrier opened by hand")
+    s = get_session(uow, entry.session_id or -1)
+    assert s is not None and (s.status, s.payment, s.fare_vnd) == ("closed", "waived", 25_000)
+    assert review_queue(uow) == [] and balance(uow, demo, "cuong") == 10_000
+
+
+@pytest.mark.parametrize(("outcome", "opened"), [("deny", False), ("open_review", True)])
+def test_suspended_account_at_the_exit(
+    uow: UnitOfWork, demo: DemoData, lane: Lane, outcome: str, opened: bool
+) -> None:
+    set_lot_policy(uow, CENTRAL_LOT, account_suspended=outcome)
+    entry = lane.enter(CAR)
+    set_account_status(uow, demo.accounts["an"], "suspended")
+    d = lane.leave(CAR, 30)
+    assert (d.open, d.reason, d.review, d.session_id) == (
+        opened,
+        "account_suspended",
+        True,
+        entry.session_id,
+    )
+    assert [p.id for p in review_queue(uow)] == [d.passage_id]
+    assert balance(uow, demo, "an") == 500_000
+    s = get_session(uow, entry.session_id or -1)
+    assert s is not None
+    if opened:  # out, billed later by the operator
+        assert (s.status, s.payment, s.fare_vnd) == ("closed", "pending", 25_000)
+        charge(uow, d.passage_id, actor="op")
+    else:  # held: pays by itself once the account is active again
+        assert (s.status, s.payment) == ("open", "unpaid")
+        set_account_status(uow, demo.accounts["an"], "active")
+        retry = lane.leave(CAR, 30.5)
+        assert (retry.open, retry.reason, retry.fare_vnd) == (True, "exit_paid", 25_000)
+    assert balance(uow, demo, "an") == 475_000
+    assert review_queue(uow) == []
 
 
 def test_low_balance_overdraft_down_to_the_limit(
@@ -433,7 +529,7 @@ def test_low_balance_notice_is_queued(uow: UnitOfWork, demo: DemoData, lane: Lan
 def test_suspended_account_is_denied(uow: UnitOfWork, demo: DemoData, lane: Lane) -> None:
     set_account_status(uow, demo.accounts["an"], "suspended")
     d = lane.enter(CAR)
-    assert (d.open, d.reason) == (False, "account_suspended")
+    assert (d.open, d.reason, d.review) == (False, "account_suspended", False)  # can turn back
 
 
 def test_grace_period_exit_is_free_and_needs_no_invoice(

@@ -7,27 +7,40 @@ the files are versioned by validity dates and chosen by :class:`TariffCatalog`. 
 * blocks: runs of equal blocks (``minutes``, ``price_vnd``, ``count``; the last run may be
   open-ended). The stay is rounded up to the block. Progressive hourly tables, a first hour then
   half hours, and a fixed price per N hours are all block runs.
-* per turn: one turn for every day or night period the stay touches (a night spans midnight,
-  so 22:00-02:00 is one night turn; 17:00-19:00 is a day turn and a night turn).
-* daily cap: the stay is cut into 24-hour windows from entry; each window pays at most the cap
-  and the block table starts again in each window.
-* holiday surcharge: a percentage on top when the stay touches a public holiday (local date).
-* monthly passes: ``day_night`` covers everything; ``day`` covers stays that touch no night.
+* per turn: one turn is one price. The stay is cut into 24-hour windows from entry and each
+  window pays one turn at the highest price of the day/night periods it touches: 17:00-19:00
+  is one turn at the night price, and a night spans midnight, so 22:00-02:00 is one night turn.
+  The turn is its own cap ("capped per turn"); a stay over 24 h pays a turn per started 24 h.
+* daily cap: with a cap the stay is cut into 24-hour windows from entry; the block table starts
+  again in each window and each window pays at most the cap, holiday surcharge included.
+* holiday surcharge: a percentage of a window's price when its charged time touches a public
+  holiday (local date), rounded up to the 1,000 VND, added before the cap.
+* monthly passes (billing.domain.coverage): a ``day_night`` pass covers its whole dates, a
+  ``day`` pass the day period (06:00-18:00) of its dates. Only the time no pass covers is
+  charged: in each window it is summed and priced as above (blocks counted from its first
+  minute, a turn for the periods it touches). Lines at 0 VND show what the passes covered.
+
+Money is integer VND throughout: no float takes part in any price.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from billing.domain.coverage import PASS_KINDS, PassCover, covered_spans, uncovered
 from billing.domain.model import DomainError
 
 DAY = timedelta(days=1)
+ZERO = timedelta(0)
+SECOND = timedelta(seconds=1)
+TICK = timedelta(microseconds=1)
+DAY_STARTS, NIGHT_STARTS = time(6, 0), time(18, 0)  # the doc's day period (06:00-18:00)
+Span = tuple[datetime, datetime]  # [start, end), aware
 
 
 def local_zone(name: str) -> timezone | ZoneInfo:
@@ -50,8 +63,8 @@ class BlockRun:
 class PerTurn:
     day_vnd: int
     night_vnd: int
-    day_starts: time = time(6, 0)
-    night_starts: time = time(18, 0)
+    day_starts: time = DAY_STARTS
+    night_starts: time = NIGHT_STARTS
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,12 @@ class ClassTariff:
     per_turn: PerTurn | None = None
     daily_cap_vnd: int | None = None
     passes: Mapping[str, int] = field(default_factory=dict)  # "day" | "day_night" -> VND/month
+
+    def day_hours(self) -> tuple[time, time]:
+        """The day period a ``day`` pass covers: the class's day turn if it has one."""
+        if self.per_turn is not None:
+            return self.per_turn.day_starts, self.per_turn.night_starts
+        return DAY_STARTS, NIGHT_STARTS
 
 
 @dataclass(frozen=True)
@@ -135,7 +154,7 @@ def _block_lines(runs: tuple[BlockRun, ...], seconds: int) -> list[FareLine]:
         block_s = run.minutes * 60
         run_s = None if run.count is None else run.count * block_s
         used = remaining if run_s is None else min(remaining, run_s)
-        n = math.ceil(used / block_s)
+        n = -(-used // block_s)  # rounded up to the block, in integers
         end_min = start_min + (run.count * run.minutes if run.count else n * run.minutes)
         label = f"{_hm(start_min)}-{_hm(end_min)}: {run.minutes} min blocks"
         if run.count is None:
@@ -153,37 +172,36 @@ def _hm(minutes: int) -> str:
 # ---------------------------------------------------------------- per turn
 
 
-def _periods(pt: PerTurn, tz: Any, entry: datetime, exit_: datetime) -> list[tuple[datetime, str]]:
-    """Day/night periods the stay touches: (start clipped to entry, 'day' | 'night')."""
-    local_entry = entry.astimezone(tz)
-    d = local_entry.date() - DAY
-    found: list[tuple[datetime, str]] = []
+def _turn_line(pt: PerTurn, tz: tzinfo, gaps: Sequence[Span]) -> FareLine:
+    """One turn for the charged parts of a 24-hour window, at the highest price they touch."""
+    kinds: set[str] = set()
+    for a, b in gaps:
+        kinds |= _period_kinds(pt, tz, a, b)
+    prices = {"day": pt.day_vnd, "night": pt.night_vnd}
+    if len(kinds) == 1:
+        (kind,) = kinds
+        return FareLine(f"{kind} turn", 1, prices[kind], prices[kind])
+    top = max(sorted(kinds), key=prices.__getitem__)
+    return FareLine(f"turn over day and night: {top} price", 1, prices[top], prices[top])
+
+
+def _period_kinds(pt: PerTurn, tz: tzinfo, a: datetime, b: datetime) -> set[str]:
+    """The day/night periods ``[a, b)`` (a < b) touches; a night spans midnight."""
+    kinds: set[str] = set()
+    d = a.astimezone(tz).date() - DAY
     while True:
         day_start = datetime.combine(d, pt.day_starts, tz)
         night_start = datetime.combine(d, pt.night_starts, tz)
         next_day = datetime.combine(d + DAY, pt.day_starts, tz)
         for start, end, kind in ((day_start, night_start, "day"), (night_start, next_day, "night")):
-            if start > exit_ or (start == exit_ and exit_ > entry):
-                return found
-            if end > entry:
-                found.append((max(start, entry), kind))
+            if start >= b:
+                return kinds
+            if end > a:
+                kinds.add(kind)
         d += DAY
 
 
 # ---------------------------------------------------------------- pricing
-
-
-def _window_fare(
-    ct: ClassTariff, seconds: int, periods: list[tuple[datetime, str]]
-) -> list[FareLine]:
-    if ct.per_turn is not None:
-        lines: list[FareLine] = []
-        for kind, unit in (("day", ct.per_turn.day_vnd), ("night", ct.per_turn.night_vnd)):
-            n = sum(1 for _, k in periods if k == kind)
-            if n:
-                lines.append(FareLine(f"{kind} turn", n, unit, n * unit))
-        return lines
-    return _block_lines(ct.blocks, seconds)
 
 
 def price_stay(
@@ -191,77 +209,99 @@ def price_stay(
     vehicle_class: str,
     entry: datetime,
     exit_: datetime,
-    monthly_pass: str | None = None,
+    passes: Iterable[PassCover] = (),
 ) -> Fare:
-    """Price one stay exactly; every VND of the result is on a line."""
+    """Price one stay exactly; every VND of the result is on a line.
+
+    ``passes``: the monthly passes the vehicle holds at this lot; each covers only its own
+    dates, so the result is the same whether the caller hands over every pass or just those
+    that overlap the stay.
+    """
     if entry.tzinfo is None or exit_.tzinfo is None:
         raise DomainError("entry and exit times must be timezone-aware")
     if exit_ < entry:
         raise DomainError("exit is before entry")
     ct = tariff.for_class(vehicle_class)
     tz = local_zone(tariff.timezone)
-    seconds = math.ceil((exit_ - entry).total_seconds())
+    if _ceil_seconds(exit_ - entry) < ct.grace_minutes * 60:
+        return _fare(tariff, [FareLine(f"grace: under {ct.grace_minutes} min", 1, 0, 0)])
 
-    def fare(lines: list[FareLine]) -> Fare:
-        total = sum(ln.amount_vnd for ln in lines)
-        return Fare(
-            total, vat_included(total, tariff.vat_percent), tuple(lines), tariff.id, tariff.version
-        )
+    held = tuple(passes)
+    covered = covered_spans(held, tz, entry, exit_, *ct.day_hours())
+    lines = [FareLine(c.label(tz), 1, 0, 0) for c in covered]
+    if held and not covered:
+        words = " + ".join(sorted({PASS_KINDS[p.kind] for p in held}))
+        lines.append(FareLine(f"monthly pass ({words}) covers none of this stay", 1, 0, 0))
+    # Per-turn prices and daily caps count 24-hour windows from entry; an uncapped block table
+    # runs on over the whole stay.
+    by_day = ct.per_turn is not None or ct.daily_cap_vnd is not None
+    windows = _windows(entry, exit_) if by_day else [(entry, exit_)]
+    for i, (start, end) in enumerate(windows):
+        gaps = uncovered(start, end, covered)
+        prefix = f"day {i + 1}: " if len(windows) > 1 else ""
+        note = "outside the pass: " if gaps != [(start, end)] else ""
+        lines += _window_lines(tariff, ct, tz, gaps, prefix, note)
+    return _fare(tariff, lines)
 
-    if seconds < ct.grace_minutes * 60:
-        return fare([FareLine(f"grace: under {ct.grace_minutes} min", 1, 0, 0)])
 
-    periods = _periods(ct.per_turn, tz, entry, exit_) if ct.per_turn else []
-    if monthly_pass == "day_night" and "day_night" in ct.passes:
-        return fare([FareLine("monthly pass (day and night)", 1, 0, 0)])
-    if monthly_pass == "day" and "day" in ct.passes:
-        night = _touches_night(ct, tz, entry, exit_)
-        if not night:
-            return fare([FareLine("monthly pass (day)", 1, 0, 0)])
-
-    lines: list[FareLine] = []
-    if ct.daily_cap_vnd is None:
-        lines = _window_fare(ct, seconds, periods)
+def _window_lines(
+    tariff: Tariff, ct: ClassTariff, tz: tzinfo, gaps: Sequence[Span], prefix: str, note: str
+) -> list[FareLine]:
+    """The charged parts of one window: turn or blocks, then the holiday surcharge, then the
+    cap, which therefore bounds the window's whole price."""
+    if not gaps:
+        return []
+    if ct.per_turn is not None:
+        charged = [_turn_line(ct.per_turn, tz, gaps)]
     else:
-        days, rem = divmod(seconds, 86400)
-        windows = [(i, 86400) for i in range(days)] + ([(days, rem)] if rem or not days else [])
-        for i, length in windows:
-            w_start = entry + timedelta(days=i)
-            w_periods = [p for p in periods if w_start <= p[0] < w_start + DAY]
-            w_lines = _window_fare(ct, length, w_periods)
-            w_total = sum(ln.amount_vnd for ln in w_lines)
-            prefix = f"day {i + 1}: " if len(windows) > 1 else ""
-            lines += [
-                FareLine(prefix + ln.label, ln.quantity, ln.unit_vnd, ln.amount_vnd)
-                for ln in w_lines
-            ]
-            if w_total > ct.daily_cap_vnd:
-                cut = ct.daily_cap_vnd - w_total
-                lines.append(FareLine(f"{prefix}daily cap {ct.daily_cap_vnd}", 1, cut, cut))
-
-    if monthly_pass == "day" and "day" in ct.passes:
-        lines.insert(0, FareLine("monthly pass (day) does not cover night hours", 1, 0, 0))
-
-    base = sum(ln.amount_vnd for ln in lines)
-    if tariff.holiday_surcharge_percent and base and _touches_holiday(tariff, tz, entry, exit_):
-        pct = tariff.holiday_surcharge_percent
-        extra = math.ceil(base * pct / 100 / 1000) * 1000
-        lines.append(FareLine(f"public holiday surcharge {pct}%", 1, extra, extra))
-    return fare(lines)
+        charged = _block_lines(ct.blocks, _ceil_seconds(sum((b - a for a, b in gaps), ZERO)))
+    lines = [
+        FareLine(prefix + note + ln.label, ln.quantity, ln.unit_vnd, ln.amount_vnd)
+        for ln in charged
+    ]
+    total = sum(ln.amount_vnd for ln in lines)
+    pct = tariff.holiday_surcharge_percent
+    if pct and total and _touches_holiday(tariff, tz, gaps):
+        extra = holiday_surcharge(total, pct)
+        lines.append(FareLine(f"{prefix}public holiday surcharge {pct}%", 1, extra, extra))
+        total += extra
+    if ct.daily_cap_vnd is not None and total > ct.daily_cap_vnd:
+        cut = ct.daily_cap_vnd - total
+        lines.append(FareLine(f"{prefix}daily cap {ct.daily_cap_vnd}", 1, cut, cut))
+    return lines
 
 
-def _touches_holiday(tariff: Tariff, tz: Any, entry: datetime, exit_: datetime) -> bool:
-    d, last = entry.astimezone(tz).date(), exit_.astimezone(tz).date()
-    while d <= last:
-        if d in tariff.holidays:
-            return True
-        d += DAY
+def holiday_surcharge(amount_vnd: int, percent: int) -> int:
+    """``percent`` of the amount, rounded up to the 1,000 VND, in integers only."""
+    return -(-amount_vnd * percent // 100_000) * 1000
+
+
+def _windows(entry: datetime, exit_: datetime) -> list[Span]:
+    """24-hour windows from entry; the last one may be shorter (one window for a 0 s stay)."""
+    n = max(1, -(-(exit_ - entry) // DAY))
+    return [(entry + i * DAY, min(entry + (i + 1) * DAY, exit_)) for i in range(n)]
+
+
+def _ceil_seconds(span: timedelta) -> int:
+    return -(-span // SECOND)
+
+
+def _fare(tariff: Tariff, lines: list[FareLine]) -> Fare:
+    total = sum(ln.amount_vnd for ln in lines)
+    return Fare(
+        total, vat_included(total, tariff.vat_percent), tuple(lines), tariff.id, tariff.version
+    )
+
+
+def _touches_holiday(tariff: Tariff, tz: tzinfo, gaps: Sequence[Span]) -> bool:
+    """Whether a charged part falls on a public holiday (local date)."""
+    for a, b in gaps:
+        d, last = a.astimezone(tz).date(), max(a, b - TICK).astimezone(tz).date()
+        while d <= last:
+            if d in tariff.holidays:
+                return True
+            d += DAY
     return False
-
-
-def _touches_night(ct: ClassTariff, tz: Any, entry: datetime, exit_: datetime) -> bool:
-    pt = ct.per_turn or PerTurn(0, 0)
-    return any(kind == "night" for _, kind in _periods(pt, tz, entry, exit_))
 
 
 # ---------------------------------------------------------------- parsing and catalog
@@ -306,7 +346,7 @@ def _class_from_dict(name: str, raw: Mapping[str, Any]) -> ClassTariff:
         raise DomainError(f"{name}: give either per_turn or blocks")
     cap = raw.get("daily_cap_vnd")
     passes = {k: _int(v, f"{name}.passes.{k}", 1) for k, v in raw.get("passes", {}).items()}
-    if set(passes) - {"day", "day_night"}:
+    if set(passes) - set(PASS_KINDS):
         raise DomainError(f"{name}: pass kinds are 'day' and 'day_night'")
     return ClassTariff(
         vehicle_class=name,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from billing.adapters import outbox
 from billing.adapters.uow import UnitOfWork
+from billing.domain.coverage import PassCover
 from billing.domain.ledger import fare_posting
+from billing.domain.model import DomainError
 from billing.domain.tariffs import Fare, local_zone, price_stay
 from billing.services.ledger import post
 from billing.services.lots import LotInfo
@@ -14,6 +17,7 @@ from billing.services.rows import AccountLike, SessionLike
 from billing.services.statements import q_passes
 
 LOCAL_TZ = "Asia/Ho_Chi_Minh"
+log = logging.getLogger(__name__)
 
 
 def price_session(
@@ -25,19 +29,36 @@ def price_session(
     vehicle_id: int | None,
     may_have_pass: bool = True,
 ) -> Fare:
-    """Price with the tariff version in force when the vehicle entered."""
+    """Price with the tariff version in force when the vehicle entered.
+
+    Every pass of the vehicle at this lot valid on some local date of the stay goes to the
+    pricing, with its dates: each covers only its own days, so a stay that outlives a pass pays
+    for the days after it, and renewals chain.
+    """
     tariff = uow.tariffs.in_force(lot.tariff_id, session.entry_at)
-    ct = tariff.for_class(vehicle_class)
-    pass_kind = None
-    if ct.passes and vehicle_id is not None and may_have_pass:
-        day = session.entry_at.astimezone(local_zone(tariff.timezone)).date()
-        kinds = set(
-            uow.session.scalars(q_passes(), {"vehicle": vehicle_id, "lot": lot.id, "day": day})
-        )
-        pass_kind = "day_night" if "day_night" in kinds else ("day" if "day" in kinds else None)
-    return price_stay(
-        tariff, vehicle_class, session.entry_at, max(exit_at, session.entry_at), pass_kind
-    )
+    exit_at = max(exit_at, session.entry_at)
+    passes: list[PassCover] = []
+    if vehicle_id is not None and may_have_pass:
+        tz = local_zone(tariff.timezone)
+        params = {
+            "vehicle": vehicle_id,
+            "lot": lot.id,
+            "first": session.entry_at.astimezone(tz).date(),
+            "last": exit_at.astimezone(tz).date(),
+        }
+        rows = uow.session.execute(q_passes(), params)
+        passes = [p for row in rows if (p := _pass_cover(row)) is not None]
+    return price_stay(tariff, vehicle_class, session.entry_at, exit_at, passes)
+
+
+def _pass_cover(row: Any) -> PassCover | None:
+    """A stored pass as the pricing sees it; a row of an unknown kind is logged and ignored
+    (the exit is then priced without it) rather than failing the gate."""
+    try:
+        return PassCover(row.kind, row.valid_from, row.valid_until)
+    except DomainError as exc:
+        log.error("monthly pass %s ignored: %s", row.id, exc)
+        return None
 
 
 def debit_fare(

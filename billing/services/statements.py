@@ -341,10 +341,11 @@ def q_finish(writes: tuple[str, ...], outbox_rows: int) -> Any:
 
 @functools.cache
 def q_passes() -> Select[Any]:
+    """The vehicle's passes at the lot valid on some local date from ``first`` to ``last``."""
     mp = PASSES.c
-    return select(mp.kind).where(
+    return select(mp.id, mp.kind, mp.valid_from, mp.valid_until).where(
         mp.vehicle_id == bindparam("vehicle"),
         mp.lot_id == bindparam("lot"),
-        mp.valid_from <= bindparam("day"),
-        mp.valid_until >= bindparam("day"),
+        mp.valid_from <= bindparam("last"),
+        mp.valid_until >= bindparam("first"),
     )

@@ -207,3 +207,106 @@ def test_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     assert proc.returncode == 0, "".join(seen) + out
     assert "stopping" in out
     assert _processes_mentioning(str(data_dir / "mosquitto")) == []  # broker stopped too
+
+
+def _stat(pid: int) -> tuple[int, str, str] | None:
+    """(parent pid, state, start time) of a live process, None when it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw.rsplit(")", 1)[1].split()
+    return int(fields[1]), fields[0], fields[19]
+
+
+def _descendants(root: int) -> dict[int, tuple[str, str]]:
+    """Every live process below ``root``: pid -> (start time, command line)."""
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and (st := _stat(int(proc.name))) is not None:
+            children.setdefault(st[0], []).append(int(proc.name))
+    found: dict[int, tuple[str, str]] = {}
+    todo = list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        st = _stat(pid)
+        if st is None:
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        found[pid] = (st[2], cmdline)
+        todo += children.get(pid, [])
+    return found
+
+
+def _still_running(procs: dict[int, tuple[str, str]]) -> list[str]:
+    """The command lines of those processes that still run (same pid and start time)."""
+    alive = []
+    for pid, (started, cmdline) in procs.items():
+        st = _stat(pid)
+        if st is not None and st[2] == started and st[1] != "Z":
+            alive.append(cmdline)
+    return alive
+
+
+def test_demo_with_plate_readers_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    """The default demo (LPR process pool): Ctrl-C stops it with exit code 0 and every child
+    process (Mosquitto, the plate-reader workers) is gone afterwards."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data_dir = tmp_path / "demo-lpr-sigint"
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "parking"),
+            "demo",
+            "--data-dir",
+            str(data_dir),
+            "--http-port",
+            "0",
+            "--tax-port",
+            "0",
+            "--time-scale",
+            "900",
+        ],
+        env={**os.environ, "PARKING_DATA_DIR": str(tmp_path), "PARKING_LPR_WORKERS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, like a terminal's foreground job
+    )
+    assert proc.stdout is not None
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if "Ctrl-C to stop" in line:
+                break
+        assert any("Ctrl-C to stop" in line for line in seen), "".join(seen)
+        children = _descendants(proc.pid)
+        commands = [cmdline for _, cmdline in children.values()]
+        assert any(str(data_dir / "mosquitto") in c for c in commands), commands
+        assert any("multiprocessing" in c for c in commands), commands  # the reader pool
+        time.sleep(3)  # some traffic through the readers
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    assert proc.returncode == 0, "".join(seen) + out
+    assert "stopping" in out
+    # multiprocessing's resource tracker leaves once the last holder of its pipe has exited.
+    deadline = time.monotonic() + 10
+    while _still_running(children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _still_running(children) == []

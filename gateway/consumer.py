@@ -44,7 +44,15 @@ from gateway.backoff import Backoff
 from gateway.logging import passage_context
 from gateway.metrics import Metrics
 from gateway.mqtt.acks import ArrivalOrderAcks, Ticket
-from gateway.mqtt.client import QOS, MqttConfig, connect, make_client, shared, stop
+from gateway.mqtt.client import (
+    QOS,
+    MqttConfig,
+    connect,
+    make_client,
+    packet_limit,
+    shared,
+    stop,
+)
 from gateway.outbox_publisher import OutboxPublisher, command_from_payload
 from gateway.protocol import (
     GateEvent,
@@ -477,13 +485,16 @@ class Consumer:
         """Consume until ``stop_event`` is set; then disconnect, keeping the session."""
         self._loop = asyncio.get_running_loop()
         self._kick = asyncio.Event()
-        client = make_client(self.cfg, manual_ack=True)
+        cfg = self.cfg
+        if cfg.max_packet_bytes is None:  # the broker drops bigger events, never sends them
+            cfg = replace(cfg, max_packet_bytes=packet_limit(self._max_event_bytes))
+        client = make_client(cfg, manual_ack=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         self.client = client
         background: list[asyncio.Task[None]] = []
-        await asyncio.to_thread(connect, client, self.cfg)
+        await asyncio.to_thread(connect, client, cfg)
         try:
             if self._publisher_factory is not None:
                 publisher = self._publisher_factory(client)

@@ -227,8 +227,9 @@ def decode_event(payload: bytes, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> Ga
     (head_len,) = _HEADER_LEN.unpack_from(payload, 4)
     if head_len > MAX_HEADER_BYTES or 8 + head_len > len(payload):
         raise ProtocolError("bad_header", f"header length {head_len} out of bounds")
+    view = memoryview(payload)
     try:
-        header = json.loads(payload[8 : 8 + head_len].decode("utf-8"))
+        header = json.loads(str(view[8 : 8 + head_len], "utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError("bad_header", f"header is not UTF-8 JSON: {exc}") from None
     if not isinstance(header, dict):
@@ -244,9 +245,19 @@ def decode_event(payload: bytes, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> Ga
     n_frames = len(sizes) - (1 if has_crop else 0)
     if not 1 <= n_frames <= MAX_FRAMES:
         raise ProtocolError("bad_frames", f"{n_frames} frames (expected 1-{MAX_FRAMES})")
+    # Every declared length against its limit first: nothing is sliced or copied for a part
+    # that would be refused anyway.
+    for i, n in enumerate(sizes[:n_frames]):
+        if n > MAX_FRAME_BYTES:
+            raise ProtocolError(
+                "frame_too_large", f"frame {i} declares {n} bytes (limit {MAX_FRAME_BYTES})"
+            )
+    if has_crop and sizes[-1] > MAX_CROP_BYTES:
+        raise ProtocolError(
+            "crop_too_large", f"plate crop declares {sizes[-1]} bytes (limit {MAX_CROP_BYTES})"
+        )
     if 8 + head_len + sum(sizes) != len(payload):
         raise ProtocolError("bad_length", "declared part lengths do not match the payload")
-    view = memoryview(payload)
     offset = 8 + head_len
     parts: list[bytes] = []
     for n in sizes:

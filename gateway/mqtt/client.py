@@ -22,6 +22,7 @@ from paho.mqtt.properties import Properties
 log = logging.getLogger(__name__)
 
 QOS = 1
+PUBLISH_OVERHEAD_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class MqttConfig:
     reconnect_min_s: int = 1
     reconnect_max_s: int = 30
     will: tuple[str, bytes, bool] | None = field(default=None)  # topic, payload, retain
+    # v5 Maximum Packet Size: the broker must not send us a bigger packet (it drops it instead),
+    # so an oversized event never reaches paho, which reads a whole packet before any check.
+    max_packet_bytes: int | None = None
 
     @property
     def v5(self) -> bool:
@@ -87,7 +91,18 @@ def connect_properties(cfg: MqttConfig) -> Properties | None:
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = cfg.session_expiry_s
     props.ReceiveMaximum = cfg.receive_maximum
+    if cfg.max_packet_bytes is not None:
+        props.MaximumPacketSize = cfg.max_packet_bytes
     return props
+
+
+def packet_limit(max_payload_bytes: int) -> int:
+    """The Maximum Packet Size that admits a payload of this size and its PUBLISH header.
+
+    The header is the fixed header (at most 5 bytes), the topic (a gate topic is under 160
+    bytes), the packet id and v5 properties; 4 KiB leaves room for all of them.
+    """
+    return max_payload_bytes + PUBLISH_OVERHEAD_BYTES
 
 
 def connect(client: mqtt.Client, cfg: MqttConfig, timeout: float = 10.0) -> None:

@@ -364,18 +364,24 @@ def test_folder_camera_cycles_through_jpegs(tmp_path: Path) -> None:
         FolderCamera(empty)
 
 
-async def test_oversized_event_is_refused_and_the_lane_goes_on(mosquitto, lot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_oversized_event_is_never_delivered_and_the_lane_goes_on(
+    mosquitto, lot, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """v5 Maximum Packet Size: the broker drops the big event, paho never reads it."""
     billing = FakeBilling()
     consumer = make_consumer(*mosquitto, billing, lot, f"gw-{lot}")
     consumer._max_event_bytes = 4096
     running = await start(consumer, billing)
+    lines = paho_log(consumer)
     gate = agent(mosquitto, lot, "in-9", tmp_path)
     try:
-        big = gate.capture("30A-777.77", camera_text=True, frames=[b"\xff\xd8\xff" + b"x" * 8000])
+        big = gate.capture("30A-777.77", camera_text=True, frames=[b"\xff\xd8\xff" + b"x" * 20_000])
         small = gate.capture("30A-777.78", camera_text=True)
         assert await asyncio.to_thread(gate.wait_command, small.event_id, 10)
-        assert consumer.metrics.rejected.labels(code="too_large")._value.get() == 1
-        assert big.event_id not in billing.decisions and big.event_id not in gate.commands
+        assert big.event_id not in billing.attempts and big.event_id not in gate.commands
+        sizes = [size for _, size in received(lines)]
+        assert sizes and max(sizes) < 4096  # the big one never crossed the consumer's socket
+        assert consumer.metrics.rejected.labels(code="too_large")._value.get() == 0
     finally:
         gate.stop()
         running.stop.set()
@@ -428,20 +434,27 @@ async def test_failing_settlement_blocks_the_lane_and_retries_in_order(
         await running.task
 
 
-def packet_log(consumer: Consumer) -> tuple[list[int], list[int]]:
-    """What paho's log says the consumer received (QoS 1 packet ids) and acknowledged, in order."""
-    received: list[int] = []
-    acked: list[int] = []
-
-    def on_log(_c: Any, _u: Any, _level: int, line: str) -> None:
-        if line.startswith("Received PUBLISH (d") and ", q1," in line:
-            received.append(int(line.split(", m", 1)[1].split(")", 1)[0]))
-        elif line.startswith("Sending PUBACK (Mid: "):
-            acked.append(int(line.removeprefix("Sending PUBACK (Mid: ").rstrip(")")))
-
+def paho_log(consumer: Consumer) -> list[str]:
+    """paho's own log lines of the consumer's client from now on (packets in and out)."""
+    lines: list[str] = []
     assert consumer.client is not None
-    consumer.client.on_log = on_log
-    return received, acked
+    consumer.client.on_log = lambda _c, _u, _level, line: lines.append(line)
+    return lines
+
+
+def received(lines: list[str]) -> list[tuple[int, int]]:
+    """(packet id, payload bytes) of every QoS 1 PUBLISH the client received, in order."""
+    got = []
+    for line in lines:
+        if line.startswith("Received PUBLISH (d") and ", q1," in line:
+            mid = int(line.split(", m", 1)[1].split(")", 1)[0])
+            got.append((mid, int(line.rsplit("(", 1)[1].split()[0])))
+    return got
+
+
+def acked(lines: list[str]) -> list[int]:
+    prefix = "Sending PUBACK (Mid: "
+    return [int(line.removeprefix(prefix).rstrip(")")) for line in lines if line.startswith(prefix)]
 
 
 async def test_acks_follow_arrival_order_while_lanes_settle_in_parallel(
@@ -450,7 +463,7 @@ async def test_acks_follow_arrival_order_while_lanes_settle_in_parallel(
     """MQTT-4.6.0-2: the later event finishes first on its lane, its PUBACK still goes second."""
     billing = FakeBilling()
     running = await start(make_consumer(*mosquitto, billing, lot, f"gw-{lot}"), billing)
-    received, acked = packet_log(running.consumer)
+    lines = paho_log(running.consumer)
     slow_gate = agent(mosquitto, lot, "in-11", tmp_path)
     fast_gate = agent(mosquitto, lot, "in-12", tmp_path)
     slow_id = f"evt-slow-{lot}"
@@ -464,8 +477,9 @@ async def test_acks_follow_arrival_order_while_lanes_settle_in_parallel(
         # The lanes ran side by side: the later event was settled first...
         assert [eid for _, eid in billing.order] == [fast.event_id, slow.event_id]
         # ...and every acknowledgement went out in the order the packets came in.
-        await wait_for(lambda: len(acked) == len(received))
-        assert len(received) >= 2 and acked == received
+        await wait_for(lambda: len(acked(lines)) == len(received(lines)))
+        assert len(received(lines)) >= 2
+        assert acked(lines) == [mid for mid, _ in received(lines)]
     finally:
         slow_gate.stop()
         fast_gate.stop()

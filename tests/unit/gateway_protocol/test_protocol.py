@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import struct
+import tracemalloc
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -140,3 +142,43 @@ def test_random_bytes_never_crash_the_decoder(data: bytes) -> None:
     for candidate in (data, b"PKE\x01" + data):
         with contextlib.suppress(p.ProtocolError):
             p.decode_event(candidate)
+
+
+def _forged(parts: list[int], crop: bool, body: bytes) -> bytes:
+    """An event whose header declares ``parts`` (byte lengths), followed by ``body``."""
+    payload = p.encode_event(event())
+    head_len = struct.unpack(">I", payload[4:8])[0]
+    header = json.loads(payload[8 : 8 + head_len])
+    header.update(parts=parts, crop=crop)
+    head = json.dumps(header).encode()
+    return payload[:4] + struct.pack(">I", len(head)) + head + body
+
+
+@pytest.mark.parametrize(
+    ("parts", "crop", "code"),
+    [
+        ([2 * 1024 * 1024], False, "frame_too_large"),
+        ([100, 2 * 1024 * 1024], False, "frame_too_large"),
+        ([100, 300 * 1024], True, "crop_too_large"),
+    ],
+)
+def test_declared_part_over_its_limit_is_refused_before_any_copy(
+    parts: list[int], crop: bool, code: str
+) -> None:
+    """The whole 2 MB is really there (under the 4 MiB event limit): still nothing is copied."""
+    payload = _forged(parts, crop, b"\xff\xd8\xff" + b"\0" * (sum(parts) - 3))
+    tracemalloc.start()
+    try:
+        with pytest.raises(p.ProtocolError) as info:
+            p.decode_event(payload)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.value.code == code
+    assert peak < 64 * 1024  # no part was sliced out of the payload
+
+
+def test_a_header_alone_declaring_a_huge_frame_names_the_frame() -> None:
+    with pytest.raises(p.ProtocolError) as info:
+        p.decode_event(_forged([2 * 1024 * 1024], False, b""))
+    assert info.value.code == "frame_too_large"

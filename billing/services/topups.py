@@ -131,16 +131,29 @@ class RefundResult:
     created: bool
 
 
+MAX_REQUEST_KEY = 100
+
+
 def refund(
     uow: UnitOfWork,
     journal_entry_id: int,
     *,
+    key: str,
     reason: str,
     actor: str,
     amount_vnd: int | None = None,
-    key: str | None = None,
 ) -> RefundResult:
-    """Give back a fare (or part of it) with a reversing entry; the original is never edited."""
+    """Give back a fare (or part of it) with a reversing entry; the original is never edited.
+
+    ``key`` is the caller's id of this refund request (the API's or the CLI's request id): a
+    retried request returns the first refund, while two requests are two refunds even when
+    they name the same amount. Nothing derived from the entry and amount could tell those two
+    cases apart. ``amount_vnd`` None refunds what is left.
+    """
+    key = (key or "").strip()
+    if not key or len(key) > MAX_REQUEST_KEY:
+        raise DomainError(f"a refund needs its request id (1-{MAX_REQUEST_KEY} characters)")
+    entry_key = f"refund:{key}"
     with uow:
         s = uow.session
         original = s.get(orm.JournalEntry, journal_entry_id)
@@ -149,6 +162,26 @@ def refund(
         if original.account_id is None:
             raise DomainError("entry has no transport account")
         acct = lock_account(s, original.account_id)
+        prior = s.scalar(
+            select(orm.JournalEntry).where(orm.JournalEntry.idempotency_key == entry_key)
+        )
+        if prior is not None:
+            prior_amount = -sum(
+                ln.amount_vnd
+                for ln in entry_lines(s, prior.id)
+                if ln.ledger_account.startswith("liability:prepaid:")
+            )
+            if prior.reverses_entry_id != original.id or amount_vnd not in (None, prior_amount):
+                log.error(
+                    "refund request %s reused (entry %s, %s VND); it refunded entry %s, %s VND",
+                    key,
+                    original.id,
+                    amount_vnd,
+                    prior.reverses_entry_id,
+                    prior_amount,
+                )
+                raise IdempotencyConflict(f"refund request {key!r} was used for another refund")
+            return RefundResult(prior.id, prior_amount, acct.balance_vnd, False)
         lines = entry_lines(s, original.id)
         total = sum(ln.amount_vnd for ln in lines if ln.amount_vnd > 0)
         already = -int(
@@ -163,17 +196,6 @@ def refund(
             or 0
         )
         amount = total - already if amount_vnd is None else amount_vnd
-        key = key or f"refund:{original.id}:{amount}"
-        prior = s.scalar(select(orm.JournalEntry).where(orm.JournalEntry.idempotency_key == key))
-        if prior is not None:
-            prior_amount = -sum(
-                ln.amount_vnd
-                for ln in entry_lines(s, prior.id)
-                if ln.ledger_account.startswith("liability:prepaid:")
-            )
-            if prior.reverses_entry_id != original.id or prior_amount != amount:
-                raise IdempotencyConflict(f"refund key {key!r} was used for another refund")
-            return RefundResult(prior.id, amount, acct.balance_vnd, False)
         if amount <= 0 or already + amount > total:
             raise DomainError(
                 f"refunds would exceed the original {total} VND ({already} refunded already)"
@@ -190,13 +212,13 @@ def refund(
                 for ln in entry_lines(s, eid):
                     left[ln.ledger_account] += ln.amount_vnd
             posting = Posting(
-                key,
+                entry_key,
                 "refund",
                 tuple(Line(code, -v) for code, v in left.items() if v),
                 f"refund: {reason}",
             )
         else:
-            posting = reversal(key, lines, amount, total, f"refund: {reason}")
+            posting = reversal(entry_key, lines, amount, total, f"refund: {reason}")
         posted = post(
             s,
             posting,
@@ -209,7 +231,7 @@ def refund(
             outbox.add(
                 s,
                 outbox.INVOICE_ADJUSTMENT,
-                key,
+                entry_key,
                 {
                     "original_event_id": original.event_id,
                     "original_journal_entry_id": original.id,

@@ -122,7 +122,7 @@ def test_paid_exit_gets_one_accepted_invoice_and_reconciles(
         # A partial refund becomes an adjusting invoice naming the original.
         with pg_sessions() as s:
             entry_id = row.payload["journal_entry_id"]
-        refund(uow, entry_id, reason="Thu nhầm", actor="operator", amount_vnd=5000)
+        refund(uow, entry_id, key="rf-1", reason="Thu nhầm", actor="operator", amount_vnd=5000)
         report = service.run_once()
         assert [r.outcome for r in report.corrections] == ["issued"]
         with pg_sessions() as s:

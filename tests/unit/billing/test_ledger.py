@@ -117,24 +117,40 @@ def test_refund_is_a_reversing_entry(uow: UnitOfWork, demo: DemoData, lane: Lane
         )
     assert fare_entry is not None
     part = refund(
-        uow, fare_entry.id, reason="barrier fault, 1 h only", actor="op", amount_vnd=25_000
+        uow, fare_entry.id, key="req-1", reason="barrier fault", actor="op", amount_vnd=10_000
     )
-    assert part.balance_vnd == out.balance_vnd + 25_000
-    again = refund(uow, fare_entry.id, reason="retry", actor="op", amount_vnd=25_000)
+    assert part.created and part.balance_vnd == out.balance_vnd + 10_000
+    again = refund(uow, fare_entry.id, key="req-1", reason="retry", actor="op", amount_vnd=10_000)
     assert not again.created and again.journal_entry_id == part.journal_entry_id
+    assert again.balance_vnd == part.balance_vnd
+    # Another request for the same amount is another refund, not a retry of the first.
+    other = refund(
+        uow, fare_entry.id, key="req-2", reason="second fault", actor="op", amount_vnd=10_000
+    )
+    assert other.created and other.journal_entry_id != part.journal_entry_id
+    assert other.balance_vnd == out.balance_vnd + 20_000
+    with pytest.raises(IdempotencyConflict, match="req-2"):
+        refund(uow, fare_entry.id, key="req-2", reason="x", actor="op", amount_vnd=5_000)
     with pytest.raises(DomainError, match="exceed"):
-        refund(uow, fare_entry.id, reason="too much", actor="op", amount_vnd=30_000, key="r2")
-    rest = refund(uow, fare_entry.id, reason="rest", actor="op", amount_vnd=25_000, key="r3")
-    assert rest.balance_vnd == 500_000
+        refund(uow, fare_entry.id, key="req-3", reason="too much", actor="op", amount_vnd=40_000)
+    with pytest.raises(DomainError, match="request id"):
+        refund(uow, fare_entry.id, key=" ", reason="no id", actor="op", amount_vnd=1_000)
+    rest = refund(uow, fare_entry.id, key="req-4", reason="rest", actor="op")  # what is left
+    assert (rest.amount_vnd, rest.balance_vnd) == (30_000, 500_000)
+    rest_again = refund(uow, fare_entry.id, key="req-4", reason="rest", actor="op")
+    assert not rest_again.created and rest_again.amount_vnd == 30_000
     with uow:
         original = uow.session.get(orm.JournalEntry, fare_entry.id)
         adjustments = list(
             uow.session.scalars(
-                select(orm.OutboxRow).where(orm.OutboxRow.kind == "invoice_adjustment")
+                select(orm.OutboxRow)
+                .where(orm.OutboxRow.kind == "invoice_adjustment")
+                .order_by(orm.OutboxRow.id)
             )
         )
     assert original is not None and original.fingerprint == fare_entry.fingerprint  # untouched
-    assert [a.payload["amount_vnd"] for a in adjustments] == [25_000, 25_000]
+    assert [a.payload["amount_vnd"] for a in adjustments] == [10_000, 10_000, 30_000]
+    assert [a.key for a in adjustments] == ["refund:req-1", "refund:req-2", "refund:req-4"]
     assert adjustments[0].payload["original_event_id"] == fare_entry.event_id
     tb = trial_balance_of(uow)
     assert sum(tb.values()) == 0 and tb["liability:vat_payable"] == 0

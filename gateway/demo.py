@@ -153,9 +153,16 @@ def _seed_logins(container: Container, data: Any) -> list[tuple[str, str, str]]:
     return [(str(u), str(p), str(r)) for u, p, r in logins]
 
 
-def summary(container: Container, traffic: Any, started: float, since: datetime) -> dict[str, Any]:
+def summary(
+    container: Container,
+    traffic: Any,
+    started: float,
+    since: datetime,
+    review_lookup: Callable[[Any], Any] | None = None,
+) -> dict[str, Any]:
     """What the database recorded in this run (passages since ``since``), beside what the gates
-    saw; earlier runs in the same data directory are left out."""
+    saw (and, through ``review_lookup``, the API's review queue); earlier runs in the same data
+    directory are left out."""
     from billing.adapters import orm
     from einvoice.db import invoices
 
@@ -186,7 +193,7 @@ def summary(container: Container, traffic: Any, started: float, since: datetime)
     decisions = [d for _, d, _ in rows]
     # A passage goes to review when its plate read was doubtful or a policy said so.
     reviews = sum(1 for _, d, doubtful in rows if doubtful or (d and d.get("review")))
-    gates = traffic.summary() if traffic is not None else None
+    gates = traffic.summary(review_lookup) if traffic is not None else None
     return {
         "since": since.isoformat(),
         "duration_s": round(time.monotonic() - started, 1),
@@ -243,6 +250,7 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
     from gateway.app import create_app
     from gateway.demo_world import ensure_population, seller_of
     from simulator.gate_agent import AgentConfig, GateAgent, SyntheticCamera, TinyCamera
+    from simulator.operator_api import OperatorApi
     from simulator.tax_authority.app import create_app as tax_app
     from simulator.tax_authority.settings import TaxAuthoritySettings
     from simulator.traffic import LotGates, Traffic, TrafficConfig, make_population
@@ -404,7 +412,12 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
         if missing:
             log.warning("demo: %d events without a barrier command after the drain", missing)
         _wait_invoices(container, opts.drain_s)
-        return summary(container, traffic, started, since)
+        operator = next(((u, p) for u, p, role in logins if role == "operator"), None)
+        lookup = None
+        if operator is not None:
+            api_url = f"http://127.0.0.1:{opts.http_port}"
+            lookup = OperatorApi(api_url, *operator).reviewed
+        return summary(container, traffic, started, since, lookup)
     finally:
         stack.close()
 

@@ -9,7 +9,9 @@ depends on the lot kind and the vehicle.
 
 The population mixes registered vehicles (accounts with money), low-balance ones and unknown
 plates, as the operator's policies must handle all three. Only the gate agents' MQTT traffic
-reaches the system; the summary counts what the gates saw.
+reaches the system; the summary counts what the gates saw (barrier opened or kept closed, and
+why) and, given a lookup (e.g. :class:`simulator.operator_api.OperatorApi`), which passages the
+system sent to its review queue: a barrier command does not carry that.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 
 VehicleKind = Literal["registered", "low_balance", "unknown"]
+#: Given event ids, those whose passage went to the review queue.
+ReviewLookup = Callable[[Collection[str]], Collection[str]]
 
 # Relative arrival rate by local hour: quiet nights, 7-9 and 17-19 rush hours.
 HOURLY_PROFILE = (
@@ -77,7 +81,9 @@ class TrafficSummary:
     barrier_opens: int = 0
     barrier_closed: int = 0
     unanswered: int = 0
+    reviews: int | None = None  # None: not observed (no lookup given, or it failed)
     by_reason: Counter[str] = field(default_factory=Counter)
+    closed_by_reason: Counter[str] = field(default_factory=Counter)
     by_vehicle_kind: Counter[str] = field(default_factory=Counter)
     revenue_vnd: int = 0
 
@@ -91,7 +97,9 @@ class TrafficSummary:
             "barrier_opens": self.barrier_opens,
             "barrier_closed": self.barrier_closed,
             "unanswered": self.unanswered,
+            "reviews": self.reviews,
             "by_reason": dict(self.by_reason),
+            "closed_by_reason": dict(self.closed_by_reason),
             "by_vehicle_kind": dict(self.by_vehicle_kind),
             "revenue_vnd": self.revenue_vnd,
         }
@@ -200,7 +208,8 @@ class Traffic:
             except Exception:
                 log.exception("traffic: %s of %s failed", action, vehicle.plate)
 
-    def summary(self) -> TrafficSummary:
+    def summary(self, review_lookup: ReviewLookup | None = None) -> TrafficSummary:
+        """What the gates saw; with ``review_lookup``, also how many passages went to review."""
         s = TrafficSummary()
         for gate, event_id, vehicle in self._events:
             s.events += 1
@@ -219,9 +228,16 @@ class Traffic:
                 s.barrier_opens += 1
             else:
                 s.barrier_closed += 1
+                s.closed_by_reason[cmd.reason] += 1
             if gate.cfg.direction == "exit" and cmd.open and cmd.fare_vnd:
                 s.revenue_vnd += cmd.fare_vnd
         s.arrivals = s.entries
+        if review_lookup is not None:
+            answered = [eid for g, eid, _ in self._events if eid in g.commands]
+            try:
+                s.reviews = len(set(review_lookup(answered)) & set(answered))
+            except Exception as exc:  # the summary still has what the gates saw
+                log.warning("traffic: could not count reviews: %s", exc)
         return s
 
     def wait_answered(self, timeout: float) -> int:

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from simulator.gate_agent import AppliedCommand
 from simulator.traffic import (
     LOCAL,
@@ -79,3 +81,64 @@ def test_rush_hours_bring_more_arrivals_than_the_night() -> None:
         by_hour[t.hour] += 1
     assert by_hour[8] > 5 * by_hour[3]
     assert by_hour[18] > 5 * by_hour[2]
+
+
+@dataclass
+class PolicyGate(FakeGate):
+    """Keeps the barrier closed for plates it does not know, opens (to review) doubtful ones."""
+
+    unknown: frozenset[str] = frozenset()
+
+    def capture(self, plate: str, **kw: Any) -> Any:
+        eid = f"e{len(self.events)}-{self.direction}-{plate}"
+        self.events.append((plate, kw["captured_at"], kw["camera_text"]))
+        if plate in self.unknown:
+            self.commands[eid] = AppliedCommand(eid, False, "unknown_plate", plate, None, 0.0)
+        else:
+            self.commands[eid] = AppliedCommand(eid, True, "entry_ok", plate, None, 0.0)
+        return SimpleNamespace(event_id=eid)
+
+
+def _policy_traffic() -> tuple[Traffic, PolicyGate]:
+    unknown = frozenset({"30K-777.01", "30K-777.02", "30K-777.03"})
+    gate = PolicyGate("entry", unknown=unknown)
+    traffic = Traffic(
+        [LotGates("L1", [gate], [gate], median_stay_min=600)],  # type: ignore[list-item]
+        make_population([f"30A-{i:03d}.00" for i in range(100, 104)], [], sorted(unknown)),
+        TrafficConfig(arrivals_per_hour=3000, time_scale=900, camera_text=True, seed=5),
+    )
+    traffic.run(threading.Event(), duration_s=1.0)
+    return traffic, gate
+
+
+def test_summary_counts_closed_barriers_by_reason_and_reviews_from_a_lookup() -> None:
+    traffic, gate = _policy_traffic()
+    closed = [eid for eid, cmd in gate.commands.items() if not cmd.open]
+    opened = [eid for eid, cmd in gate.commands.items() if cmd.open]
+    assert closed and opened  # the population mixes unknown and registered plates
+    asked: list[set[str]] = []
+
+    def lookup(event_ids: Any) -> set[str]:
+        asked.append(set(event_ids))
+        return {opened[0], "not-ours"}  # the queue holds other passages too
+
+    s = traffic.summary(lookup)
+    assert s.barrier_closed == len(closed) == s.closed_by_reason["unknown_plate"]
+    assert s.by_reason["unknown_plate"] == len(closed)
+    assert s.reviews == 1 and asked == [set(gate.commands)]
+    d = s.as_dict()
+    assert d["reviews"] == 1 and d["closed_by_reason"] == {"unknown_plate": len(closed)}
+    assert traffic.summary().reviews is None  # not observed without a lookup
+
+
+def test_a_failing_review_lookup_leaves_reviews_unknown_not_a_crash(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    traffic, _ = _policy_traffic()
+
+    def broken(_ids: Any) -> set[str]:
+        raise ConnectionError("API down")
+
+    s = traffic.summary(broken)
+    assert s.reviews is None and s.commands > 0
+    assert "could not count reviews: API down" in caplog.text

@@ -145,6 +145,7 @@ def build_consumer(
             claim=outbox.claim,
             mark_processed=outbox.mark_processed,
             metrics=container.metrics,
+            command_expiry_s=s.mqtt_command_expiry_s,
         )
 
     consumer = Consumer(
@@ -159,6 +160,7 @@ def build_consumer(
         image_store=image_store(s.data_dir) if s.keep_images else None,
         permanent_errors=(DomainError,),
         record_status=container.record_gate_status,
+        command_expiry_s=s.mqtt_command_expiry_s,
     )
     container.consumer = consumer
     return consumer

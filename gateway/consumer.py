@@ -53,13 +53,12 @@ from gateway.mqtt.client import (
     shared,
     stop,
 )
-from gateway.outbox_publisher import OutboxPublisher, command_from_payload
+from gateway.outbox_publisher import OutboxPublisher, command_from_payload, publish_command
 from gateway.protocol import (
     GateEvent,
     ProtocolError,
     decode_event,
     decode_status,
-    encode_command,
     parse_topic,
     topic_filter,
 )
@@ -139,6 +138,7 @@ class Consumer:
         record_status: Callable[[str, str, bool, datetime], None] | None = None,
         progressive_reading: bool = True,
         first_frame_accept: float = 0.95,
+        command_expiry_s: int | None = 30,
     ) -> None:
         self.cfg = mqtt_config
         self._settle = settle
@@ -157,6 +157,7 @@ class Consumer:
         self._record_status = record_status
         self._progressive = progressive_reading
         self._first_frame_accept = first_frame_accept
+        self._command_expiry_s = command_expiry_s
         self._lanes: dict[tuple[str, str], asyncio.Queue[_Inbound]] = {}
         self._lane_tasks: set[asyncio.Task[None]] = set()
         # Recent decisions by (lot, gate, event id): a gate repeating its own event gets its own
@@ -446,7 +447,7 @@ class Consumer:
                 "balance_vnd": decision.balance_vnd,
             }
         )
-        self.client.publish(command.topic, encode_command(command), qos=QOS)
+        publish_command(self.client, command, self._command_expiry_s)
 
     def _publish_refusal(self, event: GateEvent) -> None:
         """Barrier stays closed and the display sends the driver to staff; nothing was recorded."""
@@ -465,7 +466,7 @@ class Consumer:
                 "balance_vnd": None,
             }
         )
-        self.client.publish(command.topic, encode_command(command), qos=QOS)
+        publish_command(self.client, command, self._command_expiry_s)
 
     async def _publish_loop(self, publisher: OutboxPublisher) -> None:
         assert self._kick is not None

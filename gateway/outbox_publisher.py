@@ -4,7 +4,9 @@ The decision and its command are committed together; publishing afterwards from 
 means a crash between commit and publish only delays the command (the next sweep sends it), it
 never loses it. A row is marked processed only after the broker acknowledged the command
 (QoS 1 PUBACK), inside the claiming transaction, so with PostgreSQL several gateways can sweep
-at once (the claim uses ``FOR UPDATE SKIP LOCKED``).
+at once (the claim uses ``FOR UPDATE SKIP LOCKED``). Commands carry a v5 Message Expiry Interval:
+the broker drops one still queued for a gate that has been offline longer than that, so a gate
+back from an outage does not open for cars long gone.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.logging import passage_context
 from gateway.metrics import Metrics
+from gateway.mqtt.client import QOS, expiring
 from gateway.protocol import BarrierCommand, ProtocolError, encode_command, now
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,19 @@ def command_from_payload(
     )
 
 
+def publish_command(
+    client: mqtt.Client, command: BarrierCommand, expiry_s: int | None
+) -> mqtt.MQTTMessageInfo:
+    """QoS 1, not retained, expiring after ``expiry_s`` (v5): a late command is worse than none."""
+    return client.publish(
+        command.topic,
+        encode_command(command),
+        qos=QOS,
+        retain=False,
+        properties=expiring(client, expiry_s),
+    )
+
+
 class OutboxPublisher:
     def __init__(
         self,
@@ -63,6 +79,7 @@ class OutboxPublisher:
         mark_processed: MarkFn,
         metrics: Metrics | None = None,
         puback_timeout_s: float = 5.0,
+        command_expiry_s: int | None = 30,
     ) -> None:
         self._sessions = session_factory
         self._client = client
@@ -70,6 +87,7 @@ class OutboxPublisher:
         self._mark = mark_processed
         self._metrics = metrics
         self._timeout = puback_timeout_s
+        self._expiry_s = command_expiry_s
 
     def publish_pending(self, limit: int = 100) -> int:
         """Publish up to ``limit`` pending commands; returns how many were acknowledged."""
@@ -90,9 +108,7 @@ class OutboxPublisher:
                         log.error("outbox row %s is not a valid barrier command: %s", row.id, exc)
                         self._mark(session, row.id)
                         continue
-                    info = self._client.publish(
-                        command.topic, encode_command(command), qos=1, retain=False
-                    )
+                    info = publish_command(self._client, command, self._expiry_s)
                     sent.append((row, info, event_id))
             for row, info, event_id in sent:
                 with passage_context(event_id):

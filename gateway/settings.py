@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     mqtt_session_expiry_s: int = 24 * 3600
     # Which lots this gateway serves ("+" = all), e.g. one gateway group per region.
     mqtt_lot_filter: str = "+"
+    # Barrier commands expire (v5 Message Expiry Interval) if a gate has not received them by
+    # then: a gate back from an outage must not open for cars long gone.
+    mqtt_command_expiry_s: int = 30
     max_event_bytes: int = Field(default=4 * 1024 * 1024, description="largest accepted gate event")
 
     http_host: str = "127.0.0.1"

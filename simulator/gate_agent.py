@@ -6,6 +6,10 @@ gate that loses its link keeps capturing, and on reconnect replays its backlog i
 of the agent loses nothing either. The retained status topic says online/offline, the offline
 form being the connection's last will. The agent talks to the system only over MQTT, with its
 own credentials, using the public wire format in ``gateway.protocol``.
+
+Barrier commands are applied only when fresh (issued within ``max_command_age_s``) and for an
+event this gate sent: a gate reconnecting to its persistent session after an outage must not
+open for commands meant for cars long gone (the gateway also sets a v5 message expiry).
 """
 
 from __future__ import annotations
@@ -153,6 +157,9 @@ class AgentConfig:
     keepalive: int = 15
     # Send a lane's next event only once the previous one was answered (or this many seconds).
     await_command_s: float = 0.0
+    # A command issued longer ago than this (by this gate's clock) is ignored: after an outage
+    # the barrier must not open for a car that left long ago.
+    max_command_age_s: float = 30.0
 
 
 class GateAgent:
@@ -175,6 +182,7 @@ class GateAgent:
         self._answered: dict[str, threading.Event] = {}
         self.commands: dict[str, AppliedCommand] = {}
         self.sent_at: dict[str, float] = {}
+        self._raw_sent: set[str] = set()
         self._sender: threading.Thread | None = None
         self._client = self._make_client()
 
@@ -244,6 +252,23 @@ class GateAgent:
             return
         if command.event_id in self.commands:
             return  # repeated command (redelivery or duplicate event): already applied
+        age = (datetime.now(UTC) - command.issued_at).total_seconds()
+        if age > self.cfg.max_command_age_s:
+            log.warning(
+                "gate %s ignored a stale command (issued %.0fs ago, limit %.0fs)",
+                self.lane,
+                age,
+                self.cfg.max_command_age_s,
+                extra={"event_id": command.event_id},
+            )
+            return
+        if not self._sent(command.event_id):
+            log.warning(
+                "gate %s ignored a command for an event it did not send",
+                self.lane,
+                extra={"event_id": command.event_id},
+            )
+            return
         applied = AppliedCommand(
             command.event_id,
             command.open,
@@ -380,8 +405,19 @@ class GateAgent:
     def publish_raw(self, payload: bytes, event_id: str) -> None:
         """Send bytes as they are (tests: the same event again, malformed payloads)."""
         self._answered.setdefault(event_id, threading.Event())
+        self._raw_sent.add(event_id)
         info = self._client.publish(events_topic(self.cfg.lot_id, self.cfg.gate_id), payload, qos=1)
         info.wait_for_publish(5)
+
+    def _sent(self, event_id: str) -> bool:
+        """Whether this gate sent (or buffered) the event: only its own events get commands."""
+        if event_id in self._raw_sent:
+            return True
+        with self._db_lock:
+            row = self._db.execute(
+                "SELECT 1 FROM outbox WHERE event_id = ?", (event_id,)
+            ).fetchone()
+        return row is not None
 
     def backlog(self) -> int:
         with self._db_lock:

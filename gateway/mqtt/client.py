@@ -96,6 +96,19 @@ def connect_properties(cfg: MqttConfig) -> Properties | None:
     return props
 
 
+def expiring(client: mqtt.Client, expiry_s: int | None) -> Properties | None:
+    """PUBLISH properties with a v5 Message Expiry Interval (None on 3.1.1 or without expiry).
+
+    The broker drops a message still queued for an offline subscriber after ``expiry_s``: a
+    gate back from an outage must not receive a burst of old "open" commands.
+    """
+    if expiry_s is None or client.protocol != MQTTProtocolVersion.MQTTv5:
+        return None
+    props = Properties(PacketTypes.PUBLISH)
+    props.MessageExpiryInterval = expiry_s
+    return props
+
+
 def packet_limit(max_payload_bytes: int) -> int:
     """The Maximum Packet Size that admits a payload of this size and its PUBLISH header.
 

@@ -1,7 +1,9 @@
 """Reconciliation per lot and local day: passages, sessions, fares, ledger and (pluggable) invoices.
 
 Billing may not import einvoice, so invoices come in through ``invoices``: a function that,
-given event ids, returns how many invoices exist for each event and their total. Every
+given event ids, returns how many invoices exist for each event and their total. It is called
+after billing's own transaction has ended: on SQLite that transaction holds the database's
+write lock (``BEGIN IMMEDIATE``), which a lookup on its own connection would wait for. Every
 disagreement is listed; nothing is corrected here.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from sqlalchemy import func, select
@@ -67,6 +69,15 @@ class Reconciliation:
         return not self.mismatches and self.trial_balance_vnd == 0
 
 
+@dataclass(frozen=True)
+class _ToInvoice:
+    """What a lot's day owes the tax authority: one invoice per charged event."""
+
+    lot_id: str
+    asked: tuple[str, ...]  # every event the lookup is asked about
+    charged: dict[str, int]  # event id -> amount that must be invoiced
+
+
 def reconcile(
     uow: UnitOfWork, day: date, lot_id: str | None = None, invoices: InvoiceLookup | None = None
 ) -> Reconciliation:
@@ -75,7 +86,7 @@ def reconcile(
     with uow:
         s = uow.session
         lot_ids = [lot_id] if lot_id else list(s.scalars(select(orm.Lot.id).order_by(orm.Lot.id)))
-        figures = [_lot(s, lid, start, end, invoices, mismatches) for lid in lot_ids]
+        per_lot = [_lot(s, lid, start, end, mismatches) for lid in lot_ids]
         total = int(s.scalar(select(func.coalesce(func.sum(orm.JournalLine.amount_vnd), 0))) or 0)
         for entry_id in unbalanced_entries(s):
             mismatches.append(
@@ -95,7 +106,37 @@ def reconcile(
                     f"cached {bm.cached_vnd} VND, journal {bm.journal_vnd} VND",
                 )
             )
+    figures = [fig for fig, _ in per_lot]
+    if invoices is not None:  # outside billing's transaction (see the module's docstring)
+        for i, (fig, todo) in enumerate(per_lot):
+            found = invoices(todo.asked)
+            mismatches.extend(_invoice_mismatches(todo, found))
+            figures[i] = replace(
+                fig,
+                invoices=sum(t.count for t in found.values()),
+                invoiced_vnd=sum(t.amount_vnd for t in found.values()),
+            )
     return Reconciliation(day, tuple(figures), total, tuple(mismatches))
+
+
+def _invoice_mismatches(todo: _ToInvoice, found: Mapping[str, InvoiceTotals]) -> list[Mismatch]:
+    out: list[Mismatch] = []
+
+    def miss(kind: str, ref: str, detail: str) -> None:
+        out.append(Mismatch(todo.lot_id, kind, ref, detail))
+
+    for ev, fare in todo.charged.items():
+        got = found.get(ev)
+        if got is None or got.count == 0:
+            miss("invoice_missing", ev, f"charged {fare} VND, no invoice")
+        elif got.count > 1:
+            miss("invoice_duplicate", ev, f"{got.count} invoices for one charge")
+        elif got.amount_vnd != fare:
+            miss("invoice_amount", ev, f"charged {fare} VND, invoiced {got.amount_vnd}")
+    for ev in sorted(set(found) - set(todo.charged)):
+        if found[ev].count:
+            miss("invoice_without_fare", ev, "invoice for an event that was not charged")
+    return out
 
 
 def _lot(
@@ -103,9 +144,8 @@ def _lot(
     lot_id: str,
     start: datetime,
     end: datetime,
-    invoices: InvoiceLookup | None,
     mismatches: list[Mismatch],
-) -> LotFigures:
+) -> tuple[LotFigures, _ToInvoice]:
     def miss(kind: str, ref: object, detail: str) -> None:
         mismatches.append(Mismatch(lot_id, kind, str(ref), detail))
 
@@ -240,23 +280,7 @@ def _lot(
         )
         or 0
     )
-    n_inv = inv_vnd = None
-    if invoices is not None:
-        found = invoices(sorted(events | set(charged_events)))
-        n_inv = sum(t.count for t in found.values())
-        inv_vnd = sum(t.amount_vnd for t in found.values())
-        for ev, fare in charged_events.items():
-            got = found.get(ev)
-            if got is None or got.count == 0:
-                miss("invoice_missing", ev, f"charged {fare} VND, no invoice")
-            elif got.count > 1:
-                miss("invoice_duplicate", ev, f"{got.count} invoices for one exit")
-            elif got.amount_vnd != fare:
-                miss("invoice_amount", ev, f"charged {fare} VND, invoiced {got.amount_vnd}")
-        for ev in set(found) - set(charged_events):
-            if found[ev].count:
-                miss("invoice_without_fare", ev, "invoice for an exit that was not charged")
-    return LotFigures(
+    figures = LotFigures(
         lot_id=lot_id,
         entries=sum(1 for p in passages if p.direction == "entry"),
         exits=len(exits),
@@ -268,6 +292,6 @@ def _lot(
         ledger_fares_vnd=sum(debits.values()),
         vat_vnd=vat,
         refunds_vnd=refunds,
-        invoices=n_inv,
-        invoiced_vnd=inv_vnd,
     )
+    asked = tuple(sorted(events | set(charged_events)))
+    return figures, _ToInvoice(lot_id, asked, charged_events)

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine, inspect
+from sqlalchemy.orm import Session, sessionmaker
 
 from billing import services
 from billing.adapters.uow import UnitOfWork
@@ -413,30 +415,46 @@ def lots_seed_demo() -> None:
 # ---------------------------------------------------------------- reconcile
 
 
+def invoice_lookup(engine: Engine, sessions: sessionmaker[Session]) -> tuple[Any, str]:
+    """einvoice's per-event invoice lookup, when einvoice is installed and its tables exist.
+
+    Billing never imports einvoice: the composition (here, as in the API) hands the lookup in.
+    Returns (lookup or None, why not).
+    """
+    try:
+        from einvoice.db import invoices
+        from einvoice.queries import event_lookup
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("einvoice"):
+            raise
+        return None, "einvoice is not installed"
+    if not inspect(engine).has_table(invoices.name):
+        return None, "the invoice tables do not exist (parking db upgrade)"
+    return event_lookup(sessions), ""
+
+
 @_clear_errors
 def reconcile(
     day: str = typer.Option(..., "--date", help="Local day to check, YYYY-MM-DD."),
     lot: str = typer.Option(None, "--lot", help="Only this lot."),
 ) -> None:
-    """Tie passages, sessions, fares and ledger postings for one day; list every mismatch.
+    """Tie passages, sessions, fares, ledger postings and invoices for one day; list every
+    mismatch.
 
     Exit code 1 when anything disagrees or the trial balance is not zero.
     """
-    r = services.reconcile(_uow(), date.fromisoformat(day), lot)
-    table = Table(
-        "lot",
-        "entries",
-        "exits",
-        "closed",
-        "charged",
-        "fares",
-        "ledger",
-        "VAT",
-        "refunds",
-        "review",
-    )
+    engine = make_engine(get_settings().effective_database_url)
+    sessions = make_session_factory(engine)
+    try:
+        lookup, why_not = invoice_lookup(engine, sessions)
+        r = services.reconcile(UnitOfWork(sessions), date.fromisoformat(day), lot, invoices=lookup)
+    finally:
+        engine.dispose()
+    columns = ["lot", "entries", "exits", "closed", "charged", "fares", "ledger", "VAT"]
+    columns += ["refunds", "review"] + (["invoices", "invoiced"] if lookup else [])
+    table = Table(*columns)
     for x in r.lots:
-        table.add_row(
+        row = [
             x.lot_id,
             str(x.entries),
             str(x.exits),
@@ -447,9 +465,14 @@ def reconcile(
             vnd(x.vat_vnd),
             vnd(x.refunds_vnd),
             str(x.review_pending),
-        )
+        ]
+        if lookup:
+            row += [str(x.invoices or 0), vnd(x.invoiced_vnd or 0)]
+        table.add_row(*row)
     console.print(table)
     console.print(f"trial balance: {vnd(r.trial_balance_vnd)}")
+    if lookup is None:
+        console.print(f"[yellow]invoices not checked:[/yellow] {why_not}")
     for m in r.mismatches:
         console.print(f"[red]{m.kind}[/red] {m.lot_id or '-'} {m.ref}: {m.detail}")
     if not r.ok:

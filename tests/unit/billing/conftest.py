@@ -92,3 +92,16 @@ def lane(uow: UnitOfWork, demo: DemoData) -> Lane:
 @pytest.fixture()
 def airport(uow: UnitOfWork, demo: DemoData) -> Lane:
     return Lane(uow, demo, AIRPORT_LOT)
+
+
+def a_day(lane: Lane, airport: Lane) -> None:
+    """An ordinary day at both demo lots (fares 55,000 central, 45,000 airport)."""
+    lane.enter("30A-123.45", 0)
+    lane.enter("29-B1 678.90", 5)
+    lane.enter("30E-246.80", 10)
+    lane.leave("30A-123.45", 61)  # 50,000
+    lane.leave("29-B1 678.90", 120)  # 5,000
+    airport.enter("29C-456.78", 0)
+    airport.leave("29C-456.78", 100)  # 25,000 + 2 * 10,000
+    airport.enter("51F-111.22", 0)  # unknown: open and review
+    airport.leave(None, 30)  # unreadable: denied, review

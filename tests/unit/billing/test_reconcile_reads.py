@@ -26,19 +26,7 @@ from billing.services import (
 )
 from billing.services.seed import AIRPORT_LOT, CENTRAL_LOT, DemoData
 
-from .conftest import T0, Lane
-
-
-def a_day(lane: Lane, airport: Lane) -> None:
-    lane.enter("30A-123.45", 0)
-    lane.enter("29-B1 678.90", 5)
-    lane.enter("30E-246.80", 10)
-    lane.leave("30A-123.45", 61)  # 50,000
-    lane.leave("29-B1 678.90", 120)  # 5,000
-    airport.enter("29C-456.78", 0)
-    airport.leave("29C-456.78", 100)  # 25,000 + 2 * 10,000
-    airport.enter("51F-111.22", 0)  # unknown: open and review
-    airport.leave(None, 30)  # unreadable: denied, review
+from .conftest import T0, Lane, a_day
 
 
 def test_a_clean_day_reconciles(uow: UnitOfWork, demo: DemoData, lane: Lane, airport: Lane) -> None:

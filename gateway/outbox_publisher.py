@@ -4,14 +4,17 @@ The decision and its command are committed together; publishing afterwards from 
 means a crash between commit and publish only delays the command (the next sweep sends it), it
 never loses it. A row is marked processed only after the broker acknowledged the command
 (QoS 1 PUBACK), inside the claiming transaction, so with PostgreSQL several gateways can sweep
-at once (the claim uses ``FOR UPDATE SKIP LOCKED``). Commands carry a v5 Message Expiry Interval:
-the broker drops one still queued for a gate that has been offline longer than that, so a gate
-back from an outage does not open for cars long gone.
+at once (the claim uses ``FOR UPDATE SKIP LOCKED``). The batch waits for its PUBACKs under one
+deadline (``puback_timeout_s``), not one timeout per row: the claimed rows stay locked until the
+transaction ends, and the unacknowledged ones simply wait for the next sweep. Commands carry a
+v5 Message Expiry Interval: the broker drops one still queued for a gate that has been offline
+longer than that, so a gate back from an outage does not open for cars long gone.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -80,6 +83,7 @@ class OutboxPublisher:
         metrics: Metrics | None = None,
         puback_timeout_s: float = 5.0,
         command_expiry_s: int | None = 30,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessions = session_factory
         self._client = client
@@ -87,6 +91,7 @@ class OutboxPublisher:
         self._mark = mark_processed
         self._metrics = metrics
         self._timeout = puback_timeout_s
+        self._clock = clock
         self._expiry_s = command_expiry_s
 
     def publish_pending(self, limit: int = 100) -> int:
@@ -110,19 +115,32 @@ class OutboxPublisher:
                         continue
                     info = publish_command(self._client, command, self._expiry_s)
                     sent.append((row, info, event_id))
+            # One deadline for the whole batch: the claimed rows stay locked until this commit,
+            # so a broker that stopped answering must not hold them for a PUBACK timeout each.
+            deadline = self._clock() + self._timeout
+            late = 0
             for row, info, event_id in sent:
                 with passage_context(event_id):
+                    remaining = deadline - self._clock()
                     try:
-                        info.wait_for_publish(self._timeout)
+                        if not info.is_published() and remaining > 0:
+                            info.wait_for_publish(remaining)
                     except (RuntimeError, ValueError) as exc:
                         log.warning("barrier command not sent (%s); will retry", exc)
+                        late += 1
                         continue
                     if not info.is_published():
-                        log.warning("no PUBACK for the barrier command yet; will retry")
+                        late += 1
                         continue
                     self._mark(session, row.id)
                     done += 1
                     log.info("barrier command published")
+            if late:
+                log.warning(
+                    "%d barrier commands not acknowledged in %.1fs; the next sweep resends them",
+                    late,
+                    self._timeout,
+                )
         if self._metrics is not None and done:
             self._metrics.commands_published.inc(done)
         return done

@@ -133,7 +133,11 @@ def build_consumer(
         from lpr.pool import ReaderPool
 
         with _sigint_ignored():
-            pool = ReaderPool(s.lpr_workers, recognizer=s.lpr_recognizer)
+            pool = ReaderPool(
+                s.lpr_workers,
+                recognizer=s.lpr_recognizer,
+                on_restart=container.metrics.lpr_pool_restarts.inc,
+            )
         container.reader_pool = pool
         container._closers.append(pool.close)
         read_plate = cast(Any, pool.read)

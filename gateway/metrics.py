@@ -65,6 +65,11 @@ class Metrics:
         self.gates_online = Gauge(
             "parking_gates_online", "Gates whose retained status says online", ["lot"], registry=r
         )
+        self.lpr_pool_restarts = Counter(
+            "parking_lpr_pool_restarts",
+            "Plate-reader process pools replaced after a worker process died",
+            registry=r,
+        )
         self.lanes_blocked = Gauge(
             "parking_lanes_blocked",
             "Lanes retrying an event whose settlement failed (the lane waits, in order)",

@@ -1,9 +1,9 @@
 """Operational endpoints: ``/metrics`` (Prometheus), ``/livez`` and ``/readyz``.
 
 Liveness says only that the process answers; readiness says it can do its job: the database
-answers and, in a process that runs the consumer, the consumer is connected to the broker and
-no lane is blocked retrying a failed settlement. An orchestrator restarts on the first and only
-routes traffic on the second.
+answers and, in a process that runs the consumer, the consumer is connected to the broker, no
+lane is blocked retrying a failed settlement and the plate-reader pool is running. An
+orchestrator restarts on the first and only routes traffic on the second.
 
 The router reads what it needs from ``app.state``: the composition root's container (its
 ``metrics`` and ``consumer``) when there is one, else the app's session factory alone.
@@ -78,6 +78,10 @@ def readyz(request: Request) -> JSONResponse:
         # A lane retrying a failed settlement holds its gate's cars: not ready, and say where.
         blocked = list(getattr(consumer, "blocked_lanes", ()))
         checks["lanes"] = f"blocked: {', '.join(blocked)}" if blocked else "ok"
+    pool = getattr(container, "reader_pool", None)
+    if pool is not None:
+        # A reader pool whose dead worker could not be replaced sends every car to review.
+        checks["plate_reader"] = "ok" if getattr(pool, "healthy", True) else "failing"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},

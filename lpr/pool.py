@@ -2,6 +2,15 @@
 
 Reading is CPU-bound (OpenCV + ONNX/torch), so threads would fight over the GIL; each worker
 process holds its own reader and the gateway gets concurrent.futures Futures back.
+
+A worker process that dies (killed, out of memory, a crash in native code) breaks a
+``ProcessPoolExecutor`` for good: every later submit raises ``BrokenProcessPool``, which would
+send every later car to review. So the pool replaces itself: the read that met the broken pool
+is logged, a new executor is started in a background thread (never on the caller's thread: the
+gateway calls ``read`` from its event loop, and loading models takes seconds) and the read is
+tried once more there; a frame that kills its worker twice fails that one read, not the pool.
+``healthy`` is False while a replacement cannot be started (readiness reports it); every later
+read tries again.
 """
 
 from __future__ import annotations
@@ -9,8 +18,11 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
-from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -19,10 +31,26 @@ from lpr.types import PlateRead
 
 log = logging.getLogger(__name__)
 
-_READER: PlateReader | None = None
+
+class Reader(Protocol):
+    def read(
+        self, frames: Sequence[Frame], crop: Crop = None, *, enough: float | None = None
+    ) -> Any: ...
 
 
-def _init_worker(recognizer: str, threads: int) -> None:
+# Builds a worker's reader from the recognizer name; must be picklable (a module-level function).
+ReaderFactory = Callable[[str], Reader]
+
+_READER: Reader | None = None
+
+
+def warmed_up_reader(recognizer: str) -> PlateReader:
+    reader = PlateReader(recognizer)
+    reader.warm_up()
+    return reader
+
+
+def _init_worker(make_reader: ReaderFactory, recognizer: str, threads: int) -> None:
     global _READER
     # One inference thread per worker: the workers themselves use the cores.
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
@@ -35,36 +63,78 @@ def _init_worker(recognizer: str, threads: int) -> None:
     import cv2
 
     cv2.setNumThreads(threads)
-    _READER = PlateReader(recognizer)
-    _READER.warm_up()
-    log.info("lpr worker %d ready (%s)", os.getpid(), _READER.recognizer.name)
+    _READER = make_reader(recognizer)
+    log.info("lpr worker %d ready (%s)", os.getpid(), _ready())
 
 
 def _read(frames: Sequence[Frame], crop: Crop, enough: float | None) -> PlateRead:
     if _READER is None:  # pragma: no cover - the initializer always ran
         raise RuntimeError("lpr worker not initialized")
-    return _READER.read(frames, crop, enough=enough)
+    result: PlateRead = _READER.read(frames, crop, enough=enough)
+    return result
 
 
 def _ready() -> str:
-    return _READER.recognizer.name if _READER is not None else ""
+    recognizer = getattr(_READER, "recognizer", None)
+    return str(getattr(recognizer, "name", "")) if recognizer is not None else ""
+
+
+def _resolve(
+    outer: Future[PlateRead], inner: Future[PlateRead] | None, exc: BaseException | None
+) -> None:
+    """Hand a result on, unless the caller cancelled meanwhile."""
+    try:
+        if exc is not None:
+            outer.set_exception(exc)
+        elif inner is not None:
+            outer.set_result(inner.result())
+    except InvalidStateError:
+        pass
 
 
 class ReaderPool:
-    """`ReaderPool(workers).read(frames, crop, enough) -> Future[PlateRead]`; a context manager."""
+    """`ReaderPool(workers).read(frames, crop, enough) -> Future[PlateRead]`; a context manager.
 
-    def __init__(self, workers: int = 1, recognizer: str = "auto", threads: int = 1) -> None:
+    ``on_restart`` is called after each replacement of a broken pool (the gateway counts them).
+    """
+
+    def __init__(
+        self,
+        workers: int = 1,
+        recognizer: str = "auto",
+        threads: int = 1,
+        *,
+        make_reader: ReaderFactory = warmed_up_reader,
+        on_restart: Callable[[], None] | None = None,
+    ) -> None:
         if workers < 1:
             raise ValueError("workers must be >= 1")
         self.workers = workers
+        self._recognizer = recognizer
+        self._threads = threads
+        self._make_reader = make_reader
+        self._on_restart = on_restart
+        self._lock = threading.Lock()
+        self._closed = False
+        self.restarts = 0
+        self.healthy = True
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
         ctx = mp.get_context("spawn")  # no fork of a process holding ONNX/torch threads
-        self._pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_init_worker,
-            initargs=(recognizer, threads),
+        pool = ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
+            initargs=(self._make_reader, self._recognizer, self._threads),
         )  # fmt: skip
-        # Start every worker now (loading models takes seconds), not on the first car.
-        names = [f.result() for f in [self._pool.submit(_ready) for _ in range(workers * 2)]]
+        try:
+            # Start every worker now (loading models takes seconds), not on the first car.
+            futures = [pool.submit(_ready) for _ in range(self.workers * 2)]
+            names = [f.result() for f in futures]
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
         self.recognizer = names[0] if names else ""
+        return pool
 
     def read(
         self, frames: Sequence[Frame] | Frame, crop: Crop = None, enough: float | None = None
@@ -75,10 +145,92 @@ class ReaderPool:
             if isinstance(frames, bytes | bytearray | memoryview | np.ndarray)
             else [bytes(f) if isinstance(f, bytearray | memoryview) else f for f in frames]
         )
-        return self._pool.submit(_read, batch, crop, enough)
+        outer: Future[PlateRead] = Future()
+        self._submit(outer, (batch, crop, enough), retry=True)
+        return outer
+
+    def _submit(self, outer: Future[PlateRead], args: tuple[Any, ...], retry: bool) -> None:
+        pool = self._pool
+        try:
+            inner = pool.submit(_read, *args)
+        except BrokenProcessPool:
+            self._recover_in_background(pool, outer, args, retry)
+            return
+        except RuntimeError as exc:  # shut down: closed, or replaced under our feet
+            if self._closed or self._pool is pool:
+                _resolve(outer, None, exc)
+            else:
+                self._submit(outer, args, retry)
+            return
+
+        def finished(done: Future[PlateRead]) -> None:
+            if done.cancelled():
+                outer.cancel()
+                return
+            exc = done.exception()
+            if isinstance(exc, BrokenProcessPool):
+                self._recover_in_background(pool, outer, args, retry)
+            else:
+                _resolve(outer, done, exc)
+
+        inner.add_done_callback(finished)
+
+    def _recover_in_background(
+        self,
+        broken: ProcessPoolExecutor,
+        outer: Future[PlateRead],
+        args: tuple[Any, ...],
+        retry: bool,
+    ) -> None:
+        # Not here: this may be the executor's own management thread, which shutdown() joins.
+        threading.Thread(
+            target=self._recover_then_retry,
+            args=(broken, outer, args, retry),
+            name="lpr-pool-recovery",
+            daemon=True,
+        ).start()
+
+    def _recover_then_retry(
+        self,
+        broken: ProcessPoolExecutor,
+        outer: Future[PlateRead],
+        args: tuple[Any, ...],
+        retry: bool,
+    ) -> None:
+        try:
+            self._replace(broken)
+        except Exception as exc:
+            _resolve(outer, None, exc)
+            return
+        if retry:
+            self._submit(outer, args, retry=False)
+        else:
+            _resolve(outer, None, BrokenProcessPool("a reader worker died twice on this read"))
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("reader pool is closed")
+            if self._pool is not broken:
+                return  # another read replaced it already
+            log.error("plate reader pool is broken (a worker process died); starting a new one")
+            broken.shutdown(wait=False, cancel_futures=True)
+            try:
+                self._pool = self._start()
+            except Exception:
+                self.healthy = False
+                log.exception("plate reader pool could not be restarted; reads fail meanwhile")
+                raise
+            self.healthy = True
+            self.restarts += 1
+            log.warning("plate reader pool restarted (%d restarts so far)", self.restarts)
+        if self._on_restart is not None:
+            self._on_restart()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            self._closed = True
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> ReaderPool:
         return self

@@ -64,3 +64,13 @@ def test_metrics_of_the_real_app_show_outbox_and_invoice_figures(tmp_path: Path)
     body = r.text
     for name in ("parking_outbox_backlog", "parking_invoices", "parking_decision_seconds"):
         assert f"# TYPE {name}" in body
+
+
+def test_not_ready_while_the_plate_reader_pool_cannot_be_restarted(tmp_path: Path) -> None:
+    sessions = sessionmaker(bind=create_engine(f"sqlite:///{tmp_path / 'x.db'}"))
+    pool = SimpleNamespace(healthy=True)
+    c = _app(sessions, SimpleNamespace(metrics=Metrics(), consumer=None, reader_pool=pool))
+    assert c.get("/readyz").json()["checks"]["plate_reader"] == "ok"
+    pool.healthy = False
+    r = c.get("/readyz")
+    assert r.status_code == 503 and r.json()["checks"]["plate_reader"] == "failing"

@@ -13,14 +13,31 @@ import base64
 import getpass
 import hashlib
 import os
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.protocol import commands_topic, events_topic, status_topic, topic_filter
+from gateway.protocol import (
+    ID_PATTERN,
+    commands_topic,
+    events_topic,
+    status_topic,
+    topic_filter,
+)
 
 PBKDF2_ITERATIONS = 101  # mosquitto_passwd's default for $7$
+# The whole id must match: "$" in ID_PATTERN also matches before a final newline, and a newline
+# in a username would start a new line of the password or ACL file.
+_ID = re.compile(ID_PATTERN.removeprefix("^").removesuffix("$"))
+
+
+def check_id(value: str, what: str) -> str:
+    """A lot or gate id as it may appear in a username, topic and file line, or ValueError."""
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise ValueError(f"{what} id {value!r} does not match {ID_PATTERN}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -34,8 +51,17 @@ class GateCredential:
         return gate_username(self.lot_id, self.gate_id)
 
 
+#: Between the parts of a gate's username. Lot and gate ids may contain ``.``, ``-`` and ``_``
+#: (``ID_PATTERN`` in gateway.protocol), so ``gate.A.B.C`` could be lot ``A.B`` gate ``C`` or lot
+#: ``A`` gate ``B.C``; a ``/`` never occurs in an id, mirrors the topic tree, and Mosquitto takes
+#: it in the password file (only ``:`` is special there) and in ``user`` lines of the ACL file.
+GATE_USER_SEPARATOR = "/"
+
+
 def gate_username(lot_id: str, gate_id: str) -> str:
-    return f"gate.{lot_id}.{gate_id}"
+    """``gate/{lot}/{gate}``: one username per gate, never shared by two (lot, gate) pairs."""
+    sep = GATE_USER_SEPARATOR
+    return f"gate{sep}{check_id(lot_id, 'lot')}{sep}{check_id(gate_id, 'gate')}"
 
 
 def new_gate_credential(lot_id: str, gate_id: str) -> GateCredential:
@@ -123,15 +149,35 @@ def write_config(
 ) -> Path:
     """Write mosquitto.conf, passwd and acl into ``directory``; returns the config path."""
     gates = list(gates)
-    directory.mkdir(parents=True, exist_ok=True)
+    for name in service_users:
+        check_id(name, "service user")
     users = dict(service_users)
-    users.update({g.username: g.password for g in gates})
+    for gate in gates:
+        if gate.username in users:
+            raise ValueError(f"two accounts named {gate.username}")
+        users[gate.username] = gate.password
+    directory.mkdir(parents=True, exist_ok=True)
     for name, content in (
         ("passwd", password_file(users)),
         ("acl", acl_file(service_users, gates)),
         ("mosquitto.conf", broker_config(directory, port=port, bind=bind)),
     ):
-        path = directory / name
-        path.write_text(content)
-        path.chmod(0o600)
+        write_private(directory / name, content)
     return directory / "mosquitto.conf"
+
+
+def write_private(path: Path, content: str) -> None:
+    """Replace ``path`` with ``content``, readable by its owner only from the first byte on
+    (a file written first and chmod-ed after is readable by others in between)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an older file of that name kept its mode
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            fd = -1
+            out.write(content)
+    finally:
+        if fd != -1:
+            os.close(fd)
+    os.replace(tmp, path)

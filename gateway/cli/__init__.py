@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from einvoice import cli as einvoice_cli
-from gateway.cli import billing, db, service, users
+from gateway.cli import billing, db, mqtt, service, users
 from lpr import cli as lpr_cli
 from simulator import cli as simulator_cli
 
@@ -17,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
+app.add_typer(mqtt.app, name="mqtt")
 app.add_typer(lpr_cli.app, name="lpr")
 app.add_typer(einvoice_cli.app, name="einvoice")
 app.add_typer(simulator_cli.app, name="tax-authority")

@@ -6,10 +6,13 @@ import base64
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from gateway.mosquitto_conf import (
     GateCredential,
     acl_file,
     broker_config,
+    gate_username,
     hash_password,
     password_file,
     write_config,
@@ -31,12 +34,12 @@ def test_each_gate_gets_only_its_own_topics() -> None:
     gates = [GateCredential("L1", "in-1", "a"), GateCredential("L1", "out-1", "b")]
     acl = acl_file(["gateway"], gates)
     blocks = {b.splitlines()[0]: b.splitlines()[1:] for b in acl.strip().split("\n\n")}
-    assert blocks["user gate.L1.in-1"] == [
+    assert blocks["user gate/L1/in-1"] == [
         "topic write lots/L1/gates/in-1/events",
         "topic readwrite lots/L1/gates/in-1/status",
         "topic read lots/L1/gates/in-1/commands",
     ]
-    assert not any("out-1" in line for line in blocks["user gate.L1.in-1"])
+    assert not any("out-1" in line for line in blocks["user gate/L1/in-1"])
     assert "topic write lots/+/gates/+/commands" in blocks["user gateway"]
     assert "topic write lots/+/gates/+/events" not in blocks["user gateway"]
 
@@ -53,3 +56,30 @@ def test_config_refuses_anonymous_and_persists_sessions(tmp_path: Path) -> None:
     assert conf.read_text() == text
     assert (tmp_path / "passwd").read_text().count("\n") == 2
     assert oct((tmp_path / "passwd").stat().st_mode & 0o777) == "0o600"
+
+
+def test_gate_usernames_never_collide_although_ids_contain_dots() -> None:
+    assert gate_username("A.B", "C") != gate_username("A", "B.C")
+    assert gate_username("A.B", "C") == "gate/A.B/C"
+    assert gate_username("hn-01", "hn-01_in.1") == "gate/hn-01/hn-01_in.1"
+
+
+@pytest.mark.parametrize(
+    ("lot", "gate"),
+    [("A\n", "C"), ("A", "C\nuser gateway"), ("A/B", "C"), ("A", "+"), ("", "C"), ("A:B", "C")],
+)
+def test_ids_that_could_break_the_password_or_acl_file_are_refused(lot: str, gate: str) -> None:
+    with pytest.raises(ValueError, match="does not match"):
+        gate_username(lot, gate)
+
+
+def test_files_are_private_and_a_service_user_cannot_inject_lines(tmp_path: Path) -> None:
+    old = tmp_path / "passwd"
+    old.write_text("stale")
+    old.chmod(0o644)
+    write_config(tmp_path, port=1, service_users={"gateway": "x"}, gates=[])
+    for name in ("passwd", "acl", "mosquitto.conf"):
+        assert oct((tmp_path / name).stat().st_mode & 0o777) == "0o600"
+    assert not list(tmp_path.glob(".*.tmp"))
+    with pytest.raises(ValueError):
+        write_config(tmp_path, port=1, service_users={"gw\ntopic #": "x"}, gates=[])

@@ -263,20 +263,28 @@ class Consumer:
         lane = f"{lot}/{gate}"
         while True:
             item = await queue.get()
-            delays = self._retry.delays()
-            while True:
-                try:
-                    await self._handle(lot, gate, item)
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # not cured by skipping: the same event again, after a pause
-                    delay = next(delays)
-                    self._lane_failed(lane)
-                    log.exception("event on %s failed; retrying in %.1fs", lane, delay)
-                    await asyncio.sleep(delay)
-            self._lane_recovered(lane)
+            event = self._decode(lot, gate, item)
+            if event is not None:
+                # Every line about this passage carries its id, its failures' lines included.
+                with passage_context(event.event_id, lane):
+                    await self._until_handled(lane, event, item)
             self._ack(item)
+
+    async def _until_handled(self, lane: str, event: GateEvent, item: _Inbound) -> None:
+        """Handle the event, retrying after a pause until it is done: the lane never skips it."""
+        delays = self._retry.delays()
+        while True:
+            try:
+                await self._settle_event(event, item)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # not cured by skipping: the same event again, after a pause
+                delay = next(delays)
+                self._lane_failed(lane)
+                log.exception("event on %s failed; retrying in %.2fs", lane, delay)
+                await asyncio.sleep(delay)
+        self._lane_recovered(lane)
 
     def _lane_failed(self, lane: str) -> int:
         self._blocked[lane] = self._blocked.get(lane, 0) + 1
@@ -289,7 +297,8 @@ class Consumer:
             self.metrics.lanes_blocked.set(len(self._blocked))
             log.info("lane %s unblocked after %d failed attempts", lane, attempts)
 
-    async def _handle(self, lot: str, gate: str, item: _Inbound) -> None:
+    def _decode(self, lot: str, gate: str, item: _Inbound) -> GateEvent | None:
+        """The event, or None (logged and counted) when it is invalid: no retry can cure that."""
         try:
             event = decode_event(item.payload, self._max_event_bytes)
             if (event.lot_id, event.gate_id) != (lot, gate):
@@ -297,9 +306,8 @@ class Consumer:
         except ProtocolError as exc:
             self.metrics.rejected.labels(code=exc.code).inc()
             log.warning("rejected event on %s/%s (%d bytes): %s", lot, gate, len(item.payload), exc)
-            return
-        with passage_context(event.event_id, f"{lot}/{gate}"):
-            await self._settle_event(event, item)
+            return None
+        return event
 
     async def _settle_event(self, event: GateEvent, item: _Inbound) -> None:
         key = (event.lot_id, event.gate_id, event.event_id)
@@ -417,7 +425,7 @@ class Consumer:
                 attempt = self._lane_failed(lane)
                 delay = next(delays)
                 log.warning(
-                    "settle attempt %d failed (%s: %s); lane %s blocked, retrying in %.1fs",
+                    "settle attempt %d failed (%s: %s); lane %s blocked, retrying in %.2fs",
                     attempt,
                     type(exc).__name__,
                     exc,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 import uuid
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing.domain import DomainError, IdempotencyConflict
 from gateway.backoff import Backoff
 from gateway.consumer import Consumer, Passage
+from gateway.logging import ContextFilter
 from gateway.mqtt.client import MqttConfig
 from gateway.outbox_publisher import OutboxPublisher
 from simulator.gate_agent import AgentConfig, GateAgent
@@ -512,3 +514,56 @@ async def test_an_event_id_reused_by_another_lane_is_refused_not_answered_from_c
     finally:
         first.stop()
         second.stop()
+
+
+class Records(logging.Handler):
+    """The consumer's log records, each with the event id and lane its context gave it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.addFilter(ContextFilter())
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_every_log_line_of_a_passage_carries_its_event_id(mosquitto, lot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Also the lines of its failures: the image store and billing each fail before it settles."""
+    failures = ["disk gone"]
+
+    def image_store(_event: Any) -> str:
+        if failures:
+            raise RuntimeError(failures.pop())
+        return "images/1.jpg"
+
+    billing = FakeBilling()
+    running = await start(
+        make_consumer(*mosquitto, billing, lot, f"gw-{lot}", image_store=image_store), billing
+    )
+    gate = agent(mosquitto, lot, "in-15", tmp_path)
+    handler = Records()
+    loggers = [logging.getLogger(n) for n in ("gateway.consumer", "gateway.outbox_publisher")]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+    event_id = f"evt-logged-{lot}"
+    billing.failing[event_id] = 1
+    try:
+        gate.capture("30A-015.15", camera_text=True, event_id=event_id)
+        assert await asyncio.to_thread(gate.wait_command, event_id, 10)
+        await wait_for(lambda: all(r.processed for r in billing.outbox))
+        await wait_for(lambda: any("published" in r.getMessage() for r in handler.records))
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+            logger.setLevel(logging.NOTSET)
+        gate.stop()
+        running.stop.set()
+        await running.task
+    passage = [r for r in handler.records if "stopped after" not in r.getMessage()]
+    messages = " | ".join(
+        f"{r.getMessage()} {r.exc_info[1] if r.exc_info else ''}" for r in passage
+    )
+    assert "disk gone" in messages and "database unreachable" in messages  # both failures seen
+    assert [(r.getMessage(), r.event_id) for r in passage if r.event_id != event_id] == []  # type: ignore[attr-defined]

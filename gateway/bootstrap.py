@@ -182,7 +182,11 @@ def demo_signing_keys(settings: Settings, seller_tax_code: str) -> tuple[Path, s
 
 @dataclass
 class InvoiceServices:
-    """The invoice worker (outbox -> signed invoices) and submitter (-> tax authority)."""
+    """The invoice worker (outbox -> signed invoices) and submitter (-> tax authority).
+
+    Billing's auto top-up worker (outbox -> payment provider) rides in the same loop, so
+    ``parking worker`` and the demo run it too.
+    """
 
     worker: Any
     submitter: Any
@@ -190,8 +194,15 @@ class InvoiceServices:
     interval_s: float = 0.5
     issued: int = 0
     failures: int = 0
+    auto_topups: Any = None  # billing.services.AutoTopUpWorker, or None
 
     def run_once(self) -> None:
+        if self.auto_topups is not None:
+            try:  # on its own: a provider failure must not hold up invoices, nor the reverse
+                self.auto_topups.run_once()
+            except Exception:
+                self.failures += 1
+                log.exception("auto top-up worker failed; retrying")
         results = self.worker.run_once()
         self.issued += sum(1 for r in results if getattr(r, "outcome", "") == "issued")
         self.submitter.submit_due()
@@ -223,6 +234,16 @@ def build_invoice_services(container: Container, seller_tax_code: str) -> Invoic
         worker=InvoiceWorker(container.session_factory, maker),
         submitter=Submitter(container.session_factory, client),
         client=client,
+        auto_topups=build_auto_topups(container),
     )
     container._closers.append(services.close)
     return services
+
+
+def build_auto_topups(container: Container) -> Any:
+    """Billing's auto top-up worker and its payment provider (the simulated one: no real
+    provider is configured yet)."""
+    from billing.adapters.autopay import SimulatedAutoPay
+    from billing.services import AutoTopUpWorker
+
+    return AutoTopUpWorker(container.uow_factory(), SimulatedAutoPay())

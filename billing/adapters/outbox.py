@@ -23,6 +23,7 @@ BARRIER_COMMAND = "barrier_command"
 INVOICE_REQUEST = "invoice_request"
 INVOICE_ADJUSTMENT = "invoice_adjustment"
 LOW_BALANCE_NOTICE = "low_balance_notice"
+AUTO_TOPUP_REQUEST = "auto_topup_request"
 
 
 @functools.cache

@@ -7,34 +7,20 @@ import weakref
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.adapters.autopay import SimulatedAutoPay, TopUpProvider
 from billing.adapters.orm import utcnow
 from billing.domain.tariffs import TariffCatalog
+
+__all__ = ["SimulatedAutoPay", "TopUpProvider", "UnitOfWork"]
 
 _CACHES: weakref.WeakKeyDictionary[sessionmaker[Session], dict[str, Any]] = (
     weakref.WeakKeyDictionary()
 )
 _CACHES_LOCK = threading.Lock()
-
-
-class TopUpProvider(Protocol):
-    """A bank or e-wallet that pulls money for auto top-up; returns its transaction id."""
-
-    name: str
-
-    def charge(self, account_id: int, amount_vnd: int, idempotency_key: str) -> str: ...
-
-
-class SimulatedAutoPay:
-    """Stand-in for a linked bank/e-wallet: always approves, transaction id from the key."""
-
-    name = "sim-autopay"
-
-    def charge(self, account_id: int, amount_vnd: int, idempotency_key: str) -> str:
-        return f"sim-{idempotency_key}"
 
 
 class UnitOfWork:
@@ -49,13 +35,11 @@ class UnitOfWork:
         session_factory: sessionmaker[Session],
         *,
         tariffs: TariffCatalog | None = None,
-        topup_provider: TopUpProvider | None = None,
         clock: Callable[[], datetime] = utcnow,
         lot_cache_seconds: float = 2.0,
     ) -> None:
         self.session_factory = session_factory
         self._tariffs = tariffs
-        self.topup_provider: TopUpProvider = topup_provider or SimulatedAutoPay()
         self.clock = clock
         self.lot_cache_seconds = lot_cache_seconds
         self._local = threading.local()

@@ -94,6 +94,18 @@ class AutoTopUp:
             raise DomainError("auto top-up needs a positive amount and a threshold >= 0")
 
 
+def auto_topup_amount(
+    balance_vnd: int, threshold_vnd: int, step_vnd: int, need_vnd: int = 0
+) -> int:
+    """What an auto top-up asks for: whole multiples of ``step_vnd`` that bring the balance,
+    once ``need_vnd`` (a fare still to pay) is taken off it, back to the threshold; 0 when the
+    balance is not below it."""
+    if step_vnd <= 0:
+        raise DomainError("auto top-up step must be positive")
+    short = threshold_vnd + need_vnd - balance_vnd
+    return 0 if short <= 0 else -(-short // step_vnd) * step_vnd
+
+
 @dataclass(frozen=True)
 class Account:
     id: int

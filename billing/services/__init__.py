@@ -16,6 +16,7 @@ from billing.services.accounts import (
     set_lot_tariff,
     set_low_balance_notice,
 )
+from billing.services.autotopup import AutoTopUpResult, AutoTopUpWorker, process_auto_topups
 from billing.services.reads import (
     account_for_plate,
     account_statement,
@@ -40,6 +41,8 @@ from billing.services.settle import UnknownGate, settle_passage
 from billing.services.topups import buy_monthly_pass, refund, top_up
 
 __all__ = [
+    "AutoTopUpResult",
+    "AutoTopUpWorker",
     "DemoData",
     "GateDecision",
     "InvoiceTotals",
@@ -69,6 +72,7 @@ __all__ = [
     "list_sessions",
     "list_vehicles",
     "occupancy",
+    "process_auto_topups",
     "reconcile",
     "record_gate_status",
     "refund",

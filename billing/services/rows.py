@@ -84,6 +84,7 @@ class LockedAccount:
     low_balance_notice_vnd: int
     auto_topup_threshold_vnd: int | None
     auto_topup_amount_vnd: int | None
+    auto_topup_provider: str | None = None
 
     @staticmethod
     def from_row(row: Any) -> LockedAccount:
@@ -99,4 +100,5 @@ class LockedAccount:
             row.acct_low_balance_notice_vnd,
             row.acct_auto_topup_threshold_vnd,
             row.acct_auto_topup_amount_vnd,
+            row.acct_auto_topup_provider,
         )

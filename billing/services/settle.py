@@ -20,7 +20,7 @@ from billing.adapters import orm, outbox
 from billing.adapters.uow import UnitOfWork
 from billing.domain.decisions import GateDecision, PassageInput, Reason, display_text
 from billing.domain.ledger import IdempotencyConflict
-from billing.domain.model import AccountStatus, Direction, DomainError
+from billing.domain.model import AccountStatus, Direction, DomainError, auto_topup_amount
 from billing.domain.plates import canonical_plate, plate_key
 from billing.domain.policy import LotPolicy, Outcome, debit_allowed, plate_readable
 from billing.domain.tariffs import Fare, FareLine, vat_included
@@ -28,11 +28,11 @@ from billing.services import statements
 from billing.services.fares import debit_fare, price_session
 from billing.services.lots import LotInfo, lot_info
 from billing.services.rows import LockedAccount, OpenSession
-from billing.services.topups import auto_top_up
 
 log = logging.getLogger(__name__)
 LOCAL_TZ = "Asia/Ho_Chi_Minh"
 MAX_ATTEMPTS = 5
+AUTO_TOPUP_PROVIDER = "sim-autopay"  # an account's auto top-up without a provider named
 
 
 class UnknownGate(DomainError):
@@ -157,7 +157,7 @@ class _Ctx:
 
 def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
     # Core statements run on the connection: the session's per-statement bookkeeping is for ORM
-    # objects, and this path has none (except a rare auto top-up, which uses the same one).
+    # objects, and this path has none.
     db = uow.session.connection()
     lot = lot_info(uow, p.lot_id)
     if lot is None or p.gate_id not in lot.gates:
@@ -465,7 +465,6 @@ def _charge_flat(ctx: _Ctx, vehicle: Row[Any]) -> GateDecision:
         tariff.version,
     )
     acct = ctx.locked_account or _lock_account(ctx, vehicle.account_id)
-    auto_top_up(ctx.uow, acct, fare.amount_vnd, f"auto:{ctx.p.event_id}")
     return _debit(ctx, None, acct, fare, Reason.EXIT_WITHOUT_ENTRY, vehicle)
 
 
@@ -553,8 +552,38 @@ def _charge(
             account_id=vehicle.account_id,
         )
     acct = ctx.locked_account or _lock_account(ctx, vehicle.account_id)
-    auto_top_up(ctx.uow, acct, fare.amount_vnd, f"auto:{ctx.p.event_id}")
     return _debit(ctx, session, acct, fare, reason)
+
+
+def _request_auto_topup(ctx: _Ctx, acct: LockedAccount, need_vnd: int) -> None:
+    """Queue an auto top-up when the balance (less ``need_vnd``, a fare it could not pay) is
+    below the account's threshold.
+
+    The payment provider is a remote party: it is asked by a worker after this commit
+    (``billing.services.autotopup``), never while the gate waits for its decision. The amount
+    is fixed here, so every retry of the request asks the provider for the same sum.
+    """
+    threshold, step = acct.auto_topup_threshold_vnd, acct.auto_topup_amount_vnd
+    if threshold is None or not step or acct.status != AccountStatus.ACTIVE.value:
+        return
+    amount = auto_topup_amount(acct.balance_vnd, threshold, step, need_vnd)
+    if not amount:
+        return
+    ctx.outbox_rows.append(
+        (
+            outbox.AUTO_TOPUP_REQUEST,
+            ctx.p.event_id,
+            {
+                "event_id": ctx.p.event_id,
+                "account_id": acct.id,
+                "provider": acct.auto_topup_provider or AUTO_TOPUP_PROVIDER,
+                "amount_vnd": amount,
+                "threshold_vnd": threshold,
+                "need_vnd": need_vnd,
+                "balance_vnd": acct.balance_vnd,
+            },
+        )
+    )
 
 
 def _debit(
@@ -572,6 +601,8 @@ def _debit(
     """
     policy = ctx.policy
     if not debit_allowed(policy, acct.balance_vnd, fare.amount_vnd):
+        # The lot's policy decides this exit now; the top-up is for the car's retry.
+        _request_auto_topup(ctx, acct, fare.amount_vnd)
         if policy.low_balance is Outcome.OPEN_REVIEW:
             if session is None:
                 assert vehicle is not None
@@ -616,6 +647,7 @@ def _debit(
         queue=ctx.outbox_rows,
     )
     _close(session, ctx, fare, "charged", entry_id)
+    _request_auto_topup(ctx, acct, 0)
     if reason is None:
         reason = Reason.EXIT_OVERDRAFT if acct.balance_vnd < 0 else Reason.EXIT_PAID
     return _finish(

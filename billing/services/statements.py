@@ -51,6 +51,7 @@ ACCOUNT_COLUMNS = tuple(
         "low_balance_notice_vnd",
         "auto_topup_threshold_vnd",
         "auto_topup_amount_vnd",
+        "auto_topup_provider",
     )
 )
 

@@ -1,5 +1,7 @@
-"""Money in and back out: top-ups (idempotent by provider transaction), auto top-up, refunds,
-monthly passes."""
+"""Money in and back out: top-ups (idempotent by provider transaction), refunds, monthly passes.
+
+Auto top-ups are recorded here too (``record_top_up``); the worker that asks the provider for
+them is ``billing.services.autotopup``."""
 
 from __future__ import annotations
 
@@ -101,26 +103,6 @@ def record_top_up(
     s.add(row)
     s.flush()
     return TopUpResult(row.id, posted.entry_id, acct.balance_vnd, True)
-
-
-def auto_top_up(uow: UnitOfWork, acct: AccountLike, need_vnd: int, key: str) -> int:
-    """Top up enough multiples of the account's amount to keep ``need_vnd`` above the threshold.
-
-    Called inside a settlement with the account locked; returns the amount added (0: none).
-    The simulated provider answers at once; a real one would be asked before the passage.
-    """
-    threshold, amount = acct.auto_topup_threshold_vnd, acct.auto_topup_amount_vnd
-    if threshold is None or not amount or acct.status != AccountStatus.ACTIVE.value:
-        return 0
-    short = threshold + need_vnd - acct.balance_vnd
-    if short <= 0:
-        return 0
-    total = -(-short // amount) * amount
-    provider = uow.topup_provider
-    txn = provider.charge(acct.id, total, key)
-    record_top_up(uow, acct, total, provider.name, txn, auto=True)
-    log.info("auto top-up of %d VND on account %d (%s)", total, acct.id, key)
-    return total
 
 
 @dataclass(frozen=True)
@@ -303,4 +285,12 @@ def buy_monthly_pass(
         return row.id
 
 
-__all__ = ["Line", "Posting", "TopUpResult", "auto_top_up", "buy_monthly_pass", "refund", "top_up"]
+__all__ = [
+    "Line",
+    "Posting",
+    "TopUpResult",
+    "buy_monthly_pass",
+    "record_top_up",
+    "refund",
+    "top_up",
+]

@@ -12,7 +12,7 @@ from billing.adapters import orm
 from billing.adapters.uow import UnitOfWork
 from billing.domain import IdempotencyConflict
 from billing.domain.decisions import PassageInput
-from billing.domain.model import AutoTopUp, DomainError
+from billing.domain.model import DomainError
 from billing.services import (
     buy_monthly_pass,
     charge,
@@ -20,7 +20,6 @@ from billing.services import (
     get_session,
     review_queue,
     set_account_status,
-    set_auto_topup,
     set_lot_policy,
     settle_passage,
     top_up,
@@ -496,29 +495,6 @@ def test_low_balance_open_review(uow: UnitOfWork, demo: DemoData, lane: Lane) ->
         assert s is not None and (s.payment, s.fare_vnd) == ("pending", 25_000)
 
 
-def test_auto_top_up_keeps_the_balance_above_its_threshold(
-    uow: UnitOfWork, demo: DemoData, lane: Lane
-) -> None:
-    set_auto_topup(uow, demo.accounts["cuong"], AutoTopUp(threshold_vnd=20_000, amount_vnd=100_000))
-    lane.enter("30G-999.99")
-    d = lane.leave("30G-999.99", 60)  # 10,000 + 100,000 - 25,000
-    assert (d.open, d.reason, d.balance_vnd) == (True, "exit_paid", 85_000)
-    with uow:
-        (t,) = uow.session.scalars(select(orm.TopUp).where(orm.TopUp.auto.is_(True)))
-        assert (t.provider, t.amount_vnd) == ("sim-autopay", 100_000)
-        lines = dict(
-            uow.session.execute(
-                select(orm.JournalLine.ledger_account, orm.JournalLine.amount_vnd).where(
-                    orm.JournalLine.entry_id == t.journal_entry_id
-                )
-            ).all()
-        )
-    assert lines == {
-        "asset:clearing:sim-autopay": 100_000,
-        f"liability:prepaid:{demo.accounts['cuong']}": -100_000,
-    }
-
-
 def test_low_balance_notice_is_queued(uow: UnitOfWork, demo: DemoData, lane: Lane) -> None:
     lane.enter("30G-999.99")
     lane.leave("30G-999.99", 60)
@@ -601,16 +577,6 @@ def test_policy_change_is_seen_by_every_unit_of_work_of_the_factory(
     set_lot_policy(other, CENTRAL_LOT, low_balance="deny")
     lane.enter("30G-999.99", 60)
     assert lane.leave("30G-999.99", 110).reason == "low_balance"
-
-
-def test_replayed_exit_does_not_top_up_twice(uow: UnitOfWork, demo: DemoData, lane: Lane) -> None:
-    set_auto_topup(uow, demo.accounts["cuong"], AutoTopUp(threshold_vnd=20_000, amount_vnd=100_000))
-    lane.enter("30G-999.99")
-    first = lane.leave("30G-999.99", 60, event_id="replay-1")
-    again = lane.leave("30G-999.99", 60, event_id="replay-1")
-    assert again == first and first.balance_vnd == 85_000
-    assert count(uow, orm.TopUp, orm.TopUp.auto.is_(True)) == 1
-    assert balance(uow, demo, "cuong") == 85_000
 
 
 def test_deadlock_victims_are_retried_other_errors_are_not() -> None:

@@ -1,0 +1,202 @@
+"""The auto top-up worker: ``auto_topup_request`` outbox rows -> the payment provider -> a top-up.
+
+Settlement never calls the provider (a gate must not wait for a remote party): when a debit
+leaves a balance below the account's threshold, or a fare could not be paid, it queues a
+request in its own transaction (see ``settle._request_auto_topup``). This worker, run beside
+the invoice worker, takes the requests:
+
+1. One short transaction claims rows (``SKIP LOCKED`` on PostgreSQL) and counts the attempt
+   *before* the provider is asked, so a crash after asking is never mistaken for "never asked".
+   A request never asked whose account no longer needs it (topped up meanwhile, auto top-up
+   turned off, account not active) is closed without asking: two exits in a row, or a car's
+   retries at the barrier, queue several requests that one top-up satisfies.
+2. The provider is asked outside any transaction (on SQLite a transaction holds the write lock
+   every gate needs), with the key ``auto:<event id>``: asked again, it answers with the same
+   transaction id and takes no money twice.
+3. A second transaction records the top-up with ``record_top_up`` (idempotent by provider and
+   transaction id) and marks the row processed. A provider failure leaves the row pending with
+   its ``last_error`` for the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from billing.adapters import orm, outbox
+from billing.adapters.autopay import TopUpProvider
+from billing.adapters.uow import UnitOfWork
+from billing.domain.model import AccountStatus, DomainError
+from billing.services.ledger import lock_account
+from billing.services.topups import record_top_up
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AutoTopUpResult:
+    row_id: int
+    account_id: int
+    outcome: str  # topped_up | not_needed | failed
+    amount_vnd: int = 0
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class _Request:
+    row_id: int
+    key: str
+    account_id: int
+    provider: str
+    amount_vnd: int
+
+
+def process_auto_topups(
+    uow: UnitOfWork,
+    provider: TopUpProvider | Mapping[str, TopUpProvider],
+    limit: int = 50,
+    *,
+    skip: Collection[int] = (),
+) -> list[AutoTopUpResult]:
+    """Handle up to ``limit`` pending auto top-up requests, oldest first, one at a time (a
+    top-up can make the account's next request unnecessary); safe in several workers.
+
+    ``provider``: the provider, or providers by name (a request names its account's).
+    ``skip``: outbox row ids to leave for later (rows waiting out a retry pause).
+    """
+    providers = provider if isinstance(provider, Mapping) else {provider.name: provider}
+    results: list[AutoTopUpResult] = []
+    seen = set(skip)
+    while len(results) < limit:
+        claimed = _claim_one(uow, seen)
+        if claimed is None:
+            break
+        seen.add(claimed.row_id)
+        if isinstance(claimed, AutoTopUpResult):
+            results.append(claimed)
+            continue
+        chosen = providers.get(claimed.provider)
+        if chosen is None:
+            results.append(_failed(uow, claimed, f"no payment provider {claimed.provider!r} here"))
+            continue
+        try:
+            txn = chosen.charge(claimed.account_id, claimed.amount_vnd, f"auto:{claimed.key}")
+        except Exception as exc:  # a remote party: any failure is retried on a later run
+            results.append(_failed(uow, claimed, f"{type(exc).__name__}: {exc}"))
+            continue
+        results.append(_record(uow, claimed, chosen.name, txn))
+    return results
+
+
+def _claim_one(uow: UnitOfWork, seen: Collection[int]) -> _Request | AutoTopUpResult | None:
+    """The oldest pending request not in ``seen``: to ask the provider for (its attempt
+    counted and committed before asking), or already closed (not needed, bad payload)."""
+    with uow:
+        s = uow.session
+        rows = outbox.claim(s, outbox.AUTO_TOPUP_REQUEST, len(seen) + 1)
+        row = next((r for r in rows if r.id not in seen), None)
+        if row is None:
+            return None
+        asked_before = bool(row.attempts)
+        row.attempts = (row.attempts or 0) + 1
+        try:
+            req = _request(row)
+            why_not = None if asked_before else _not_needed(s, row.payload)
+        except (KeyError, TypeError, ValueError) as exc:
+            row.last_error = f"bad auto_topup_request payload: {exc!r}"
+            log.error("auto top-up %s: %s", row.key, row.last_error)
+            uow.commit()
+            return AutoTopUpResult(row.id, 0, "failed", 0, row.last_error)
+        if why_not is not None:
+            row.processed_at, row.last_error = orm.utcnow(), why_not
+            log.info("auto top-up %s for account %d: %s", row.key, req.account_id, why_not)
+            uow.commit()
+            return AutoTopUpResult(row.id, req.account_id, "not_needed", 0, why_not)
+        uow.commit()
+        return req
+
+
+def _request(row: orm.OutboxRow) -> _Request:
+    p = row.payload
+    amount = p["amount_vnd"]
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise ValueError(f"amount_vnd must be a positive integer, not {amount!r}")
+    return _Request(row.id, row.key, int(p["account_id"]), str(p["provider"]), amount)
+
+
+def _not_needed(s: Session, payload: Mapping[str, Any]) -> str | None:
+    """Why a request never sent to the provider can be dropped, or None to send it."""
+    acct = s.get(orm.TransportAccount, int(payload["account_id"]))
+    if acct is None or acct.status != AccountStatus.ACTIVE.value:
+        return "not needed: the account is not active"
+    if acct.auto_topup_threshold_vnd is None or not acct.auto_topup_amount_vnd:
+        return "not needed: auto top-up was turned off"
+    need = int(payload.get("need_vnd") or 0)
+    if acct.balance_vnd - need >= acct.auto_topup_threshold_vnd:
+        return f"not needed: balance {acct.balance_vnd} VND is back above the threshold"
+    return None
+
+
+def _record(uow: UnitOfWork, req: _Request, provider: str, txn: str) -> AutoTopUpResult:
+    try:
+        with uow:
+            acct = lock_account(uow.session, req.account_id)
+            result = record_top_up(uow, acct, req.amount_vnd, provider, txn, auto=True)
+            row = uow.session.get(orm.OutboxRow, req.row_id)
+            assert row is not None
+            row.processed_at, row.last_error = orm.utcnow(), None
+            uow.commit()
+    except (DomainError, LookupError) as exc:
+        # Money was taken: the row stays pending and visible until someone looks at it.
+        return _failed(uow, req, f"provider took {req.amount_vnd} VND ({txn}), not recorded: {exc}")
+    log.info(
+        "auto top-up of %d VND on account %d (%s, %s)",
+        req.amount_vnd,
+        req.account_id,
+        req.key,
+        "recorded" if result.created else "already recorded",
+    )
+    return AutoTopUpResult(req.row_id, req.account_id, "topped_up", req.amount_vnd, txn)
+
+
+def _failed(uow: UnitOfWork, req: _Request, error: str) -> AutoTopUpResult:
+    """Keep the request pending for the next run, with why (the attempt is counted already)."""
+    log.warning("auto top-up %s for account %d failed: %s", req.key, req.account_id, error)
+    with uow:
+        row = uow.session.get(orm.OutboxRow, req.row_id)
+        if row is not None:
+            row.last_error = error[:2000]
+            uow.commit()
+    return AutoTopUpResult(req.row_id, req.account_id, "failed", req.amount_vnd, error)
+
+
+@dataclass
+class AutoTopUpWorker:
+    """``process_auto_topups`` in a loop's ``run_once``, pausing failed requests (per worker)
+    for a growing time, so a provider that is down is not asked twice a second."""
+
+    uow: UnitOfWork
+    provider: TopUpProvider | Mapping[str, TopUpProvider]
+    limit: int = 50
+    retry_base_seconds: float = 1.0
+    retry_max_seconds: float = 300.0
+    monotonic: Callable[[], float] = time.monotonic
+    _retry: dict[int, tuple[int, float]] = field(default_factory=dict, init=False, repr=False)
+
+    def run_once(self) -> list[AutoTopUpResult]:
+        now = self.monotonic()
+        skip = {rid for rid, (_, at) in self._retry.items() if at > now}
+        results = process_auto_topups(self.uow, self.provider, self.limit, skip=skip)
+        for r in results:
+            if r.outcome == "failed":
+                failures = self._retry.get(r.row_id, (0, 0.0))[0] + 1
+                pause = min(self.retry_max_seconds, self.retry_base_seconds * 2 ** (failures - 1))
+                self._retry[r.row_id] = (failures, now + pause)
+            else:
+                self._retry.pop(r.row_id, None)
+        return results

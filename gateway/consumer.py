@@ -134,6 +134,7 @@ class Consumer:
         image_store: ImageStoreFn | None = None,
         sweep_interval_s: float = 1.0,
         retry: Backoff = Backoff(0.2, 5.0),
+        connect_retry: Backoff = Backoff(1.0, 30.0),
         permanent_errors: tuple[type[BaseException], ...] = (),
         record_status: Callable[[str, str, bool, datetime], None] | None = None,
         progressive_reading: bool = True,
@@ -151,6 +152,7 @@ class Consumer:
         self._image_store = image_store
         self._sweep_interval = sweep_interval_s
         self._retry = retry
+        self._connect_retry = connect_retry
         # Errors a retry cannot cure (an unknown gate): logged, counted, acknowledged.
         self._permanent = permanent_errors
         # Where gate health is kept (billing's gate table, for the operator dashboard).
@@ -490,6 +492,38 @@ class Consumer:
 
     # --- lifecycle -------------------------------------------------------------------------
 
+    async def _first_connect(
+        self, client: mqtt.Client, cfg: MqttConfig, stop_event: asyncio.Event
+    ) -> bool:
+        """Connect, retrying with capped backoff until it works; False if stopped first.
+
+        A gateway may start before its broker (a host booting, a broker being upgraded): it
+        waits for it, saying so, instead of exiting. Once connected, paho reconnects by itself.
+        """
+        delays = self._connect_retry.delays()
+        attempt = 0
+        while not stop_event.is_set():
+            attempt += 1
+            try:
+                await asyncio.to_thread(connect, client, cfg)
+                if attempt > 1:
+                    log.info("connected to the broker after %d attempts", attempt)
+                return True
+            except (ConnectionError, OSError) as exc:
+                delay = next(delays)
+                log.warning(
+                    "broker %s:%d not reachable (attempt %d: %s); retrying in %.1fs",
+                    cfg.host,
+                    cfg.port,
+                    attempt,
+                    exc,
+                    delay,
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop_event.wait(), delay)
+        log.info("consumer stopped before it could connect")
+        return False
+
     async def run(self, stop_event: asyncio.Event) -> None:
         """Consume until ``stop_event`` is set; then disconnect, keeping the session."""
         self._loop = asyncio.get_running_loop()
@@ -503,7 +537,8 @@ class Consumer:
         client.on_message = self._on_message
         self.client = client
         background: list[asyncio.Task[None]] = []
-        await asyncio.to_thread(connect, client, cfg)
+        if not await self._first_connect(client, cfg, stop_event):
+            return
         try:
             if self._publisher_factory is not None:
                 publisher = self._publisher_factory(client)

@@ -1,0 +1,52 @@
+"""A throw-away Mosquitto with a configuration of the test's choosing (a port of its own)."""
+
+from __future__ import annotations
+
+import getpass
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from gateway.broker import wait_for_port
+
+
+@contextmanager
+def private_mosquitto(
+    directory: Path, port: int, listener: list[str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """``mosquitto -c`` on 127.0.0.1:``port``, anonymous, no persistence; ``listener`` lines go
+    after the ``listener`` line (e.g. TLS settings). Yields (host, port); stopped on exit."""
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    directory.mkdir(parents=True, exist_ok=True)
+    conf = directory / "mosquitto.conf"
+    conf.write_text(
+        "\n".join(
+            [
+                f"user {getpass.getuser()}",
+                "per_listener_settings false",
+                "allow_anonymous true",
+                "persistence false",
+                "log_dest stderr",
+                f"listener {port} 127.0.0.1",
+                *(listener or []),
+            ]
+        )
+        + "\n"
+    )
+    log = (directory / "mosquitto.log").open("ab")
+    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port("127.0.0.1", port)
+        if proc.poll() is not None:
+            raise RuntimeError(f"mosquitto exited; see {directory / 'mosquitto.log'}")
+        yield "127.0.0.1", port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()

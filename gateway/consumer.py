@@ -166,6 +166,7 @@ class Consumer:
         # answer again; another lane reusing the id goes to billing, which refuses it.
         self._recent: OrderedDict[tuple[str, str, str], Decision] = OrderedDict()
         self._gates_online: dict[tuple[str, str], bool] = {}
+        self._statuses: asyncio.Queue[tuple[Any, _Inbound]] | None = None
         # Lanes whose current event failed with a transient error: "lot/gate" -> attempts so far.
         self._blocked: dict[str, int] = {}
         self._kick: asyncio.Event | None = None
@@ -235,17 +236,35 @@ class Consumer:
     def _on_status(self, lot: str, gate: str, item: _Inbound) -> None:
         try:
             status = decode_status(item.payload) if item.payload else None
+            if status is not None and (status.lot_id, status.gate_id) != (lot, gate):
+                raise ProtocolError("topic_mismatch", "status names another gate than its topic")
         except ProtocolError as exc:
             log.warning("bad status from %s/%s: %s", lot, gate, exc)
             status = None
         self._gates_online[(lot, gate)] = bool(status and status.online)
         online_in_lot = sum(1 for (lt, _), on in self._gates_online.items() if lt == lot and on)
         self.metrics.gates_online.labels(lot=lot).set(online_in_lot)
-        if status is not None and self._record_status is not None:
-            task = asyncio.get_running_loop().create_task(self._store_status(status))
+        if status is None or self._record_status is None:
+            self._ack(item)
+            return
+        if self._statuses is None:
+            self._statuses = asyncio.Queue()
+            task = asyncio.get_running_loop().create_task(self._status_worker(self._statuses))
             self._lane_tasks.add(task)
             task.add_done_callback(self._lane_tasks.discard)
-        self._ack(item)
+        self._statuses.put_nowait((status, item))
+
+    async def _status_worker(self, queue: asyncio.Queue[tuple[Any, _Inbound]]) -> None:
+        """Gate statuses stored one at a time, in arrival order.
+
+        A gate's "online" and the last will that follows it carry the same time (the agent
+        stamps both when it connects), and billing lets an equal time win: stored out of order,
+        a crashed gate would stay "online".
+        """
+        while True:
+            status, item = await queue.get()
+            await self._store_status(status)
+            self._ack(item)
 
     async def _store_status(self, status: Any) -> None:
         assert self._record_status is not None

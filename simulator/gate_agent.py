@@ -184,6 +184,7 @@ class GateAgent:
         self.sent_at: dict[str, float] = {}
         self._raw_sent: set[str] = set()
         self._sender: threading.Thread | None = None
+        self._connect_at = datetime.now(UTC)  # of the current connection (see _before_connect)
         self._client = self._make_client()
 
     @property
@@ -192,13 +193,13 @@ class GateAgent:
 
     # --- MQTT --------------------------------------------------------------------------------
 
-    def _status(self, online: bool) -> bytes:
+    def _status(self, online: bool, at: datetime | None = None) -> bytes:
         return encode_status(
             GateStatus(
                 lot_id=self.cfg.lot_id,
                 gate_id=self.cfg.gate_id,
                 online=online,
-                at=datetime.now(UTC),
+                at=at or datetime.now(UTC),
                 buffered=self.backlog() if online else 0,
             )
         )
@@ -213,9 +214,7 @@ class GateAgent:
         )
         if self.cfg.username:
             client.username_pw_set(self.cfg.username, self.cfg.password)
-        client.will_set(
-            status_topic(self.cfg.lot_id, self.cfg.gate_id), self._status(False), qos=1, retain=True
-        )
+        client.on_pre_connect = self._before_connect
         client.reconnect_delay_set(1, 10)
         client.on_socket_open = _no_delay
         client.on_connect = self._on_connect
@@ -223,13 +222,33 @@ class GateAgent:
         client.on_message = self._on_message
         return client
 
+    def _before_connect(self, client: mqtt.Client, _userdata: Any) -> None:
+        """Before every connect and reconnect: a last will stamped now, and "online" to match.
+
+        Billing keeps a gate's newest report and ignores older ones. A will written once when
+        the client was made would be older than every later "online" and so ignored after a
+        crash, leaving the gate "online" for ever. The will and this connection's "online" carry
+        the same time instead: the will is never older than the "online" it follows (an equal
+        time is not older, so it wins), and a later connection's reports are newer than both.
+        """
+        self._connect_at = datetime.now(UTC)
+        client.will_set(
+            status_topic(self.cfg.lot_id, self.cfg.gate_id),
+            self._status(False, self._connect_at),
+            qos=1,
+            retain=True,
+        )
+
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if getattr(reason, "is_failure", False):
             log.error("gate %s refused by the broker: %s", self.lane, reason)
             return
         client.subscribe(commands_topic(self.cfg.lot_id, self.cfg.gate_id), qos=1)
         client.publish(
-            status_topic(self.cfg.lot_id, self.cfg.gate_id), self._status(True), qos=1, retain=True
+            status_topic(self.cfg.lot_id, self.cfg.gate_id),
+            self._status(True, self._connect_at),
+            qos=1,
+            retain=True,
         )
         self._connected.set()
         self._wake.set()
@@ -348,6 +367,17 @@ class GateAgent:
         self._connected.clear()
         self._client.disconnect()
         self._client.loop_stop()
+
+    def crash(self) -> None:
+        """Simulate a power cut: the link drops with no DISCONNECT, so the broker sends the will."""
+        self._stopping.set()
+        self._connected.clear()
+        self._client.loop_stop()
+        sock = self._client.socket()
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
 
     def go_online(self) -> None:
         self._client.reconnect()

@@ -194,3 +194,20 @@ def test_gate_status_reaches_billing_and_metrics(stack: PassageStack) -> None:
     del stack.agents[gate_id]
     wait_until(lambda: status() == "offline", 30, "gate offline in billing")
     wait_until(lambda: gauge._value.get() == online_before - 1, 30, "gauge down")
+
+
+def test_crashed_gate_goes_offline_in_billing(stack: PassageStack) -> None:
+    """No clean DISCONNECT: the broker publishes the gate's last will, and billing believes it."""
+    from billing.services import add_gate
+
+    gate_id = add_gate(stack.container.uow_factory(), f"{stack.lot}-crash", stack.lot, "entry")
+
+    def status() -> str:
+        with stack.container.session_factory() as s:
+            return str(s.get(orm.Gate, gate_id).status)  # type: ignore[union-attr]
+
+    gate = stack.agent(gate_id)
+    wait_until(lambda: status() == "online", 30, "gate online in billing")
+    gate.crash()
+    wait_until(lambda: status() == "offline", 30, "crashed gate offline in billing")
+    stack.agents.pop(gate_id).stop()

@@ -228,6 +228,18 @@ def _aware(value: str | datetime) -> datetime:
     return result
 
 
+def _sale_item(item: Any) -> tuple[str, str, list[tuple[str, str]]]:
+    """(line name, item code, validity extras) of a sale named by billing (a monthly pass)."""
+    if not isinstance(item, Mapping) or not str(item.get("name") or "").strip():
+        raise ValueError("an invoice item needs a name")
+    validity = [
+        (label, str(item[key]))
+        for label, key in (("Hiệu lực từ", "valid_from"), ("Hiệu lực đến", "valid_until"))
+        if item.get(key)
+    ]
+    return str(item["name"]), str(item.get("code") or "PARKING-PASS"), validity
+
+
 def buyer_from_payload(buyer: Mapping[str, Any]) -> Buyer:
     """The buyer of an invoice request.
 
@@ -267,6 +279,9 @@ def invoice_from_request(
 ) -> Invoice:
     """The invoice for one paid exit (an ``invoice_request`` payload), numbered ``number``.
 
+    A sale that is not a stay (a monthly pass) carries ``item`` instead of ``entry_at`` and
+    ``exit_at``: ``{name, code?, valid_from?, valid_until?}``, named by billing.
+
     In cash-register mode pass either the code itself (``mccqt``) or the seller's next sequence
     (``mccqt_sequence``), from which the code is made with the seller's ``cash_register_code``.
     """
@@ -276,24 +291,24 @@ def invoice_from_request(
     fare = payload["fare_vnd"]
     if isinstance(fare, bool) or not isinstance(fare, int) or fare <= 0:
         raise ValueError("an invoice request carries a positive integer fare")
-    entry_at, exit_at = _aware(payload["entry_at"]), _aware(payload["exit_at"])
     rate = rate_on(issued_at.astimezone(LOCAL_TZ).date(), rates)
     split = split_inclusive(fare, rate.percent)
     plate = payload.get("plate") or ""
     vehicle_class = payload.get("vehicle_class") or "car"
+    item = payload.get("item")
+    if item is not None:
+        name, code, times = _sale_item(item)
+    else:
+        entry_at, exit_at = _aware(payload["entry_at"]), _aware(payload["exit_at"])
+        lot = payload.get("lot_name") or str(payload.get("lot_id") or "")
+        name = parking_line_name(vehicle_class, plate, lot, entry_at, exit_at)
+        code = f"PARKING-{vehicle_class.upper()}"
+        times = [
+            ("Giờ vào", entry_at.astimezone(LOCAL_TZ).isoformat()),
+            ("Giờ ra", exit_at.astimezone(LOCAL_TZ).isoformat()),
+        ]
     line = InvoiceLine(
-        number=1,
-        name=parking_line_name(
-            vehicle_class,
-            plate,
-            payload.get("lot_name") or str(payload.get("lot_id") or ""),
-            entry_at,
-            exit_at,
-        ),
-        pre_tax=split.pre_tax,
-        vat_rate=rate.label,
-        vat=split.vat,
-        code=f"PARKING-{vehicle_class.upper()}",
+        number=1, name=name, pre_tax=split.pre_tax, vat_rate=rate.label, vat=split.vat, code=code
     )
     if mccqt is None and mccqt_sequence is not None:
         if not s.get("cash_register_code"):
@@ -307,8 +322,7 @@ def invoice_from_request(
         ("Bãi xe", payload.get("lot_name") or str(payload.get("lot_id", ""))),
         ("Mã bãi xe", str(payload.get("lot_id", ""))),
         ("Cổng ra", str(payload.get("gate_id", ""))),
-        ("Giờ vào", entry_at.astimezone(LOCAL_TZ).isoformat()),
-        ("Giờ ra", exit_at.astimezone(LOCAL_TZ).isoformat()),
+        *times,
         ("Mã sự kiện", str(payload.get("event_id", ""))),
         ("Mã phiên gửi xe", str(payload.get("session_id", ""))),
     ]

@@ -17,6 +17,7 @@ from billing.services.accounts import (
     set_low_balance_notice,
 )
 from billing.services.autotopup import AutoTopUpResult, AutoTopUpWorker, process_auto_topups
+from billing.services.passes import PassView, buy_monthly_pass, list_passes
 from billing.services.reads import (
     account_for_plate,
     account_statement,
@@ -38,7 +39,7 @@ from billing.services.reconcile import InvoiceTotals, Reconciliation, reconcile
 from billing.services.review import charge, correct_plate, waive
 from billing.services.seed import DemoData, seed_demo
 from billing.services.settle import UnknownGate, settle_passage
-from billing.services.topups import buy_monthly_pass, refund, top_up
+from billing.services.topups import refund, top_up
 
 __all__ = [
     "AutoTopUpResult",
@@ -46,6 +47,7 @@ __all__ = [
     "DemoData",
     "GateDecision",
     "InvoiceTotals",
+    "PassView",
     "PassageInput",
     "Reconciliation",
     "SimulatedAutoPay",
@@ -69,6 +71,7 @@ __all__ = [
     "list_gates",
     "list_lots",
     "list_passages",
+    "list_passes",
     "list_sessions",
     "list_vehicles",
     "occupancy",

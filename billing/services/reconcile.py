@@ -53,6 +53,8 @@ class LotFigures:
     ledger_fares_vnd: int = 0  # prepaid debits of the fare entries of those exits
     vat_vnd: int = 0
     refunds_vnd: int = 0
+    passes_sold: int = 0  # monthly passes sold that day (journal kind "pass")
+    passes_vnd: int = 0
     invoices: int | None = None
     invoiced_vnd: int | None = None
 
@@ -280,6 +282,7 @@ def _lot(
         )
         or 0
     )
+    sold, sold_vnd = _pass_sales(s, lot_id, start, end, miss)
     figures = LotFigures(
         lot_id=lot_id,
         entries=sum(1 for p in passages if p.direction == "entry"),
@@ -292,6 +295,62 @@ def _lot(
         ledger_fares_vnd=sum(debits.values()),
         vat_vnd=vat,
         refunds_vnd=refunds,
+        passes_sold=len(sold),
+        passes_vnd=sold_vnd,
     )
-    asked = tuple(sorted(events | set(charged_events)))
-    return figures, _ToInvoice(lot_id, asked, charged_events)
+    to_invoice = {**charged_events, **sold}
+    asked = tuple(sorted(events | set(to_invoice)))
+    return figures, _ToInvoice(lot_id, asked, to_invoice)
+
+
+def _pass_sales(
+    s: Session,
+    lot_id: str,
+    start: datetime,
+    end: datetime,
+    miss: Callable[[str, object, str], None],
+) -> tuple[dict[str, int], int]:
+    """The lot's monthly pass sales posted that day, tied to the passes they sold: (event id ->
+    price to be invoiced, total). Each sale is invoiced under its event id ``pass:<key>``."""
+    sales = list(
+        s.scalars(
+            select(orm.JournalEntry).where(
+                orm.JournalEntry.kind == "pass",
+                orm.JournalEntry.lot_id == lot_id,
+                orm.JournalEntry.created_at >= start,
+                orm.JournalEntry.created_at < end,
+            )
+        )
+    )
+    if not sales:
+        return {}, 0
+    ids = [e.id for e in sales]
+    paid: dict[int, int] = defaultdict(int)
+    for eid, amount in s.execute(
+        select(orm.JournalLine.entry_id, orm.JournalLine.amount_vnd).where(
+            orm.JournalLine.entry_id.in_(ids), orm.JournalLine.amount_vnd > 0
+        )
+    ):
+        paid[eid] += amount
+    passes = {
+        mp.journal_entry_id: mp
+        for mp in s.scalars(
+            select(orm.MonthlyPass).where(orm.MonthlyPass.journal_entry_id.in_(ids))
+        )
+    }
+    sold: dict[str, int] = {}
+    for e in sales:
+        mp = passes.get(e.id)
+        if mp is None:
+            miss("pass_without_pass", e.id, f"pass entry of {paid[e.id]} VND sold no pass")
+        elif mp.price_vnd != paid[e.id]:
+            miss(
+                "pass_amount",
+                mp.id,
+                f"pass priced {mp.price_vnd} VND, entry {e.id} debits {paid[e.id]}",
+            )
+        if e.event_id is None:
+            miss("pass_without_event", e.id, "pass sale without an event id: no invoice ties to it")
+        else:
+            sold[e.event_id] = paid[e.id]
+    return sold, sum(paid.values())

@@ -46,7 +46,7 @@ def seed_demo(uow: UnitOfWork) -> DemoData:
             invoice_template="1",
             invoice_series="C26MPK",
             invoice_mode=InvoiceMode.CASH_REGISTER,
-            cash_register_code="M1-26-PK001",
+            cash_register_code="PK001",  # the 5 characters the authority assigns
         ),
     )
     create_lot(

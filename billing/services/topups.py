@@ -1,15 +1,13 @@
-"""Money in and back out: top-ups (idempotent by provider transaction), refunds, monthly passes.
+"""Money in and back out: top-ups (idempotent by provider transaction) and refunds.
 
 Auto top-ups are recorded here too (``record_top_up``); the worker that asks the provider for
 them is ``billing.services.autotopup``."""
 
 from __future__ import annotations
 
-import calendar
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
@@ -20,12 +18,10 @@ from billing.domain.ledger import (
     Line,
     Posting,
     clearing_account,
-    fare_posting,
     reversal,
     topup_posting,
 )
 from billing.domain.model import AccountStatus, DomainError
-from billing.domain.tariffs import local_zone, vat_included
 from billing.services.ledger import ensure_ledger_account, entry_lines, lock_account, post
 from billing.services.rows import AccountLike
 
@@ -229,67 +225,10 @@ def refund(
         return RefundResult(posted.entry_id, amount, acct.balance_vnd, posted.created)
 
 
-def month_end(start: date) -> date:
-    return start.replace(day=calendar.monthrange(start.year, start.month)[1])
-
-
-def buy_monthly_pass(
-    uow: UnitOfWork, vehicle_id: int, lot_id: str, kind: str, start: date, key: str
-) -> int:
-    """Sell a monthly pass from the prepaid balance: one calendar month from ``start``."""
-    with uow:
-        s = uow.session
-        vehicle = s.get(orm.Vehicle, vehicle_id)
-        lot = s.get(orm.Lot, lot_id)
-        if vehicle is None or not vehicle.active or lot is None:
-            raise DomainError("unknown vehicle or lot")
-        prior = s.scalar(select(orm.JournalEntry).where(orm.JournalEntry.idempotency_key == key))
-        if prior is not None:
-            existing = s.scalar(
-                select(orm.MonthlyPass.id).where(orm.MonthlyPass.journal_entry_id == prior.id)
-            )
-            if existing is not None:
-                return int(existing)
-        tariff = uow.tariffs.in_force(
-            lot.tariff_id, datetime.combine(start, time(12), local_zone("Asia/Ho_Chi_Minh"))
-        )
-        prices = tariff.for_class(vehicle.vehicle_class).passes
-        if kind not in prices:
-            raise DomainError(f"lot {lot_id} sells no {kind} pass for {vehicle.vehicle_class}")
-        price = prices[kind]
-        acct = lock_account(s, vehicle.account_id)
-        if acct.balance_vnd < price:
-            raise DomainError(f"balance {acct.balance_vnd} VND is below the pass price {price}")
-        posting = fare_posting(
-            key,
-            acct.id,
-            lot_id,
-            price,
-            vat_included(price, tariff.vat_percent),
-            f"monthly {kind} pass {vehicle.plate_text}",
-            kind="pass",
-        )
-        posted = post(s, posting, account=acct, lot_id=lot_id)
-        row = orm.MonthlyPass(
-            vehicle_id=vehicle.id,
-            lot_id=lot_id,
-            kind=kind,
-            valid_from=start,
-            valid_until=month_end(start) if start.day == 1 else start + timedelta(days=30),
-            price_vnd=price,
-            journal_entry_id=posted.entry_id,
-        )
-        s.add(row)
-        s.flush()
-        uow.commit()
-        return row.id
-
-
 __all__ = [
     "Line",
     "Posting",
     "TopUpResult",
-    "buy_monthly_pass",
     "record_top_up",
     "refund",
     "top_up",

@@ -68,7 +68,16 @@ def _invoice_lookup(session: SessionDep, lots: list[str], day: date) -> Any:
             b.Passage.captured_at < end,
         )
     ).all()
-    found = invoices_by_event(session, list(event_ids))
+    sales = session.scalars(  # monthly pass sales are invoiced under their own event ids
+        select(b.JournalEntry.event_id).where(
+            b.JournalEntry.kind == "pass",
+            b.JournalEntry.lot_id.in_(lots or [""]),
+            b.JournalEntry.created_at >= start,
+            b.JournalEntry.created_at < end,
+            b.JournalEntry.event_id.is_not(None),
+        )
+    ).all()
+    found = invoices_by_event(session, [*event_ids, *(e for e in sales if e)])
 
     def lookup(ids: Sequence[str]) -> dict[str, Any]:
         return {i: found[i] for i in ids if i in found}

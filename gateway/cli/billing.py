@@ -451,7 +451,7 @@ def reconcile(
     finally:
         engine.dispose()
     columns = ["lot", "entries", "exits", "closed", "charged", "fares", "ledger", "VAT"]
-    columns += ["refunds", "review"] + (["invoices", "invoiced"] if lookup else [])
+    columns += ["refunds", "passes", "review"] + (["invoices", "invoiced"] if lookup else [])
     table = Table(*columns)
     for x in r.lots:
         row = [
@@ -464,6 +464,7 @@ def reconcile(
             vnd(x.ledger_fares_vnd),
             vnd(x.vat_vnd),
             vnd(x.refunds_vnd),
+            f"{x.passes_sold} ({vnd(x.passes_vnd)})" if x.passes_sold else "0",
             str(x.review_pending),
         ]
         if lookup:

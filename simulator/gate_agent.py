@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -160,6 +160,9 @@ class AgentConfig:
     # A command issued longer ago than this (by this gate's clock) is ignored: after an outage
     # the barrier must not open for a car that left long ago.
     max_command_age_s: float = 30.0
+    # Sent events (and barrier commands) kept in the buffer; older ones are pruned, and an
+    # answered event's images are dropped at once.
+    keep_sent: int = 1000
 
 
 class GateAgent:
@@ -309,6 +312,7 @@ class GateAgent:
                     datetime.now(UTC).isoformat(),
                 ),
             )
+            self._prune()
         log.info(
             "gate %s barrier %s | %s",
             self.lane,
@@ -404,24 +408,41 @@ class GateAgent:
             shot, crop = self.camera.capture(plate_text)
         else:
             shot, crop = list(frames), None
+        event_id = event_id or uuid.uuid4().hex
+        self._answered.setdefault(event_id, threading.Event())
+        # The sequence number is in the event's bytes, so it is taken and the row inserted in
+        # one transaction: two captures at once never share a number.
         with self._db_lock:
-            (next_seq,) = self._db.execute(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox"
-            ).fetchone()
-        event = GateEvent(
-            event_id=event_id or uuid.uuid4().hex,
-            lot_id=self.cfg.lot_id,
-            gate_id=self.cfg.gate_id,
-            direction=self.cfg.direction,
-            captured_at=captured_at or datetime.now(UTC),
-            frames=tuple(shot),
-            plate_crop=crop,
-            plate_text=plate_text if camera_text else None,
-            plate_confidence=plate_confidence if camera_text else None,
-            seq=int(next_seq),
-        )
-        self.buffer(event)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                event = GateEvent(
+                    event_id=event_id,
+                    lot_id=self.cfg.lot_id,
+                    gate_id=self.cfg.gate_id,
+                    direction=self.cfg.direction,
+                    captured_at=captured_at or datetime.now(UTC),
+                    frames=tuple(shot),
+                    plate_crop=crop,
+                    plate_text=plate_text if camera_text else None,
+                    plate_confidence=plate_confidence if camera_text else None,
+                    seq=self._next_seq(),
+                )
+                self._db.execute(
+                    "INSERT OR IGNORE INTO outbox (seq, event_id, payload, captured_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (event.seq, event.event_id, encode_event(event), event.captured_at.isoformat()),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        self._wake.set()
         return event
+
+    def _next_seq(self) -> int:
+        """One more than any number ever used here (pruned rows included: never reused)."""
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        return (int(row[0]) if row else 0) + 1
 
     def buffer(self, event: GateEvent) -> None:
         self._answered.setdefault(event.event_id, threading.Event())
@@ -488,8 +509,35 @@ class GateAgent:
                     "UPDATE outbox SET sent_at = ? WHERE seq = ?",
                     (datetime.now(UTC).isoformat(), seq),
                 )
+                self._prune()
             if self.cfg.await_command_s > 0:
                 self.wait_command(event_id, self.cfg.await_command_s)
+
+    def _prune(self) -> None:
+        """Keep the buffer bounded (call with the lock held).
+
+        An event sent and answered no longer needs its images. Beyond the newest ``keep_sent``
+        sent events, rows go once answered, or once any answer would be too old to apply
+        (``max_command_age_s``), so an event the gateway never answers does not stay for ever
+        either; a row still waiting for its answer is kept, so that answer is recognised as this
+        gate's own. Unsent events are never touched: they are what the buffer is for.
+        """
+        self._db.execute(
+            "UPDATE outbox SET payload = X'' WHERE sent_at IS NOT NULL AND length(payload) > 0 "
+            "AND event_id IN (SELECT event_id FROM barrier_log)"
+        )
+        too_old = (datetime.now(UTC) - timedelta(seconds=self.cfg.max_command_age_s)).isoformat()
+        self._db.execute(
+            "DELETE FROM outbox WHERE sent_at IS NOT NULL AND seq <= (SELECT seq FROM outbox "
+            "WHERE sent_at IS NOT NULL ORDER BY seq DESC LIMIT 1 OFFSET ?) "
+            "AND (event_id IN (SELECT event_id FROM barrier_log) OR sent_at < ?)",
+            (self.cfg.keep_sent, too_old),
+        )
+        self._db.execute(
+            "DELETE FROM barrier_log WHERE rowid <= (SELECT rowid FROM barrier_log "
+            "ORDER BY rowid DESC LIMIT 1 OFFSET ?)",
+            (self.cfg.keep_sent,),
+        )
 
     def barrier_log(self) -> list[tuple[str, bool, str]]:
         with self._db_lock:

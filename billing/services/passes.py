@@ -166,6 +166,7 @@ def list_passes(
     account_id: int | None = None,
     lot_id: str | None = None,
     valid_on: date | None = None,
+    pass_id: int | None = None,
     limit: int = 100,
 ) -> list[PassView]:
     """Passes, newest first."""
@@ -179,6 +180,8 @@ def list_passes(
             stmt = stmt.where(orm.Vehicle.account_id == account_id)
         if lot_id:
             stmt = stmt.where(orm.MonthlyPass.lot_id == lot_id)
+        if pass_id is not None:
+            stmt = stmt.where(orm.MonthlyPass.id == pass_id)
         if valid_on is not None:
             stmt = stmt.where(
                 orm.MonthlyPass.valid_from <= valid_on, orm.MonthlyPass.valid_until >= valid_on

@@ -1,4 +1,6 @@
-"""Operator commands for billing: accounts, vehicles, top-ups, tariffs, lots, reconciliation."""
+"""Operator commands for billing: accounts, vehicles, top-ups, tariffs, lots, reconciliation.
+
+Passes, refunds and the review queue are in ``gateway.cli.billing_ops``."""
 
 from __future__ import annotations
 
@@ -45,6 +47,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(lots, name="lots")
     app.command("topup")(topup)
     app.command("reconcile")(reconcile)
+    from gateway.cli import billing_ops  # imports this module's helpers
+
+    billing_ops.register(app)
 
 
 def _uow() -> UnitOfWork:
@@ -438,8 +443,7 @@ def reconcile(
     day: str = typer.Option(..., "--date", help="Local day to check, YYYY-MM-DD."),
     lot: str = typer.Option(None, "--lot", help="Only this lot."),
 ) -> None:
-    """Tie passages, sessions, fares, ledger postings and invoices for one day; list every
-    mismatch.
+    """Tie passages, sessions, fares, ledger and invoices of one day; list every mismatch.
 
     Exit code 1 when anything disagrees or the trial balance is not zero.
     """

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -16,21 +15,9 @@ from billing.services import list_gates, settle_passage
 from billing.services.seed import CENTRAL_LOT
 from gateway.cli import app
 from gateway.db import make_engine, make_session_factory
-from gateway.settings import get_settings
 
 pytestmark = pytest.mark.integration
 CAR = "30A-123.45"  # demo account 1
-
-
-@pytest.fixture()
-def cli(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("PARKING_DATABASE_URL", sqlite_url)
-    get_settings.cache_clear()
-    runner = CliRunner()
-    assert runner.invoke(app, ["db", "upgrade", "billing@head"]).exit_code == 0
-    assert runner.invoke(app, ["lots", "seed-demo"]).exit_code == 0
-    yield runner
-    get_settings.cache_clear()
 
 
 def test_account_vehicle_topup_and_reconcile_commands(cli: CliRunner) -> None:

@@ -1,0 +1,186 @@
+"""Operator commands for the day's cases: monthly passes, refunds and the review queue.
+
+Each one calls a billing service; sales and refunds take the operator's request id, so a
+command run twice (a retry after a timeout) sells or refunds once.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import typer
+from rich.table import Table
+
+from billing import services
+from billing.domain.decisions import vnd
+from gateway.cli.billing import _clear_errors, _local, _money, _uow, console
+
+passes = typer.Typer(
+    help="Monthly passes: sell from the prepaid balance, list.", no_args_is_help=True
+)
+review = typer.Typer(
+    help="The review queue: passages the machine could not settle, and what to do with them.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(passes, name="passes")
+    app.add_typer(review, name="review")
+    app.command("refund")(refund)
+
+
+# ---------------------------------------------------------------- passes
+
+
+@passes.command("sell")
+@_clear_errors
+def passes_sell(
+    vehicle_id: int = typer.Argument(..., help="Vehicle id (parking vehicles list)."),
+    lot: str = typer.Option(..., "--lot", help="The lot the pass is for."),
+    kind: str = typer.Option("day", "--kind", help="day | day_night"),
+    start: str = typer.Option(..., "--start", help="First valid day, YYYY-MM-DD."),
+    request_id: str = typer.Option(
+        ..., "--request-id", help="Your id of this sale: run again, nothing is sold twice."
+    ),
+) -> None:
+    """Sell a monthly pass, paid from the vehicle's account; its e-invoice follows."""
+    uow = _uow()
+    pass_id = services.buy_monthly_pass(
+        uow, vehicle_id, lot, kind, date.fromisoformat(start), request_id
+    )
+    (sold,) = services.list_passes(uow, pass_id=pass_id)
+    console.print(
+        f"pass {sold.id}: {sold.plate} {sold.kind} at {sold.lot_id}, "
+        f"{sold.valid_from} - {sold.valid_until}, {vnd(sold.price_vnd)}"
+    )
+
+
+@passes.command("list")
+@_clear_errors
+def passes_list(
+    account: int = typer.Option(None, "--account", "-a", help="Only this account."),
+    lot: str = typer.Option(None, "--lot", help="Only this lot."),
+    valid_on: str = typer.Option(None, "--valid-on", help="Only passes valid that day."),
+    limit: int = typer.Option(100, help="At most this many rows."),
+) -> None:
+    """Monthly passes, newest first."""
+    table = Table("id", "plate", "account", "lot", "kind", "from", "until", "price", "entry")
+    day = date.fromisoformat(valid_on) if valid_on else None
+    for p in services.list_passes(
+        _uow(), account_id=account, lot_id=lot, valid_on=day, limit=limit
+    ):
+        table.add_row(
+            str(p.id),
+            p.plate,
+            str(p.account_id),
+            p.lot_id,
+            p.kind,
+            str(p.valid_from),
+            str(p.valid_until),
+            vnd(p.price_vnd),
+            str(p.journal_entry_id or ""),
+        )
+    console.print(table)
+
+
+# ---------------------------------------------------------------- refund
+
+
+@_clear_errors
+def refund(
+    journal_entry_id: int = typer.Argument(..., help="The fare or pass entry to refund."),
+    request_id: str = typer.Option(
+        ..., "--request-id", help="Your id of this refund: run again, it is refunded once."
+    ),
+    reason: str = typer.Option(..., "--reason", help="Why (printed on the adjusting invoice)."),
+    actor: str = typer.Option(..., "--actor", help="Who decides the refund."),
+    amount: int = typer.Option(None, "--amount", help="VND; default: what is left."),
+) -> None:
+    """Refund a fare or a pass, in part or in full: a reversing entry and an adjusting invoice."""
+    r = services.refund(
+        _uow(), journal_entry_id, key=request_id, reason=reason, actor=actor, amount_vnd=amount
+    )
+    note = "" if r.created else " (this request was refunded before: nothing added)"
+    console.print(
+        f"refunded {vnd(r.amount_vnd)} (entry {r.journal_entry_id}), "
+        f"balance {vnd(r.balance_vnd)}{note}"
+    )
+
+
+# ---------------------------------------------------------------- review queue
+
+
+@review.command("list")
+@_clear_errors
+def review_list(
+    lot: str = typer.Option(None, "--lot", help="Only this lot."),
+    limit: int = typer.Option(100, help="At most this many rows."),
+) -> None:
+    """Passages waiting for an operator, oldest first."""
+    table = Table(
+        "passage",
+        "time",
+        "lot",
+        "gate",
+        "dir",
+        "plate",
+        "read",
+        "reason",
+        "open",
+        "fare",
+        "session",
+    )
+    for p in services.review_queue(_uow(), lot, limit):
+        table.add_row(
+            str(p.id),
+            _local(p.captured_at),
+            p.lot_id,
+            p.gate_id,
+            p.direction,
+            p.plate or "",
+            p.plate_read or "",
+            p.reason,
+            "yes" if p.opened else "no",
+            _money(p.fare_vnd),
+            str(p.session_id or ""),
+        )
+    console.print(table)
+
+
+@review.command("charge")
+@_clear_errors
+def review_charge(
+    passage_id: int,
+    actor: str = typer.Option(..., "--actor", help="Who decides."),
+    amount: int = typer.Option(None, "--amount", help="VND; default: the stay's fare."),
+    note: str = typer.Option("", "--note"),
+) -> None:
+    """Charge a reviewed exit (a car held at the barrier: its stay ends at that passage)."""
+    entry_id = services.charge(_uow(), passage_id, actor, amount, note)
+    console.print(f"passage {passage_id} charged (journal entry {entry_id})")
+
+
+@review.command("waive")
+@_clear_errors
+def review_waive(
+    passage_id: int,
+    actor: str = typer.Option(..., "--actor", help="Who decides."),
+    reason: str = typer.Option(..., "--reason", help="Why nothing is charged."),
+) -> None:
+    """Close a case without charging."""
+    services.waive(_uow(), passage_id, actor, reason)
+    console.print(f"passage {passage_id} waived")
+
+
+@review.command("correct-plate")
+@_clear_errors
+def review_correct_plate(
+    passage_id: int,
+    plate: str = typer.Argument(..., help="The plate as read on the image."),
+    actor: str = typer.Option(..., "--actor", help="Who read it."),
+) -> None:
+    """Set the plate an operator read; links the passage to its vehicle and session."""
+    session_id = services.correct_plate(_uow(), passage_id, plate, actor)
+    linked = f", session {session_id}" if session_id else ""
+    console.print(f"passage {passage_id} is {plate}{linked}")

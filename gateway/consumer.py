@@ -66,6 +66,9 @@ from gateway.protocol import (
 log = logging.getLogger(__name__)
 
 CAMERA_TEXT_REVIEW_BELOW = 0.80
+# MQTT v5 DISCONNECT reason code: another connection with our client id took the session.
+SESSION_TAKEN_OVER = 0x8E
+SHORT_CONNECTION_S = 5.0
 # The command for an event billing refused (see _publish_refusal): closed, ask the staff.
 REFUSED_REASON = "refused"
 REFUSED_DISPLAY = "Vui lòng chờ nhân viên hỗ trợ"
@@ -167,6 +170,8 @@ class Consumer:
         self._recent: OrderedDict[tuple[str, str, str], Decision] = OrderedDict()
         self._gates_online: dict[tuple[str, str], bool] = {}
         self._statuses: asyncio.Queue[tuple[Any, _Inbound]] | None = None
+        self._connected_at: float | None = None
+        self._short_connections = 0  # connections in a row that dropped right after connecting
         # Lanes whose current event failed with a transient error: "lot/gate" -> attempts so far.
         self._blocked: dict[str, int] = {}
         self._kick: asyncio.Event | None = None
@@ -186,11 +191,36 @@ class Consumer:
         events = shared(self._share_group, topic_filter("events", self._lot_filter))
         client.subscribe([(events, QOS), (topic_filter("status", self._lot_filter), QOS)])
         self.metrics.mqtt_connected.set(1)
+        self._connected_at = time.monotonic()
         log.info("consumer connected, subscribed to %s", events)
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self.metrics.mqtt_connected.set(0)
-        if self.ready:
+        lasted = time.monotonic() - self._connected_at if self._connected_at else None
+        self._connected_at = None
+        if getattr(reason, "value", None) == SESSION_TAKEN_OVER:
+            log.warning(
+                "the broker disconnected us: another client connected with our client id %r "
+                "(session taken over). Two gateways with one id take the session from each "
+                "other in a loop: give each instance its own PARKING_MQTT_CLIENT_ID",
+                self.cfg.client_id,
+            )
+            return
+        # Mosquitto 2.0 closes a taken-over connection without saying why: what shows is a
+        # connection that keeps dropping right after it was made.
+        self._short_connections = (
+            self._short_connections + 1 if lasted is not None and lasted < SHORT_CONNECTION_S else 0
+        )
+        if self._short_connections >= 3 and self._short_connections % 3 == 0:
+            log.warning(
+                "connection to the broker lost %d times in a row within %.0fs of connecting: "
+                "another client may be using our client id %r (session taken over); give each "
+                "gateway instance its own PARKING_MQTT_CLIENT_ID",
+                self._short_connections,
+                SHORT_CONNECTION_S,
+                self.cfg.client_id,
+            )
+        elif self.ready:
             log.warning("consumer disconnected (%s); paho reconnects with backoff", reason)
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:

@@ -6,11 +6,19 @@ Nothing is read at import time: call :func:`get_settings` where a value is neede
 
 from __future__ import annotations
 
+import re
+import socket
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_client_id(role: str) -> str:
+    """``parking-<role>-<hostname>``: unique per host and role, the same after a restart."""
+    host = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname()) or "localhost"
+    return f"parking-{role}-{host}"[:128]
 
 
 class Settings(BaseSettings):
@@ -26,7 +34,11 @@ class Settings(BaseSettings):
     mqtt_port: int = 1883
     mqtt_username: str | None = None
     mqtt_password: str | None = None
-    mqtt_client_id: str = "parking-gateway"
+    # MQTT client id: the broker keeps one persistent session per id, so it must be stable across
+    # restarts and unique per gateway process. Default: parking-gateway-<hostname>; several
+    # gateways on one host must each set their own (the broker would otherwise hand the session
+    # back and forth between them, disconnecting one each time).
+    mqtt_client_id: str = Field(default_factory=lambda: default_client_id("gateway"))
     # Share subscriptions between several gateway processes ($share/<group>/...).
     mqtt_share_group: str | None = "gateway"
     # "v5" (Mosquitto, EMQX) or "v311" (brokers without MQTT 5, e.g. the embedded amqtt).

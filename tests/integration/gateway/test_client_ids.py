@@ -1,0 +1,58 @@
+"""Client ids: a stable per-host default, and a clear warning when another process takes ours."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
+
+from gateway.settings import Settings, default_client_id
+from tests.integration.gateway.test_consumer_mqtt import FakeBilling, make_consumer, start, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def test_default_client_id_is_per_host_and_role_and_stable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PARKING_MQTT_CLIENT_ID", raising=False)
+    monkeypatch.setattr("socket.gethostname", lambda: "gw host 1")
+    assert Settings(_env_file=None).mqtt_client_id == "parking-gateway-gw-host-1"  # type: ignore[call-arg]
+    assert Settings(_env_file=None).mqtt_client_id == default_client_id("gateway")  # type: ignore[call-arg]
+    assert default_client_id("worker") == "parking-worker-gw-host-1"
+    monkeypatch.setenv("PARKING_MQTT_CLIENT_ID", "gw-b")
+    assert Settings(_env_file=None).mqtt_client_id == "gw-b"  # type: ignore[call-arg]
+
+
+async def test_two_consumers_with_one_client_id_warn_that_the_session_is_taken_over(
+    mosquitto: tuple[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    lot = f"K{uuid.uuid4().hex[:10]}"
+    caplog.set_level(logging.WARNING, logger="gateway.consumer")
+    billing = FakeBilling()
+    first = await start(make_consumer(*mosquitto, billing, lot, f"gw-{lot}"), billing)
+    second = None
+    try:
+        second = await start(make_consumer(*mosquitto, billing, lot, f"gw-{lot}"), billing)
+        await wait_for(lambda: any("session taken over" in r.getMessage() for r in caplog.records))
+    finally:
+        for r in (first, second):
+            if r is not None:
+                r.stop.set()
+                await asyncio.wait_for(r.task, 15)
+    warning = next(r.getMessage() for r in caplog.records if "session taken over" in r.getMessage())
+    assert f"gw-{lot}" in warning and "PARKING_MQTT_CLIENT_ID" in warning
+
+
+def test_a_disconnect_with_reason_session_taken_over_names_the_client_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Brokers that say why (MQTT v5 reason 0x8E; EMQX, newer Mosquitto) get a warning at once."""
+    consumer = make_consumer("127.0.0.1", 1, FakeBilling(), "L1", "gw-shared")
+    reason = ReasonCode(PacketTypes.DISCONNECT, identifier=0x8E)
+    with caplog.at_level(logging.WARNING, logger="gateway.consumer"):
+        consumer._on_disconnect(None, None, None, reason, None)
+    (record,) = caplog.records
+    assert "session taken over" in record.getMessage() and "'gw-shared'" in record.getMessage()

@@ -86,7 +86,15 @@ def mqtt_config(settings: Settings, client_id: str | None = None) -> MqttConfig:
         password=settings.mqtt_password,
         protocol=protocol,
         session_expiry_s=settings.mqtt_session_expiry_s,
+        tls=settings.mqtt_tls,
+        tls_ca_file=_path(settings.mqtt_tls_ca_file),
+        tls_certfile=_path(settings.mqtt_tls_certfile),
+        tls_keyfile=_path(settings.mqtt_tls_keyfile),
     )
+
+
+def _path(value: Path | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def image_store(data_dir: Path) -> Callable[[GateEvent], str | None]:

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     # gateways on one host must each set their own (the broker would otherwise hand the session
     # back and forth between them, disconnecting one each time).
     mqtt_client_id: str = Field(default_factory=lambda: default_client_id("gateway"))
+    # TLS to the broker (PARKING_MQTT_TLS=1): the CA file that signed the broker's certificate
+    # (default: the system's trust store) and, if the broker wants one, a client certificate.
+    mqtt_tls: bool = False
+    mqtt_tls_ca_file: Path | None = None
+    mqtt_tls_certfile: Path | None = None
+    mqtt_tls_keyfile: Path | None = None
     # Share subscriptions between several gateway processes ($share/<group>/...).
     mqtt_share_group: str | None = "gateway"
     # "v5" (Mosquitto, EMQX) or "v311" (brokers without MQTT 5, e.g. the embedded amqtt).

@@ -155,6 +155,13 @@ class AgentConfig:
     password: str | None = None
     protocol: Literal["v5", "v311"] = "v5"
     keepalive: int = 15
+    # TLS to the broker: a gate's password must not cross the network in the clear. The CA
+    # that signed the broker's certificate (None: the system's trust store) and an optional
+    # client certificate and key.
+    tls: bool = False
+    tls_ca_file: Path | None = None
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
     # Send a lane's next event only once the previous one was answered (or this many seconds).
     await_command_s: float = 0.0
     # A command issued longer ago than this (by this gate's clock) is ignored: after an outage
@@ -217,6 +224,12 @@ class GateAgent:
         )
         if self.cfg.username:
             client.username_pw_set(self.cfg.username, self.cfg.password)
+        if self.cfg.tls:
+            client.tls_set(
+                ca_certs=str(self.cfg.tls_ca_file) if self.cfg.tls_ca_file else None,
+                certfile=str(self.cfg.tls_certfile) if self.cfg.tls_certfile else None,
+                keyfile=str(self.cfg.tls_keyfile) if self.cfg.tls_keyfile else None,
+            )
         client.on_pre_connect = self._before_connect
         client.reconnect_delay_set(1, 10)
         client.on_socket_open = _no_delay

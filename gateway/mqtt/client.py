@@ -8,6 +8,7 @@ that do not speak v5, such as the embedded amqtt broker.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 import threading
@@ -45,6 +46,13 @@ class MqttConfig:
     # v5 Maximum Packet Size: the broker must not send us a bigger packet (it drops it instead),
     # so an oversized event never reaches paho, which reads a whole packet before any check.
     max_packet_bytes: int | None = None
+    # TLS (production: a password must never cross the network in the clear). The CA that signed
+    # the broker's certificate (None: the system's trust store); a client certificate and key
+    # only where the broker asks for one.
+    tls: bool = False
+    tls_ca_file: str | None = None
+    tls_certfile: str | None = None
+    tls_keyfile: str | None = None
 
     @property
     def v5(self) -> bool:
@@ -63,6 +71,14 @@ def make_client(cfg: MqttConfig, *, manual_ack: bool = False) -> mqtt.Client:
     )
     if cfg.username:
         client.username_pw_set(cfg.username, cfg.password)
+    if cfg.tls:
+        client.tls_set(ca_certs=cfg.tls_ca_file, certfile=cfg.tls_certfile, keyfile=cfg.tls_keyfile)
+    elif cfg.password and not _loopback(cfg.host):
+        log.warning(
+            "MQTT password for %s sent to %s without TLS: set PARKING_MQTT_TLS=1",
+            cfg.username,
+            cfg.host,
+        )
     client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)
     # Unacked QoS 1 messages we may have in flight towards the broker; the rest wait in order.
     client.max_inflight_messages_set(100)
@@ -72,6 +88,13 @@ def make_client(cfg: MqttConfig, *, manual_ack: bool = False) -> mqtt.Client:
         client.will_set(will_topic, will_payload, qos=QOS, retain=will_retain)
     client.on_socket_open = no_delay
     return client
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def no_delay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:

@@ -10,23 +10,33 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gateway.broker import wait_for_port
+from gateway.mosquitto_conf import password_file
 
 
 @contextmanager
 def private_mosquitto(
-    directory: Path, port: int, listener: list[str] | None = None
+    directory: Path,
+    port: int,
+    listener: list[str] | None = None,
+    users: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, int]]:
-    """``mosquitto -c`` on 127.0.0.1:``port``, anonymous, no persistence; ``listener`` lines go
-    after the ``listener`` line (e.g. TLS settings). Yields (host, port); stopped on exit."""
+    """``mosquitto -c`` on 127.0.0.1:``port``, no persistence; ``listener`` lines go after the
+    ``listener`` line (e.g. TLS settings); with ``users`` (name: password) only they may
+    connect, else anyone. Yields (host, port); stopped on exit."""
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     directory.mkdir(parents=True, exist_ok=True)
     conf = directory / "mosquitto.conf"
+    auth = ["allow_anonymous true"]
+    if users:
+        (directory / "passwd").write_text(password_file(users))
+        (directory / "passwd").chmod(0o600)
+        auth = ["allow_anonymous false", f"password_file {directory / 'passwd'}"]
     conf.write_text(
         "\n".join(
             [
                 f"user {getpass.getuser()}",
                 "per_listener_settings false",
-                "allow_anonymous true",
+                *auth,
                 "persistence false",
                 "log_dest stderr",
                 f"listener {port} 127.0.0.1",

@@ -59,6 +59,9 @@ def test_car_enters_and_leaves_debited_once_invoice_accepted(stack: PassageStack
 
 
 def test_same_exit_event_three_times_one_debit_one_invoice(stack: PassageStack) -> None:
+    """Copy 2 is answered from the consumer's memory; copy 3 comes after a consumer restart, so
+    only the database's idempotency (the passage's unique event id) stands between it and a
+    second debit."""
     gate_in, gate_out = stack.agent(stack.entry_gate), stack.agent(stack.exit_gate)
     now = datetime.now(UTC)
     plate = "30E-246.80"  # seeded business account
@@ -67,21 +70,55 @@ def test_same_exit_event_three_times_one_debit_one_invoice(stack: PassageStack) 
     before = stack.balance(plate)
     exit_ = gate_out.capture(plate, camera_text=True, captured_at=now)
     payload = encode_event(exit_)
-    for _ in range(2):
-        gate_out.publish_raw(payload, exit_.event_id)
+    gate_out.publish_raw(payload, exit_.event_id)
     cmd = gate_out.wait_command(exit_.event_id, 30)
     assert cmd is not None and cmd.open and cmd.fare_vnd
+    consumer = stack.consumer.consumer
+    wait_until(lambda: consumer.metrics.duplicates._value.get() >= 1, 30, "copy 2 from memory")
     wait_until(
         lambda: [r for r in stack.invoices_for(exit_.event_id) if r.status == "accepted"],
         60,
         "invoice accepted",
     )
-    consumer = stack.consumer.consumer
-    wait_until(lambda: consumer.metrics.duplicates._value.get() >= 2, 30, "duplicates seen")
+    stack.restart_consumer()
+    fresh = stack.consumer.consumer
+    from_memory = fresh.metrics.duplicates._value.get()  # the container's metrics live on
+    gate_out.publish_raw(payload, exit_.event_id)
+    wait_until(lambda: fresh.settled >= 1, 30, "copy 3 through billing")
+    assert fresh.metrics.duplicates._value.get() == from_memory  # billing answered it
     assert stack.count(orm.Passage, event_id=exit_.event_id) == 1
     assert stack.count(orm.JournalEntry, event_id=exit_.event_id) == 1
     assert len(stack.invoices_for(exit_.event_id)) == 1
     assert stack.balance(plate) == before - cmd.fare_vnd
+
+
+def scrape(stack: PassageStack) -> dict[str, float]:
+    """/metrics of the gateway app, each sample summed over its labels."""
+    from fastapi.testclient import TestClient
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from gateway.app import create_app
+
+    body = TestClient(create_app(stack.container.settings, stack.container)).get("/metrics").text
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    return totals
+
+
+def test_one_passage_shows_in_the_metrics(stack: PassageStack) -> None:
+    gate_in = stack.agent(stack.entry_gate)
+    before = scrape(stack)
+    entry = gate_in.capture("30K-777.01", camera_text=True)
+    assert gate_in.wait_command(entry.event_id, 30)
+    after = scrape(stack)
+    for name in (
+        "parking_passages_total",
+        "parking_plate_read_seconds_count",
+        "parking_decisions_total",
+    ):
+        assert after[name] == before.get(name, 0.0) + 1, name
 
 
 def test_offline_gate_replays_in_order_and_everything_settles(stack: PassageStack) -> None:

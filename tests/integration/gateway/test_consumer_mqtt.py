@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -119,10 +120,10 @@ def make_consumer(
 ) -> Consumer:
     sessions = sessionmaker(bind=create_engine("sqlite://"))
     kw.setdefault("retry", Backoff(0.02, 0.1))
+    kw.setdefault("read_plate", None)
     return Consumer(
         MqttConfig(host=host, port=port, client_id=client_id),
         settle=billing.settle,
-        read_plate=None,
         publisher_factory=lambda c: OutboxPublisher(
             sessions, c, claim=billing.claim, mark_processed=billing.mark
         ),
@@ -567,3 +568,42 @@ async def test_every_log_line_of_a_passage_carries_its_event_id(mosquitto, lot, 
     )
     assert "disk gone" in messages and "database unreachable" in messages  # both failures seen
     assert [(r.getMessage(), r.event_id) for r in passage if r.event_id != event_id] == []  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class SlowRead:
+    text: str | None
+    confidence: float
+    auto_ok: bool
+
+
+async def test_a_slow_plate_read_does_not_hold_up_another_lane(mosquitto, lot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Reading runs off the event loop: a camera-text event on another lane is answered first."""
+    reading = threading.Event()
+
+    def slow_reader(_frames: Any, _crop: Any, _enough: float | None = None) -> Future[Any]:
+        fut: Future[Any] = Future()
+        reading.set()
+        threading.Timer(2.0, fut.set_result, [SlowRead("30A-017.17", 0.99, True)]).start()
+        return fut
+
+    billing = FakeBilling()
+    running = await start(
+        make_consumer(*mosquitto, billing, lot, f"gw-{lot}", read_plate=slow_reader), billing
+    )
+    camera = agent(mosquitto, lot, "in-17", tmp_path)
+    texting = agent(mosquitto, lot, "in-18", tmp_path)
+    try:
+        slow = camera.capture()  # frames only: the plate must be read
+        await asyncio.to_thread(reading.wait, 10)
+        fast = texting.capture("30A-018.18", camera_text=True)
+        fast_cmd = await asyncio.to_thread(texting.wait_command, fast.event_id, 10)
+        slow_cmd = await asyncio.to_thread(camera.wait_command, slow.event_id, 10)
+        assert fast_cmd is not None and slow_cmd is not None
+        assert fast_cmd.received_at < slow_cmd.received_at
+        assert [eid for _, eid in billing.order] == [fast.event_id, slow.event_id]
+    finally:
+        camera.stop()
+        texting.stop()
+        running.stop.set()
+        await running.task

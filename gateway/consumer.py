@@ -32,8 +32,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -54,6 +53,7 @@ from gateway.mqtt.client import (
     stop,
 )
 from gateway.outbox_publisher import OutboxPublisher, command_from_payload, publish_command
+from gateway.plate_reading import PlateReading, ReadPlateFn
 from gateway.protocol import (
     GateEvent,
     ProtocolError,
@@ -65,13 +65,14 @@ from gateway.protocol import (
 
 log = logging.getLogger(__name__)
 
-CAMERA_TEXT_REVIEW_BELOW = 0.80
 # MQTT v5 DISCONNECT reason code: another connection with our client id took the session.
 SESSION_TAKEN_OVER = 0x8E
 SHORT_CONNECTION_S = 5.0
 # The command for an event billing refused (see _publish_refusal): closed, ask the staff.
 REFUSED_REASON = "refused"
 REFUSED_DISPLAY = "Vui lòng chờ nhân viên hỗ trợ"
+# What a barrier command repeats of a recorded decision.
+ANSWER_FIELDS = ("open", "display", "reason", "plate", "fare_vnd", "balance_vnd")
 
 
 @dataclass(frozen=True)
@@ -99,16 +100,7 @@ class Decision(Protocol):
     review: bool
 
 
-class PlateReadLike(Protocol):
-    text: str | None
-    confidence: float
-    auto_ok: bool
-
-
 SettleFn = Callable[[Passage], Decision]
-# lpr.pool.ReaderPool.read: frames, a crop hint (None, a bbox, or "frame" for plate crops) and
-# the confidence at which the reader may stop before the last frame (None: read them all).
-ReadPlateFn = Callable[[Sequence[bytes], Any, float | None], "Future[Any]"]
 ImageStoreFn = Callable[[GateEvent], str | None]
 
 
@@ -146,7 +138,6 @@ class Consumer:
     ) -> None:
         self.cfg = mqtt_config
         self._settle = settle
-        self._read_plate = read_plate
         self._publisher_factory = publisher_factory
         self.metrics = metrics or Metrics()
         self._share_group = share_group
@@ -160,8 +151,12 @@ class Consumer:
         self._permanent = permanent_errors
         # Where gate health is kept (billing's gate table, for the operator dashboard).
         self._record_status = record_status
-        self._progressive = progressive_reading
-        self._first_frame_accept = first_frame_accept
+        self._reading = PlateReading(
+            read_plate,
+            self.metrics,
+            progressive=progressive_reading,
+            first_frame_accept=first_frame_accept,
+        )
         self._command_expiry_s = command_expiry_s
         self._lanes: dict[tuple[str, str], asyncio.Queue[_Inbound]] = {}
         self._lane_tasks: set[asyncio.Task[None]] = set()
@@ -416,46 +411,7 @@ class Consumer:
             self._kick.set()
 
     async def _read(self, event: GateEvent) -> tuple[str | None, float, bool]:
-        started = time.perf_counter()
-        if event.plate_text:
-            confidence = 1.0 if event.plate_confidence is None else event.plate_confidence
-            self.metrics.plate_read_seconds.labels(source="camera").observe(0.0)
-            return event.plate_text, confidence, confidence < CAMERA_TEXT_REVIEW_BELOW
-        if self._read_plate is None:
-            log.warning("no plate text and no reader: sent to review")
-            return None, 0.0, True
-        read: PlateReadLike | None = None
-        try:
-            if event.plate_crop is not None:
-                # The camera's own plate crop: read as it is ("frame" = the image is the plate);
-                # the full frames only when the crop alone is not conclusive.
-                read = await asyncio.wrap_future(
-                    self._read_plate([event.plate_crop], "frame", None)
-                )
-            if read is None or not (read.auto_ok and read.text):
-                from_frames = await self._read_frames(event.frames)
-                if read is None or from_frames.confidence >= read.confidence:
-                    read = from_frames
-        except Exception as exc:  # a corrupt frame must not stop the lane
-            log.warning("plate reading failed: %s", exc)
-            if read is None:
-                return None, 0.0, True
-        finally:
-            self.metrics.plate_read_seconds.labels(source="lpr").observe(
-                time.perf_counter() - started
-            )
-        return read.text, float(read.confidence), not (read.auto_ok and read.text)
-
-    async def _read_frames(self, frames: Sequence[bytes]) -> PlateReadLike:
-        """Frames read one by one until the vote is conclusive, else a vote over all of them.
-
-        Most passages read cleanly from one frame; stopping there roughly halves the reading
-        work per event, which is what bounds a lot's throughput on a small gateway.
-        """
-        assert self._read_plate is not None
-        enough = self._first_frame_accept if self._progressive else None
-        result: PlateReadLike = await asyncio.wrap_future(self._read_plate(frames, None, enough))
-        return result
+        return await self._reading.read(event)
 
     async def _settle_with_retry(self, passage: Passage) -> Decision:
         """Settle, retrying a transient failure until it succeeds (the lane waits meanwhile).
@@ -491,40 +447,18 @@ class Consumer:
             self._recent.popitem(last=False)
 
     def _republish(self, event: GateEvent, decision: Decision) -> None:
-        if self.client is None:
-            return
-        command = command_from_payload(
-            {
-                "event_id": event.event_id,
-                "lot_id": event.lot_id,
-                "gate_id": event.gate_id,
-                "open": decision.open,
-                "display": decision.display,
-                "reason": decision.reason,
-                "plate": decision.plate,
-                "fare_vnd": decision.fare_vnd,
-                "balance_vnd": decision.balance_vnd,
-            }
-        )
-        publish_command(self.client, command, self._command_expiry_s)
+        self._answer(event, {field: getattr(decision, field) for field in ANSWER_FIELDS})
 
     def _publish_refusal(self, event: GateEvent) -> None:
         """Barrier stays closed and the display sends the driver to staff; nothing was recorded."""
+        self._answer(event, {"open": False, "display": REFUSED_DISPLAY, "reason": REFUSED_REASON})
+
+    def _answer(self, event: GateEvent, decision: dict[str, Any]) -> None:
+        """A barrier command straight to the gate (no outbox row: nothing new was committed)."""
         if self.client is None:
             return
-        command = command_from_payload(
-            {
-                "event_id": event.event_id,
-                "lot_id": event.lot_id,
-                "gate_id": event.gate_id,
-                "open": False,
-                "display": REFUSED_DISPLAY,
-                "reason": REFUSED_REASON,
-                "plate": None,
-                "fare_vnd": None,
-                "balance_vnd": None,
-            }
-        )
+        payload = {"event_id": event.event_id, "lot_id": event.lot_id, "gate_id": event.gate_id}
+        command = command_from_payload({**payload, **decision})
         publish_command(self.client, command, self._command_expiry_s)
 
     async def _publish_loop(self, publisher: OutboxPublisher) -> None:

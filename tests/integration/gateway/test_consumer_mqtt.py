@@ -544,7 +544,8 @@ async def test_every_log_line_of_a_passage_carries_its_event_id(mosquitto, lot, 
     )
     gate = agent(mosquitto, lot, "in-15", tmp_path)
     handler = Records()
-    loggers = [logging.getLogger(n) for n in ("gateway.consumer", "gateway.outbox_publisher")]
+    names = ("gateway.consumer", "gateway.plate_reading", "gateway.outbox_publisher")
+    loggers = [logging.getLogger(n) for n in names]
     for logger in loggers:
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)

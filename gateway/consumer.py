@@ -533,6 +533,8 @@ class Consumer:
             for task in [*background, *self._lane_tasks]:
                 task.cancel()
             await asyncio.gather(*background, *self._lane_tasks, return_exceptions=True)
+            self._lanes.clear()  # their tasks are gone; a later run starts new ones
+            self._statuses = None
             await asyncio.to_thread(stop, client)
             self.metrics.mqtt_connected.set(0)
             log.info("consumer stopped after %d settled events", self.settled)

@@ -98,6 +98,7 @@ class Decision(Protocol):
     fare_vnd: int | None
     balance_vnd: int | None
     review: bool
+    replayed: bool  # billing had settled this event before: answer the gate again ourselves
 
 
 SettleFn = Callable[[Passage], Decision]
@@ -390,6 +391,14 @@ class Consumer:
             log.error("event refused by billing (%s): %s", type(exc).__name__, exc)
             await asyncio.to_thread(self._publish_refusal, event)
             return
+        self._remember(key, decision)
+        if decision.replayed:
+            # Settled before (a copy after a restart, or from another gateway of the group):
+            # billing wrote no new barrier command, and the gate that sent it again is waiting.
+            self.metrics.duplicates.inc()
+            log.info("event settled before; answering with the recorded decision")
+            await asyncio.to_thread(self._republish, event, decision)
+            return
         self.metrics.decision_seconds.observe(time.perf_counter() - item.received)
         self.metrics.passages.labels(direction=event.direction).inc()
         self.metrics.decisions.labels(
@@ -397,7 +406,6 @@ class Consumer:
         ).inc()
         if decision.review:
             self.metrics.reviews.inc()
-        self._remember(key, decision)
         self.settled += 1
         log.info(
             "settled %s plate=%s open=%s reason=%s fare=%s",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -47,10 +47,15 @@ class GateDecision:
     session_id: int | None
     passage_id: int
     review: bool
+    # True when this is the stored decision of an event settled before (a repeated event): the
+    # caller answers the gate again itself, no new outbox row was written. Not stored.
+    replayed: bool = field(default=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         # Every field is a scalar: a shallow copy is what asdict() gives, at a tenth of the cost.
-        return dict(vars(self))
+        stored = dict(vars(self))
+        del stored["replayed"]
+        return stored
 
     @staticmethod
     def from_dict(raw: dict[str, Any]) -> GateDecision:

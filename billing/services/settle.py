@@ -9,7 +9,7 @@ provided it stands for the same passage (:func:`check_same_facts`).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -52,7 +52,7 @@ def settle_passage(uow: UnitOfWork, p: PassageInput) -> GateDecision:
                 ).first()
                 if first is not None and first.decision:
                     check_same_facts(p, first)
-                    return GateDecision.from_dict(first.decision)
+                    return replace(GateDecision.from_dict(first.decision), replayed=True)
             try:
                 # Explicit flushes only: autoflush before every query costs more than the query.
                 with uow.session.no_autoflush:

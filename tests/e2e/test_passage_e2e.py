@@ -7,17 +7,19 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from billing.adapters import orm
 from gateway.broker import free_port
-from gateway.protocol import encode_event
+from gateway.protocol import commands_topic, decode_command, encode_event
 from tests.e2e.passage_stack import PLATE, PassageStack, passage_stack, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -61,7 +63,7 @@ def test_car_enters_and_leaves_debited_once_invoice_accepted(stack: PassageStack
 def test_same_exit_event_three_times_one_debit_one_invoice(stack: PassageStack) -> None:
     """Copy 2 is answered from the consumer's memory; copy 3 comes after a consumer restart, so
     only the database's idempotency (the passage's unique event id) stands between it and a
-    second debit."""
+    second debit; the gate still gets its answer to every copy."""
     gate_in, gate_out = stack.agent(stack.entry_gate), stack.agent(stack.exit_gate)
     now = datetime.now(UTC)
     plate = "30E-246.80"  # seeded business account
@@ -83,13 +85,46 @@ def test_same_exit_event_three_times_one_debit_one_invoice(stack: PassageStack) 
     stack.restart_consumer()
     fresh = stack.consumer.consumer
     from_memory = fresh.metrics.duplicates._value.get()  # the container's metrics live on
-    gate_out.publish_raw(payload, exit_.event_id)
-    wait_until(lambda: fresh.settled >= 1, 30, "copy 3 through billing")
-    assert fresh.metrics.duplicates._value.get() == from_memory  # billing answered it
+    answers = command_listener(stack, gate_out.cfg.gate_id)
+    try:
+        gate_out.publish_raw(payload, exit_.event_id)
+        # billing recognised the copy (no cache after the restart) and the gate heard again
+        wait_until(lambda: exit_.event_id in answers, 30, "an answer to copy 3")
+    finally:
+        answers_client = answers.pop("__client__")
+        answers_client.disconnect()
+        answers_client.loop_stop()
+    assert fresh.settled == 0 and fresh.metrics.duplicates._value.get() == from_memory + 1
+    again = answers[exit_.event_id]
+    assert again["open"] and again["fare_vnd"] == cmd.fare_vnd
     assert stack.count(orm.Passage, event_id=exit_.event_id) == 1
     assert stack.count(orm.JournalEntry, event_id=exit_.event_id) == 1
     assert len(stack.invoices_for(exit_.event_id)) == 1
     assert stack.balance(plate) == before - cmd.fare_vnd
+
+
+def command_listener(stack: PassageStack, gate: str) -> dict[str, Any]:
+    """Every barrier command sent to ``gate`` from now on, by event id (the agent applies a
+    command once and ignores repeats, so it cannot tell whether one came again)."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    seen: dict[str, Any] = {}
+    subscribed = threading.Event()
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+
+    def on_message(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        command = decode_command(bytes(msg.payload))
+        seen[command.event_id] = {"open": command.open, "fare_vnd": command.fare_vnd}
+
+    client.on_message = on_message
+    client.on_subscribe = lambda *_a: subscribed.set()
+    client.connect(*stack.mqtt)
+    client.loop_start()
+    client.subscribe(commands_topic(stack.lot, gate), qos=1)
+    assert subscribed.wait(10)
+    seen["__client__"] = client
+    return seen
 
 
 def scrape(stack: PassageStack) -> dict[str, float]:

@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -38,6 +38,7 @@ class FakeDecision:
     fare_vnd: int | None
     balance_vnd: int | None
     review: bool
+    replayed: bool = False
 
 
 @dataclass
@@ -75,7 +76,7 @@ class FakeBilling:
             if p.event_id in self.decisions:
                 if self.facts[p.event_id] != (p.lot_id, p.gate_id, p.direction):
                     raise IdempotencyConflict(f"event id {p.event_id} reused for another passage")
-                return self.decisions[p.event_id]
+                return replace(self.decisions[p.event_id], replayed=True)
             self.facts[p.event_id] = (p.lot_id, p.gate_id, p.direction)
             d = FakeDecision(True, "ok", f"{p.plate_text} OK", p.plate_text, 0, 100, False)
             self.decisions[p.event_id] = d

@@ -68,7 +68,7 @@ class ProtocolError(ValueError):
 
 
 def _check_id(value: str, what: str) -> str:
-    if not _ID_RE.match(value):
+    if not _ID_RE.fullmatch(value):
         raise ProtocolError("bad_id", f"{what} {value!r} is not a valid topic segment")
     return value
 
@@ -98,7 +98,7 @@ def topic_filter(kind: TopicKind, lot_id: str = "+", gate_id: str = "+") -> str:
 
 def parse_topic(name: str) -> tuple[str, str, TopicKind]:
     """``lots/L/gates/G/kind`` -> (L, G, kind); ProtocolError for anything else."""
-    m = _TOPIC_RE.match(name)
+    m = _TOPIC_RE.fullmatch(name)
     if not m:
         raise ProtocolError("bad_topic", f"unexpected topic {name!r}")
     kind: TopicKind = m["kind"]  # type: ignore[assignment]

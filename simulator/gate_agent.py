@@ -218,7 +218,8 @@ class GateAgent:
         v5 = self.cfg.protocol == "v5"
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"gate-{self.cfg.lot_id}-{self.cfg.gate_id}",
+            # "/" cannot appear in an id: lot A-B gate C and lot A gate B-C stay two clients
+            client_id=f"gate/{self.cfg.lot_id}/{self.cfg.gate_id}",
             protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
             clean_session=None if v5 else False,
         )

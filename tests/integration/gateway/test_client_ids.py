@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
+from pathlib import Path
+from typing import Any
 
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.settings import Settings, default_client_id
+from simulator.gate_agent import AgentConfig, GateAgent
 from tests.integration.gateway.test_consumer_mqtt import FakeBilling, make_consumer, start, wait_for
 
 pytestmark = pytest.mark.integration
@@ -56,3 +60,36 @@ def test_a_disconnect_with_reason_session_taken_over_names_the_client_id(
         consumer._on_disconnect(None, None, None, reason, None)
     (record,) = caplog.records
     assert "session taken over" in record.getMessage() and "'gw-shared'" in record.getMessage()
+
+
+def test_gates_whose_ids_join_alike_keep_their_own_connections(
+    mosquitto: tuple[str, int], tmp_path: Path
+) -> None:
+    """Lot A-B gate C and lot A gate B-C: with "-" as the joint both were client "gate-A-B-C"
+    and each connection threw the other off the broker in turn."""
+    tag = uuid.uuid4().hex[:6]
+    lanes = [(f"A{tag}-B", "C"), (f"A{tag}", "B-C")]
+    agents = [
+        GateAgent(
+            AgentConfig(lot, gate, "entry", tmp_path / f"{n}.sqlite", *mosquitto)  # type: ignore[arg-type]
+        )
+        for n, (lot, gate) in enumerate(lanes)
+    ]
+    for agent in agents:
+        agent.start()
+    try:
+        drops = [0, 0]
+        for n, agent in enumerate(agents):
+            previous = agent._client.on_disconnect
+
+            def count(*args: Any, n: int = n, previous: Any = previous) -> None:
+                drops[n] += 1
+                previous(*args)
+
+            agent._client.on_disconnect = count
+        time.sleep(2.0)  # a take-over happens within milliseconds of the second CONNECT
+        assert all(a.connected for a in agents) and drops == [0, 0]
+        assert agents[0]._client._client_id != agents[1]._client._client_id
+    finally:
+        for agent in agents:
+            agent.stop()

@@ -106,11 +106,18 @@ def test_topics_parse_and_refuse_foreign_names() -> None:
     assert p.events_topic("L1", "G1") == "lots/L1/gates/G1/events"
     assert p.parse_topic("lots/L1/gates/G1/commands") == ("L1", "G1", "commands")
     assert p.topic_filter("events") == "lots/+/gates/+/events"
-    for bad in ("lots/L1/gates/G1/other", "lots/L1/G1/events", "x/lots/L1/gates/G1/events"):
+    for bad in (
+        "lots/L1/gates/G1/other",
+        "lots/L1/G1/events",
+        "x/lots/L1/gates/G1/events",
+        "lots/L1/gates/G1/events\n",
+    ):
         with pytest.raises(p.ProtocolError):
             p.parse_topic(bad)
-    with pytest.raises(p.ProtocolError):
-        p.events_topic("L#", "G1")
+    # "$" alone would let a trailing newline through, into config files and topics
+    for lot in ("L#", "L1\n", "L1\nuser admin"):
+        with pytest.raises(p.ProtocolError):
+            p.events_topic(lot, "G1")
 
 
 def test_command_and_status_round_trip_and_versioning() -> None:

@@ -102,8 +102,12 @@ class ConsumerThread:
             self.error = exc
             log.exception("consumer stopped with an error")
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float | None = 60.0) -> None:
+        """Start, and wait up to ``timeout`` seconds for the broker; ``None``: do not wait (the
+        consumer keeps trying to connect with backoff, ``/readyz`` says when it is in)."""
         self.thread.start()
+        if timeout is None:
+            return
         deadline = time.monotonic() + timeout
         while not self.consumer.ready:
             if self.error is not None or not self.thread.is_alive():

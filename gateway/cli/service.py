@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -36,16 +37,23 @@ def serve(
     settings = get_settings()
     container = build(settings)
     consumer = ConsumerThread(build_consumer(container, read_plates=not no_lpr))
-    consumer.start()
+    # A broker that is not up yet (or restarting) is waited for, not a reason to exit: the
+    # consumer connects with backoff, and /readyz answers 503 until it is in.
+    consumer.start(timeout=None)
     api = UvicornThread(
         create_app(settings, container), settings.http_host, settings.http_port, "api"
     )
     api.start()
-    typer.echo(f"serving http://{settings.http_host}:{settings.http_port} (consumer connected)")
-    _wait_for_signal()
+    typer.echo(
+        f"serving http://{settings.http_host}:{settings.http_port}; consumer connecting to "
+        f"{settings.mqtt_host}:{settings.mqtt_port} (see /readyz)"
+    )
+    _wait_for_signal(alive=consumer.thread.is_alive)
     api.stop()
     consumer.stop()
     container.close()
+    if consumer.error is not None:
+        raise typer.Exit(1)
 
 
 def worker(
@@ -124,11 +132,12 @@ def demo(
         sys.stdout.flush()
 
 
-def _wait_for_signal() -> None:
+def _wait_for_signal(alive: Callable[[], bool] = lambda: True) -> None:
+    """Until SIGINT/SIGTERM, or until ``alive`` says the service's main part has died."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    while not stop.is_set():
+    while not stop.is_set() and alive():
         stop.wait(1)
 
 

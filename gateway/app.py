@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway.auth.tokens import TokenSigner
 from gateway.db import make_engine, make_session_factory
+from gateway.local_secrets import with_local_secrets
 from gateway.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, container: Any = None) -> FastA
         engine = make_engine(settings.effective_database_url)
         session_factory = make_session_factory(engine)
         app.state.engine = engine
+    settings = with_local_secrets(settings)
     app.state.settings = settings
     app.state.container = container
     app.state.session_factory = session_factory

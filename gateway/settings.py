@@ -60,9 +60,12 @@ class Settings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    secret_key: str = "change-me-in-production"
-    # HMAC key the payment provider signs its top-up webhooks with (X-Signature header).
-    payment_webhook_secret: str = "change-me-payment-webhook"
+    # Signs session cookies and API tokens. Empty: made once and kept in data_dir/secrets
+    # (gateway.local_secrets); set it when several API instances serve the same users.
+    secret_key: str = ""
+    # HMAC key the payment provider signs its top-up webhooks with (X-Signature header). Empty:
+    # made once in data_dir/secrets; a real provider needs the value it was given.
+    payment_webhook_secret: str = ""
 
     tax_authority_url: str = "http://127.0.0.1:8100"
     signing_pkcs12: Path | None = None

@@ -34,6 +34,7 @@ from gateway.bootstrap import Container, build, build_consumer, build_invoice_se
 from gateway.broker import AmqttBroker, MosquittoBroker, embedded_broker, free_port
 from gateway.consumer import Consumer
 from gateway.mosquitto_conf import GateCredential, new_gate_credential
+from gateway.retention import start_retention
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -328,6 +329,9 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
         consumer_thread = ConsumerThread(consumer)
         consumer_thread.start()
         stack.add("consumer", consumer_thread.stop)
+        retention = start_retention(settings, container.uow_factory)
+        if retention is not None:
+            stack.add("frame retention", retention.stop)
 
         invoicing = build_invoice_services(container, seller.tax_code)
         invoice_stop = threading.Event()

@@ -16,7 +16,7 @@ import logging
 import shutil
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 from gateway.protocol import GateEvent
@@ -28,7 +28,7 @@ MAX_FRAMES = 5
 
 def store_frames(data_dir: Path, event: GateEvent) -> str:
     """Write every frame (and the crop) of ``event``; return the first frame's reference."""
-    day = event.captured_at.date().isoformat()
+    day = event.captured_at.astimezone(UTC).date().isoformat()  # the UTC day, whatever the gate's
     rel = Path("images") / day / f"{event.event_id}.jpg"
     first = data_dir / rel
     first.parent.mkdir(parents=True, exist_ok=True)

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     lpr_recognizer: str = "auto"
     # Keep the first frame of every passage under data_dir/images for the review queue.
     keep_images: bool = True
+    # Frames are personal data: deleted this many days after capture (0: kept for ever), except
+    # those of passages still pending review. See gateway/retention.py.
+    image_retention_days: int = Field(default=90, ge=0)
     log_json: bool = False
 
     @property

@@ -319,6 +319,18 @@ def review_queue(uow: UnitOfWork, lot_id: str | None = None, limit: int = 100) -
         return [_passage(p) for p in uow.session.scalars(stmt.limit(limit))]
 
 
+def pending_review_images(uow: UnitOfWork, before: datetime) -> list[str]:
+    """``image_ref`` of the passages captured before ``before`` still waiting for an operator:
+    their frames are evidence and must outlive the retention period."""
+    with uow:
+        stmt = select(orm.Passage.image_ref).where(
+            orm.Passage.review_status == "pending",
+            orm.Passage.captured_at < before,
+            orm.Passage.image_ref.is_not(None),
+        )
+        return [ref for ref in uow.session.scalars(stmt) if ref]
+
+
 def get_passage(uow: UnitOfWork, passage_id: int) -> PassageView | None:
     with uow:
         p = uow.session.get(orm.Passage, passage_id)

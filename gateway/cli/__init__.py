@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import typer
 
-from gateway.cli import billing, db, mqtt, service
+from gateway.cli import billing, db, images, mqtt, service
 from gateway.cli.lazy import Lazy, LazyGroup, install_hint, missing_extra
 
 
@@ -45,6 +45,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(mqtt.app, name="mqtt")
+app.add_typer(images.app, name="images")
 service.register(app)
 billing.register(app)
 

@@ -32,10 +32,12 @@ def serve(
     from gateway.app import create_app
     from gateway.bootstrap import build, build_consumer
     from gateway.demo import ConsumerThread, UvicornThread
+    from gateway.retention import start_retention
 
     _logging()
     settings = get_settings()
     container = build(settings)
+    retention = start_retention(settings, container.uow_factory)
     consumer = ConsumerThread(build_consumer(container, read_plates=not no_lpr))
     # A broker that is not up yet (or restarting) is waited for, not a reason to exit: the
     # consumer connects with backoff, and /readyz answers 503 until it is in.
@@ -51,6 +53,8 @@ def serve(
     _wait_for_signal(alive=consumer.thread.is_alive)
     api.stop()
     consumer.stop()
+    if retention is not None:
+        retention.stop()
     container.close()
     if consumer.error is not None:
         raise typer.Exit(1)

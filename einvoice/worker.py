@@ -300,13 +300,29 @@ class InvoiceWorker:
             return result
         except IntegrityError as exc:
             # Another worker stored this event's invoice first; the next pass marks it done.
-            log.warning("invoice for event %s raced another worker: %s", event_id, exc.orig)
+            log.warning(
+                "invoice for event %s raced another worker: %s",
+                event_id,
+                exc.orig,
+                extra={"event_id": event_id},
+            )
             return IssueResult(row_id, event_id, None, "failed", "duplicate race")
         except Exception as exc:
             if isinstance(exc, ValueError):  # bad data or a missing key: no traceback needed
-                log.error("invoice request %s (event %s) failed: %s", row_id, event_id, exc)
+                log.error(
+                    "invoice request %s (event %s) failed: %s",
+                    row_id,
+                    event_id,
+                    exc,
+                    extra={"event_id": event_id or None},
+                )
             else:
-                log.exception("invoice request %s (event %s) failed", row_id, event_id)
+                log.exception(
+                    "invoice request %s (event %s) failed",
+                    row_id,
+                    event_id,
+                    extra={"event_id": event_id or None},
+                )
             if row_id is None:
                 raise
             self._record_failure(row_id, f"{type(exc).__name__}: {exc}")
@@ -344,6 +360,7 @@ class InvoiceWorker:
             identity.series,
             identity.number,
             event_id,
+            extra={"event_id": event_id},  # a structured field too, like a passage's lines
         )
         return IssueResult(row_id, event_id, invoice_id, "issued")
 

@@ -33,9 +33,14 @@ def passage_context(event_id: str, lane: str | None = None) -> Iterator[None]:
 
 
 class ContextFilter(logging.Filter):
+    """The passage's event id and lane from the context, unless the line names its own event
+    (``extra={"event_id": ...}``: the invoice worker, which knows no passage context)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.event_id = event_id_var.get()
-        record.lane = lane_var.get()
+        if getattr(record, "event_id", None) is None:
+            record.event_id = event_id_var.get()
+        if getattr(record, "lane", None) is None:
+            record.lane = lane_var.get()
         return True
 
 

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
+import pytest
 from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -206,3 +208,25 @@ def test_year_ending_while_numbering_retries_in_the_new_year(
         counters_left = s.execute(select(func.count()).select_from(counters)).scalar_one()
     assert (row.series, row.number, row.issue_date.isoformat()) == ("C27MPK", 1, "2027-01-01")
     assert counters_left == 2  # C27 invoice numbers and the 2027 MCCQT sequence only
+
+
+def test_invoice_lines_name_their_event_as_a_field(
+    session_factory: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worker knows no passage context: its lines carry the event id themselves, so the
+    gateway's JSON logs tie an invoice (or its failure) to the passage like the consumer's."""
+    worker, box = make_worker(session_factory)
+    add_requests(session_factory, box, "ev-log-ok")
+    with session_factory.begin() as s:
+        box.add(s, "invoice_request", "ev-log-bad", request_payload("ev-log-bad", fare=0))
+    with caplog.at_level(logging.INFO, logger="einvoice.worker"):
+        worker.run_once()
+    named = {(r.levelname, getattr(r, "event_id", None)) for r in caplog.records}
+    assert ("INFO", "ev-log-ok") in named and ("ERROR", "ev-log-bad") in named
+    # and the gateway's filter keeps it (it fills in the context only where a line has none)
+    from gateway.logging import ContextFilter, passage_context
+
+    record = next(r for r in caplog.records if getattr(r, "event_id", None) == "ev-log-ok")
+    with passage_context("some-other-passage"):
+        ContextFilter().filter(record)
+    assert record.event_id == "ev-log-ok"

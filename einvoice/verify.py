@@ -123,9 +123,11 @@ def _verify_one(
         if key_info is not None:
             for el in key_info.iter(DSIG + "X509Certificate"):
                 try:
-                    certs.append(load_cert(b64(el.text, "X509Certificate")))
+                    cert = load_cert(b64(el.text, "X509Certificate"))
+                    cert.public_key()  # parsed lazily: a mangled key must fail here, reported
                 except ValueError as exc:
                     raise Invalid(f"unreadable certificate: {exc}") from exc
+                certs.append(cert)
         if not certs:
             raise Invalid("no X509 certificate in KeyInfo: the signer cannot be identified")
         exclusive, comments = CANONICALIZATIONS[c14n_uri]

@@ -48,7 +48,7 @@ def passage(
             event.gate_id,
             "entry",
             event.captured_at,
-            f"30A-{uuid.uuid4().int % 1000:03d}.{days_ago:02d}" if readable else None,
+            f"30A-{uuid.uuid4().int % 1000:03d}.{days_ago % 100:02d}" if readable else None,
             0.99 if readable else 0.0,
             needs_review=not readable,
             image_ref=ref,

@@ -9,8 +9,8 @@ the outbox after commit) -> Mosquitto -> the gate. Each gate sends Poisson arriv
 ``--rate`` passages per second; half the gates are entries, half exits (a single gate is an
 entry). The traffic is what a lot sees: every entry is a registered car that is not inside;
 every exit is a car that entered about four hours earlier (parked through billing before the
-clock starts), so it is priced, debited and queues its invoice request. Each scenario plays on
-its own simulated day, so a plate used in two scenarios never overlaps itself. Two modes:
+clock starts), so it is priced, debited and queues its invoice request. Each scenario has cars
+of its own and plays on its own simulated day. Two modes:
 ``lpr`` (the gateway reads plates from 2 rendered 1280x720 JPEG frames per event) and ``text``
 (the camera sends plate text: the pipeline without reading).
 
@@ -201,10 +201,12 @@ def run_scenario(
     shift = timedelta(days=sc.days_back)
     exits = sum(1 for _, a in schedule if a.cfg.direction == "exit")
     if len(plates) < len(schedule):
-        raise SystemExit(f"--plates must be at least {len(schedule)} for {sc.gates} gates")
+        raise SystemExit(f"--plates: {len(schedule)} more cars needed for {sc.gates} gates")
     pool = rnd.sample(plates, len(schedule))
     parked, arriving = pool[:exits], pool[exits:]
-    park(container, lot, agents[0].cfg.gate_id, parked, shift, rnd)
+    # parked through an entry lane of its own: its barrier commands reach no simulated gate
+    park_gate = add_gate(container.uow_factory(), f"{lot}-s{sc.gates}-park", lot, "entry")
+    park(container, lot, park_gate, parked, shift, rnd)
     hist = container.metrics.decision_seconds
     reads = container.metrics.plate_read_seconds.labels(source="lpr")
     before = (hist._sum.get(), _count(hist), reads._sum.get(), _count(reads))
@@ -282,7 +284,7 @@ def main() -> None:
         "--plates",
         type=int,
         default=None,
-        help="registered cars (default: as many as the largest scenario has events)",
+        help="registered cars (default: as many as all scenarios have events)",
     )
     ap.add_argument("--frames", type=int, default=2, help="JPEG frames per event (lpr mode)")
     ap.add_argument(
@@ -335,7 +337,7 @@ def main() -> None:
         )
         container = build(settings)
         operator = seed_demo(container.uow_factory()).operator_id
-        args.plates = args.plates or max(args.gates) * args.events
+        args.plates = args.plates or sum(args.gates) * args.events
         print(f"population: {args.plates} registered cars ...", file=sys.stderr)
         plates = population(container, args.plates, args.seed)
         frames = render(plates, args.frames, args.seed)
@@ -354,14 +356,17 @@ def main() -> None:
             )
             consumer.start()
             try:
+                first = 0  # each scenario its own cars: none is still inside from the last one
                 for k, g in enumerate(args.gates):
                     print(f"scenario: {g} gates, {mode} ...", file=sys.stderr)
+                    cars = plates[first : first + g * args.events]
+                    first += g * args.events
                     results.append(
                         run_scenario(
                             Scenario(g, mode, days_back=len(args.gates) - k),
                             container,
                             mqtt,
-                            plates,
+                            cars,
                             frames,
                             args,
                             tmp,

@@ -61,6 +61,17 @@ def _pass_cover(row: Any) -> PassCover | None:
         return None
 
 
+def invoice_buyer(acct: AccountLike) -> dict[str, Any]:
+    """The ``buyer`` of an ``invoice_request`` (docs/contracts.md): the transport account."""
+    return {
+        "account_id": acct.id,
+        "kind": acct.kind,
+        "name": acct.name,
+        "tax_code": acct.tax_code,
+        "address": acct.address,
+    }
+
+
 def debit_fare(
     uow: UnitOfWork,
     event_id: str,
@@ -111,13 +122,7 @@ def debit_fare(
                     "exit_at": (session.exit_at or session.entry_at).astimezone(tz).isoformat(),
                     "fare_vnd": amount_vnd,
                     "seller": dict(lot.seller),
-                    "buyer": {
-                        "account_id": acct.id,
-                        "kind": acct.kind,
-                        "name": acct.name,
-                        "tax_code": acct.tax_code,
-                        "address": acct.address,
-                    },
+                    "buyer": invoice_buyer(acct),
                 },
             )
         )

@@ -20,6 +20,7 @@ from billing.adapters.uow import UnitOfWork
 from billing.domain.ledger import IdempotencyConflict, fare_posting
 from billing.domain.model import DomainError
 from billing.domain.tariffs import local_zone, vat_included
+from billing.services.fares import invoice_buyer
 from billing.services.ledger import lock_account, post
 from billing.services.lots import lot_info
 
@@ -131,13 +132,7 @@ def buy_monthly_pass(
                 "fare_vnd": price,
                 "item": _item(vehicle.vehicle_class, vehicle.plate_text, lot.name, row),
                 "seller": dict(lot.seller),
-                "buyer": {
-                    "account_id": acct.id,
-                    "kind": acct.kind,
-                    "name": acct.name,
-                    "tax_code": acct.tax_code,
-                    "address": acct.address,
-                },
+                "buyer": invoice_buyer(acct),
             },
         )
         uow.commit()

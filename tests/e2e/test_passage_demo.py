@@ -3,6 +3,11 @@ binary needed), SQLite, mock tax authority, camera-sent plate text, compressed t
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -116,9 +121,6 @@ def _rate_for(arrivals: float, sim_hours: float) -> float:
 def test_demo_cli_prints_a_json_summary_of_the_run(tmp_path: Path) -> None:
     """The real command with plate reading: progress on stderr, the summary alone on stdout."""
     import json
-    import os
-    import subprocess
-    import sys
 
     duration, time_scale = 8, 900  # 8 s of wall time = the last 2 simulated hours
     proc = subprocess.run(
@@ -175,33 +177,18 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
-def test_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    data_dir = tmp_path / "demo-sigint"
+def _demo_until_ready(
+    args: list[str], env: dict[str, str]
+) -> tuple[subprocess.Popen[str], list[str]]:
+    """``parking demo ARGS`` in its own process group (like a terminal's foreground job), read
+    until it says it is up; returns the process and the lines it printed."""
     proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "parking"),
-            "demo",
-            "--camera-text",
-            "--broker",
-            "mosquitto",
-            "--data-dir",
-            str(data_dir),
-            "--http-port",
-            str(free_port()),
-            "--tax-port",
-            str(free_port()),
-        ],
-        env={**os.environ, "PARKING_DATA_DIR": str(tmp_path)},
+        [str(Path(sys.executable).parent / "parking"), "demo", *args],
+        env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        start_new_session=True,  # its own process group, like a terminal's foreground job
+        start_new_session=True,
     )
     assert proc.stdout is not None
     seen: list[str] = []
@@ -213,6 +200,25 @@ def test_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
         seen.append(line)
         if "Ctrl-C to stop" in line:
             break
+    return proc, seen
+
+
+def test_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo-sigint"
+    proc, seen = _demo_until_ready(
+        [
+            "--camera-text",
+            "--broker",
+            "mosquitto",
+            "--data-dir",
+            str(data_dir),
+            "--http-port",
+            str(free_port()),
+            "--tax-port",
+            str(free_port()),
+        ],
+        {"PARKING_DATA_DIR": str(tmp_path)},
+    )
     assert any("Ctrl-C to stop" in line for line in seen), "".join(seen)
     assert _processes_mentioning(str(data_dir / "mosquitto")), "the demo runs its own broker"
     time.sleep(3)  # some traffic
@@ -268,17 +274,9 @@ def _still_running(procs: dict[int, tuple[str, str]]) -> list[str]:
 def test_demo_with_plate_readers_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     """The default demo (LPR process pool): Ctrl-C stops it with exit code 0 and every child
     process (Mosquitto, the plate-reader workers) is gone afterwards."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     data_dir = tmp_path / "demo-lpr-sigint"
-    proc = subprocess.Popen(
+    proc, seen = _demo_until_ready(
         [
-            str(Path(sys.executable).parent / "parking"),
-            "demo",
             "--data-dir",
             str(data_dir),
             "--http-port",
@@ -288,23 +286,9 @@ def test_demo_with_plate_readers_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None
             "--time-scale",
             "900",
         ],
-        env={**os.environ, "PARKING_DATA_DIR": str(tmp_path), "PARKING_LPR_WORKERS": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group, like a terminal's foreground job
+        {"PARKING_DATA_DIR": str(tmp_path), "PARKING_LPR_WORKERS": "1"},
     )
-    assert proc.stdout is not None
-    seen: list[str] = []
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            if "Ctrl-C to stop" in line:
-                break
         assert any("Ctrl-C to stop" in line for line in seen), "".join(seen)
         children = _descendants(proc.pid)
         commands = [cmdline for _, cmdline in children.values()]

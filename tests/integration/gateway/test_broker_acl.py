@@ -78,6 +78,24 @@ def test_wrong_or_missing_credentials_are_refused(secured) -> None:  # type: ign
     stop(ok)
 
 
+def secured_agent(
+    broker: MosquittoBroker, cred: GateCredential, direction: str, tmp_path: Path
+) -> GateAgent:
+    """The gate agent of ``cred``'s lane, signing in with its own credentials (not started)."""
+    return GateAgent(
+        AgentConfig(
+            cred.lot_id,
+            cred.gate_id,
+            direction,  # type: ignore[arg-type]
+            tmp_path / f"{cred.gate_id}.sqlite",
+            host=broker.host,
+            port=broker.port,
+            username=cred.username,
+            password=cred.password,
+        )
+    )
+
+
 def _nodelay(client: mqtt.Client) -> int:
     sock = client.socket()
     assert isinstance(sock, socket.socket)
@@ -89,19 +107,7 @@ def test_gateway_and_gate_sockets_send_without_nagle_delay(secured, tmp_path: Pa
     the peer's delayed ACK: both ends switch Nagle's algorithm off, and so does the broker."""
     broker, gates = secured
     gateway = client_for(broker, "gateway", "gw-secret")
-    cred = gates["out"]
-    agent = GateAgent(
-        AgentConfig(
-            LOT,
-            "out-1",
-            "exit",
-            tmp_path / "out.sqlite",
-            host=broker.host,
-            port=broker.port,
-            username=cred.username,
-            password=cred.password,
-        )
-    )
+    agent = secured_agent(broker, gates["out"], "exit", tmp_path)
     agent.start()
     try:
         assert agent.connected
@@ -166,18 +172,7 @@ async def test_gate_agent_and_consumer_through_the_secured_broker(secured, tmp_p
         password="gw-secret",
     )
     running = await start(consumer, billing)
-    agent = GateAgent(
-        AgentConfig(
-            LOT,
-            "in-1",
-            "entry",
-            tmp_path / "in.sqlite",
-            host=broker.host,
-            port=broker.port,
-            username=cred.username,
-            password=cred.password,
-        )
-    )
+    agent = secured_agent(broker, cred, "entry", tmp_path)
     agent.start()
     try:
         event = agent.capture("30A-555.55", camera_text=True)

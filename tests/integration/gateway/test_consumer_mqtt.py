@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -144,20 +144,6 @@ async def start(consumer: Consumer, billing: FakeBilling) -> Running:
         await asyncio.sleep(0.05)
     assert consumer.ready
     return Running(consumer, billing, task, stop)
-
-
-@pytest.fixture()
-def lot() -> str:
-    return f"T{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture()
-async def running(mosquitto: tuple[str, int], lot: str) -> AsyncIterator[Running]:
-    billing = FakeBilling()
-    r = await start(make_consumer(*mosquitto, billing, lot, f"gw-{lot}"), billing)
-    yield r
-    r.stop.set()
-    await r.task
 
 
 def agent(mosquitto: tuple[str, int], lot: str, gate: str, tmp: Path, **kw: Any) -> GateAgent:

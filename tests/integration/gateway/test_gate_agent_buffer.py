@@ -9,36 +9,19 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from simulator.gate_agent import AgentConfig, GateAgent
 from tests.integration.gateway.test_consumer_mqtt import (
-    FakeBilling,
     Running,
     agent,
-    make_consumer,
-    start,
     wait_for,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture()
-def lot() -> str:
-    return f"B{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture()
-async def running(mosquitto: tuple[str, int], lot: str) -> AsyncIterator[Running]:
-    billing = FakeBilling()
-    r = await start(make_consumer(*mosquitto, billing, lot, f"gw-{lot}"), billing)
-    yield r
-    r.stop.set()
-    await r.task
 
 
 def rows(path: Path) -> list[tuple[int, int, bool]]:

@@ -65,7 +65,7 @@ def worker(
         str, typer.Option("--seller", help="MST of the demo seller key (no PKCS#12 configured)")
     ] = "0109876543",
 ) -> None:
-    """Run the invoice worker and submitter until SIGINT/SIGTERM."""
+    """Run the invoice worker, the submitter and the auto top-ups until SIGINT/SIGTERM."""
     from gateway.bootstrap import build, build_invoice_services
 
     _logging()
@@ -74,7 +74,7 @@ def worker(
     stop = threading.Event()
     thread = threading.Thread(target=services.run, args=(stop,), name="invoices")
     thread.start()
-    typer.echo("invoice worker and submitter running")
+    typer.echo("invoice worker and submitter running (and auto top-ups)")
     _wait_for_signal()
     stop.set()
     thread.join(30)

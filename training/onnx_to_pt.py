@@ -13,7 +13,9 @@ ONNX (i, o, f, c) to torch (i, f, g, o). The result is checked against onnxrunti
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,6 +27,13 @@ from training.model import CRNN
 def _lstm_gates(a: np.ndarray) -> np.ndarray:
     i, o, f, c = np.split(a, 4, axis=0)
     return np.concatenate([i, f, c, o], axis=0)
+
+
+def _batch_norm(model: CRNN, index: int) -> torch.nn.BatchNorm2d:
+    """The BatchNorm at ``model.cnn[index]`` (each convolution is followed by one)."""
+    layer = model.cnn[index]
+    assert isinstance(layer, torch.nn.BatchNorm2d)
+    return layer
 
 
 def convert(onnx_path: Path, calib: int = 256, seed: int = 0) -> tuple[dict, dict]:
@@ -51,7 +60,7 @@ def convert(onnx_path: Path, calib: int = 256, seed: int = 0) -> tuple[dict, dic
         sd[f"{bn}.weight"] = torch.ones(len(b))
         sd[f"{bn}.bias"] = torch.from_numpy(b.copy())
         sd[f"{bn}.running_mean"] = torch.zeros(len(b))
-        sd[f"{bn}.running_var"] = torch.full((len(b),), 1.0 - model.cnn[k + 1].eps)
+        sd[f"{bn}.running_var"] = torch.full((len(b),), 1.0 - _batch_norm(model, k + 1).eps)
     for d, suffix in ((0, ""), (1, "_reverse")):
         sd[f"rnn.weight_ih_l0{suffix}"] = torch.from_numpy(_lstm_gates(w_ih[d]))
         sd[f"rnn.weight_hh_l0{suffix}"] = torch.from_numpy(_lstm_gates(w_hh[d]))
@@ -69,8 +78,8 @@ def convert(onnx_path: Path, calib: int = 256, seed: int = 0) -> tuple[dict, dic
     x, _ = make_val(seed, calib)
     stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def hook(k: int):  # type: ignore[no-untyped-def]
-        def f(_m, _inp, out):  # type: ignore[no-untyped-def]
+    def hook(k: int) -> Callable[[torch.nn.Module, tuple[Any, ...], torch.Tensor], None]:
+        def f(_m: torch.nn.Module, _inp: tuple[Any, ...], out: torch.Tensor) -> None:
             stats[k] = (out.mean(dim=(0, 2, 3)), out.var(dim=(0, 2, 3), unbiased=False))
 
         return f
@@ -82,12 +91,13 @@ def convert(onnx_path: Path, calib: int = 256, seed: int = 0) -> tuple[dict, dic
         h.remove()
     for k in conv_idx:
         mu, var = stats[k]
-        bn = model.cnn[k + 1]
+        norm = _batch_norm(model, k + 1)
+        assert norm.running_mean is not None and norm.running_var is not None
         with torch.no_grad():
-            bn.running_mean.copy_(mu)
-            bn.running_var.copy_(var)
-            bn.bias.copy_(bn.bias + mu)
-            bn.weight.copy_(torch.sqrt(var + bn.eps))
+            norm.running_mean.copy_(mu)
+            norm.running_var.copy_(var)
+            norm.bias.copy_(norm.bias + mu)
+            norm.weight.copy_(torch.sqrt(var + norm.eps))
     return {"state_dict": model.state_dict(), "config": config}, {"x": x[:8]}
 
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import migrate
 from gateway.app import create_app
@@ -17,7 +17,7 @@ from gateway.ops import router
 from gateway.settings import Settings
 
 
-def _app(session_factory: sessionmaker, container: object | None = None) -> TestClient:  # type: ignore[type-arg]
+def _app(session_factory: sessionmaker[Session], container: object | None = None) -> TestClient:
     app = FastAPI()
     app.state.session_factory = session_factory
     app.state.container = container

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from billing.adapters import orm as b
-from billing.services.seed import AIRPORT_LOT, CENTRAL_LOT
+from billing.services.seed import AIRPORT_LOT, CENTRAL_LOT, DemoData
 from tests.api.web.conftest import PASSWORD, Env, issue_invoices
 from tests.api.web.helpers import settle, stay
 
@@ -301,6 +301,7 @@ def test_review_item_shows_every_frame_the_gate_sent(world: Env) -> None:
     from gateway.images import store_frames
     from gateway.protocol import GateEvent
 
+    assert isinstance(world.demo, DemoData)
     now = datetime.now(UTC)
     frames = tuple(b"\xff\xd8\xff\xe0frame-%d" % n for n in range(3))
     event = GateEvent(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import ColumnElement, Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from billing.adapters import orm
@@ -71,7 +71,7 @@ def test_a_failed_commit_after_the_outbox_rows_leaves_nothing(
     with uow:
         s = uow.session
 
-        def count(model: type[orm.Base], *where: object) -> int:
+        def count(model: type[orm.Base], *where: ColumnElement[bool]) -> int:
             return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
         assert count(orm.Passage, orm.Passage.event_id == EVENT) == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 import pytest
@@ -23,7 +23,7 @@ from einvoice.verify import verify_invoice
 from einvoice.worker import InvoiceWorker
 from simulator.tax_authority.db import InvoiceRow
 from tests.integration.einvoice_issue.conftest import make_authority
-from tests.unit.einvoice_issue.fakes import request_payload
+from tests.unit.einvoice_issue.fakes import SellerFields, request_payload
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ FAST = RetryPolicy(
 )
 
 
-def queue(sessions: sessionmaker[Session], *event_ids: str, **seller: str) -> None:
+def queue(sessions: sessionmaker[Session], *event_ids: str, **seller: Unpack[SellerFields]) -> None:
     with sessions.begin() as s:
         for event_id in event_ids:
             outbox.add(s, "invoice_request", event_id, request_payload(event_id, **seller))
@@ -158,7 +158,7 @@ def test_submitter_survives_injected_faults_without_loss_or_duplicates(
     submitter = Submitter(pg_sessions, client, policy=FAST, rng=random.Random(3))
     # Issue and send each invoice at once, as the gateway does.
     for result in worker.run_once():
-        assert result.outcome == "issued"
+        assert result.outcome == "issued" and result.invoice_id is not None
         submitter.submit_due(invoice_ids=[result.invoice_id])
     for _ in range(20):  # then batch resends until everything has an answer
         if statuses(pg_sessions).keys() <= {"accepted"}:
@@ -186,6 +186,7 @@ def test_unreachable_authority_then_batch_resend(
         down = TaxAuthorityClient("http://127.0.0.1:9", http=http)
         submitter = Submitter(pg_sessions, down, policy=FAST)
         for result in issued:
+            assert result.invoice_id is not None
             assert submitter.submit_due(invoice_ids=[result.invoice_id]).pending == 1
     assert statuses(pg_sessions) == {"signed": 3}
     running = serve(make_authority(tmp_path, demo_keys))

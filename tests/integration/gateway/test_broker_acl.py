@@ -8,7 +8,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -68,7 +68,9 @@ def collect(client: mqtt.Client, topic_filter: str) -> list[str]:
     return got
 
 
-def test_wrong_or_missing_credentials_are_refused(secured) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_or_missing_credentials_are_refused(
+    secured: tuple[MosquittoBroker, dict[str, Any]],
+) -> None:
     broker, gates = secured
     with pytest.raises(ConnectionError):
         client_for(broker, gates["in"].username, gates["out"].password)
@@ -79,14 +81,17 @@ def test_wrong_or_missing_credentials_are_refused(secured) -> None:  # type: ign
 
 
 def secured_agent(
-    broker: MosquittoBroker, cred: GateCredential, direction: str, tmp_path: Path
+    broker: MosquittoBroker,
+    cred: GateCredential,
+    direction: Literal["entry", "exit"],
+    tmp_path: Path,
 ) -> GateAgent:
     """The gate agent of ``cred``'s lane, signing in with its own credentials (not started)."""
     return GateAgent(
         AgentConfig(
             cred.lot_id,
             cred.gate_id,
-            direction,  # type: ignore[arg-type]
+            direction,
             tmp_path / f"{cred.gate_id}.sqlite",
             host=broker.host,
             port=broker.port,
@@ -102,7 +107,9 @@ def _nodelay(client: mqtt.Client) -> int:
     return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
-def test_gateway_and_gate_sockets_send_without_nagle_delay(secured, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_gateway_and_gate_sockets_send_without_nagle_delay(
+    secured: tuple[MosquittoBroker, dict[str, Any]], tmp_path: Path
+) -> None:
     """A small packet right after another (a barrier command after a PUBACK) must not wait for
     the peer's delayed ACK: both ends switch Nagle's algorithm off, and so does the broker."""
     broker, gates = secured
@@ -118,7 +125,9 @@ def test_gateway_and_gate_sockets_send_without_nagle_delay(secured, tmp_path: Pa
         stop(gateway)
 
 
-def test_gate_may_publish_only_its_own_events(secured) -> None:  # type: ignore[no-untyped-def]
+def test_gate_may_publish_only_its_own_events(
+    secured: tuple[MosquittoBroker, dict[str, Any]],
+) -> None:
     broker, gates = secured
     gw = client_for(broker, "gateway", "gw-secret")
     seen = collect(gw, shared("acltest", f"lots/{LOT}/gates/+/events"))
@@ -139,7 +148,9 @@ def test_gate_may_publish_only_its_own_events(secured) -> None:  # type: ignore[
         stop(gw)
 
 
-def test_gate_may_read_only_its_own_commands(secured) -> None:  # type: ignore[no-untyped-def]
+def test_gate_may_read_only_its_own_commands(
+    secured: tuple[MosquittoBroker, dict[str, Any]],
+) -> None:
     broker, gates = secured
     gate_in = client_for(broker, gates["in"].username, gates["in"].password)
     gw = client_for(broker, "gateway", "gw-secret")
@@ -159,7 +170,9 @@ def test_gate_may_read_only_its_own_commands(secured) -> None:  # type: ignore[n
         stop(gw)
 
 
-async def test_gate_agent_and_consumer_through_the_secured_broker(secured, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_gate_agent_and_consumer_through_the_secured_broker(
+    secured: tuple[MosquittoBroker, dict[str, Any]], tmp_path: Path
+) -> None:
     broker, gates = secured
     cred: GateCredential = gates["in"]
     billing = FakeBilling()

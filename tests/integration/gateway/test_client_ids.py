@@ -70,9 +70,7 @@ def test_gates_whose_ids_join_alike_keep_their_own_connections(
     tag = uuid.uuid4().hex[:6]
     lanes = [(f"A{tag}-B", "C"), (f"A{tag}", "B-C")]
     agents = [
-        GateAgent(
-            AgentConfig(lot, gate, "entry", tmp_path / f"{n}.sqlite", *mosquitto)  # type: ignore[arg-type]
-        )
+        GateAgent(AgentConfig(lot, gate, "entry", tmp_path / f"{n}.sqlite", *mosquitto))
         for n, (lot, gate) in enumerate(lanes)
     ]
     for agent in agents:

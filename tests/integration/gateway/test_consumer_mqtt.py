@@ -29,7 +29,9 @@ from simulator.gate_agent import AgentConfig, GateAgent
 pytestmark = pytest.mark.integration
 
 
-@dataclass(frozen=True)
+# Not frozen: gateway.consumer.Decision declares plain (settable) attributes, which a frozen
+# dataclass's read-only fields do not satisfy.
+@dataclass
 class FakeDecision:
     open: bool
     reason: str
@@ -164,7 +166,9 @@ async def wait_for(cond: Any, timeout: float = 10.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-async def test_event_gets_an_open_command(running: Running, mosquitto, lot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_event_gets_an_open_command(
+    running: Running, mosquitto: tuple[str, int], lot: str, tmp_path: Path
+) -> None:
     gate = agent(mosquitto, lot, "in-1", tmp_path)
     try:
         event = gate.capture("30A-123.45", camera_text=True, plate_confidence=0.95)
@@ -177,8 +181,8 @@ async def test_event_gets_an_open_command(running: Running, mosquitto, lot, tmp_
 
 
 async def test_same_event_three_times_is_settled_once(
-    running: Running, mosquitto, lot, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    running: Running, mosquitto: tuple[str, int], lot: str, tmp_path: Path
+) -> None:
     gate = agent(mosquitto, lot, "in-2", tmp_path)
     try:
         event = gate.capture("29A-111.11", camera_text=True)
@@ -195,8 +199,8 @@ async def test_same_event_three_times_is_settled_once(
 
 
 async def test_malformed_and_foreign_events_are_refused_not_fatal(
-    running: Running, mosquitto, lot, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    running: Running, mosquitto: tuple[str, int], lot: str, tmp_path: Path
+) -> None:
     gate = agent(mosquitto, lot, "in-3", tmp_path)
     other = agent(mosquitto, lot, "in-4", tmp_path)
     try:
@@ -217,8 +221,8 @@ async def test_malformed_and_foreign_events_are_refused_not_fatal(
 
 
 async def test_offline_gate_replays_its_buffer_in_order(
-    running: Running, mosquitto, lot, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    running: Running, mosquitto: tuple[str, int], lot: str, tmp_path: Path
+) -> None:
     gate = agent(mosquitto, lot, "in-5", tmp_path)
     try:
         gate.go_offline()
@@ -234,7 +238,9 @@ async def test_offline_gate_replays_its_buffer_in_order(
         gate.stop()
 
 
-async def test_consumer_restart_loses_nothing(mosquitto, lot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_consumer_restart_loses_nothing(
+    mosquitto: tuple[str, int], lot: str, tmp_path: Path
+) -> None:
     billing = FakeBilling()
     first = await start(make_consumer(*mosquitto, billing, lot, f"gw-{lot}"), billing)
     gate = agent(mosquitto, lot, "in-6", tmp_path)
@@ -261,8 +267,8 @@ async def test_consumer_restart_loses_nothing(mosquitto, lot, tmp_path) -> None:
 
 
 async def test_consumer_stopped_mid_stream_settles_the_rest_after_restart(
-    mosquitto, lot, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    mosquitto: tuple[str, int], lot: str, tmp_path: Path
+) -> None:
     billing = FakeBilling(delay_s=0.15)
     first = await start(make_consumer(*mosquitto, billing, lot, f"gw-{lot}"), billing)
     gate = agent(mosquitto, lot, "in-7", tmp_path)
@@ -284,8 +290,8 @@ async def test_consumer_stopped_mid_stream_settles_the_rest_after_restart(
 
 
 async def test_two_consumers_share_the_load_and_keep_each_lane_in_order(
-    mosquitto, lot, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    mosquitto: tuple[str, int], lot: str, tmp_path: Path
+) -> None:
     """$share/<group>: each event to one consumer; the agent's stop-and-wait keeps lane order."""
     billing = FakeBilling(delay_s=0.02)
     group = f"g{lot}"
@@ -319,8 +325,8 @@ async def test_two_consumers_share_the_load_and_keep_each_lane_in_order(
 
 
 async def test_gate_agent_restart_sends_what_its_buffer_kept(
-    running: Running, mosquitto, lot, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    running: Running, mosquitto: tuple[str, int], lot: str, tmp_path: Path
+) -> None:
     host, port = mosquitto
     cfg = AgentConfig(lot, "in-8", "entry", tmp_path / "in-8.sqlite", host=host, port=port)
     first = GateAgent(cfg)
@@ -355,8 +361,8 @@ def test_folder_camera_cycles_through_jpegs(tmp_path: Path) -> None:
 
 
 async def test_oversized_event_is_never_delivered_and_the_lane_goes_on(
-    mosquitto, lot, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    mosquitto: tuple[str, int], lot: str, tmp_path: Path
+) -> None:
     """v5 Maximum Packet Size: the broker drops the big event, paho never reads it."""
     billing = FakeBilling()
     consumer = make_consumer(*mosquitto, billing, lot, f"gw-{lot}")
@@ -395,8 +401,8 @@ def readyz(consumer: Consumer) -> tuple[int, dict[str, Any]]:
 
 
 async def test_failing_settlement_blocks_the_lane_and_retries_in_order(
-    mosquitto, lot, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    mosquitto: tuple[str, int], lot: str, tmp_path: Path
+) -> None:
     """The database fails an event 8 times: the lane waits for it, then settles the rest."""
     billing = FakeBilling()
     running = await start(make_consumer(*mosquitto, billing, lot, f"gw-{lot}"), billing)
@@ -448,8 +454,8 @@ def acked(lines: list[str]) -> list[int]:
 
 
 async def test_acks_follow_arrival_order_while_lanes_settle_in_parallel(
-    mosquitto, lot, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    mosquitto: tuple[str, int], lot: str, tmp_path: Path
+) -> None:
     """MQTT-4.6.0-2: the later event finishes first on its lane, its PUBACK still goes second."""
     billing = FakeBilling()
     running = await start(make_consumer(*mosquitto, billing, lot, f"gw-{lot}"), billing)
@@ -478,8 +484,8 @@ async def test_acks_follow_arrival_order_while_lanes_settle_in_parallel(
 
 
 async def test_an_event_id_reused_by_another_lane_is_refused_not_answered_from_cache(
-    running: Running, mosquitto, lot, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    running: Running, mosquitto: tuple[str, int], lot: str, tmp_path: Path
+) -> None:
     """Lane A's decision (plate, fare, balance) never goes to lane B; B's gate hears 'closed'."""
     first = agent(mosquitto, lot, "in-13", tmp_path)
     second = agent(mosquitto, lot, "in-14", tmp_path)
@@ -516,7 +522,9 @@ class Records(logging.Handler):
         self.records.append(record)
 
 
-async def test_every_log_line_of_a_passage_carries_its_event_id(mosquitto, lot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_every_log_line_of_a_passage_carries_its_event_id(
+    mosquitto: tuple[str, int], lot: str, tmp_path: Path
+) -> None:
     """Also the lines of its failures: the image store and billing each fail before it settles."""
     failures = ["disk gone"]
 
@@ -565,7 +573,9 @@ class SlowRead:
     auto_ok: bool
 
 
-async def test_a_slow_plate_read_does_not_hold_up_another_lane(mosquitto, lot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_slow_plate_read_does_not_hold_up_another_lane(
+    mosquitto: tuple[str, int], lot: str, tmp_path: Path
+) -> None:
     """Reading runs off the event loop: a camera-text event on another lane is answered first."""
     reading = threading.Event()
 

@@ -66,8 +66,8 @@ def test_concurrent_captures_get_distinct_sequence_numbers(tmp_path: Path, switc
 
 
 async def test_sent_and_answered_events_are_pruned_to_a_bounded_history(
-    running: Running, mosquitto, lot, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    running: Running, mosquitto: tuple[str, int], lot: str, tmp_path: Path
+) -> None:
     gate = agent(mosquitto, lot, "in-20", tmp_path, keep_sent=5)
     try:
         events = [gate.capture(f"30A-{i:03d}.20", camera_text=True) for i in range(12)]

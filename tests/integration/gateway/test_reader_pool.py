@@ -53,7 +53,9 @@ def worker_pid(pool: ReaderPool) -> int:
     return int(pool._pool.submit(os.getpid).result(timeout=30))
 
 
-def test_a_killed_worker_is_replaced_and_the_next_read_succeeds(pool) -> None:  # type: ignore[no-untyped-def]
+def test_a_killed_worker_is_replaced_and_the_next_read_succeeds(
+    pool: tuple[ReaderPool, list[int]],
+) -> None:
     readers, restarts = pool
     assert readers.read([b"a"]).result(timeout=30) == "1 frames"
     os.kill(worker_pid(readers), signal.SIGKILL)
@@ -61,15 +63,21 @@ def test_a_killed_worker_is_replaced_and_the_next_read_succeeds(pool) -> None:  
     assert readers.restarts == 1 and restarts == [1] and readers.healthy
 
 
-def test_a_read_that_kills_its_worker_fails_alone_and_the_pool_goes_on(pool) -> None:  # type: ignore[no-untyped-def]
+def test_a_read_that_kills_its_worker_fails_alone_and_the_pool_goes_on(
+    pool: tuple[ReaderPool, list[int]],
+) -> None:
     readers, _ = pool
     with pytest.raises(BrokenProcessPool, match="died twice"):
-        readers.read([b"a"], "crash").result(timeout=60)  # tried once more, then given up
+        # "crash" is no valid crop on purpose: it makes EchoReader kill its worker process.
+        crashing = readers.read([b"a"], "crash")  # type: ignore[arg-type]
+        crashing.result(timeout=60)  # tried once more, then given up
     assert readers.read([b"a"]).result(timeout=60) == "1 frames"
     assert readers.healthy and readers.restarts == 2
 
 
-def test_a_pool_that_cannot_be_restarted_is_unhealthy_until_it_can(pool, flag: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_pool_that_cannot_be_restarted_is_unhealthy_until_it_can(
+    pool: tuple[ReaderPool, list[int]], flag: Path
+) -> None:
     readers, _ = pool
     flag.touch()
     os.kill(worker_pid(readers), signal.SIGKILL)

@@ -111,6 +111,7 @@ def trial_balance_of(uow: UnitOfWork) -> dict[str, int]:
 def test_refund_is_a_reversing_entry(uow: UnitOfWork, demo: DemoData, lane: Lane) -> None:
     lane.enter(CAR)
     out = lane.leave(CAR, 61)  # 50,000
+    assert out.balance_vnd is not None
     with uow:
         fare_entry = uow.session.scalar(
             select(orm.JournalEntry).where(orm.JournalEntry.kind == "fare")

@@ -13,7 +13,7 @@ from billing.adapters import orm
 from billing.adapters.uow import UnitOfWork
 from billing.domain.coverage import PassCover
 from billing.domain.model import DomainError
-from billing.domain.tariffs import local_zone, price_stay
+from billing.domain.tariffs import Fare, local_zone, price_stay
 from billing.services import buy_monthly_pass, top_up
 from billing.services.seed import CENTRAL_LOT, DemoData
 from billing.tariffs import load_catalog
@@ -30,7 +30,11 @@ DECEMBER = (date(2026, 12, 1), date(2026, 12, 31))
 AFTER_NOVEMBER = (50_000 + 70_000 + 5 * 45_000) + 4 * 500_000 + 25_000
 
 
-def car(held: tuple[PassCover, ...] | list[PassCover], entry=ENTRY, exit_=EXIT):  # type: ignore[no-untyped-def]
+def car(
+    held: tuple[PassCover, ...] | list[PassCover],
+    entry: datetime = ENTRY,
+    exit_: datetime = EXIT,
+) -> Fare:
     return price_stay(CENTRAL, "car_le9", entry, exit_, held)
 
 
@@ -123,6 +127,7 @@ def test_a_pass_bought_during_the_stay_covers_from_its_first_day(
     lane.enter("30E-246.80", minutes_from_t0(ENTRY))
     d = lane.leave("30E-246.80", minutes_from_t0(EXIT))
     assert d.fare_vnd == car([PassCover("day_night", *DECEMBER)]).amount_vnd
+    assert d.fare_vnd is not None
     assert 0 < d.fare_vnd < car([]).amount_vnd
 
 

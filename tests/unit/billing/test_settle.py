@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from billing.adapters import orm
 from billing.adapters.uow import UnitOfWork
@@ -33,7 +33,7 @@ from .conftest import T0, Lane
 CAR = "30A-123.45"  # account "an", 500,000 VND
 
 
-def count(uow: UnitOfWork, model: type, *where: object) -> int:
+def count(uow: UnitOfWork, model: type, *where: ColumnElement[bool]) -> int:
     with uow:
         return int(uow.session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 

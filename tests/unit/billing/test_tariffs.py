@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 from billing.domain.coverage import PassCover
 from billing.domain.model import DomainError
 from billing.domain.tariffs import (
+    Fare,
     Tariff,
     TariffCatalog,
     holiday_surcharge,
@@ -30,7 +33,9 @@ RING3 = CATALOG.in_force("hn-ring3", datetime(2026, 11, 23, 12, tzinfo=HN))
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=HN)  # a Monday, not a holiday
 
 
-def fee(tariff, cls, entry, minutes=0, seconds=0, **kw):  # type: ignore[no-untyped-def]
+def fee(
+    tariff: Tariff, cls: str, entry: datetime, minutes: int = 0, seconds: int = 0, **kw: Any
+) -> Fare:
     return price_stay(tariff, cls, entry, entry + timedelta(minutes=minutes, seconds=seconds), **kw)
 
 
@@ -314,7 +319,7 @@ def test_the_catalog_covers_every_class_of_every_tariff() -> None:
             assert set(t.classes) == {"motorbike", "car_le9", "car_gt9_truck"}, t.id
 
 
-def explained(f) -> bool:  # type: ignore[no-untyped-def]
+def explained(f: Fare) -> bool:
     return (
         f.amount_vnd == sum(ln.amount_vnd for ln in f.lines)
         and all(isinstance(v, int) for ln in f.lines for v in (ln.quantity, ln.unit_vnd))
@@ -326,7 +331,9 @@ def explained(f) -> bool:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(("t", "cls"), SHIPPED)
 @settings(max_examples=60, deadline=None)
 @given(entry=entries, a=stays, b=stays, held=pass_sets)
-def test_fee_never_decreases_as_the_stay_grows(t: Tariff, cls: str, entry, a, b, held) -> None:  # type: ignore[no-untyped-def]
+def test_fee_never_decreases_as_the_stay_grows(
+    t: Tariff, cls: str, entry: datetime, a: int, b: int, held: Sequence[PassCover]
+) -> None:
     short, long_ = sorted((a, b))
     f1 = price_stay(t, cls, entry, entry + timedelta(seconds=short), held)
     f2 = price_stay(t, cls, entry, entry + timedelta(seconds=long_), held)
@@ -337,7 +344,9 @@ def test_fee_never_decreases_as_the_stay_grows(t: Tariff, cls: str, entry, a, b,
 @pytest.mark.parametrize(("t", "cls"), SHIPPED)
 @settings(max_examples=60, deadline=None)
 @given(entry=entries, seconds=stays, held=pass_sets)
-def test_daily_cap_holds(t: Tariff, cls: str, entry, seconds, held) -> None:  # type: ignore[no-untyped-def]
+def test_daily_cap_holds(
+    t: Tariff, cls: str, entry: datetime, seconds: int, held: Sequence[PassCover]
+) -> None:
     """No 24-hour window from entry costs more than the cap, holiday surcharge included."""
     ct = t.for_class(cls)
     cap = ct.daily_cap_vnd
@@ -364,8 +373,8 @@ def test_daily_cap_holds(t: Tariff, cls: str, entry, seconds, held) -> None:  # 
 @settings(max_examples=60, deadline=None)
 @given(entry=entries, seconds=st.integers(min_value=0, max_value=24 * 3600))
 def test_grace_period_is_free_and_then_pays_from_the_first_minute(
-    t: Tariff, cls: str, entry, seconds
-) -> None:  # type: ignore[no-untyped-def]
+    t: Tariff, cls: str, entry: datetime, seconds: int
+) -> None:
     ct = t.for_class(cls)
     f = price_stay(t, cls, entry, entry + timedelta(seconds=seconds))
     if seconds < ct.grace_minutes * 60:
@@ -377,7 +386,9 @@ def test_grace_period_is_free_and_then_pays_from_the_first_minute(
 @pytest.mark.parametrize(("t", "cls"), SHIPPED)
 @settings(max_examples=60, deadline=None)
 @given(entry=entries, seconds=stays, held=pass_sets)
-def test_passes_only_ever_lower_the_price(t: Tariff, cls: str, entry, seconds, held) -> None:  # type: ignore[no-untyped-def]
+def test_passes_only_ever_lower_the_price(
+    t: Tariff, cls: str, entry: datetime, seconds: int, held: Sequence[PassCover]
+) -> None:
     exit_ = entry + timedelta(seconds=seconds)
     with_passes = price_stay(t, cls, entry, exit_, held)
     assert with_passes.amount_vnd <= price_stay(t, cls, entry, exit_).amount_vnd
@@ -400,7 +411,9 @@ def test_passes_only_ever_lower_the_price(t: Tariff, cls: str, entry, seconds, h
     st.integers(min_value=18 * 60, max_value=30 * 60 - 1),
     st.integers(min_value=1, max_value=12 * 60),
 )
-def test_a_stay_inside_one_night_is_one_night_turn(t: Tariff, day, start_min, length) -> None:  # type: ignore[no-untyped-def]
+def test_a_stay_inside_one_night_is_one_night_turn(
+    t: Tariff, day: date, start_min: int, length: int
+) -> None:
     """Any stay between 18:00 and 06:00 next morning, across midnight or not, is one turn."""
     entry = datetime.combine(day, datetime.min.time(), HN) + timedelta(minutes=start_min)
     night_end = datetime.combine(day + timedelta(days=1), datetime.min.time(), HN) + timedelta(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from lxml import etree
 from sqlalchemy import (
@@ -113,8 +113,22 @@ class FakeMaker:
         return SignedInvoice(etree.tostring(root), fare - vat, vat, fare, "10%")
 
 
-def request_payload(event_id: str, fare: int = 25000, **seller: Any) -> dict[str, Any]:
-    base_seller = {
+class SellerFields(TypedDict, total=False):
+    """The seller fields a test may override in ``request_payload``."""
+
+    name: str
+    tax_code: str
+    address: str
+    invoice_template: str
+    invoice_series: str
+    invoice_mode: str
+    cash_register_code: str
+
+
+def request_payload(
+    event_id: str, fare: int = 25000, **seller: Unpack[SellerFields]
+) -> dict[str, Any]:
+    base_seller: dict[str, object] = {
         "name": "Công ty TNHH Bãi Xe Phố Cổ",
         "tax_code": "0101234567",
         "address": "1 Hàng Bài, Hoàn Kiếm, Hà Nội",

@@ -177,7 +177,7 @@ def test_correction_of_an_invoice_not_issued_yet_waits(
     assert first.outcome == "failed" and "no invoice yet" in (first.error or "")
     issue(session_factory, xml_maker, "ev-1")
     [second] = worker.run_once()
-    assert second.outcome == "issued"
+    assert second.outcome == "issued" and second.invoice_id is not None
     assert load(session_factory, second.invoice_id).total_vnd == -5000
     assert worker.run_once() == []
 

@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 import pypdf
 from lxml import html as lxml_html
+from pypdf.generic import DictionaryObject
 from sqlalchemy.orm import Session, sessionmaker
 
 from einvoice import queries, render
@@ -118,6 +119,7 @@ def test_qr_code_decodes_to_the_lookup_page() -> None:
     url = render.lookup_url(AUTHORITY, "M1-27-41849-00000000003")
     png = np.frombuffer(render.qr_png(url), dtype=np.uint8)
     image = cv2.imdecode(png, cv2.IMREAD_GRAYSCALE)
+    assert image is not None
     text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
     assert text == "http://tax.example:8100/lookup?code=M1-27-41849-00000000003"
 
@@ -147,7 +149,7 @@ def test_pdf_rendition_has_vietnamese_text_and_the_qr_image(
         assert expected in text, expected
     fonts = {str(f["/BaseFont"]) for f in _fonts(reader)}
     assert any("DejaVuSans" in f or "InvoiceSans" in f for f in fonts), fonts
-    assert reader.pages[0]["/Resources"]["/XObject"]  # the QR image
+    assert _resources(reader)["/XObject"]  # the QR image
     adj_text = (
         pypdf.PdfReader(io.BytesIO(render.render_pdf(_stored_xml(session_factory, adj), AUTHORITY)))
         .pages[0]
@@ -158,6 +160,14 @@ def test_pdf_rendition_has_vietnamese_text_and_the_qr_image(
     assert "-5.000" in adj_text
 
 
+def _resources(reader: pypdf.PdfReader) -> DictionaryObject:
+    """The first page's /Resources dictionary."""
+    res = reader.pages[0]["/Resources"]
+    assert isinstance(res, DictionaryObject)
+    return res
+
+
 def _fonts(reader: pypdf.PdfReader) -> list[Any]:
-    res = reader.pages[0]["/Resources"]["/Font"]
+    res = _resources(reader)["/Font"]
+    assert isinstance(res, DictionaryObject)
     return [res[k].get_object() for k in res]

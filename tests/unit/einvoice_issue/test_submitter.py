@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Unpack
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ from einvoice.db import invoices, messages, status_history, submission_attempts
 from einvoice.submitter import RetryPolicy, Submitter
 from einvoice.worker import InvoiceWorker
 from tests.unit.einvoice_issue.fake_authority import FakeAuthority
-from tests.unit.einvoice_issue.fakes import FakeMaker, FakeOutbox, request_payload
+from tests.unit.einvoice_issue.fakes import FakeMaker, FakeOutbox, SellerFields, request_payload
 
 T0 = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 
@@ -28,7 +29,10 @@ class Clock:
 
 
 def issue(
-    session_factory: sessionmaker[Session], clock: Clock, *event_ids: str, **seller: str
+    session_factory: sessionmaker[Session],
+    clock: Clock,
+    *event_ids: str,
+    **seller: Unpack[SellerFields],
 ) -> list[int]:
     box = FakeOutbox()
     with session_factory.begin() as s:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Unpack
 
 import pytest
 from lxml import etree
@@ -10,7 +11,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from einvoice.db import counters, invoices, status_history
 from einvoice.worker import InvoiceWorker
-from tests.unit.einvoice_issue.fakes import FakeMaker, FakeOutbox, outbox, request_payload
+from tests.unit.einvoice_issue.fakes import (
+    FakeMaker,
+    FakeOutbox,
+    SellerFields,
+    outbox,
+    request_payload,
+)
 
 T0 = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # 10:00 in Hanoi
 
@@ -24,7 +31,10 @@ def make_worker(
 
 
 def add_requests(
-    session_factory: sessionmaker[Session], box: FakeOutbox, *event_ids: str, **seller: str
+    session_factory: sessionmaker[Session],
+    box: FakeOutbox,
+    *event_ids: str,
+    **seller: Unpack[SellerFields],
 ) -> None:
     with session_factory.begin() as s:
         for event_id in event_ids:
@@ -229,4 +239,4 @@ def test_invoice_lines_name_their_event_as_a_field(
     record = next(r for r in caplog.records if getattr(r, "event_id", None) == "ev-log-ok")
     with passage_context("some-other-passage"):
         ContextFilter().filter(record)
-    assert record.event_id == "ev-log-ok"
+    assert getattr(record, "event_id", None) == "ev-log-ok"

@@ -105,7 +105,7 @@ def _documents(draw: st.DrawFn) -> bytes:
             decl = f' xmlns:{prefix}="{uri or "urn:empty"}"'
             declared = (*declared, prefix)
         attrs = ""
-        if declared and draw(st.booleans()):  # an attribute in a namespace declared above
+        if bool(declared) and draw(st.booleans()):  # an attribute in a namespace declared above
             attrs += f' {draw(st.sampled_from(declared))}:at="v"'
         for i in range(draw(st.integers(0, 2))):
             value = draw(_TEXT).replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")

@@ -6,6 +6,7 @@ import contextlib
 import json
 import struct
 import tracemalloc
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -59,7 +60,9 @@ def test_binary_framing_has_no_base64_overhead() -> None:
         (lambda b: b[:8] + b"\xff" + b[9:], "bad_header"),
     ],
 )
-def test_malformed_events_are_refused_with_a_code(mutate, code: str) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_events_are_refused_with_a_code(
+    mutate: Callable[[bytes], bytes], code: str
+) -> None:
     payload = p.encode_event(event())
     with pytest.raises(p.ProtocolError) as info:
         p.decode_event(mutate(payload))

@@ -7,7 +7,7 @@ import pytest
 
 from lpr.assemble import assemble, grammars_for
 from lpr.decode import COLUMNS, FOLD_WEIGHT, decode_line, greedy_text, to_plate_columns
-from lpr.grammar import BOTTOM_LINE, ONE_LINE, TOP_LINE
+from lpr.grammar import BOTTOM_LINE, ONE_LINE, TOP_LINE, LineGrammar
 
 CHARSET = "\x00" + "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-."
 
@@ -31,7 +31,7 @@ def text_of(s: str) -> np.ndarray:
     return frames(*({c: 0.98} for c in s))
 
 
-def best(probs: np.ndarray, grammar) -> str:  # type: ignore[no-untyped-def]
+def best(probs: np.ndarray, grammar: LineGrammar) -> str:
     d = decode_line(to_plate_columns(probs, CHARSET), grammar)
     return d.candidates[0].text if d.candidates else ""
 

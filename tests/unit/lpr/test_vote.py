@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from lpr import calibration
-from lpr.localize import PlateRegion
+from lpr.localize import Localizer, PlateRegion
 from lpr.reader import PlateReader
 
 CHARSET = "\x00" + "0123456789ABCDEFGHKLMNPRSTUVXYZ-."
@@ -39,7 +39,10 @@ class ScriptedRecognizer:
         return [probs_for(text, sure)]
 
 
-class WholeImage:
+class WholeImage(Localizer):
+    """The whole image is the plate. Declared a Localizer so mypy checks it against the Protocol
+    (which also lists OpenCvLocalizer's private _from_blobs; the reader never calls it)."""
+
     def locate(self, image: np.ndarray, max_regions: int = 3) -> list[PlateRegion]:
         h, w = image.shape[:2]
         return [PlateRegion(image, (0, 0, w, h), 1, "white", 1.0)]

@@ -25,16 +25,17 @@ def test_frames_are_deterministic_for_a_seed():
 def test_frame_is_a_decodable_1280x720_jpeg():
     f = render_frame(np.random.default_rng(1))
     assert f.image.shape == (FRAME_H, FRAME_W, 3)
+    assert f.jpeg is not None
     decoded = cv2.imdecode(np.frombuffer(f.jpeg, np.uint8), cv2.IMREAD_COLOR)
-    assert decoded.shape == (FRAME_H, FRAME_W, 3)
+    assert decoded is not None and decoded.shape == (FRAME_H, FRAME_W, 3)
     assert render_frame(np.random.default_rng(1), encode_jpeg=False).jpeg is None
 
 
 def _rectified(frame, w=200, h=None):
     spec = frame.spec
     h = h or (int(w * 110 / 520) if spec.layout == "long" else int(w * 140 / 190))
-    dst = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    m = cv2.getPerspectiveTransform(np.float32(frame.quad), dst)
+    dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    m = cv2.getPerspectiveTransform(np.array(frame.quad, dtype=np.float32), dst)
     return cv2.warpPerspective(frame.image, m, (w, h))
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal, cast
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.domain.decisions import GateDecision
 from gateway.consumer import Consumer, Passage
 from gateway.db import make_engine, make_session_factory
 from gateway.images import store_frames
@@ -45,7 +46,7 @@ class Container:
 
         return UnitOfWork(self.session_factory)
 
-    def settle(self, passage: Passage) -> Any:
+    def settle(self, passage: Passage) -> GateDecision:
         from billing.services import PassageInput, settle_passage
 
         return settle_passage(self.uow_factory(), PassageInput(**asdict(passage)))

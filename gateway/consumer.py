@@ -91,14 +91,25 @@ class Passage:
 
 
 class Decision(Protocol):
-    open: bool
-    reason: str
-    display: str
-    plate: str | None
-    fare_vnd: int | None
-    balance_vnd: int | None
-    review: bool
-    replayed: bool  # billing had settled this event before: answer the gate again ourselves
+    """What the consumer reads of billing's GateDecision (read-only: it is frozen)."""
+
+    @property
+    def open(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def display(self) -> str: ...
+    @property
+    def plate(self) -> str | None: ...
+    @property
+    def fare_vnd(self) -> int | None: ...
+    @property
+    def balance_vnd(self) -> int | None: ...
+    @property
+    def review(self) -> bool: ...
+    @property
+    def replayed(self) -> bool:
+        """Billing had settled this event before: the consumer answers the gate again."""
 
 
 SettleFn = Callable[[Passage], Decision]

@@ -30,23 +30,7 @@ class PlateRegion:
 
 
 class Localizer(Protocol):
-    def _from_blobs(self, image: np.ndarray, small: np.ndarray, scale: float) -> list[tuple]:
-        """Candidate rotated rects from groups of character blobs (most reliable source)."""
-        rects = []
-        for boxes in _char_blobs(small):
-            for g in _group_blobs(boxes):
-                med_h = float(np.median(g[:, 3]))
-                pts = np.concatenate(
-                    [g[:, :2], g[:, :2] + g[:, 2:4], np.stack([g[:, 0], g[:, 1] + g[:, 3]], 1),
-                     np.stack([g[:, 0] + g[:, 2], g[:, 1]], 1)]
-                ).astype(np.float32)  # fmt: skip
-                (cx, cy), (rw, rh), ang = _norm_rect(cv2.minAreaRect(pts))
-                if abs(ang) > 25:
-                    continue
-                pad = 0.45 * med_h
-                rect = ((cx / scale, cy / scale), ((rw + 2 * pad) / scale, (rh + pad) / scale), ang)
-                rects.append((rect, min(len(g), 10) / 10))
-        return rects
+    """What PlateReader needs of a plate finder."""
 
     def locate(self, image: np.ndarray, max_regions: int = 3) -> list[PlateRegion]: ...
 

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,13 +24,23 @@ from billing.services.ledger import check_balances, unbalanced_entries
 from billing.services.reads import local_day_bounds
 
 
+class InvoicedTotals(Protocol):
+    """What reconciliation reads of an event's invoices (einvoice's EventInvoices has it)."""
+
+    @property
+    def count(self) -> int: ...
+    @property
+    def amount_vnd(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class InvoiceTotals:
     count: int
     amount_vnd: int
 
 
-InvoiceLookup = Callable[[Sequence[str]], Mapping[str, InvoiceTotals]]
+# event ids -> their invoices' totals (events without an invoice are absent)
+InvoiceLookup = Callable[[Sequence[str]], Mapping[str, InvoicedTotals]]
 
 
 @dataclass(frozen=True)
@@ -121,7 +132,7 @@ def reconcile(
     return Reconciliation(day, tuple(figures), total, tuple(mismatches))
 
 
-def _invoice_mismatches(todo: _ToInvoice, found: Mapping[str, InvoiceTotals]) -> list[Mismatch]:
+def _invoice_mismatches(todo: _ToInvoice, found: Mapping[str, InvoicedTotals]) -> list[Mismatch]:
     out: list[Mismatch] = []
 
     def miss(kind: str, ref: str, detail: str) -> None:

@@ -114,9 +114,7 @@ def test_paid_exit_gets_one_accepted_invoice_and_reconciles(
             uow,
             exit_at.astimezone(HANOI).date(),
             "lot-1",
-            # The gateway's own wiring. EventInvoices has InvoiceTotals' fields, but billing's
-            # InvoiceLookup names the dataclass, not a protocol (a production annotation issue).
-            invoices=queries.event_lookup(pg_sessions),  # type: ignore[arg-type]
+            invoices=queries.event_lookup(pg_sessions),  # the gateway's own wiring
         )
         assert [m for m in rec.mismatches if m.kind.startswith("invoice")] == []
         assert rec.lots[0].invoices == 1 and rec.lots[0].invoiced_vnd == decision.fare_vnd

@@ -40,8 +40,8 @@ class ScriptedRecognizer:
 
 
 class WholeImage(Localizer):
-    """The whole image is the plate. Declared a Localizer so mypy checks it against the Protocol
-    (which also lists OpenCvLocalizer's private _from_blobs; the reader never calls it)."""
+    """The whole image is the plate. Declared a Localizer so mypy checks it against the
+    Protocol."""
 
     def locate(self, image: np.ndarray, max_regions: int = 3) -> list[PlateRegion]:
         h, w = image.shape[:2]

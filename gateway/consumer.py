@@ -90,6 +90,20 @@ class Passage:
     image_ref: str | None
 
 
+STOP_GRACE_S = 10.0  # how long a stopping consumer waits for its cancelled tasks
+
+
+async def _wait_at_most(event: asyncio.Event, seconds: float) -> None:
+    """Until ``event`` is set or ``seconds`` have passed.
+
+    Not ``asyncio.wait_for``: on Python 3.11 it can swallow a cancellation that arrives as the
+    event is set (the task then runs on), which left a stopping consumer waiting for ever.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
+
+
 class Decision(Protocol):
     """What the consumer reads of billing's GateDecision (read-only: it is frozen)."""
 
@@ -483,8 +497,7 @@ class Consumer:
     async def _publish_loop(self, publisher: OutboxPublisher) -> None:
         assert self._kick is not None
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), self._sweep_interval)
+            await _wait_at_most(self._kick, self._sweep_interval)
             self._kick.clear()
             try:
                 while await asyncio.to_thread(publisher.publish_pending) > 0:
@@ -521,8 +534,7 @@ class Consumer:
                     exc,
                     delay,
                 )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop_event.wait(), delay)
+            await _wait_at_most(stop_event, delay)
         log.info("consumer stopped before it could connect")
         return False
 
@@ -549,9 +561,16 @@ class Consumer:
             await stop_event.wait()
         finally:
             self.ready = False
-            for task in [*background, *self._lane_tasks]:
+            tasks = [*background, *self._lane_tasks]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*background, *self._lane_tasks, return_exceptions=True)
+            if tasks:
+                done, stuck = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
+                for task in done:
+                    if not task.cancelled() and task.exception() is not None:
+                        log.error("consumer task ended with %r", task.exception())
+                if stuck:  # never hang a shutdown on a task that would not end
+                    log.error("%d consumer tasks did not stop in time: %s", len(stuck), stuck)
             self._lanes.clear()  # their tasks are gone; a later run starts new ones
             self._statuses = None
             await asyncio.to_thread(stop, client)

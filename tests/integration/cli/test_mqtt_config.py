@@ -22,8 +22,9 @@ from gateway import migrate
 from gateway.broker import MosquittoBroker, free_port, wait_for_port
 from gateway.db import make_engine, make_session_factory
 from gateway.mosquitto_conf import GateCredential
-from gateway.mqtt.client import MqttConfig, connect, make_client, shared, stop
+from gateway.mqtt.client import shared, stop
 from gateway.protocol import events_topic
+from tests.integration.gateway.test_broker_acl import signed_in
 
 pytestmark = pytest.mark.integration
 
@@ -31,25 +32,10 @@ pytestmark = pytest.mark.integration
 TWINS = (("A.B", "C"), ("A", "B.C"))
 
 
-def _client(port: int, username: str | None, password: str | None) -> mqtt.Client:
-    cfg = MqttConfig(
-        host="127.0.0.1",
-        port=port,
-        client_id=f"t-{uuid.uuid4().hex[:8]}",
-        username=username,
-        password=password,
-        clean_start=True,
-        session_expiry_s=0,
-    )
-    client = make_client(cfg)
-    connect(client, cfg, timeout=5)
-    return client
-
-
 def _events_seen(port: int, service: tuple[str, str], gate: GateCredential) -> list[str]:
     """Topics the gateway's service user receives after ``gate`` sent to every twin's topic."""
-    gw = _client(port, *service)
-    publisher = _client(port, gate.username, gate.password)
+    gw = signed_in(port, *service)
+    publisher = signed_in(port, gate.username, gate.password)
     got: list[str] = []
     subscribed, arrived = threading.Event(), threading.Event()
     gw.on_subscribe = lambda *_a: subscribed.set()
@@ -89,7 +75,7 @@ def test_gates_whose_ids_contain_dots_get_distinct_accounts(tmp_path: Path) -> N
         for gate in gates:
             _assert_only_own_events(broker.port, ("gateway", "gw"), gate)
         with pytest.raises(ConnectionError):  # a twin's password is not this gate's
-            stop(_client(broker.port, gates[0].username, gates[1].password))
+            stop(signed_in(broker.port, gates[0].username, gates[1].password))
     finally:
         broker.stop()
 
@@ -169,9 +155,9 @@ def test_mqtt_config_from_the_database_to_a_running_broker(tmp_path: Path) -> No
         for gate in twins:  # each connects with its own file and reaches only its own topics
             _assert_only_own_events(port, service, gate)
         with pytest.raises(ConnectionError):
-            stop(_client(port, twins[0].username, twins[1].password))
+            stop(signed_in(port, twins[0].username, twins[1].password))
         with pytest.raises(ConnectionError):
-            stop(_client(port, None, None))  # no anonymous access
+            stop(signed_in(port, None, None))  # no anonymous access
 
     # A second run keeps every password (gates in the field keep working) ...
     again = _parking(
@@ -190,7 +176,7 @@ def test_mqtt_config_from_the_database_to_a_running_broker(tmp_path: Path) -> No
     with _mosquitto(out / "mosquitto.conf", port):
         _assert_only_own_events(port, _service(out), new[0])
         with pytest.raises(ConnectionError):
-            stop(_client(port, twins[0].username, twins[0].password))  # the old one is void
+            stop(signed_in(port, twins[0].username, twins[0].password))  # the old one is void
 
 
 def test_mqtt_config_explains_what_is_missing_instead_of_a_traceback(tmp_path: Path) -> None:

@@ -44,9 +44,16 @@ def secured(
 
 
 def client_for(broker: MosquittoBroker, user: str | None, password: str | None) -> mqtt.Client:
+    return signed_in(broker.port, user, password, broker.host)
+
+
+def signed_in(
+    port: int, user: str | None, password: str | None, host: str = "127.0.0.1"
+) -> mqtt.Client:
+    """A connected client with a clean, throw-away session (ConnectionError when refused)."""
     cfg = MqttConfig(
-        host=broker.host,
-        port=broker.port,
+        host=host,
+        port=port,
         client_id=f"c-{uuid.uuid4().hex[:8]}",
         username=user,
         password=password,

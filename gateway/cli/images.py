@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from gateway.cli.common import database_uow
 from gateway.settings import get_settings
 
 app = typer.Typer(help="Camera frames kept with passages (personal data).", no_args_is_help=True)
@@ -21,7 +22,6 @@ def prune(
     ] = None,
 ) -> None:
     """Delete frames older than the retention period, except those of passages under review."""
-    from gateway.cli.billing import _uow
     from gateway.retention import prune_old_frames
 
     settings = get_settings()
@@ -29,7 +29,7 @@ def prune(
     if not keep_days:
         typer.echo("PARKING_IMAGE_RETENTION_DAYS is 0: frames are kept for ever; nothing pruned")
         return
-    report = prune_old_frames(settings.data_dir, _uow(), keep_days)
+    report = prune_old_frames(settings.data_dir, database_uow(), keep_days)
     typer.echo(
         f"removed {report.files_removed} frames ({report.bytes_removed:,} bytes) older than "
         f"{keep_days} days; kept {report.files_kept} of passages under review"

@@ -153,12 +153,24 @@ def park(
             raise RuntimeError(f"parking {plate} before the scenario failed: {decision}")
 
 
-def _count(histogram: Any) -> float:
-    return float(sum(b.get() for b in histogram._buckets))
+def _totals(histogram: Any, **labels: str) -> tuple[float, float]:
+    """(sum, count) of a histogram's observations so far, read from its public samples."""
+    total = count = 0.0
+    for metric in histogram.collect():
+        for sample in metric.samples:
+            if sample.labels != labels:
+                continue
+            if sample.name.endswith("_sum"):
+                total = sample.value
+            elif sample.name.endswith("_count"):
+                count = sample.value
+    return total, count
 
 
-def _mean_ms(total_s: float, n: float) -> float | None:
-    return round(1000.0 * total_s / n, 1) if n else None
+def _mean_ms(before: tuple[float, float], after: tuple[float, float]) -> float | None:
+    """The mean of the observations between two ``_totals`` readings, in milliseconds."""
+    n = after[1] - before[1]
+    return round(1000.0 * (after[0] - before[0]) / n, 1) if n else None
 
 
 def run_scenario(
@@ -208,8 +220,8 @@ def run_scenario(
     park_gate = add_gate(container.uow_factory(), f"{lot}-s{sc.gates}-park", lot, "entry")
     park(container, lot, park_gate, parked, shift, rnd)
     hist = container.metrics.decision_seconds
-    reads = container.metrics.plate_read_seconds.labels(source="lpr")
-    before = (hist._sum.get(), _count(hist), reads._sum.get(), _count(reads))
+    reads = container.metrics.plate_read_seconds
+    decisions_before, reads_before = _totals(hist), _totals(reads, source="lpr")
     event_ids: list[tuple[GateAgent, str]] = []
     started = time.perf_counter()
     deadline = started + args.max_seconds
@@ -266,8 +278,8 @@ def run_scenario(
         "wall_s": round(offered_s, 1),
         "reasons": reasons,
         # Inside the gateway: event received -> decision committed, and plate reading alone.
-        "gateway_decision_mean_ms": _mean_ms(hist._sum.get() - before[0], _count(hist) - before[1]),
-        "plate_read_mean_ms": _mean_ms(reads._sum.get() - before[2], _count(reads) - before[3]),
+        "gateway_decision_mean_ms": _mean_ms(decisions_before, _totals(hist)),
+        "plate_read_mean_ms": _mean_ms(reads_before, _totals(reads, source="lpr")),
     }
 
 

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
-from sqlalchemy import select
 
-from billing.adapters import orm as b
 from gateway.api import billing_port, queries
 from gateway.api.reports import today_local
 from gateway.api.schemas import AUTH_ERRORS
-from gateway.deps import OperatorUser, SessionDep, UowDep, release
-from gateway.web.formatting import LOCAL_TZ
+from gateway.deps import OperatorUser, SessionDep, SessionFactoryDep, UowDep, release
 
 router = APIRouter(tags=["reconciliation"], responses=AUTH_ERRORS)
 
@@ -51,55 +47,28 @@ class ReconciliationOut(BaseModel):
     mismatches: list[MismatchOut]
 
 
-def _invoice_lookup(session: SessionDep, lots: list[str], day: date) -> Any:
-    """Invoice totals of the day's passages, read before billing's transaction starts.
-
-    Billing calls the lookup inside its own transaction; on SQLite a second connection would
-    wait for that transaction's write lock, so the figures are gathered up front.
-    """
-    from einvoice.queries import invoices_by_event
-
-    start = datetime.combine(day, datetime.min.time(), LOCAL_TZ) - timedelta(days=1)
-    end = start + timedelta(days=3)
-    event_ids = session.scalars(
-        select(b.Passage.event_id).where(
-            b.Passage.lot_id.in_(lots or [""]),
-            b.Passage.captured_at >= start,
-            b.Passage.captured_at < end,
-        )
-    ).all()
-    sales = session.scalars(  # monthly pass sales are invoiced under their own event ids
-        select(b.JournalEntry.event_id).where(
-            b.JournalEntry.kind == "pass",
-            b.JournalEntry.lot_id.in_(lots or [""]),
-            b.JournalEntry.created_at >= start,
-            b.JournalEntry.created_at < end,
-            b.JournalEntry.event_id.is_not(None),
-        )
-    ).all()
-    found = invoices_by_event(session, [*event_ids, *(e for e in sales if e)])
-
-    def lookup(ids: Sequence[str]) -> dict[str, Any]:
-        return {i: found[i] for i in ids if i in found}
-
-    return lookup
-
-
 @router.get("/reconciliation", response_model=ReconciliationOut)
 def reconciliation(
     session: SessionDep,
+    factory: SessionFactoryDep,
     user: OperatorUser,
     uow: UowDep,
     day: date | None = None,
     lot_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> ReconciliationOut:
-    """One local day (default today) for one lot or every lot this operator may see."""
+    """One local day (default today) for one lot or every lot this operator may see.
+
+    Billing asks einvoice's lookup for the invoices of the events it owes one, after its own
+    transaction (so on SQLite the lookup's connection never waits for billing's write lock).
+    """
+    from einvoice.queries import event_lookup
+
     lots = queries.visible_lot_ids(session, user)
     if lot_id is not None and lot_id not in lots:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to lot {lot_id}")
     wanted = [lot_id] if lot_id else lots
     day = day or today_local()
-    lookup = _invoice_lookup(session, wanted, day)
+    lookup = event_lookup(factory)
     release(session)
     figures: list[LotFiguresOut] = []
     mismatches: list[MismatchOut] = []

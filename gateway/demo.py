@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
@@ -36,6 +36,9 @@ from gateway.consumer import Consumer
 from gateway.mosquitto_conf import GateCredential, new_gate_credential
 from gateway.retention import start_retention
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from simulator.traffic import ReviewLookup, Traffic
 
 log = logging.getLogger(__name__)
 
@@ -160,10 +163,10 @@ def _seed_logins(container: Container, data: Any) -> list[tuple[str, str, str]]:
 
 def summary(
     container: Container,
-    traffic: Any,
+    traffic: Traffic,
     started: float,
     since: datetime,
-    review_lookup: Callable[[Any], Any] | None = None,
+    review_lookup: ReviewLookup | None = None,
 ) -> dict[str, Any]:
     """What the database recorded in this run (passages since ``since``), beside what the gates
     saw (and, through ``review_lookup``, the API's review queue); earlier runs in the same data
@@ -171,11 +174,12 @@ def summary(
     from billing.adapters import orm
     from einvoice.db import invoices
 
-    this_run = select(orm.Passage.event_id).where(orm.Passage.created_at >= since)
+    in_this_run = orm.Passage.created_at >= since
+    this_run = select(orm.Passage.event_id).where(in_this_run)
     with container.session_factory() as s:
         rows = s.execute(
             select(orm.Passage.event_id, orm.Passage.decision, orm.Passage.needs_review).where(
-                orm.Passage.created_at >= since
+                in_this_run
             )
         ).all()
         by_status: dict[Any, int] = dict(
@@ -198,7 +202,7 @@ def summary(
     decisions = [d for _, d, _ in rows]
     # A passage goes to review when its plate read was doubtful or a policy said so.
     reviews = sum(1 for _, d, doubtful in rows if doubtful or (d and d.get("review")))
-    gates = traffic.summary(review_lookup) if traffic is not None else None
+    gates = traffic.summary(review_lookup)
     return {
         "since": since.isoformat(),
         "duration_s": round(time.monotonic() - started, 1),
@@ -211,7 +215,7 @@ def summary(
         "invoices_accepted": int(by_status.get("accepted", 0)),
         "invoices_by_status": {str(k): int(v) for k, v in by_status.items()},
         "reviews": reviews,
-        "gates": gates.as_dict() if gates is not None else None,
+        "gates": gates.as_dict(),
     }
 
 
@@ -267,7 +271,6 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
     data_dir = opts.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack()
-    traffic: Traffic | None = None
     try:
         base = Settings(data_dir=data_dir, database_url=None)
         echo(f"database: {base.effective_database_url}")

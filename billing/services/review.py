@@ -11,7 +11,7 @@ car's other held passages with it (one car, one case).
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from billing.adapters import orm
 from billing.adapters.uow import UnitOfWork
@@ -21,7 +21,7 @@ from billing.domain.tariffs import Fare, FareLine, vat_included
 from billing.services.fares import debit_fare, price_session
 from billing.services.ledger import lock_account
 from billing.services.lots import LotInfo, lot_info
-from billing.services.statements import HELD_REASONS
+from billing.services.statements import PASSAGES, q_resolve_held
 
 
 def _passage(uow: UnitOfWork, passage_id: int) -> orm.Passage:
@@ -110,8 +110,9 @@ def correct_plate(uow: UnitOfWork, passage_id: int, plate_text: str, actor: str)
             )
             if session is not None:
                 session.vehicle_id, session.account_id = passage.vehicle_id, passage.account_id
-                cls = vehicle.vehicle_class if vehicle else (session.vehicle_class or "car_le9")
-                _close_at_exit(uow, lot, session, passage, cls)
+                _close_at_exit(
+                    uow, lot, session, passage, vehicle.vehicle_class if vehicle else None
+                )
         if session is not None:
             passage.session_id = session.id
             passage.fare_vnd = session.fare_vnd
@@ -147,24 +148,13 @@ def _close_at_exit(
 
 
 def _resolve_held(uow: UnitOfWork, passage: orm.Passage) -> None:
-    """This car's other exits kept closed up to this passage are settled by it."""
+    """This car's other exits kept closed up to this passage are settled by it (the statement
+    settlement runs when a held car's exit ends its stay)."""
     if passage.direction != "exit" or passage.plate_key is None:
         return
-    p = orm.Passage
     uow.session.execute(
-        update(p)
-        .where(
-            p.review_status == "pending",
-            p.lot_id == passage.lot_id,
-            p.plate_key == passage.plate_key,
-            p.direction == "exit",
-            p.opened.is_(False),
-            p.reason.in_(HELD_REASONS),
-            p.captured_at <= passage.captured_at,
-            p.id != passage.id,
-        )
-        .values(review_status="resolved")
-        .execution_options(synchronize_session=False)
+        q_resolve_held().where(PASSAGES.c.captured_at <= passage.captured_at),
+        {"resolve_lot": passage.lot_id, "resolve_key": passage.plate_key, "resolve_me": passage.id},
     )
 
 

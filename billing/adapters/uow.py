@@ -11,11 +11,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.adapters.autopay import SimulatedAutoPay, TopUpProvider
 from billing.adapters.orm import utcnow
 from billing.domain.tariffs import TariffCatalog
-
-__all__ = ["SimulatedAutoPay", "TopUpProvider", "UnitOfWork"]
 
 _CACHES: weakref.WeakKeyDictionary[sessionmaker[Session], dict[str, Any]] = (
     weakref.WeakKeyDictionary()

@@ -1,6 +1,7 @@
 """Billing's use cases. Each takes a unit of work; the gateway and the API call only these."""
 
-from billing.adapters.uow import SimulatedAutoPay, TopUpProvider, UnitOfWork
+from billing.adapters.autopay import SimulatedAutoPay, TopUpProvider
+from billing.adapters.uow import UnitOfWork
 from billing.domain.decisions import GateDecision, PassageInput
 from billing.services.accounts import (
     add_gate,

@@ -182,30 +182,21 @@ class ReaderPool:
         args: tuple[Any, ...],
         retry: bool,
     ) -> None:
-        # Not here: this may be the executor's own management thread, which shutdown() joins.
-        threading.Thread(
-            target=self._recover_then_retry,
-            args=(broken, outer, args, retry),
-            name="lpr-pool-recovery",
-            daemon=True,
-        ).start()
+        """Replace the broken pool, then try the read once more; a read already retried fails."""
 
-    def _recover_then_retry(
-        self,
-        broken: ProcessPoolExecutor,
-        outer: Future[PlateRead],
-        args: tuple[Any, ...],
-        retry: bool,
-    ) -> None:
-        try:
-            self._replace(broken)
-        except Exception as exc:
-            _resolve(outer, None, exc)
-            return
-        if retry:
-            self._submit(outer, args, retry=False)
-        else:
-            _resolve(outer, None, BrokenProcessPool("a reader worker died twice on this read"))
+        def recover_then_retry() -> None:
+            try:
+                self._replace(broken)
+            except Exception as exc:
+                _resolve(outer, None, exc)
+                return
+            if retry:
+                self._submit(outer, args, retry=False)
+            else:
+                _resolve(outer, None, BrokenProcessPool("a reader worker died twice on this read"))
+
+        # Not here: this may be the executor's own management thread, which shutdown() joins.
+        threading.Thread(target=recover_then_retry, name="lpr-pool-recovery", daemon=True).start()
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:
         with self._lock:

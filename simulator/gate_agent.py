@@ -458,15 +458,6 @@ class GateAgent:
         row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
         return (int(row[0]) if row else 0) + 1
 
-    def buffer(self, event: GateEvent) -> None:
-        self._answered.setdefault(event.event_id, threading.Event())
-        with self._db_lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO outbox (event_id, payload, captured_at) VALUES (?, ?, ?)",
-                (event.event_id, encode_event(event), event.captured_at.isoformat()),
-            )
-        self._wake.set()
-
     def publish_raw(self, payload: bytes, event_id: str) -> None:
         """Send bytes as they are (tests: the same event again, malformed payloads)."""
         self._answered.setdefault(event_id, threading.Event())

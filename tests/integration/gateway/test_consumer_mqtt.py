@@ -29,9 +29,7 @@ from simulator.gate_agent import AgentConfig, GateAgent
 pytestmark = pytest.mark.integration
 
 
-# Not frozen: gateway.consumer.Decision declares plain (settable) attributes, which a frozen
-# dataclass's read-only fields do not satisfy.
-@dataclass
+@dataclass(frozen=True)
 class FakeDecision:
     open: bool
     reason: str

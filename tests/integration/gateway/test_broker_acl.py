@@ -48,7 +48,13 @@ def client_for(broker: MosquittoBroker, user: str | None, password: str | None) 
 
 
 def signed_in(
-    port: int, user: str | None, password: str | None, host: str = "127.0.0.1"
+    port: int,
+    user: str | None,
+    password: str | None,
+    host: str = "127.0.0.1",
+    *,
+    tls: bool = False,
+    timeout: float = 5.0,
 ) -> mqtt.Client:
     """A connected client with a clean, throw-away session (ConnectionError when refused)."""
     cfg = MqttConfig(
@@ -59,9 +65,10 @@ def signed_in(
         password=password,
         clean_start=True,
         session_expiry_s=0,
+        tls=tls,
     )
     client = make_client(cfg)
-    connect(client, cfg, timeout=5)
+    connect(client, cfg, timeout=timeout)
     return client
 
 

@@ -23,11 +23,11 @@ from einvoice.keys import make_ca
 from gateway.bootstrap import mqtt_config
 from gateway.broker import free_port
 from gateway.consumer import Consumer
-from gateway.mqtt.client import MqttConfig, connect, make_client
 from gateway.outbox_publisher import OutboxPublisher
 from gateway.settings import Settings
 from simulator.gate_agent import AgentConfig, GateAgent
 from tests.integration.gateway.private_broker import private_mosquitto
+from tests.integration.gateway.test_broker_acl import signed_in
 from tests.integration.gateway.test_consumer_mqtt import FakeBilling, start
 
 pytestmark = pytest.mark.integration
@@ -145,30 +145,13 @@ async def test_gateway_and_gate_talk_over_tls(tls_broker: TlsBroker, tmp_path: P
 
 
 def test_a_client_without_tls_is_refused(tls_broker: TlsBroker) -> None:
-    cfg = MqttConfig(
-        host=tls_broker.host,
-        port=tls_broker.port,
-        client_id=f"plain-{uuid.uuid4().hex[:6]}",
-        username="gateway",
-        password=USERS["gateway"],
-        clean_start=True,
-        session_expiry_s=0,
-    )
     with pytest.raises((ConnectionError, OSError)):
-        connect(make_client(cfg), cfg, timeout=1)
+        signed_in(tls_broker.port, "gateway", USERS["gateway"], tls_broker.host, timeout=1)
 
 
 def test_a_client_that_does_not_trust_the_ca_is_refused(tls_broker: TlsBroker) -> None:
     """Without the private CA the broker's certificate does not verify: no silent downgrade."""
-    cfg = MqttConfig(
-        host=tls_broker.host,
-        port=tls_broker.port,
-        client_id=f"untrusting-{uuid.uuid4().hex[:6]}",
-        username="gateway",
-        password=USERS["gateway"],
-        clean_start=True,
-        session_expiry_s=0,
-        tls=True,
-    )
     with pytest.raises((ConnectionError, OSError)):
-        connect(make_client(cfg), cfg, timeout=1)
+        signed_in(
+            tls_broker.port, "gateway", USERS["gateway"], tls_broker.host, tls=True, timeout=1
+        )

@@ -97,6 +97,11 @@ class PassageStack:
                 stmt = stmt.where(getattr(model, name) == value)
             return int(s.scalar(stmt) or 0)
 
+    def gate_status(self, gate_id: str) -> str:
+        """What billing believes of the gate ("online"/"offline"), from its gate table."""
+        with self.container.session_factory() as s:
+            return str(s.get(orm.Gate, gate_id).status)  # type: ignore[union-attr]
+
     def invoices_for(self, event_id: str) -> list[Any]:
         from einvoice.db import invoices
 

@@ -10,6 +10,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -85,15 +86,10 @@ def test_same_exit_event_three_times_one_debit_one_invoice(stack: PassageStack) 
     stack.restart_consumer()
     fresh = stack.consumer.consumer
     from_memory = fresh.metrics.duplicates._value.get()  # the container's metrics live on
-    answers = command_listener(stack, gate_out.cfg.gate_id)
-    try:
+    with command_listener(stack, gate_out.cfg.gate_id) as answers:
         gate_out.publish_raw(payload, exit_.event_id)
         # billing recognised the copy (no cache after the restart) and the gate heard again
         wait_until(lambda: exit_.event_id in answers, 30, "an answer to copy 3")
-    finally:
-        answers_client = answers.pop("__client__")
-        answers_client.disconnect()
-        answers_client.loop_stop()
     assert fresh.settled == 0 and fresh.metrics.duplicates._value.get() == from_memory + 1
     again = answers[exit_.event_id]
     assert again["open"] and again["fare_vnd"] == cmd.fare_vnd
@@ -103,13 +99,14 @@ def test_same_exit_event_three_times_one_debit_one_invoice(stack: PassageStack) 
     assert stack.balance(plate) == before - cmd.fare_vnd
 
 
-def command_listener(stack: PassageStack, gate: str) -> dict[str, Any]:
-    """Every barrier command sent to ``gate`` from now on, by event id (the agent applies a
+@contextmanager
+def command_listener(stack: PassageStack, gate: str) -> Iterator[dict[str, dict[str, Any]]]:
+    """Every barrier command sent to ``gate`` while open, by event id (the agent applies a
     command once and ignores repeats, so it cannot tell whether one came again)."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    seen: dict[str, Any] = {}
+    seen: dict[str, dict[str, Any]] = {}
     subscribed = threading.Event()
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
 
@@ -122,9 +119,12 @@ def command_listener(stack: PassageStack, gate: str) -> dict[str, Any]:
     client.connect(*stack.mqtt)
     client.loop_start()
     client.subscribe(commands_topic(stack.lot, gate), qos=1)
-    assert subscribed.wait(10)
-    seen["__client__"] = client
-    return seen
+    try:
+        assert subscribed.wait(10)
+        yield seen
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 def scrape(stack: PassageStack) -> dict[str, float]:
@@ -252,19 +252,14 @@ def test_gate_status_reaches_billing_and_metrics(stack: PassageStack) -> None:
     from billing.services import add_gate
 
     gate_id = add_gate(stack.container.uow_factory(), f"{stack.lot}-side", stack.lot, "entry")
-
-    def status() -> str:
-        with stack.container.session_factory() as s:
-            return str(s.get(orm.Gate, gate_id).status)  # type: ignore[union-attr]
-
     side = stack.agent(gate_id)
-    wait_until(lambda: status() == "online", 30, "gate online in billing")
+    wait_until(lambda: stack.gate_status(gate_id) == "online", 30, "gate online in billing")
     gauge = stack.consumer.consumer.metrics.gates_online.labels(lot=stack.lot)
     online_before = gauge._value.get()
     assert online_before >= 1
     side.stop()
     del stack.agents[gate_id]
-    wait_until(lambda: status() == "offline", 30, "gate offline in billing")
+    wait_until(lambda: stack.gate_status(gate_id) == "offline", 30, "gate offline in billing")
     wait_until(lambda: gauge._value.get() == online_before - 1, 30, "gauge down")
 
 
@@ -273,13 +268,10 @@ def test_crashed_gate_goes_offline_in_billing(stack: PassageStack) -> None:
     from billing.services import add_gate
 
     gate_id = add_gate(stack.container.uow_factory(), f"{stack.lot}-crash", stack.lot, "entry")
-
-    def status() -> str:
-        with stack.container.session_factory() as s:
-            return str(s.get(orm.Gate, gate_id).status)  # type: ignore[union-attr]
-
     gate = stack.agent(gate_id)
-    wait_until(lambda: status() == "online", 30, "gate online in billing")
+    wait_until(lambda: stack.gate_status(gate_id) == "online", 30, "gate online in billing")
     gate.crash()
-    wait_until(lambda: status() == "offline", 30, "crashed gate offline in billing")
+    wait_until(
+        lambda: stack.gate_status(gate_id) == "offline", 30, "crashed gate offline in billing"
+    )
     stack.agents.pop(gate_id).stop()

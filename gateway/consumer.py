@@ -343,7 +343,12 @@ class Consumer:
             self._ack(item)
 
     async def _until_handled(self, lane: str, event: GateEvent, item: _Inbound) -> None:
-        """Handle the event, retrying after a pause until it is done: the lane never skips it."""
+        """Handle the event, retrying after a pause until it is done: the lane never skips it.
+
+        A failing settlement (the common case: the database) is retried further in, by
+        ``_settle_with_retry``, without reading the plate or storing the frames again; this loop
+        catches whatever else fails (the image store, answering the gate) and starts over.
+        """
         delays = self._retry.delays()
         while True:
             try:

@@ -38,6 +38,7 @@ from gateway.retention import start_retention
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
+    from billing.adapters.orm import Operator
     from simulator.traffic import ReviewLookup, Traffic
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,22 @@ class UvicornThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+def mock_tax_authority(seller: Operator, data_dir: Path, port: int) -> UvicornThread:
+    """The mock tax authority on 127.0.0.1:``port`` (not started yet), knowing billing's
+    ``seller`` as its demo seller, so it accepts that seller's invoices."""
+    from simulator.tax_authority.app import create_app
+    from simulator.tax_authority.settings import TaxAuthoritySettings
+
+    settings = TaxAuthoritySettings(
+        data_dir=data_dir,
+        seed_demo_seller=True,
+        demo_seller_tax_code=seller.tax_code,
+        demo_seller_name=seller.name,
+        demo_seller_cash_register_code=seller.cash_register_code or "",
+    )
+    return UvicornThread(create_app(settings), "127.0.0.1", port, "tax-authority")
 
 
 class ConsumerThread:
@@ -260,8 +277,6 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
     from gateway.demo_world import ensure_population, seller_of
     from simulator.gate_agent import AgentConfig, GateAgent, SyntheticCamera, TinyCamera
     from simulator.operator_api import OperatorApi
-    from simulator.tax_authority.app import create_app as tax_app
-    from simulator.tax_authority.settings import TaxAuthoritySettings
     from simulator.traffic import LotGates, Traffic, TrafficConfig, make_population
 
     started = time.monotonic()
@@ -300,14 +315,7 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
             f"(MQTT {'5' if broker.protocol == 'v5' else '3.1.1'})"
         )
 
-        tax_settings = TaxAuthoritySettings(
-            data_dir=data_dir / "tax-authority",
-            seed_demo_seller=True,
-            demo_seller_tax_code=seller.tax_code,
-            demo_seller_name=seller.name,
-            demo_seller_cash_register_code=seller.cash_register_code or "",
-        )
-        tax = UvicornThread(tax_app(tax_settings), "127.0.0.1", opts.tax_port, "tax-authority")
+        tax = mock_tax_authority(seller, data_dir / "tax-authority", opts.tax_port)
         tax.start()
         stack.add("tax authority", tax.stop)
 

@@ -21,7 +21,7 @@ from billing.services import PassageInput, seed_demo, settle_passage
 from gateway import migrate
 from gateway.broker import free_port
 from gateway.db import make_engine, make_session_factory
-from gateway.demo import UvicornThread
+from gateway.demo import mock_tax_authority
 from gateway.demo_world import seller_of
 from tests.e2e.passage_stack import PLATE, wait_until
 
@@ -48,8 +48,6 @@ def test_worker_issues_the_waiting_invoice_and_stops_on_sigterm(
     pg_url: str, tmp_path: Path
 ) -> None:
     from einvoice.db import invoices
-    from simulator.tax_authority.app import create_app as tax_app
-    from simulator.tax_authority.settings import TaxAuthoritySettings
 
     migrate.upgrade(pg_url)
     engine = make_engine(pg_url)
@@ -57,20 +55,7 @@ def test_worker_issues_the_waiting_invoice_and_stops_on_sigterm(
     data = seed_demo(UnitOfWork(sessions))
     seller = seller_of(UnitOfWork(sessions), data.operator_id)
     tax_port = free_port()
-    tax = UvicornThread(
-        tax_app(
-            TaxAuthoritySettings(
-                data_dir=tmp_path / "tax-authority",
-                seed_demo_seller=True,
-                demo_seller_tax_code=seller.tax_code,
-                demo_seller_name=seller.name,
-                demo_seller_cash_register_code=seller.cash_register_code or "",
-            )
-        ),
-        "127.0.0.1",
-        tax_port,
-        "tax-authority",
-    )
+    tax = mock_tax_authority(seller, tmp_path / "tax-authority", tax_port)
     tax.start()
     lot = data.lots[0]
     event_id = _exit_with_a_fare(UnitOfWork(sessions), lot, data.gates[lot])

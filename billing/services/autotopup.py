@@ -2,8 +2,8 @@
 
 Settlement never calls the provider (a gate must not wait for a remote party): when a debit
 leaves a balance below the account's threshold, or a fare could not be paid, it queues a
-request in its own transaction (see ``settle._request_auto_topup``). This worker, run beside
-the invoice worker, takes the requests:
+request in its own transaction (:func:`auto_topup_request`). This worker, run beside the
+invoice worker, takes the requests:
 
 1. One short transaction claims rows (``SKIP LOCKED`` on PostgreSQL) and counts the attempt
    *before* the provider is asked, so a crash after asking is never mistaken for "never asked".
@@ -29,13 +29,15 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from billing.adapters import orm, outbox
-from billing.adapters.autopay import TopUpProvider
+from billing.adapters.autopay import SimulatedAutoPay, TopUpProvider
 from billing.adapters.uow import UnitOfWork
-from billing.domain.model import AccountStatus, DomainError
+from billing.domain.model import AccountStatus, DomainError, auto_topup_amount
 from billing.services.ledger import lock_account
+from billing.services.rows import LockedAccount
 from billing.services.topups import record_top_up
 
 log = logging.getLogger(__name__)
+DEFAULT_PROVIDER = SimulatedAutoPay.name  # an account's auto top-up without a provider named
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,36 @@ class _Request:
     account_id: int
     provider: str
     amount_vnd: int
+
+
+def auto_topup_request(
+    acct: LockedAccount, event_id: str, need_vnd: int
+) -> tuple[str, str, dict[str, Any]] | None:
+    """The outbox row asking for an auto top-up, or None when none is due: the account has auto
+    top-up on, is active, and its balance (less ``need_vnd``, a fare it could not pay) is below
+    the threshold. Settlement writes the row in its own transaction (``acct`` locked there).
+
+    The amount is fixed here, so every retry of the request asks the provider for the same sum.
+    """
+    threshold, step = acct.auto_topup_threshold_vnd, acct.auto_topup_amount_vnd
+    if threshold is None or not step or acct.status != AccountStatus.ACTIVE.value:
+        return None
+    amount = auto_topup_amount(acct.balance_vnd, threshold, step, need_vnd)
+    if not amount:
+        return None
+    return (
+        outbox.AUTO_TOPUP_REQUEST,
+        event_id,
+        {
+            "event_id": event_id,
+            "account_id": acct.id,
+            "provider": acct.auto_topup_provider or DEFAULT_PROVIDER,
+            "amount_vnd": amount,
+            "threshold_vnd": threshold,
+            "need_vnd": need_vnd,
+            "balance_vnd": acct.balance_vnd,
+        },
+    )
 
 
 def process_auto_topups(

@@ -20,11 +20,12 @@ from billing.adapters import orm, outbox
 from billing.adapters.uow import UnitOfWork
 from billing.domain.decisions import GateDecision, PassageInput, Reason, display_text
 from billing.domain.ledger import IdempotencyConflict
-from billing.domain.model import AccountStatus, Direction, DomainError, auto_topup_amount
+from billing.domain.model import AccountStatus, Direction, DomainError
 from billing.domain.plates import canonical_plate, plate_key
 from billing.domain.policy import LotPolicy, Outcome, debit_allowed, plate_readable
 from billing.domain.tariffs import Fare, FareLine, vat_included
 from billing.services import statements
+from billing.services.autotopup import auto_topup_request
 from billing.services.fares import debit_fare, price_session
 from billing.services.lots import LotInfo, lot_info
 from billing.services.rows import LockedAccount, OpenSession
@@ -32,7 +33,6 @@ from billing.services.rows import LockedAccount, OpenSession
 log = logging.getLogger(__name__)
 LOCAL_TZ = "Asia/Ho_Chi_Minh"
 MAX_ATTEMPTS = 5
-AUTO_TOPUP_PROVIDER = "sim-autopay"  # an account's auto top-up without a provider named
 
 
 class UnknownGate(DomainError):
@@ -556,34 +556,11 @@ def _charge(
 
 
 def _request_auto_topup(ctx: _Ctx, acct: LockedAccount, need_vnd: int) -> None:
-    """Queue an auto top-up when the balance (less ``need_vnd``, a fare it could not pay) is
-    below the account's threshold.
-
-    The payment provider is a remote party: it is asked by a worker after this commit
-    (``billing.services.autotopup``), never while the gate waits for its decision. The amount
-    is fixed here, so every retry of the request asks the provider for the same sum.
-    """
-    threshold, step = acct.auto_topup_threshold_vnd, acct.auto_topup_amount_vnd
-    if threshold is None or not step or acct.status != AccountStatus.ACTIVE.value:
-        return
-    amount = auto_topup_amount(acct.balance_vnd, threshold, step, need_vnd)
-    if not amount:
-        return
-    ctx.outbox_rows.append(
-        (
-            outbox.AUTO_TOPUP_REQUEST,
-            ctx.p.event_id,
-            {
-                "event_id": ctx.p.event_id,
-                "account_id": acct.id,
-                "provider": acct.auto_topup_provider or AUTO_TOPUP_PROVIDER,
-                "amount_vnd": amount,
-                "threshold_vnd": threshold,
-                "need_vnd": need_vnd,
-                "balance_vnd": acct.balance_vnd,
-            },
-        )
-    )
+    """Queue an auto top-up if one is due; the payment provider is a remote party, asked by a
+    worker after this commit, never while the gate waits for its decision."""
+    row = auto_topup_request(acct, ctx.p.event_id, need_vnd)
+    if row is not None:
+        ctx.outbox_rows.append(row)
 
 
 def _debit(

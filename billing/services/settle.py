@@ -31,7 +31,6 @@ from billing.services.lots import LotInfo, lot_info
 from billing.services.rows import LockedAccount, OpenSession
 
 log = logging.getLogger(__name__)
-LOCAL_TZ = "Asia/Ho_Chi_Minh"
 MAX_ATTEMPTS = 5
 
 
@@ -347,7 +346,7 @@ def _write_finish(ctx: _Ctx, passage_params: dict[str, Any]) -> None:
     PostgreSQL (``statements.q_finish``), one each on SQLite."""
     acct = ctx.locked_account
     if acct is not None and acct.balance_vnd != ctx.locked_balance:
-        # the row is locked: write what the postings (fare, auto top-up) did to it
+        # the row is locked: write what the fare's posting did to it
         ctx.writes.append(
             ("set_balance", {"acct": acct.id, "account_balance_vnd": acct.balance_vnd})
         )
@@ -464,7 +463,8 @@ def _charge_flat(ctx: _Ctx, vehicle: Row[Any]) -> GateDecision:
         tariff.id,
         tariff.version,
     )
-    acct = ctx.locked_account or _lock_account(ctx, vehicle.account_id)
+    # No open session, so q_exit_locked found nothing and the account is not locked yet.
+    acct = _lock_account(ctx, vehicle.account_id)
     return _debit(ctx, None, acct, fare, Reason.EXIT_WITHOUT_ENTRY, vehicle)
 
 

@@ -163,18 +163,17 @@ def test_demo_cli_prints_a_json_summary_of_the_run(tmp_path: Path) -> None:
         assert result["reviews"] + result["barrier_closed"] > 0
 
 
+def _cmdline(pid: int) -> str | None:
+    """The command line of a live process, None when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return None
+
+
 def _processes_mentioning(text: str) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if text in cmdline:
-            found.append(int(proc.name))
-    return found
+    pids = (int(proc.name) for proc in Path("/proc").iterdir() if proc.name.isdigit())
+    return [pid for pid in pids if text in (_cmdline(pid) or "")]
 
 
 def _demo_until_ready(
@@ -250,11 +249,8 @@ def _descendants(root: int) -> dict[int, tuple[str, str]]:
     while todo:
         pid = todo.pop()
         st = _stat(pid)
-        if st is None:
-            continue
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
+        cmdline = _cmdline(pid)
+        if st is None or cmdline is None:
             continue
         found[pid] = (st[2], cmdline)
         todo += children.get(pid, [])

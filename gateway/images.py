@@ -6,14 +6,14 @@ and the camera's plate crop, when it sent one, as ``<event id>.crop.jpg``; billi
 know only the first.
 
 Frames show vehicles and often people: personal data, kept only as long as operators need them
-(``prune_frames``, run by the worker with ``PARKING_IMAGE_RETENTION_DAYS``). A passage still
-waiting in the review queue keeps its frames whatever their age.
+(``prune_frames``, run by ``parking serve``, the demo and ``parking images prune`` with
+``PARKING_IMAGE_RETENTION_DAYS``: see ``gateway.retention``). A passage still waiting in the
+review queue keeps its frames whatever their age.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date
@@ -81,7 +81,7 @@ def prune_frames(data_dir: Path, *, before: date, keep: Collection[str]) -> Prun
     """Delete the frames of every day before ``before``, except the events whose first-frame
     reference (``image_ref``) is in ``keep``; day folders left empty are removed."""
     root = data_dir / "images"
-    kept_files = set().union(*(_files_of(ref) for ref in keep)) if keep else set()
+    kept_files: set[str] = set().union(*map(_files_of, keep))
     days = files = size = kept = 0
     if not root.is_dir():
         return PruneReport(0, 0, 0, 0)
@@ -102,7 +102,7 @@ def prune_frames(data_dir: Path, *, before: date, keep: Collection[str]) -> Prun
             path.unlink()
             files += 1
         if not any(folder.iterdir()):
-            shutil.rmtree(folder)
+            folder.rmdir()
             days += 1
     if files:
         log.info("pruned %d frames (%d bytes) from before %s; kept %d", files, size, before, kept)

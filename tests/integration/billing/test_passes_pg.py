@@ -6,15 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
 
-from billing.adapters import orm
 from billing.adapters.uow import UnitOfWork
 from billing.services import buy_monthly_pass, seed_demo, top_up
 from billing.services.seed import CENTRAL_LOT
 from gateway import migrate
 from gateway.db import make_engine, make_session_factory
-from tests.unit.billing.conftest import Lane
+from tests.unit.billing.conftest import Lane, vehicle_id
 from tests.unit.billing.test_passes_pricing import (
     AFTER_NOVEMBER,
     DECEMBER,
@@ -36,13 +34,6 @@ def pg(pg_url: str) -> Iterator[tuple[UnitOfWork, Lane]]:
     top_up(uow, demo.accounts["logistics"], 20_000_000, "demo-bank", "passes-test")
     yield uow, Lane(uow, demo, CENTRAL_LOT)
     engine.dispose()
-
-
-def vehicle_id(uow: UnitOfWork, key: str) -> int:
-    with uow:
-        vid = uow.session.scalar(select(orm.Vehicle.id).where(orm.Vehicle.plate_key == key))
-    assert vid is not None
-    return int(vid)
 
 
 def test_passes_cover_their_own_dates_and_renewals_chain(pg: tuple[UnitOfWork, Lane]) -> None:

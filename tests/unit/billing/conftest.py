@@ -9,9 +9,10 @@ from itertools import count
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, select
 from sqlalchemy.pool import StaticPool
 
+from billing.adapters import orm
 from billing.adapters.orm import metadata
 from billing.adapters.uow import UnitOfWork
 from billing.domain.decisions import GateDecision, PassageInput
@@ -42,6 +43,14 @@ def uow() -> Iterator[UnitOfWork]:
 @pytest.fixture()
 def demo(uow: UnitOfWork) -> DemoData:
     return seed_demo(uow)
+
+
+def vehicle_id(uow: UnitOfWork, plate_key: str) -> int:
+    """The id of the registered vehicle with this plate key (e.g. "30E24680")."""
+    with uow:
+        vid = uow.session.scalar(select(orm.Vehicle.id).where(orm.Vehicle.plate_key == plate_key))
+    assert vid is not None
+    return int(vid)
 
 
 class Lane:

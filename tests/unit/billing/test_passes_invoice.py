@@ -18,16 +18,10 @@ from billing.domain.model import DomainError
 from billing.services import InvoiceTotals, buy_monthly_pass, list_passes, reconcile
 from billing.services.reads import LOCAL
 from billing.services.seed import CENTRAL_LOT, DemoData
+from tests.unit.billing.conftest import vehicle_id
 
 NOVEMBER = date(2026, 11, 1)
 TRUCK_CAR = "30E-246.80"  # account "logistics" (a business), car_le9
-
-
-def vehicle_id(uow: UnitOfWork, plate_key: str) -> int:
-    with uow:
-        vid = uow.session.scalar(select(orm.Vehicle.id).where(orm.Vehicle.plate_key == plate_key))
-    assert vid is not None
-    return int(vid)
 
 
 def invoice_requests(uow: UnitOfWork) -> list[orm.OutboxRow]:

@@ -12,12 +12,13 @@ from sqlalchemy import select
 from billing.adapters import orm
 from billing.adapters.uow import UnitOfWork
 from billing.domain.coverage import PassCover
+from billing.domain.decisions import GateDecision
 from billing.domain.model import DomainError
 from billing.domain.tariffs import Fare, local_zone, price_stay
 from billing.services import buy_monthly_pass, top_up
 from billing.services.seed import CENTRAL_LOT, DemoData
 from billing.tariffs import load_catalog
-from tests.unit.billing.conftest import T0, Lane
+from tests.unit.billing.conftest import T0, Lane, vehicle_id
 
 HN = local_zone("Asia/Ho_Chi_Minh")
 CENTRAL = load_catalog().in_force("hn-central", T0)
@@ -89,43 +90,41 @@ def test_bad_passes_are_rejected_clearly() -> None:
 
 
 def logistics_car(uow: UnitOfWork, demo: DemoData) -> int:
-    with uow:
-        vid = uow.session.scalar(select(orm.Vehicle.id).where(orm.Vehicle.plate_key == "30E24680"))
-    assert vid is not None
     top_up(uow, demo.accounts["logistics"], 20_000_000, "demo-bank", "passes-test")
-    return int(vid)
+    return vehicle_id(uow, "30E24680")
 
 
 def minutes_from_t0(at: datetime) -> float:
     return (at - T0).total_seconds() / 60
 
 
+def stay_holding(
+    uow: UnitOfWork, demo: DemoData, lane: Lane, *months: tuple[date, date]
+) -> GateDecision:
+    """The logistics car buys a day_night pass for each month, then parks ENTRY to EXIT."""
+    vid = logistics_car(uow, demo)
+    for first, _ in months:
+        buy_monthly_pass(uow, vid, CENTRAL_LOT, "day_night", first, f"pass-{first:%m}")
+    lane.enter("30E-246.80", minutes_from_t0(ENTRY))
+    return lane.leave("30E-246.80", minutes_from_t0(EXIT))
+
+
 def test_exit_after_the_pass_ended_is_charged_for_the_days_after(
     uow: UnitOfWork, demo: DemoData, lane: Lane
 ) -> None:
-    vid = logistics_car(uow, demo)
-    buy_monthly_pass(uow, vid, CENTRAL_LOT, "day_night", NOVEMBER[0], "pass-nov")
-    lane.enter("30E-246.80", minutes_from_t0(ENTRY))
-    d = lane.leave("30E-246.80", minutes_from_t0(EXIT))
+    d = stay_holding(uow, demo, lane, NOVEMBER)
     assert (d.open, d.fare_vnd) == (True, AFTER_NOVEMBER)
 
 
 def test_exit_with_renewed_passes_is_free(uow: UnitOfWork, demo: DemoData, lane: Lane) -> None:
-    vid = logistics_car(uow, demo)
-    buy_monthly_pass(uow, vid, CENTRAL_LOT, "day_night", NOVEMBER[0], "pass-nov")
-    buy_monthly_pass(uow, vid, CENTRAL_LOT, "day_night", DECEMBER[0], "pass-dec")
-    lane.enter("30E-246.80", minutes_from_t0(ENTRY))
-    d = lane.leave("30E-246.80", minutes_from_t0(EXIT))
+    d = stay_holding(uow, demo, lane, NOVEMBER, DECEMBER)
     assert (d.reason, d.fare_vnd) == ("exit_free", 0)
 
 
 def test_a_pass_bought_during_the_stay_covers_from_its_first_day(
     uow: UnitOfWork, demo: DemoData, lane: Lane
 ) -> None:
-    vid = logistics_car(uow, demo)
-    buy_monthly_pass(uow, vid, CENTRAL_LOT, "day_night", DECEMBER[0], "pass-dec")
-    lane.enter("30E-246.80", minutes_from_t0(ENTRY))
-    d = lane.leave("30E-246.80", minutes_from_t0(EXIT))
+    d = stay_holding(uow, demo, lane, DECEMBER)
     assert d.fare_vnd == car([PassCover("day_night", *DECEMBER)]).amount_vnd
     assert d.fare_vnd is not None
     assert 0 < d.fare_vnd < car([]).amount_vnd

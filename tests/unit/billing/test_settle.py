@@ -28,7 +28,7 @@ from billing.services import (
 from billing.services.seed import CENTRAL_LOT, DemoData
 from billing.services.settle import UnknownGate
 
-from .conftest import T0, Lane
+from .conftest import T0, Lane, vehicle_id
 
 CAR = "30A-123.45"  # account "an", 500,000 VND
 
@@ -518,9 +518,7 @@ def test_grace_period_exit_is_free_and_needs_no_invoice(
 
 
 def test_monthly_pass_exits_free(uow: UnitOfWork, demo: DemoData, lane: Lane) -> None:
-    with uow:
-        vid = uow.session.scalar(select(orm.Vehicle.id).where(orm.Vehicle.plate_key == "30E24680"))
-    assert vid is not None
+    vid = vehicle_id(uow, "30E24680")
     buy_monthly_pass(uow, vid, CENTRAL_LOT, "day_night", T0.date().replace(day=1), "pass-1")
     assert balance(uow, demo, "logistics") == 1_000_000
     lane.enter("30E-246.80")

@@ -284,13 +284,11 @@ def test_naive_or_reversed_times_are_errors() -> None:
 # ---------------------------------------------------------------- properties
 # Every shipped tariff version and every vehicle class it prices.
 
+VERSIONS = [t for tid in CATALOG.ids() for t in CATALOG.versions(tid)]
 SHIPPED = [
-    pytest.param(t, cls, id=f"{t.id}@{t.version}-{cls}")
-    for tid in CATALOG.ids()
-    for t in CATALOG.versions(tid)
-    for cls in t.classes
+    pytest.param(t, cls, id=f"{t.id}@{t.version}-{cls}") for t in VERSIONS for cls in t.classes
 ]
-HOLIDAYS = sorted({d for tid in CATALOG.ids() for t in CATALOG.versions(tid) for d in t.holidays})
+HOLIDAYS = sorted({d for t in VERSIONS for d in t.holidays})
 # Any time in 2025-2026, or one within a day and a half of a public holiday (rare otherwise).
 entries = st.datetimes(
     min_value=datetime(2025, 1, 1), max_value=datetime(2026, 12, 31), timezones=st.just(HN)
@@ -314,9 +312,8 @@ pass_sets = st.lists(
 
 def test_the_catalog_covers_every_class_of_every_tariff() -> None:
     assert {"hn-central", "hn-hoankiem", "airport", "hn-ring3"} <= set(CATALOG.ids())
-    for tid in CATALOG.ids():
-        for t in CATALOG.versions(tid):
-            assert set(t.classes) == {"motorbike", "car_le9", "car_gt9_truck"}, t.id
+    for t in VERSIONS:
+        assert set(t.classes) == {"motorbike", "car_le9", "car_gt9_truck"}, t.id
 
 
 def explained(f: Fare) -> bool:
@@ -400,8 +397,7 @@ def test_passes_only_ever_lower_the_price(
     "t",
     [
         pytest.param(t, id=f"{t.id}@{t.version}")
-        for tid in CATALOG.ids()
-        for t in CATALOG.versions(tid)
+        for t in VERSIONS
         if "motorbike" in t.classes and t.classes["motorbike"].per_turn is not None
     ],
 )

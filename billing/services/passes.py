@@ -19,12 +19,12 @@ from billing.adapters import orm, outbox
 from billing.adapters.uow import UnitOfWork
 from billing.domain.ledger import IdempotencyConflict, fare_posting
 from billing.domain.model import DomainError
-from billing.domain.tariffs import local_zone, vat_included
+from billing.domain.tariffs import vat_included
 from billing.services.fares import invoice_buyer
 from billing.services.ledger import lock_account, post
 from billing.services.lots import lot_info
+from billing.services.reads import LOCAL
 
-LOCAL_TZ = local_zone("Asia/Ho_Chi_Minh")
 MAX_KEY = 75  # the event id "pass:<key>" fits the 80 characters of an event id
 CLASS_NAMES = {
     "motorbike": "xe máy",
@@ -88,7 +88,7 @@ def buy_monthly_pass(
             ):
                 raise IdempotencyConflict(f"pass sale {key!r} was used for another pass")
             return prior.id
-        tariff = uow.tariffs.in_force(lot.tariff_id, datetime.combine(start, time(12), LOCAL_TZ))
+        tariff = uow.tariffs.in_force(lot.tariff_id, datetime.combine(start, time(12), LOCAL))
         prices = tariff.for_class(vehicle.vehicle_class).passes
         if kind not in prices:
             raise DomainError(f"lot {lot_id} sells no {kind} pass for {vehicle.vehicle_class}")

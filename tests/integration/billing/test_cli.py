@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from billing.adapters.uow import UnitOfWork
-from billing.domain.decisions import PassageInput
-from billing.domain.tariffs import local_zone
-from billing.services import list_gates, settle_passage
 from billing.services.seed import CENTRAL_LOT
 from gateway.cli import app
-from gateway.db import make_engine, make_session_factory
+from tests.integration.billing.conftest import passage
 
 pytestmark = pytest.mark.integration
 CAR = "30A-123.45"  # demo account 1
@@ -75,19 +70,10 @@ def test_reconcile_exits_1_on_a_mismatch(cli: CliRunner, sqlite_url: str) -> Non
     assert "invoices not checked" in r.output  # only billing's tables exist here
 
 
-def test_reconcile_checks_invoices_when_einvoice_is_there(cli: CliRunner, sqlite_url: str) -> None:
+def test_reconcile_checks_invoices_when_einvoice_is_there(cli: CliRunner, uow: UnitOfWork) -> None:
     assert cli.invoke(app, ["db", "upgrade"]).exit_code == 0  # every branch: invoice tables too
-    engine = make_engine(sqlite_url)
-    uow = UnitOfWork(make_session_factory(engine))
-    gates = [g.id for g in list_gates(uow, CENTRAL_LOT)]
-    entry_gate, exit_gate = sorted(gates)  # ...-in1, ...-out1
-    at = datetime(2026, 11, 23, 9, 0, tzinfo=local_zone("Asia/Ho_Chi_Minh"))
-    settle_passage(uow, PassageInput("cli-in", CENTRAL_LOT, entry_gate, "entry", at, CAR))
-    settle_passage(
-        uow,
-        PassageInput("cli-out", CENTRAL_LOT, exit_gate, "exit", at + timedelta(minutes=61), CAR),
-    )
-    engine.dispose()
+    passage(uow, "cli-in", "entry", CAR, 0)
+    passage(uow, "cli-out", "exit", CAR, 61)
     r = cli.invoke(app, ["reconcile", "--date", "2026-11-23", "--lot", CENTRAL_LOT])
     assert r.exit_code == 1, r.output
     assert "invoice_missing" in r.output and "cli-out" in r.output  # no invoice issued yet

@@ -3,39 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import datetime, timedelta
 
 import pytest
 from typer.testing import CliRunner
 
 from billing.adapters.uow import UnitOfWork
-from billing.domain.decisions import GateDecision, PassageInput
-from billing.domain.tariffs import local_zone
 from billing.services.seed import CENTRAL_LOT
-from billing.services.settle import settle_passage
 from gateway.cli import app
-from gateway.db import make_engine, make_session_factory
+from tests.integration.billing.conftest import passage
 
 pytestmark = pytest.mark.integration
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=local_zone("Asia/Ho_Chi_Minh"))
-ENTRY, EXIT = f"{CENTRAL_LOT}-in1", f"{CENTRAL_LOT}-out1"
-
-
-@pytest.fixture()
-def uow(cli: CliRunner, sqlite_url: str) -> Iterator[UnitOfWork]:
-    """The billing services on the file the commands use (to drive passages)."""
-    engine = make_engine(sqlite_url)
-    yield UnitOfWork(make_session_factory(engine))
-    engine.dispose()
-
-
-def passage(
-    uow: UnitOfWork, event: str, direction: str, plate: str | None, minutes: float
-) -> GateDecision:
-    gate = ENTRY if direction == "entry" else EXIT
-    at = T0 + timedelta(minutes=minutes)
-    return settle_passage(uow, PassageInput(event, CENTRAL_LOT, gate, direction, at, plate))
 
 
 def ok(cli: CliRunner, *args: str) -> str:

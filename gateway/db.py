@@ -6,12 +6,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 # A pooled connection idle for longer than this is pinged before it is handed out.
 PING_IDLE_S = 5.0
+
+
+def ensure_sqlite_dir(database_url: str) -> None:
+    """Create the folder of a SQLite file: SQLite makes the file, never its folder.
+
+    Engines made here get it; so do migrations, whose Alembic environment builds its own engine
+    (without it ``parking db upgrade`` failed on a fresh checkout: "unable to open database
+    file" for the default ``var/parking.db``).
+    """
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return
+    path = url.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def make_engine(url: str, *, ping_idle_s: float = PING_IDLE_S, **kwargs: Any) -> Engine:
@@ -20,9 +36,7 @@ def make_engine(url: str, *, ping_idle_s: float = PING_IDLE_S, **kwargs: Any) ->
     ``ping_idle_s`` (PostgreSQL): see :func:`_ping_when_idle`.
     """
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        ensure_sqlite_dir(url)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )

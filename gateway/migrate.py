@@ -11,7 +11,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData, make_url
+from sqlalchemy import MetaData
+
+from gateway.db import ensure_sqlite_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSION_LOCATIONS = [
@@ -45,22 +47,6 @@ def alembic_config(database_url: str) -> Config:
     cfg.set_main_option("path_separator", "space")
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return cfg
-
-
-def ensure_sqlite_dir(database_url: str) -> None:
-    """Create the folder of a SQLite file: SQLite makes the file, never its folder.
-
-    The Alembic environment builds its own engine (not ``gateway.db.make_engine``, which does
-    this too), so on a fresh checkout ``parking db upgrade`` would fail with "unable to open
-    database file" for the default ``var/parking.db``.
-    """
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite":
-        return
-    path = url.database
-    if not path or path == ":memory:" or path.startswith("file:"):
-        return
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def upgrade(database_url: str, revision: str = "heads") -> None:

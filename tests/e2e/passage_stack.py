@@ -20,7 +20,7 @@ from billing.services import add_gate, create_lot, seed_demo
 from gateway import migrate
 from gateway.bootstrap import Container, build, build_consumer, build_invoice_services
 from gateway.broker import free_port
-from gateway.demo import ConsumerThread, UvicornThread
+from gateway.demo import ConsumerThread, mock_tax_authority
 from gateway.demo_world import seller_of
 from gateway.settings import Settings
 from simulator.gate_agent import AgentConfig, Camera, GateAgent
@@ -132,9 +132,6 @@ def _prepare_lot(container: Container, lot: str) -> tuple[str, str, Any]:
 def passage_stack(
     pg_url: str, mqtt: tuple[str, int], tmp: Path, *, read_plates: bool
 ) -> Iterator[PassageStack]:
-    from simulator.tax_authority.app import create_app as tax_app
-    from simulator.tax_authority.settings import TaxAuthoritySettings
-
     lot = f"e2e{uuid.uuid4().hex[:10]}"
     migrate.upgrade(pg_url)
     tax_port = free_port()
@@ -152,20 +149,7 @@ def passage_stack(
     stops: list[Callable[[], None]] = [container.close]
     try:
         entry, exit_, seller = _prepare_lot(container, lot)
-        tax = UvicornThread(
-            tax_app(
-                TaxAuthoritySettings(
-                    data_dir=tmp / "tax-authority",
-                    seed_demo_seller=True,
-                    demo_seller_tax_code=seller.tax_code,
-                    demo_seller_name=seller.name,
-                    demo_seller_cash_register_code=seller.cash_register_code,
-                )
-            ),
-            "127.0.0.1",
-            tax_port,
-            "tax-authority",
-        )
+        tax = mock_tax_authority(seller, tmp / "tax-authority", tax_port)
         tax.start()
         stops.append(tax.stop)
         consumer = ConsumerThread(

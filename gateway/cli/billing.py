@@ -22,6 +22,7 @@ from billing.domain.decisions import vnd
 from billing.domain.model import AutoTopUp, DomainError, Owner, OwnerKind
 from billing.domain.tariffs import local_zone, price_stay
 from billing.services.reads import LOCAL
+from gateway.cli.common import database_uow
 from gateway.db import make_engine, make_session_factory
 from gateway.settings import get_settings
 
@@ -50,11 +51,6 @@ def register(app: typer.Typer) -> None:
     from gateway.cli import billing_ops  # imports this module's helpers
 
     billing_ops.register(app)
-
-
-def _uow() -> UnitOfWork:
-    engine = make_engine(get_settings().effective_database_url)
-    return UnitOfWork(make_session_factory(engine))
 
 
 def _clear_errors(fn: F) -> F:
@@ -90,7 +86,7 @@ def accounts_list(
 ) -> None:
     """List transport accounts with balance and plates."""
     table = Table("id", "kind", "name", "tax code", "status", "balance", "plates")
-    for a in services.list_accounts(_uow(), search=search, limit=limit):
+    for a in services.list_accounts(database_uow(), search=search, limit=limit):
         table.add_row(
             str(a.id),
             a.kind,
@@ -110,7 +106,7 @@ def accounts_show(
     lines: int = typer.Option(10, help="Statement lines to show."),
 ) -> None:
     """Show one account: owner, balance, auto top-up, vehicles and the latest statement lines."""
-    uow = _uow()
+    uow = database_uow()
     a = services.get_account(uow, account_id)
     if a is None:
         raise LookupError(f"no account {account_id}")
@@ -158,7 +154,7 @@ def accounts_create(
 ) -> None:
     """Open a transport account (balance 0: top it up with `parking topup`)."""
     owner = Owner(OwnerKind.BUSINESS if business else OwnerKind.PERSON, name, tax_code, address)
-    acct = services.create_account(_uow(), owner, phone=phone, email=email)
+    acct = services.create_account(database_uow(), owner, phone=phone, email=email)
     console.print(f"account {acct} created")
 
 
@@ -171,7 +167,7 @@ def accounts_status(
     ),
 ) -> None:
     """Suspend, re-activate or close an account."""
-    services.set_account_status(_uow(), account_id, status)
+    services.set_account_status(database_uow(), account_id, status)
     console.print(f"account {account_id} is {status}")
 
 
@@ -186,12 +182,12 @@ def accounts_auto_topup(
 ) -> None:
     """Set or clear the account's auto top-up."""
     if off:
-        services.set_auto_topup(_uow(), account_id, None)
+        services.set_auto_topup(database_uow(), account_id, None)
         console.print("auto top-up off")
         return
     if threshold is None or amount is None:
         raise DomainError("give --threshold and --amount, or --off")
-    services.set_auto_topup(_uow(), account_id, AutoTopUp(threshold, amount, provider))
+    services.set_auto_topup(database_uow(), account_id, AutoTopUp(threshold, amount, provider))
     console.print(f"auto top-up {vnd(amount)} below {vnd(threshold)}")
 
 
@@ -199,7 +195,7 @@ def accounts_auto_topup(
 @_clear_errors
 def accounts_notice(account_id: int, level: int = typer.Argument(..., help="VND")) -> None:
     """Set the balance below which the driver is warned."""
-    services.set_low_balance_notice(_uow(), account_id, level)
+    services.set_low_balance_notice(database_uow(), account_id, level)
     console.print(f"low-balance notice below {vnd(level)}")
 
 
@@ -214,7 +210,7 @@ def vehicles_list(
 ) -> None:
     """List registered vehicles."""
     table = Table("id", "account", "plate", "key", "class", "colour", "active")
-    for v in services.list_vehicles(_uow(), account, active_only=not all_):
+    for v in services.list_vehicles(database_uow(), account, active_only=not all_):
         table.add_row(
             str(v.id),
             str(v.account_id),
@@ -238,7 +234,7 @@ def vehicles_add(
     colour: str = typer.Option("white", help="white | yellow | blue | red"),
 ) -> None:
     """Register a plate on an account (a plate belongs to one active account at most)."""
-    vid = services.add_vehicle(_uow(), account_id, plate, vehicle_class, colour)
+    vid = services.add_vehicle(database_uow(), account_id, plate, vehicle_class, colour)
     console.print(f"vehicle {vid} added")
 
 
@@ -246,7 +242,7 @@ def vehicles_add(
 @_clear_errors
 def vehicles_remove(vehicle_id: int) -> None:
     """Take a vehicle off its account (history is kept)."""
-    services.remove_vehicle(_uow(), vehicle_id)
+    services.remove_vehicle(database_uow(), vehicle_id)
     console.print(f"vehicle {vehicle_id} removed")
 
 
@@ -261,7 +257,7 @@ def topup(
     txn_id: str = typer.Option(..., "--txn-id", help="Provider's transaction id (idempotency)."),
 ) -> None:
     """Top up a transport account; the same provider transaction is only ever credited once."""
-    r = services.top_up(_uow(), account_id, amount, provider, txn_id)
+    r = services.top_up(database_uow(), account_id, amount, provider, txn_id)
     note = "" if r.created else " (already recorded: nothing added)"
     console.print(f"balance {vnd(r.balance_vnd)}{note}")
 
@@ -273,7 +269,7 @@ def topup(
 @_clear_errors
 def tariff_list() -> None:
     """Every tariff version with its validity."""
-    cat = _uow().tariffs
+    cat = database_uow().tariffs
     table = Table("tariff", "version", "name", "valid from", "valid until", "classes")
     for tid in cat.ids():
         for t in cat.versions(tid):
@@ -299,7 +295,7 @@ def tariff_show(
         if on
         else datetime.now(LOCAL)
     )
-    t = _uow().tariffs.in_force(tariff_id, at)
+    t = database_uow().tariffs.in_force(tariff_id, at)
     console.print(
         f"[bold]{t.name}[/bold] {t.id}@{t.version}, VAT {t.vat_percent}% included, "
         f"holiday surcharge {t.holiday_surcharge_percent}%"
@@ -337,7 +333,7 @@ def tariff_quote(
     start = datetime.fromisoformat(entry) if entry else datetime.now(tz)
     if start.tzinfo is None:
         start = start.replace(tzinfo=tz)
-    t = _uow().tariffs.in_force(tariff_id, start)
+    t = database_uow().tariffs.in_force(tariff_id, start)
     fare = price_stay(t, vehicle_class, start, start + timedelta(minutes=minutes))
     table = Table("line", "qty", "unit", "amount")
     for ln in fare.lines:
@@ -355,7 +351,7 @@ def tariff_quote(
 @_clear_errors
 def lots_list() -> None:
     """Lots with tariff, capacity and current occupancy."""
-    uow = _uow()
+    uow = database_uow()
     occ = {o.lot_id: o.occupied for o in services.occupancy(uow)}
     table = Table("lot", "name", "tariff", "capacity", "parked")
     for lot in services.list_lots(uow):
@@ -367,7 +363,7 @@ def lots_list() -> None:
 @_clear_errors
 def lots_show(lot_id: str) -> None:
     """A lot's gates (with last online/offline report) and its policy."""
-    uow = _uow()
+    uow = database_uow()
     lot = next((x for x in services.list_lots(uow) if x.id == lot_id), None)
     if lot is None:
         raise LookupError(f"no lot {lot_id}")
@@ -397,7 +393,7 @@ def lots_policy(
             changes[key] = json.loads(raw)
         except json.JSONDecodeError:
             changes[key] = raw
-    policy = services.set_lot_policy(_uow(), lot_id, **changes)
+    policy = services.set_lot_policy(database_uow(), lot_id, **changes)
     console.print_json(json.dumps(policy.to_dict()))
 
 
@@ -405,7 +401,7 @@ def lots_policy(
 @_clear_errors
 def lots_set_tariff(lot_id: str, tariff_id: str) -> None:
     """Point a lot at another tariff (versions are chosen by date automatically)."""
-    services.set_lot_tariff(_uow(), lot_id, tariff_id)
+    services.set_lot_tariff(database_uow(), lot_id, tariff_id)
     console.print(f"{lot_id} now uses {tariff_id}")
 
 
@@ -413,7 +409,7 @@ def lots_set_tariff(lot_id: str, tariff_id: str) -> None:
 @_clear_errors
 def lots_seed_demo() -> None:
     """Create the demo operator, a central Hanoi lot, an airport lot and a few accounts."""
-    demo = services.seed_demo(_uow())
+    demo = services.seed_demo(database_uow())
     console.print(f"lots {', '.join(demo.lots)}; accounts {demo.accounts}")
 
 

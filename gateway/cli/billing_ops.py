@@ -13,7 +13,8 @@ from rich.table import Table
 
 from billing import services
 from billing.domain.decisions import vnd
-from gateway.cli.billing import _clear_errors, _local, _money, _uow, console
+from gateway.cli.billing import _clear_errors, _local, _money, console
+from gateway.cli.common import database_uow
 
 passes = typer.Typer(
     help="Monthly passes: sell from the prepaid balance, list.", no_args_is_help=True
@@ -45,7 +46,7 @@ def passes_sell(
     ),
 ) -> None:
     """Sell a monthly pass, paid from the vehicle's account; its e-invoice follows."""
-    uow = _uow()
+    uow = database_uow()
     pass_id = services.buy_monthly_pass(
         uow, vehicle_id, lot, kind, date.fromisoformat(start), request_id
     )
@@ -68,7 +69,7 @@ def passes_list(
     table = Table("id", "plate", "account", "lot", "kind", "from", "until", "price", "entry")
     day = date.fromisoformat(valid_on) if valid_on else None
     for p in services.list_passes(
-        _uow(), account_id=account, lot_id=lot, valid_on=day, limit=limit
+        database_uow(), account_id=account, lot_id=lot, valid_on=day, limit=limit
     ):
         table.add_row(
             str(p.id),
@@ -99,7 +100,12 @@ def refund(
 ) -> None:
     """Refund a fare or a pass, in part or in full: a reversing entry and an adjusting invoice."""
     r = services.refund(
-        _uow(), journal_entry_id, key=request_id, reason=reason, actor=actor, amount_vnd=amount
+        database_uow(),
+        journal_entry_id,
+        key=request_id,
+        reason=reason,
+        actor=actor,
+        amount_vnd=amount,
     )
     note = "" if r.created else " (this request was refunded before: nothing added)"
     console.print(
@@ -131,7 +137,7 @@ def review_list(
         "fare",
         "session",
     )
-    for p in services.review_queue(_uow(), lot, limit):
+    for p in services.review_queue(database_uow(), lot, limit):
         table.add_row(
             str(p.id),
             _local(p.captured_at),
@@ -157,7 +163,7 @@ def review_charge(
     note: str = typer.Option("", "--note"),
 ) -> None:
     """Charge a reviewed exit (a car held at the barrier: its stay ends at that passage)."""
-    entry_id = services.charge(_uow(), passage_id, actor, amount, note)
+    entry_id = services.charge(database_uow(), passage_id, actor, amount, note)
     console.print(f"passage {passage_id} charged (journal entry {entry_id})")
 
 
@@ -169,7 +175,7 @@ def review_waive(
     reason: str = typer.Option(..., "--reason", help="Why nothing is charged."),
 ) -> None:
     """Close a case without charging."""
-    services.waive(_uow(), passage_id, actor, reason)
+    services.waive(database_uow(), passage_id, actor, reason)
     console.print(f"passage {passage_id} waived")
 
 
@@ -181,6 +187,6 @@ def review_correct_plate(
     actor: str = typer.Option(..., "--actor", help="Who read it."),
 ) -> None:
     """Set the plate an operator read; links the passage to its vehicle and session."""
-    session_id = services.correct_plate(_uow(), passage_id, plate, actor)
+    session_id = services.correct_plate(database_uow(), passage_id, plate, actor)
     linked = f", session {session_id}" if session_id else ""
     console.print(f"passage {passage_id} is {plate}{linked}")

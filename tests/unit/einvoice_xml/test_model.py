@@ -99,3 +99,16 @@ def test_line_text_without_plate() -> None:
         "Dịch vụ trông giữ ô tô 2 giờ 15 phút - Bãi xe Hoàn Kiếm"
         " (08:00 02/03/2026 - 10:15 02/03/2026)"
     )
+
+
+@pytest.mark.parametrize(
+    ("vehicle_class", "name"),
+    [("car_le9", "ô tô đến 9 chỗ"), ("car_gt9_truck", "ô tô trên 9 chỗ, xe tải")],
+)
+def test_billing_vehicle_classes_are_named_in_vietnamese(vehicle_class: str, name: str) -> None:
+    """The invoice line names what was parked as a person reads it, never billing's class code."""
+    inv = invoice_from_request(
+        request(plate=None, vehicle_class=vehicle_class), number=1, issued_at=ISSUED_AT
+    )
+    assert inv.lines[0].name.startswith(f"Dịch vụ trông giữ {name} 2 giờ 15 phút")
+    assert vehicle_class not in inv.lines[0].name

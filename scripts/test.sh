@@ -8,6 +8,6 @@ export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== ruff"; ruff check .
 echo "== import contracts"; lint-imports
-echo "== mypy"; mypy lpr billing einvoice gateway simulator tests bench training
+echo "== mypy"; mypy lpr billing einvoice gateway simulator edge tests bench training
 echo "== pytest"
 pytest "$@"

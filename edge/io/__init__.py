@@ -1,0 +1,1 @@
+"""The gate's hardware behind small protocols: cameras, vehicle triggers, barrier and display."""

@@ -51,14 +51,22 @@ def _reports(
 ) -> Iterator[tuple[str, VerificationReport]]:
     for path in files:
         try:
-            if zipfile.is_zipfile(path):
+            # Only a regular file is probed for a ZIP: the probe reads a device (/dev/zero)
+            # or a pipe to its end, which may never come.
+            if path.is_file() and zipfile.is_zipfile(path):
                 for name, content in _zip_members(path):
                     if isinstance(content, str):
                         yield name, VerificationReport(False, content, ())
                     else:
                         yield name, verify_invoice(content, trusted=anchors)
                 continue
-            data = path.read_bytes()
+            with path.open("rb") as fh:  # at most the limit + 1: /dev/zero never ends
+                data = fh.read(MAX_XML_BYTES + 1)
+            if len(data) > MAX_XML_BYTES:
+                yield str(path), VerificationReport(
+                    False, f"XML too large: more than {MAX_XML_BYTES} bytes", ()
+                )
+                continue
         except (OSError, zipfile.BadZipFile) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             yield str(path), VerificationReport(False, f"cannot read file: {reason}", ())

@@ -63,6 +63,15 @@ class LotPolicy:
     account_suspended: Outcome = Outcome.DENY
 
     def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("int", "float") and (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or (f.type == "int" and not isinstance(value, int))
+            ):
+                kind = "a whole number" if f.type == "int" else "a number"
+                raise DomainError(f"policy {f.name}={value!r} is not {kind}")
         for name, allowed in _ALLOWED.items():
             raw = getattr(self, name)
             value = Outcome(raw) if raw in Outcome._value2member_map_ else None

@@ -3,17 +3,22 @@
 Billing, database and broker commands need only the base install and are registered here; the
 groups that need an optional extra are imported when they run (``gateway.cli.lazy``), so a
 lighter install still has a working ``parking --help`` and ``parking db upgrade``.
+
+Errors are reported here, once for every command (``gateway.cli.errors``): one line on stderr
+and an exit code that says what failed, never a traceback.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import typer
 
 from gateway.cli import billing, db, images, mqtt, service
-from gateway.cli.lazy import Lazy, LazyGroup, install_hint, missing_extra
+from gateway.cli.errors import ExitCode, debug_enabled, describe, traceback_text
+from gateway.cli.lazy import Lazy, LazyGroup
 
 
 class ParkingGroup(LazyGroup):
@@ -31,6 +36,33 @@ class ParkingGroup(LazyGroup):
             "The mock tax authority (a separate system with its own database).",
         ),
     }
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command; whatever escapes it becomes one line on stderr and an exit code."""
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            rv = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) and not isinstance(rv, bool) else ExitCode.OK
+        except (Exception, KeyboardInterrupt) as exc:  # click's Abort is an Exception
+            command = next((a for a in argv if not a.startswith("-")), "")
+            lazy = self.lazy.get(command)
+            needs = COMMAND_EXTRAS.get(command) or (lazy.extra if lazy is not None else None)
+            failure = describe(exc, f"parking {command}".strip(), needs)
+            if debug_enabled():
+                sys.stderr.write(traceback_text(exc))
+            if failure.message:
+                typer.echo(failure.line, err=True)
+            code = failure.code
+        if standalone_mode:
+            sys.exit(int(code))
+        return int(code)
 
 
 # What a top-level command needs beyond the base install (imported inside the command).
@@ -51,16 +83,5 @@ billing.register(app)
 
 
 def main() -> None:
-    """The console entry: a command whose optional dependencies are missing says which extra
-    to install, instead of a traceback."""
-    try:
-        app(prog_name="parking")
-    except ModuleNotFoundError as exc:
-        command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
-        lazy = ParkingGroup.lazy.get(command)
-        needs = COMMAND_EXTRAS.get(command) or (lazy.extra if lazy is not None else None)
-        extra = missing_extra(exc, needs)
-        if extra is None:
-            raise
-        typer.echo(f"error: {install_hint(f'parking {command}'.strip(), extra, exc)}", err=True)
-        raise SystemExit(1) from None
+    """The console entry (``parking``); errors are reported by :class:`ParkingGroup`."""
+    app(prog_name="parking")

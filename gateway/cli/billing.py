@@ -4,11 +4,9 @@ Passes, refunds and the review queue are in ``gateway.cli.billing_ops``."""
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -27,7 +25,6 @@ from gateway.db import make_engine, make_session_factory
 from gateway.settings import get_settings
 
 console = Console()
-F = TypeVar("F", bound=Callable[..., Any])
 
 accounts = typer.Typer(
     help="Transport accounts: prepaid balances of drivers and businesses.", no_args_is_help=True
@@ -53,20 +50,6 @@ def register(app: typer.Typer) -> None:
     billing_ops.register(app)
 
 
-def _clear_errors(fn: F) -> F:
-    """Business-rule errors become one red line and exit code 1, not a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (DomainError, LookupError, ValueError) as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
 def _money(amount: int | None) -> str:
     return "" if amount is None else vnd(amount)
 
@@ -79,7 +62,6 @@ def _local(t: datetime | None) -> str:
 
 
 @accounts.command("list")
-@_clear_errors
 def accounts_list(
     search: str = typer.Option(None, "--search", "-s", help="Part of a name, tax code or plate."),
     limit: int = typer.Option(50, help="At most this many rows."),
@@ -100,7 +82,6 @@ def accounts_list(
 
 
 @accounts.command("show")
-@_clear_errors
 def accounts_show(
     account_id: int = typer.Argument(..., help="Account id."),
     lines: int = typer.Option(10, help="Statement lines to show."),
@@ -141,7 +122,6 @@ def accounts_show(
 
 
 @accounts.command("create")
-@_clear_errors
 def accounts_create(
     name: str = typer.Option(..., help="Person's or company's name."),
     business: bool = typer.Option(
@@ -159,7 +139,6 @@ def accounts_create(
 
 
 @accounts.command("status")
-@_clear_errors
 def accounts_status(
     account_id: int,
     status: str = typer.Argument(
@@ -172,7 +151,6 @@ def accounts_status(
 
 
 @accounts.command("auto-topup")
-@_clear_errors
 def accounts_auto_topup(
     account_id: int,
     threshold: int = typer.Option(None, help="Top up when the balance falls below (VND)."),
@@ -192,7 +170,6 @@ def accounts_auto_topup(
 
 
 @accounts.command("notice")
-@_clear_errors
 def accounts_notice(account_id: int, level: int = typer.Argument(..., help="VND")) -> None:
     """Set the balance below which the driver is warned."""
     services.set_low_balance_notice(database_uow(), account_id, level)
@@ -203,7 +180,6 @@ def accounts_notice(account_id: int, level: int = typer.Argument(..., help="VND"
 
 
 @vehicles.command("list")
-@_clear_errors
 def vehicles_list(
     account: int = typer.Option(None, "--account", "-a", help="Only this account."),
     all_: bool = typer.Option(False, "--all", help="Include removed vehicles."),
@@ -224,7 +200,6 @@ def vehicles_list(
 
 
 @vehicles.command("add")
-@_clear_errors
 def vehicles_add(
     account_id: int = typer.Argument(..., help="Account id."),
     plate: str = typer.Argument(..., help="Plate, e.g. 30A-123.45 or '29-B1 678.90'."),
@@ -239,7 +214,6 @@ def vehicles_add(
 
 
 @vehicles.command("remove")
-@_clear_errors
 def vehicles_remove(vehicle_id: int) -> None:
     """Take a vehicle off its account (history is kept)."""
     services.remove_vehicle(database_uow(), vehicle_id)
@@ -249,7 +223,6 @@ def vehicles_remove(vehicle_id: int) -> None:
 # ---------------------------------------------------------------- top-up
 
 
-@_clear_errors
 def topup(
     account_id: int = typer.Argument(..., help="Account id."),
     amount: int = typer.Argument(..., help="Amount in VND (integer)."),
@@ -266,7 +239,6 @@ def topup(
 
 
 @tariff.command("list")
-@_clear_errors
 def tariff_list() -> None:
     """Every tariff version with its validity."""
     cat = database_uow().tariffs
@@ -285,7 +257,6 @@ def tariff_list() -> None:
 
 
 @tariff.command("show")
-@_clear_errors
 def tariff_show(
     tariff_id: str, on: str = typer.Option(None, help="Date (YYYY-MM-DD); default today.")
 ) -> None:
@@ -321,7 +292,6 @@ def tariff_show(
 
 
 @tariff.command("quote")
-@_clear_errors
 def tariff_quote(
     tariff_id: str,
     vehicle_class: str = typer.Argument(..., help="motorbike | car_le9 | car_gt9_truck"),
@@ -348,7 +318,6 @@ def tariff_quote(
 
 
 @lots.command("list")
-@_clear_errors
 def lots_list() -> None:
     """Lots with tariff, capacity and current occupancy."""
     uow = database_uow()
@@ -360,7 +329,6 @@ def lots_list() -> None:
 
 
 @lots.command("show")
-@_clear_errors
 def lots_show(lot_id: str) -> None:
     """A lot's gates (with last online/offline report) and its policy."""
     uow = database_uow()
@@ -376,7 +344,6 @@ def lots_show(lot_id: str) -> None:
 
 
 @lots.command("policy")
-@_clear_errors
 def lots_policy(
     lot_id: str,
     settings: list[str] = typer.Argument(
@@ -398,7 +365,6 @@ def lots_policy(
 
 
 @lots.command("set-tariff")
-@_clear_errors
 def lots_set_tariff(lot_id: str, tariff_id: str) -> None:
     """Point a lot at another tariff (versions are chosen by date automatically)."""
     services.set_lot_tariff(database_uow(), lot_id, tariff_id)
@@ -406,7 +372,6 @@ def lots_set_tariff(lot_id: str, tariff_id: str) -> None:
 
 
 @lots.command("seed-demo")
-@_clear_errors
 def lots_seed_demo() -> None:
     """Create the demo operator, a central Hanoi lot, an airport lot and a few accounts."""
     demo = services.seed_demo(database_uow())
@@ -434,7 +399,6 @@ def invoice_lookup(engine: Engine, sessions: sessionmaker[Session]) -> tuple[Any
     return event_lookup(sessions), ""
 
 
-@_clear_errors
 def reconcile(
     day: str = typer.Option(..., "--date", help="Local day to check, YYYY-MM-DD."),
     lot: str = typer.Option(None, "--lot", help="Only this lot."),

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from billing import services
 from billing.domain.decisions import vnd
-from gateway.cli.billing import _clear_errors, _local, _money, console
+from gateway.cli.billing import _local, _money, console
 from gateway.cli.common import database_uow
 
 passes = typer.Typer(
@@ -35,7 +35,6 @@ def register(app: typer.Typer) -> None:
 
 
 @passes.command("sell")
-@_clear_errors
 def passes_sell(
     vehicle_id: int = typer.Argument(..., help="Vehicle id (parking vehicles list)."),
     lot: str = typer.Option(..., "--lot", help="The lot the pass is for."),
@@ -58,7 +57,6 @@ def passes_sell(
 
 
 @passes.command("list")
-@_clear_errors
 def passes_list(
     account: int = typer.Option(None, "--account", "-a", help="Only this account."),
     lot: str = typer.Option(None, "--lot", help="Only this lot."),
@@ -88,7 +86,6 @@ def passes_list(
 # ---------------------------------------------------------------- refund
 
 
-@_clear_errors
 def refund(
     journal_entry_id: int = typer.Argument(..., help="The fare or pass entry to refund."),
     request_id: str = typer.Option(
@@ -118,7 +115,6 @@ def refund(
 
 
 @review.command("list")
-@_clear_errors
 def review_list(
     lot: str = typer.Option(None, "--lot", help="Only this lot."),
     limit: int = typer.Option(100, help="At most this many rows."),
@@ -155,7 +151,6 @@ def review_list(
 
 
 @review.command("charge")
-@_clear_errors
 def review_charge(
     passage_id: int,
     actor: str = typer.Option(..., "--actor", help="Who decides."),
@@ -168,7 +163,6 @@ def review_charge(
 
 
 @review.command("waive")
-@_clear_errors
 def review_waive(
     passage_id: int,
     actor: str = typer.Option(..., "--actor", help="Who decides."),
@@ -180,7 +174,6 @@ def review_waive(
 
 
 @review.command("correct-plate")
-@_clear_errors
 def review_correct_plate(
     passage_id: int,
     plate: str = typer.Argument(..., help="The plate as read on the image."),

@@ -89,8 +89,9 @@ class Lazy:
 
 def _unavailable(name: str, lazy: Lazy, message: str) -> TyperCommand:
     def explain() -> None:
-        typer.echo(f"error: {message}", err=True)
-        raise typer.Exit(1)
+        from gateway.cli.errors import CliError, ExitCode
+
+        raise CliError(message, ExitCode.MISSING_EXTRA)
 
     return TyperCommand(
         name,

@@ -8,17 +8,12 @@ from typing import Annotated
 
 import typer
 
+from gateway.cli.errors import CliError, ExitCode
 from gateway.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 app = typer.Typer(help="The MQTT broker the gates and the gateway meet at.", no_args_is_help=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    log.info("mqtt config refused: %s", message)  # for a configured log; the user reads stderr
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
 
 
 @app.command("config")
@@ -42,28 +37,22 @@ def config(
     Passwords of gates (and of the gateway) from an earlier run in OUT are kept, so gates in the
     field keep working; new gates get new ones, removed gates lose theirs. --rotate replaces all.
     """
-    from sqlalchemy.exc import SQLAlchemyError
-
     from billing.adapters.uow import UnitOfWork
     from billing.services import list_gates
     from gateway import broker_credentials as store
     from gateway.db import make_engine, make_session_factory
     from gateway.mosquitto_conf import write_config
 
-    url = get_settings().effective_database_url
-    engine = make_engine(url)
-    try:
+    engine = make_engine(get_settings().effective_database_url)
+    try:  # a database that is down or not migrated is reported by gateway.cli.errors (exit 3)
         gates = [(g.lot_id, g.id) for g in list_gates(UnitOfWork(make_session_factory(engine)))]
-    except SQLAlchemyError as exc:
-        where = url.split("@")[-1]
-        reason = str(exc).splitlines()[0]
-        raise _fail(
-            f"cannot read the gates from {where} ({reason}); run `parking db upgrade`?"
-        ) from None
     finally:
         engine.dispose()
     if not gates:
-        raise _fail("the database has no gates: add lots and gates first (parking lots ...)")
+        raise CliError(
+            "the database has no gates: add lots and gates first (parking lots ...)",
+            ExitCode.REFUSED,
+        )
     try:
         changes = store.plan(store.load(out), service_user, gates, rotate=rotate)
         creds = changes.credentials
@@ -75,8 +64,10 @@ def config(
             bind=bind,
         )
         store.save(out, creds, port=port)
-    except ValueError as exc:  # a bad id in the database, an unreadable credentials file
-        raise _fail(str(exc)) from None
+    except store.CredentialFileError as exc:
+        raise CliError(str(exc), ExitCode.FILE) from None
+    except ValueError as exc:  # a bad id in the database
+        raise CliError(str(exc), ExitCode.REFUSED) from None
     lots = sorted({g.lot_id for g in creds.gates})
     typer.echo(f"wrote {conf} (listener {bind}:{port}), {out / 'passwd'}, {out / 'acl'}")
     typer.echo(

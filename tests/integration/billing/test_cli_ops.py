@@ -21,16 +21,18 @@ def ok(cli: CliRunner, *args: str) -> str:
     return r.output
 
 
-def fails(cli: CliRunner, *args: str) -> str:
+def fails(cli: CliRunner, *args: str, code: int = 1) -> str:
+    """The one-line error of a refused command (exit 1), or of bad input (``code=2``)."""
     r = cli.invoke(app, list(args))
-    assert r.exit_code == 1, r.output
+    assert r.exit_code == code, r.output
+    assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error: "), r.stderr
     return r.output
 
 
 def test_account_status_auto_topup_and_notice(cli: CliRunner) -> None:
     assert "account 1 is suspended" in ok(cli, "accounts", "status", "1", "suspended")
     assert "(person, suspended)" in ok(cli, "accounts", "show", "1")
-    assert "error" in fails(cli, "accounts", "status", "1", "asleep")
+    assert "not a valid" in fails(cli, "accounts", "status", "1", "asleep", code=2)
     ok(cli, "accounts", "status", "1", "active")
     out = ok(cli, "accounts", "auto-topup", "1", "--threshold", "20000", "--amount", "100000")
     assert "auto top-up 100.000đ below 20.000đ" in out

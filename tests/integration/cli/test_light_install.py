@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.cli.errors import ExitCode
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -119,6 +121,6 @@ def test_a_command_without_its_extra_says_what_to_install(
     tmp_path: Path, args: tuple[str, ...], extra: str
 ) -> None:
     done = _parking(tmp_path, *args)
-    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.returncode == ExitCode.MISSING_EXTRA, done.stdout + done.stderr
     assert f"pip install 'parking[{extra}]'" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr

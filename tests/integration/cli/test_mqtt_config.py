@@ -20,6 +20,7 @@ from billing.adapters.uow import UnitOfWork
 from billing.services import add_gate, create_lot, seed_demo
 from gateway import migrate
 from gateway.broker import MosquittoBroker, free_port, wait_for_port
+from gateway.cli.errors import ExitCode
 from gateway.db import make_engine, make_session_factory
 from gateway.mosquitto_conf import GateCredential
 from gateway.mqtt.client import shared, stop
@@ -182,14 +183,14 @@ def test_mqtt_config_from_the_database_to_a_running_broker(tmp_path: Path) -> No
 def test_mqtt_config_explains_what_is_missing_instead_of_a_traceback(tmp_path: Path) -> None:
     url = f"sqlite:///{(tmp_path / 'empty.db').as_posix()}"
     done = _parking(url, "mqtt", "config", "--out", str(tmp_path / "mqtt"))
-    assert done.returncode == 1
+    assert done.returncode == ExitCode.DATABASE
     assert "parking db upgrade" in done.stderr and "Traceback" not in done.stderr
     migrate.upgrade(url)
     done = _parking(url, "mqtt", "config", "--out", str(tmp_path / "mqtt"))
-    assert done.returncode == 1 and "no gates" in done.stderr
+    assert done.returncode == ExitCode.REFUSED and "no gates" in done.stderr
     (tmp_path / "mqtt").mkdir(exist_ok=True)
     (tmp_path / "mqtt" / "credentials.json").write_text("{not json")
     url = _database(tmp_path / "with-gates")
     done = _parking(url, "mqtt", "config", "--out", str(tmp_path / "mqtt"))
-    assert done.returncode == 1 and "not a credentials file" in done.stderr
+    assert done.returncode == ExitCode.FILE and "not a credentials file" in done.stderr
     assert "Traceback" not in done.stderr

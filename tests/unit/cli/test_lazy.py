@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gateway.cli import ParkingGroup, app
+from gateway.cli.errors import ExitCode
 from gateway.cli.lazy import Lazy, missing_extra
 
 
@@ -28,7 +29,7 @@ def test_a_missing_extra_becomes_a_command_that_says_so(monkeypatch: pytest.Monk
     lazy = Lazy("no_such_extra_module.cli:app", "lpr", "Plate reading, elsewhere.")
     monkeypatch.setitem(ParkingGroup.lazy, "elsewhere", lazy)
     result = CliRunner().invoke(app, ["elsewhere", "read", "x.jpg"])
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.MISSING_EXTRA
     assert "pip install 'parking[lpr]'" in result.output
     assert "no_such_extra_module" in result.output
 

@@ -63,8 +63,11 @@ def _reports(
             with path.open("rb") as fh:  # at most the limit + 1: /dev/zero never ends
                 data = fh.read(MAX_XML_BYTES + 1)
             if len(data) > MAX_XML_BYTES:
-                yield str(path), VerificationReport(
-                    False, f"XML too large: more than {MAX_XML_BYTES} bytes", ()
+                yield (
+                    str(path),
+                    VerificationReport(
+                        False, f"XML too large: more than {MAX_XML_BYTES} bytes", ()
+                    ),
                 )
                 continue
         except (OSError, zipfile.BadZipFile) as exc:

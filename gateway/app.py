@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from gateway.auth.throttle import SignInThrottle
 from gateway.auth.tokens import TokenSigner
 from gateway.db import make_engine, make_session_factory
 from gateway.local_secrets import with_local_secrets
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, container: Any = None) -> FastA
         session_factory
     )
     app.state.token_signer = TokenSigner(settings.secret_key)
+    app.state.sign_in_throttle = SignInThrottle()
 
     from gateway.api import router as api_router
     from gateway.web import pages

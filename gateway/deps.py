@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.adapters.uow import UnitOfWork
 from gateway.auth.principal import Principal
+from gateway.auth.throttle import SignInThrottle
 from gateway.auth.tokens import COOKIE_NAME, TokenKind, TokenSigner, fingerprint
 from gateway.auth.users import load_user, principal_for
 from gateway.settings import Settings
@@ -68,6 +69,20 @@ def get_signer(request: Request) -> TokenSigner:
 
 
 SignerDep = Annotated[TokenSigner, Depends(get_signer)]
+
+
+def get_throttle(request: Request) -> SignInThrottle:
+    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    return throttle
+
+
+ThrottleDep = Annotated[SignInThrottle, Depends(get_throttle)]
+
+
+def client_address(request: Request) -> str:
+    """The peer's address (behind a proxy: the proxy's, unless uvicorn trusts its headers)."""
+    return request.client.host if request.client is not None else "unknown"
+
 
 _bearer = HTTPBearer(auto_error=False, description="token from POST /api/v1/auth/token")
 

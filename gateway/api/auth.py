@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, status
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from gateway.api.schemas import AUTH_ERRORS
+from gateway.api.schemas import AUTH_ERRORS, Problem
+from gateway.auth import sign_in
 from gateway.auth.audit import record
 from gateway.auth.tokens import API_TOKEN_MAX_AGE_S
-from gateway.auth.users import authenticate, principal_for
-from gateway.deps import CurrentUser, SessionDep, SignerDep
+from gateway.auth.users import principal_for
+from gateway.deps import CurrentUser, SessionDep, SignerDep, ThrottleDep, client_address
 
 router = APIRouter(tags=["auth"])
 
@@ -36,18 +38,41 @@ class MeOut(BaseModel):
 @router.post(
     "/auth/token",
     response_model=TokenOut,
-    responses={401: {"description": "wrong username or password"}},
+    responses={
+        401: {"model": Problem, "description": "wrong username or password"},
+        429: {
+            "model": Problem,
+            "description": "too many failed sign-ins for this user or address: wait Retry-After "
+            "seconds (the wait doubles with each further failure)",
+        },
+    },
 )
 def issue_token(
+    request: Request,
     session: SessionDep,
     signer: SignerDep,
+    throttle: ThrottleDep,
     username: Annotated[str, Form(min_length=1, max_length=120)],
     password: Annotated[str, Form(min_length=1, max_length=512)],
-) -> TokenOut:
+) -> TokenOut | JSONResponse:
     """OAuth2 password-style form (``username``, ``password``) in, bearer token out."""
-    user = authenticate(session, username, password)
+    # Answers, not exceptions: the audit rows of a refusal must be committed with the request.
+    attempt = sign_in.attempt(
+        session, throttle, username, password, address=client_address(request), via="api"
+    )
+    if attempt.verdict.blocked:
+        return JSONResponse(
+            {"detail": "too many failed sign-ins: try again later"},
+            status_code=429,
+            headers={"Retry-After": attempt.verdict.retry_after_header},
+        )
+    user = attempt.user
     if user is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
+        return JSONResponse(
+            {"detail": "wrong username or password"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     record(session, principal_for(session, user), "auth.token", "user", user.id)
     return TokenOut(
         access_token=signer.issue("api", user.id, user.password_hash),

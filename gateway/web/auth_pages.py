@@ -9,10 +9,11 @@ from urllib.parse import urlparse
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from gateway.auth import sign_in
 from gateway.auth.audit import record
 from gateway.auth.tokens import COOKIE_MAX_AGE_S, COOKIE_NAME
-from gateway.auth.users import authenticate, principal_for
-from gateway.deps import OptionalUser, SessionDep, SignerDep
+from gateway.auth.users import principal_for
+from gateway.deps import OptionalUser, SessionDep, SignerDep, ThrottleDep, client_address
 from gateway.web.i18n import LANGS
 from gateway.web.rendering import render
 
@@ -50,11 +51,26 @@ def login(
     request: Request,
     session: SessionDep,
     signer: SignerDep,
+    throttle: ThrottleDep,
     username: Annotated[str, Form(max_length=120)],
     password: Annotated[str, Form(max_length=512)],
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    user = authenticate(session, username, password)
+    attempt = sign_in.attempt(
+        session, throttle, username, password, address=client_address(request), via="page"
+    )
+    user = attempt.user
+    if attempt.verdict.blocked:
+        page = render(
+            request,
+            "login.html",
+            status_code=429,
+            next=_safe_next(next) or "",
+            error="too_many_sign_ins",
+            retry_after=attempt.verdict.retry_after_header,
+        )
+        page.headers["Retry-After"] = attempt.verdict.retry_after_header
+        return page
     if user is None:
         return render(
             request, "login.html", status_code=401, next=_safe_next(next) or "", error="bad_login"

@@ -15,6 +15,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "username": ("Tên đăng nhập", "Username"),
     "password": ("Mật khẩu", "Password"),
     "bad_login": ("Sai tên đăng nhập hoặc mật khẩu", "Wrong username or password"),
+    "too_many_sign_ins": (
+        "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {s} giây",
+        "Too many failed sign-ins. Please try again in {s} seconds",
+    ),
     "dashboard": ("Bảng điều khiển", "Dashboard"),
     "revenue": ("Doanh thu", "Revenue"),
     "revenue_by_day": ("Doanh thu theo ngày", "Revenue by day"),

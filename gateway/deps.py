@@ -7,7 +7,7 @@ API callers authenticate with ``Authorization: Bearer <token>``; pages with a si
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlparse
 
 from fastapi import Depends, HTTPException, Request, status
@@ -20,6 +20,18 @@ from gateway.auth.throttle import SignInThrottle
 from gateway.auth.tokens import COOKIE_NAME, TokenKind, TokenSigner, fingerprint
 from gateway.auth.users import load_user, principal_for
 from gateway.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Dependencies that decide who may ask: ``gateway.api.access.AccessFirstRoute`` runs them for a
+#: request whose body is not JSON, which FastAPI refuses before any dependency runs.
+ACCESS_CHECKS: set[Callable[..., Any]] = set()
+
+
+def access_check(fn: F) -> F:
+    """Mark a dependency as an access check (see ``ACCESS_CHECKS``)."""
+    ACCESS_CHECKS.add(fn)
+    return fn
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -136,6 +148,7 @@ def release(session: Session) -> None:
 OptionalUser = Annotated[Principal | None, Depends(optional_user)]
 
 
+@access_check
 def current_user(user: OptionalUser) -> Principal:
     if user is None:
         raise HTTPException(
@@ -157,7 +170,7 @@ def require_roles(*roles: str) -> Callable[[Principal], Principal]:
             )
         return user
 
-    return check
+    return access_check(check)
 
 
 OperatorUser = Annotated[Principal, Depends(require_roles("operator", "admin"))]

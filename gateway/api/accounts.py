@@ -9,11 +9,12 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.api import billing_port, queries
+from gateway.api.access import AccessFirstRoute, AccountId
 from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep, conflict, invalid, not_found
 from gateway.auth.audit import record
-from gateway.deps import AdminUser, CurrentUser, SessionDep, UowDep, ensure_account, release
+from gateway.deps import AdminUser, CurrentUser, SessionDep, UowDep, release
 
-router = APIRouter(tags=["accounts"], responses=AUTH_ERRORS)
+router = APIRouter(tags=["accounts"], responses=AUTH_ERRORS, route_class=AccessFirstRoute)
 NO_ACCOUNT = not_found("no such account")
 
 VehicleClassName = Literal["motorbike", "car_le9", "car_gt9_truck"]
@@ -80,8 +81,8 @@ def account_out(row: object) -> AccountOut:
     return out
 
 
-def _load(session: SessionDep, user: CurrentUser, account_id: int) -> AccountOut:
-    ensure_account(user, account_id)
+def _load(session: SessionDep, account_id: int) -> AccountOut:
+    """The account (access was checked by ``AccountId``)."""
     row = queries.account(session, account_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no account {account_id}")
@@ -106,15 +107,14 @@ def list_accounts(
 
 
 @router.get("/accounts/{account_id}", response_model=AccountOut, responses=NO_ACCOUNT)
-def get_account(account_id: IdPath, session: SessionDep, user: CurrentUser) -> AccountOut:
-    return _load(session, user, account_id)
+def get_account(account_id: AccountId, session: SessionDep) -> AccountOut:
+    return _load(session, account_id)
 
 
 @router.get(
     "/accounts/{account_id}/vehicles", response_model=list[VehicleOut], responses=NO_ACCOUNT
 )
-def list_vehicles(account_id: IdPath, session: SessionDep, user: CurrentUser) -> list[VehicleOut]:
-    _load(session, user, account_id)
+def list_vehicles(account_id: AccountId, session: SessionDep) -> list[VehicleOut]:
     return [VehicleOut.model_validate(v) for v in queries.vehicles(session, account_id)]
 
 
@@ -125,9 +125,8 @@ def list_vehicles(account_id: IdPath, session: SessionDep, user: CurrentUser) ->
     responses={**NO_ACCOUNT, **conflict("plate invalid or already registered")},
 )
 def add_vehicle(
-    account_id: IdPath, body: VehicleIn, session: SessionDep, user: CurrentUser, uow: UowDep
+    account_id: AccountId, body: VehicleIn, session: SessionDep, user: CurrentUser, uow: UowDep
 ) -> VehicleOut:
-    _load(session, user, account_id)
     release(session)
     try:
         vehicle_id = billing_port.add_vehicle(
@@ -146,9 +145,8 @@ def add_vehicle(
     responses=not_found("no such account, or no such vehicle on it"),
 )
 def remove_vehicle(
-    account_id: IdPath, vehicle_id: IdPath, session: SessionDep, user: CurrentUser, uow: UowDep
+    account_id: AccountId, vehicle_id: IdPath, session: SessionDep, user: CurrentUser, uow: UowDep
 ) -> None:
-    _load(session, user, account_id)
     release(session)
     try:
         billing_port.remove_vehicle(uow, account_id, vehicle_id)
@@ -159,9 +157,8 @@ def remove_vehicle(
 
 @router.put("/accounts/{account_id}/auto-topup", response_model=AccountOut, responses=NO_ACCOUNT)
 def set_auto_topup(
-    account_id: IdPath, body: AutoTopUpIn, session: SessionDep, user: CurrentUser, uow: UowDep
+    account_id: AccountId, body: AutoTopUpIn, session: SessionDep, user: CurrentUser, uow: UowDep
 ) -> AccountOut:
-    _load(session, user, account_id)
     release(session)
     try:
         billing_port.set_auto_topup(
@@ -174,14 +171,11 @@ def set_auto_topup(
         raise invalid(("body",), str(exc)) from exc
     record(session, user, "account.auto_topup", "account", account_id, body.model_dump())
     session.expire_all()
-    return _load(session, user, account_id)
+    return _load(session, account_id)
 
 
 @router.get("/accounts/{account_id}/topups", response_model=Page[TopUpOut], responses=NO_ACCOUNT)
-def list_topups(
-    account_id: IdPath, session: SessionDep, user: CurrentUser, paging: PagingDep
-) -> Page[TopUpOut]:
-    _load(session, user, account_id)
+def list_topups(account_id: AccountId, session: SessionDep, paging: PagingDep) -> Page[TopUpOut]:
     window = queries.topups(session, account_id, paging.limit, paging.offset)
     return Page(
         items=[TopUpOut.model_validate(t) for t in window.items],

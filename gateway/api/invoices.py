@@ -6,17 +6,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from gateway.api import queries
+from gateway.api.access import AccessFirstRoute, LotFilter, access_check
 from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep, as_json_errors, not_found
 from gateway.auth.principal import Principal
-from gateway.deps import CurrentUser, SessionDep, SettingsDep
+from gateway.deps import CurrentUser, SessionDep, SettingsDep, release
 
-router = APIRouter(tags=["invoices"], responses=AUTH_ERRORS)
+router = APIRouter(tags=["invoices"], responses=AUTH_ERRORS, route_class=AccessFirstRoute)
 NO_INVOICE = not_found("no such invoice")
 
 InvoiceStatus = Literal["signed", "sent", "accepted", "rejected"]
@@ -127,7 +128,7 @@ def list_invoices(
     session: SessionDep,
     user: CurrentUser,
     paging: PagingDep,
-    lot_id: Annotated[str | None, Query(max_length=40)] = None,
+    lot_id: LotFilter,
     status_: Annotated[InvoiceStatus | None, Query(alias="status")] = None,
     date_from: date | None = None,
     date_to: date | None = None,
@@ -152,13 +153,20 @@ def list_invoices(
     )
 
 
-def load_invoice(session: SessionDep, user: Principal, invoice_id: int) -> Any:
+def load_invoice(session: SessionDep, invoice_id: int) -> Any:
+    """The invoice (access was checked by ``InvoiceId``)."""
     from einvoice import queries as inv
 
     detail = inv.get_invoice(session, invoice_id)
     if detail is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no invoice {invoice_id}")
-    summary = detail.invoice
+    return detail
+
+
+@access_check
+def invoice_access(invoice_id: IdPath, session: SessionDep, user: CurrentUser) -> int:
+    """A driver's own invoices; an operator's lots' invoices; any for an admin."""
+    summary = load_invoice(session, invoice_id).invoice
     if user.role == "driver":
         allowed = summary.buyer_account_id is not None and user.owns_account(
             summary.buyer_account_id
@@ -169,7 +177,11 @@ def load_invoice(session: SessionDep, user: Principal, invoice_id: int) -> Any:
         )
     if not allowed:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to invoice {invoice_id}")
-    return detail
+    release(session)
+    return invoice_id
+
+
+InvoiceId = Annotated[int, Depends(invoice_access)]
 
 
 def rejection_reasons(detail: Any) -> list[dict[str, Any]]:
@@ -181,11 +193,11 @@ def rejection_reasons(detail: Any) -> list[dict[str, Any]]:
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceDetailOut, responses=NO_INVOICE)
 def get_invoice(
-    invoice_id: IdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep
+    invoice_id: InvoiceId, session: SessionDep, settings: SettingsDep
 ) -> InvoiceDetailOut:
     from einvoice.render import lookup_url
 
-    detail = load_invoice(session, user, invoice_id)
+    detail = load_invoice(session, invoice_id)
     mccqt = detail.invoice.mccqt
     return InvoiceDetailOut(
         invoice=invoice_out(detail.invoice),
@@ -207,9 +219,8 @@ def invoice_file(session: SessionDep, invoice_id: int) -> tuple[str, bytes]:
     response_class=Response,
     responses={200: {"content": {"application/xml": {}}}, **NO_INVOICE},
 )
-def invoice_xml(invoice_id: IdPath, session: SessionDep, user: CurrentUser) -> Response:
+def invoice_xml(invoice_id: InvoiceId, session: SessionDep) -> Response:
     """The signed invoice (the authority's coded copy when there is one), byte for byte."""
-    load_invoice(session, user, invoice_id)
     name, data = invoice_file(session, invoice_id)
     return Response(
         data,
@@ -223,12 +234,10 @@ def invoice_xml(invoice_id: IdPath, session: SessionDep, user: CurrentUser) -> R
     response_class=HTMLResponse,
     responses=as_json_errors({**AUTH_ERRORS, **NO_INVOICE}),
 )
-def invoice_html(
-    invoice_id: IdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep
-) -> HTMLResponse:
+def invoice_html(invoice_id: InvoiceId, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     from einvoice.render import render_html
 
-    detail = load_invoice(session, user, invoice_id)
+    detail = load_invoice(session, invoice_id)
     _, data = invoice_file(session, invoice_id)
     return HTMLResponse(render_html(data, settings.tax_authority_url, status=detail.invoice.status))
 
@@ -238,12 +247,10 @@ def invoice_html(
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}}}, **NO_INVOICE},
 )
-def invoice_pdf(
-    invoice_id: IdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep
-) -> Response:
+def invoice_pdf(invoice_id: InvoiceId, session: SessionDep, settings: SettingsDep) -> Response:
     from einvoice.render import render_pdf
 
-    detail = load_invoice(session, user, invoice_id)
+    detail = load_invoice(session, invoice_id)
     name, data = invoice_file(session, invoice_id)
     pdf = render_pdf(data, settings.tax_authority_url, status=detail.invoice.status)
     return Response(

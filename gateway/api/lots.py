@@ -9,19 +9,12 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api import queries
+from gateway.api.access import AccessFirstRoute, LotId
 from gateway.api.schemas import AUTH_ERRORS, invalid, not_found
 from gateway.auth.audit import record
-from gateway.deps import (
-    AdminUser,
-    CurrentUser,
-    OperatorUser,
-    SessionDep,
-    UowDep,
-    ensure_lot,
-    release,
-)
+from gateway.deps import AdminUser, CurrentUser, OperatorUser, SessionDep, UowDep, release
 
-router = APIRouter(tags=["lots"], responses=AUTH_ERRORS)
+router = APIRouter(tags=["lots"], responses=AUTH_ERRORS, route_class=AccessFirstRoute)
 NO_LOT = not_found("no such lot")
 
 
@@ -90,11 +83,10 @@ def list_lots(session: SessionDep, user: OperatorUser) -> list[LotOut]:
 
 
 @router.get("/lots/{lot_id}", response_model=LotOut, responses=NO_LOT)
-def get_lot(lot_id: str, session: SessionDep, user: OperatorUser) -> LotOut:
+def get_lot(lot_id: LotId, session: SessionDep) -> LotOut:
     lot = queries.lot(session, lot_id)
-    if lot is None:
+    if lot is None:  # removed since the access check
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lot {lot_id}")
-    ensure_lot(user, lot.id, lot.operator_id)
     return _lot_out(session, lot)
 
 
@@ -108,14 +100,12 @@ class LotTariffIn(BaseModel):
     responses={**NO_LOT, 422: {"description": "unknown tariff, or a malformed body"}},
 )
 def set_lot_tariff(
-    lot_id: str, body: LotTariffIn, session: SessionDep, admin: AdminUser, uow: UowDep
+    lot_id: LotId, admin: AdminUser, body: LotTariffIn, session: SessionDep, uow: UowDep
 ) -> LotOut:
     """Point a lot at another tariff; which version applies still follows the validity dates."""
     from billing.domain.model import DomainError
     from billing.services import set_lot_tariff as assign
 
-    if queries.lot(session, lot_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lot {lot_id}")
     release(session)
     try:
         assign(uow, lot_id, body.tariff_id)
@@ -123,12 +113,12 @@ def set_lot_tariff(
         raise invalid(("body", "tariff_id"), str(exc)) from exc
     record(session, admin, "lot.tariff", "lot", lot_id, {"tariff_id": body.tariff_id})
     session.expire_all()
-    return get_lot(lot_id, session, admin)
+    return get_lot(lot_id, session)
 
 
 @router.get("/lots/{lot_id}/gates", response_model=list[GateOut], responses=NO_LOT)
-def list_gates(lot_id: str, session: SessionDep, user: OperatorUser) -> list[GateOut]:
-    return get_lot(lot_id, session, user).gates
+def list_gates(lot_id: LotId, session: SessionDep) -> list[GateOut]:
+    return get_lot(lot_id, session).gates
 
 
 def tariff_versions(tariff_id: str | None = None) -> list[TariffVersionOut]:

@@ -12,10 +12,10 @@ from fastapi.responses import FileResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from gateway.api import queries
+from gateway.api.access import AccessFirstRoute, LotFilter, PassageId, SessionId
 from gateway.api.schemas import (
     AUTH_ERRORS,
     MAX_ID,
-    IdPath,
     Page,
     PagingDep,
     as_json_errors,
@@ -25,7 +25,7 @@ from gateway.auth.principal import Principal
 from gateway.deps import CurrentUser, SessionDep, SettingsDep
 from gateway.images import MAX_FRAMES, frame_paths
 
-router = APIRouter(tags=["passages"], responses=AUTH_ERRORS)
+router = APIRouter(tags=["passages"], responses=AUTH_ERRORS, route_class=AccessFirstRoute)
 
 
 class PassageOut(BaseModel):
@@ -74,23 +74,14 @@ def passage_out(row: Any) -> PassageOut:
 def scope(
     session: SessionDep, user: Principal, lot_id: str | None
 ) -> tuple[list[str] | None, int | None]:
-    """(lots, account) a listing is limited to: an operator's lots, a driver's own account."""
+    """(lots, account) a listing is limited to: an operator's lots, a driver's own account.
+
+    ``lot_id`` comes from ``LotFilter``, which checked it against the user already."""
     if user.role == "driver":
         if user.account_id is None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "no account linked to this user")
         return ([lot_id] if lot_id else None), int(user.account_id)
-    lots = queries.visible_lot_ids(session, user)
-    if lot_id is not None:
-        if lot_id not in lots:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to lot {lot_id}")
-        lots = [lot_id]
-    return lots, None
-
-
-def can_see(user: Principal, session: SessionDep, lot_id: str, account_id: int | None) -> bool:
-    if user.role == "driver":
-        return account_id is not None and user.owns_account(account_id)
-    return lot_id in queries.visible_lot_ids(session, user)
+    return ([lot_id] if lot_id else queries.visible_lot_ids(session, user)), None
 
 
 @router.get("/passages", response_model=Page[PassageOut])
@@ -98,7 +89,7 @@ def list_passages(
     session: SessionDep,
     user: CurrentUser,
     paging: PagingDep,
-    lot_id: Annotated[str | None, Query(max_length=40)] = None,
+    lot_id: LotFilter,
     gate_id: Annotated[str | None, Query(max_length=40)] = None,
     direction: Literal["entry", "exit"] | None = None,
     plate: Annotated[str | None, Query(max_length=20)] = None,
@@ -133,12 +124,11 @@ def list_passages(
     )
 
 
-def load_passage(session: SessionDep, user: Principal, passage_id: int) -> Any:
+def load_passage(session: SessionDep, passage_id: int) -> Any:
+    """The passage (access was checked by ``PassageId``)."""
     row = queries.passage(session, passage_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no passage {passage_id}")
-    if not can_see(user, session, row.lot_id, row.account_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to passage {passage_id}")
     return row
 
 
@@ -164,7 +154,7 @@ CSV_COLUMNS = (
 def passages_csv(
     session: SessionDep,
     user: CurrentUser,
-    lot_id: Annotated[str | None, Query(max_length=40)] = None,
+    lot_id: LotFilter,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
@@ -191,8 +181,8 @@ def passages_csv(
 @router.get(
     "/passages/{passage_id}", response_model=PassageOut, responses=not_found("no such passage")
 )
-def get_passage(passage_id: IdPath, session: SessionDep, user: CurrentUser) -> PassageOut:
-    return passage_out(load_passage(session, user, passage_id))
+def get_passage(passage_id: PassageId, session: SessionDep) -> PassageOut:
+    return passage_out(load_passage(session, passage_id))
 
 
 @router.get(
@@ -204,14 +194,13 @@ def get_passage(passage_id: IdPath, session: SessionDep, user: CurrentUser) -> P
     },
 )
 def passage_image(
-    passage_id: IdPath,
+    passage_id: PassageId,
     session: SessionDep,
-    user: CurrentUser,
     settings: SettingsDep,
     frame: Annotated[int, Query(ge=0, lt=MAX_FRAMES, description="0 = the first frame")] = 0,
 ) -> FileResponse:
     """A camera frame of the passage (JPEG); the gate sends 1-5 per passage."""
-    row = load_passage(session, user, passage_id)
+    row = load_passage(session, passage_id)
     paths = frame_paths(settings.data_dir, row.image_ref) if row.image_ref else []
     if frame >= len(paths):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such stored frame for this passage")
@@ -223,7 +212,7 @@ def list_sessions(
     session: SessionDep,
     user: CurrentUser,
     paging: PagingDep,
-    lot_id: Annotated[str | None, Query(max_length=40)] = None,
+    lot_id: LotFilter,
     status_: Annotated[Literal["open", "closed", "void"] | None, Query(alias="status")] = None,
     plate: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Page[SessionOut]:
@@ -251,10 +240,8 @@ def list_sessions(
     tags=["sessions"],
     responses=not_found("no such parking session"),
 )
-def get_session(session_id: IdPath, session: SessionDep, user: CurrentUser) -> SessionOut:
+def get_session(session_id: SessionId, session: SessionDep) -> SessionOut:
     row = queries.parking_session(session, session_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no session {session_id}")
-    if not can_see(user, session, row.lot_id, row.account_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to session {session_id}")
     return SessionOut.model_validate(row)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from gateway.api import billing_port, queries
+from gateway.api.access import AccessFirstRoute, LotFilter
 from gateway.api.reports import today_local
 from gateway.api.schemas import AUTH_ERRORS
 from gateway.deps import OperatorUser, SessionDep, SessionFactoryDep, UowDep, release
 
-router = APIRouter(tags=["reconciliation"], responses=AUTH_ERRORS)
+router = APIRouter(tags=["reconciliation"], responses=AUTH_ERRORS, route_class=AccessFirstRoute)
 
 
 class LotFiguresOut(BaseModel):
@@ -53,8 +53,8 @@ def reconciliation(
     factory: SessionFactoryDep,
     user: OperatorUser,
     uow: UowDep,
+    lot_id: LotFilter,
     day: date | None = None,
-    lot_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> ReconciliationOut:
     """One local day (default today) for one lot or every lot this operator may see.
 
@@ -63,10 +63,7 @@ def reconciliation(
     """
     from einvoice.queries import event_lookup
 
-    lots = queries.visible_lot_ids(session, user)
-    if lot_id is not None and lot_id not in lots:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to lot {lot_id}")
-    wanted = [lot_id] if lot_id else lots
+    wanted = [lot_id] if lot_id else queries.visible_lot_ids(session, user)
     day = day or today_local()
     lookup = event_lookup(factory)
     release(session)

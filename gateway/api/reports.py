@@ -5,19 +5,19 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from gateway.api import queries
+from gateway.api.access import AccessFirstRoute, LotFilter
 from gateway.api.schemas import AUTH_ERRORS, invalid
 from gateway.auth.principal import Principal
 from gateway.deps import OperatorUser, SessionDep
 from gateway.web.formatting import LOCAL_TZ
 
-router = APIRouter(tags=["reports"], responses=AUTH_ERRORS)
+router = APIRouter(tags=["reports"], responses=AUTH_ERRORS, route_class=AccessFirstRoute)
 
 MAX_DAYS = 366
 
@@ -76,7 +76,7 @@ def date_range(day_from: date | None, day_to: date | None) -> tuple[date, date]:
 def revenue(
     session: SessionDep,
     user: OperatorUser,
-    lot_id: Annotated[str | None, Query(max_length=40)] = None,
+    lot_id: LotFilter,
     day_from: date | None = None,
     day_to: date | None = None,
 ) -> RevenueOut:
@@ -100,7 +100,7 @@ def revenue(
 def revenue_csv(
     session: SessionDep,
     user: OperatorUser,
-    lot_id: Annotated[str | None, Query(max_length=40)] = None,
+    lot_id: LotFilter,
     day_from: date | None = None,
     day_to: date | None = None,
 ) -> Response:
@@ -122,7 +122,7 @@ def revenue_csv(
 def occupancy(
     session: SessionDep,
     user: OperatorUser,
-    lot_id: Annotated[str | None, Query(max_length=40)] = None,
+    lot_id: LotFilter,
     day: date | None = None,
 ) -> list[LotOccupancyOut]:
     """Vehicles inside each lot now, and at every hour of a local day (default today)."""

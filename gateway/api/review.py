@@ -13,13 +13,14 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api import billing_port, queries
+from gateway.api.access import AccessFirstRoute, LotFilter, ReviewPassageId, check_passage
 from gateway.api.passages import PassageOut, load_passage, passage_out
-from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep, conflict, not_found
+from gateway.api.schemas import AUTH_ERRORS, Page, PagingDep, conflict, not_found
 from gateway.auth.audit import record
 from gateway.auth.principal import Principal
 from gateway.deps import OperatorUser, SessionDep, UowDep, release
 
-router = APIRouter(tags=["review"], responses=AUTH_ERRORS)
+router = APIRouter(tags=["review"], responses=AUTH_ERRORS, route_class=AccessFirstRoute)
 NO_PASSAGE = not_found("no such passage")
 
 
@@ -64,14 +65,10 @@ def review_queue(
     session: SessionDep,
     user: OperatorUser,
     paging: PagingDep,
-    lot_id: Annotated[str | None, Query(max_length=40)] = None,
+    lot_id: LotFilter,
     state: Annotated[str, Query(pattern="^(pending|resolved)$")] = "pending",
 ) -> Page[PassageOut]:
-    lots = queries.visible_lot_ids(session, user)
-    if lot_id is not None:
-        if lot_id not in lots:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to lot {lot_id}")
-        lots = [lot_id]
+    lots = [lot_id] if lot_id else queries.visible_lot_ids(session, user)
     window = queries.passages(
         session, lots, review_status=state, limit=paging.limit, offset=paging.offset
     )
@@ -84,8 +81,8 @@ def review_queue(
 
 
 @router.get("/review/{passage_id}", response_model=ReviewItemOut, responses=NO_PASSAGE)
-def review_item(passage_id: IdPath, session: SessionDep, user: OperatorUser) -> ReviewItemOut:
-    row = load_passage(session, user, passage_id)
+def review_item(passage_id: ReviewPassageId, session: SessionDep) -> ReviewItemOut:
+    row = load_passage(session, passage_id)
     return ReviewItemOut(
         passage=passage_out(row),
         actions=[
@@ -102,7 +99,7 @@ def act(
     action: str,
     **kwargs: Any,
 ) -> ActionResultOut:
-    load_passage(session, user, passage_id)
+    check_passage(session, user, passage_id)  # again: the dashboard's forms act through here too
     release(session)
     try:
         result = billing_port.review_action(uow, passage_id, action, user.username, **kwargs)
@@ -112,7 +109,7 @@ def act(
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     record(session, user, f"review.{action}", "passage", passage_id, kwargs)
     session.expire_all()
-    row = load_passage(session, user, passage_id)
+    row = load_passage(session, passage_id)
     return ActionResultOut(
         passage=passage_out(row),
         actions=[
@@ -140,7 +137,11 @@ def _as_dict(result: Any) -> dict[str, Any]:
     responses={**NO_PASSAGE, **conflict("not pending, or the plate is not valid")},
 )
 def correct_plate(
-    passage_id: IdPath, body: CorrectPlateIn, session: SessionDep, user: OperatorUser, uow: UowDep
+    passage_id: ReviewPassageId,
+    user: OperatorUser,
+    body: CorrectPlateIn,
+    session: SessionDep,
+    uow: UowDep,
 ) -> ActionResultOut:
     """Set the plate the machine misread; billing then settles the passage (charge posts once)."""
     return act(session, uow, user, passage_id, "correct_plate", plate=body.plate)
@@ -152,7 +153,7 @@ def correct_plate(
     responses={**NO_PASSAGE, **conflict("not pending (already charged or waived), or no plate")},
 )
 def charge(
-    passage_id: IdPath,
+    passage_id: ReviewPassageId,
     session: SessionDep,
     user: OperatorUser,
     uow: UowDep,
@@ -169,6 +170,10 @@ def charge(
     responses={**NO_PASSAGE, **conflict("not pending")},
 )
 def waive(
-    passage_id: IdPath, body: ReasonIn, session: SessionDep, user: OperatorUser, uow: UowDep
+    passage_id: ReviewPassageId,
+    user: OperatorUser,
+    body: ReasonIn,
+    session: SessionDep,
+    uow: UowDep,
 ) -> ActionResultOut:
     return act(session, uow, user, passage_id, "waive", reason=body.reason)

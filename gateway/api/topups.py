@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.api import billing_port
+from gateway.api.access import AccessFirstRoute, AccountId
 from gateway.api.schemas import AUTH_ERRORS, MAX_ID, IdPath, Problem, invalid, not_found
 from gateway.api.signing import (
     IDEMPOTENCY_HEADER,
@@ -31,11 +32,11 @@ from gateway.api.signing import (
     verify,
 )
 from gateway.auth.audit import record
-from gateway.deps import CurrentUser, SessionFactoryDep, SettingsDep, UowDep, ensure_account
+from gateway.deps import CurrentUser, SessionFactoryDep, SettingsDep, UowDep
 from gateway.orm import WebhookDelivery
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["top-ups"])
+router = APIRouter(tags=["top-ups"], route_class=AccessFirstRoute)
 
 SIM_PROVIDER = "simpay"
 MIN_TOP_UP_VND = 10_000
@@ -227,7 +228,7 @@ def simulate_payment(
     responses={**AUTH_ERRORS, **not_found("unknown account")},
 )
 def top_up_account(
-    account_id: IdPath,
+    account_id: AccountId,
     body: TopUpRequest,
     user: CurrentUser,
     session_factory: SessionFactoryDep,
@@ -235,7 +236,6 @@ def top_up_account(
     settings: SettingsDep,
 ) -> TopUpResult:
     """Pay through the simulated payment provider; the credit arrives by its signed webhook."""
-    ensure_account(user, account_id)
     code, answer = simulate_payment(
         session_factory, uow, settings.payment_webhook_secret, account_id, body.amount_vnd
     )

@@ -7,11 +7,12 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field, model_validator
 
+from gateway.api.access import AccessFirstRoute
 from gateway.api.schemas import AUTH_ERRORS, conflict, not_found
 from gateway.auth import users as user_service
 from gateway.deps import AdminUser, SessionDep
 
-router = APIRouter(tags=["users"], responses=AUTH_ERRORS)
+router = APIRouter(tags=["users"], responses=AUTH_ERRORS, route_class=AccessFirstRoute)
 
 
 class UserOut(BaseModel):

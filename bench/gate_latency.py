@@ -317,6 +317,10 @@ def main() -> None:
     lots = {mode: f"bench{uuid.uuid4().hex[:8]}" for mode in args.modes}
     creds: dict[tuple[str, str], GateCredential] = {}
     service_password = secrets.token_urlsafe(18)
+    tag = uuid.uuid4().hex[:8]
+    # One gateway account per mode: the broker binds a client id to its account, and each
+    # mode's consumer keeps an MQTT session of its own (see build_consumer below).
+    gateway_user = {mode: f"bench-{tag}-{mode}" for mode in args.modes}
     broker = None
     if args.mqtt_port is None:
         for lot in lots.values():
@@ -326,7 +330,7 @@ def main() -> None:
                 )
         broker = embedded_broker(
             tmp / "mosquitto",
-            service_users={"gateway": service_password},
+            service_users=dict.fromkeys(gateway_user.values(), service_password),
             gates=creds.values(),
             prefer="mosquitto",
         )
@@ -334,13 +338,12 @@ def main() -> None:
     try:
         migrate.upgrade(url)
         mqtt = ("127.0.0.1", broker.port if broker else args.mqtt_port)
-        tag = uuid.uuid4().hex[:8]
         settings = Settings(
             data_dir=tmp,
             database_url=url,
             mqtt_host=mqtt[0],
             mqtt_port=mqtt[1],
-            mqtt_username="gateway" if broker else None,
+            mqtt_username=None,
             mqtt_password=service_password if broker else None,
             mqtt_client_id=f"bench-{tag}",
             mqtt_share_group=f"bench-{tag}",
@@ -356,6 +359,10 @@ def main() -> None:
         for mode in args.modes:
             lot = lots[mode]
             create_lot(container.uow_factory(), lot, f"Bench {lot}", operator, "hn-central")
+            if broker is not None:
+                container.settings = settings.model_copy(
+                    update={"mqtt_username": gateway_user[mode]}
+                )
             consumer = ConsumerThread(
                 build_consumer(
                     container,
@@ -363,7 +370,7 @@ def main() -> None:
                     lot_filter=lot,
                     # Its own MQTT session per mode: events left over from a saturated scenario
                     # must not be redelivered into the next one's figures.
-                    client_id=f"bench-{tag}-{mode}",
+                    client_id=gateway_user[mode],
                 )
             )
             consumer.start()

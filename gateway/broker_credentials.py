@@ -4,14 +4,16 @@ A gate keeps its password for as long as it exists: regenerating the broker conf
 (after a gate was added, or to move the listener) must not lock every gate in the field out, so
 existing passwords are reused and only ``rotate`` replaces them. The operator's copy is
 ``credentials.json`` (0600); each gate gets a file of its own to install on that gate alone,
-and the gateway an ``.env`` fragment with the service user's password.
+and each gateway instance an ``.env`` fragment with its own service account: the broker binds
+a client id to its username, so two instances sharing one account would take the session
+from each other.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,8 @@ from typing import Any
 from gateway.mosquitto_conf import GateCredential, check_id, write_private
 
 CREDENTIALS_FILE = "credentials.json"
-GATEWAY_ENV_FILE = "gateway.env"
+GATEWAYS_DIR = "gateways"  # one <service user>.env per gateway instance
+LEGACY_GATEWAY_ENV_FILE = "gateway.env"  # the single instance's file of earlier versions
 GATES_DIR = "gates"
 
 
@@ -28,10 +31,21 @@ class CredentialFileError(ValueError):
 
 
 @dataclass(frozen=True)
+class ServiceCredential:
+    """One gateway instance's broker account; its username is also its MQTT client id."""
+
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
 class BrokerCredentials:
-    service_user: str
-    service_password: str
+    services: tuple[ServiceCredential, ...]
     gates: tuple[GateCredential, ...]
+
+    @property
+    def service_users(self) -> dict[str, str]:
+        return {s.username: s.password for s in self.services}
 
 
 @dataclass(frozen=True)
@@ -42,7 +56,7 @@ class CredentialPlan:
     created: tuple[str, ...]
     kept: tuple[str, ...]
     removed: tuple[str, ...]
-    service_rotated: bool
+    services_new: tuple[str, ...]  # gateway accounts with a new (or rotated) password
 
 
 def _new_password() -> str:
@@ -51,14 +65,17 @@ def _new_password() -> str:
 
 def plan(
     previous: BrokerCredentials | None,
-    service_user: str,
+    service_users: Sequence[str],
     gates: Iterable[tuple[str, str]],
     *,
     rotate: bool = False,
 ) -> CredentialPlan:
-    """One credential per (lot, gate): the previous password when there was one (unless
-    ``rotate``), a new one otherwise; gates no longer listed are dropped."""
-    check_id(service_user, "service user")
+    """One credential per (lot, gate) and per gateway instance (``service_users``): the
+    previous password when there was one (unless ``rotate``), a new one otherwise; gates and
+    instances no longer listed are dropped."""
+    names = list(dict.fromkeys(check_id(u, "service user") for u in service_users))
+    if not names:
+        raise ValueError("at least one gateway account (service user) is needed")
     old = {} if previous is None or rotate else {(g.lot_id, g.gate_id): g for g in previous.gates}
     creds: list[GateCredential] = []
     created: list[str] = []
@@ -74,14 +91,15 @@ def plan(
         if previous is None
         else tuple(g.username for g in previous.gates if (g.lot_id, g.gate_id) not in wanted)
     )
-    reuse = previous is not None and not rotate and previous.service_user == service_user
-    password = previous.service_password if reuse and previous else _new_password()
+    passwords = {} if previous is None or rotate else previous.service_users
+    services = tuple(ServiceCredential(u, passwords.get(u) or _new_password()) for u in names)
+    gone = () if previous is None else tuple(u for u in previous.service_users if u not in names)
     return CredentialPlan(
-        BrokerCredentials(service_user, password, tuple(creds)),
+        BrokerCredentials(services, tuple(creds)),
         tuple(created),
         tuple(kept),
-        removed,
-        service_rotated=not reuse,
+        removed + gone,
+        services_new=tuple(u for u in names if u not in passwords),
     )
 
 
@@ -100,10 +118,15 @@ def load(directory: Path) -> BrokerCredentials | None:
             )
             for g in raw["gates"]
         )
-        service = raw["service"]
+        # version 1 had one "service"; version 2 one per gateway instance
+        services = raw["services"] if "services" in raw else [raw["service"]]
         return BrokerCredentials(
-            check_id(str(service["username"]), "service user"),
-            _password(service["password"]),
+            tuple(
+                ServiceCredential(
+                    check_id(str(svc["username"]), "service user"), _password(svc["password"])
+                )
+                for svc in services
+            ),
             gates,
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -123,16 +146,23 @@ def gate_file(directory: Path, cred: GateCredential) -> Path:
     return directory / GATES_DIR / cred.lot_id / f"{cred.gate_id}.json"
 
 
+def gateway_env_file(directory: Path, service: ServiceCredential) -> Path:
+    return directory / GATEWAYS_DIR / f"{service.username}.env"
+
+
 def save(directory: Path, creds: BrokerCredentials, *, port: int) -> list[Path]:
-    """credentials.json, gateway.env and one file per gate, each 0600; stale gate files go."""
-    written = [directory / CREDENTIALS_FILE, directory / GATEWAY_ENV_FILE]
+    """credentials.json, one .env per gateway instance and one file per gate, each 0600;
+    stale files go."""
+    written = [directory / CREDENTIALS_FILE]
     write_private(
         written[0],
         json.dumps(
             {
-                "version": 1,
+                "version": 2,
                 "port": port,
-                "service": {"username": creds.service_user, "password": creds.service_password},
+                "services": [
+                    {"username": s.username, "password": s.password} for s in creds.services
+                ],
                 "gates": [
                     {
                         "lot_id": g.lot_id,
@@ -147,12 +177,17 @@ def save(directory: Path, creds: BrokerCredentials, *, port: int) -> list[Path]:
         )
         + "\n",
     )
-    write_private(
-        written[1],
-        f"PARKING_MQTT_PORT={port}\n"
-        f"PARKING_MQTT_USERNAME={creds.service_user}\n"
-        f"PARKING_MQTT_PASSWORD={creds.service_password}\n",
-    )
+    for service in creds.services:
+        path = gateway_env_file(directory, service)
+        write_private(
+            path,
+            f"PARKING_MQTT_PORT={port}\n"
+            f"PARKING_MQTT_USERNAME={service.username}\n"
+            f"PARKING_MQTT_PASSWORD={service.password}\n"
+            # the broker uses the username as the client id anyway; say so in the logs too
+            f"PARKING_MQTT_CLIENT_ID={service.username}\n",
+        )
+        written.append(path)
     for g in creds.gates:
         path = gate_file(directory, g)
         body = {
@@ -165,7 +200,12 @@ def save(directory: Path, creds: BrokerCredentials, *, port: int) -> list[Path]:
         write_private(path, json.dumps(body, indent=2) + "\n")
         written.append(path)
     keep = set(written)
-    for stale in (directory / GATES_DIR).glob("*/*.json"):
-        if stale not in keep:
+    stale_files = [
+        *(directory / GATES_DIR).glob("*/*.json"),
+        *(directory / GATEWAYS_DIR).glob("*.env"),
+        directory / LEGACY_GATEWAY_ENV_FILE,
+    ]
+    for stale in stale_files:
+        if stale not in keep and stale.exists():
             stale.unlink()
     return written

@@ -304,7 +304,8 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
         gw_password = secrets.token_urlsafe(18)
         broker: MosquittoBroker | AmqttBroker = embedded_broker(
             data_dir / "mosquitto",
-            service_users={"gateway": gw_password},
+            # The broker binds a client id to its account: the demo gateway's account is its id.
+            service_users={DEMO_CLIENT_ID: gw_password},
             gates=creds.values(),
             prefer=opts.broker,  # type: ignore[arg-type]
         )
@@ -324,7 +325,7 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
                 "mqtt_host": broker.host,
                 "mqtt_port": broker.port,
                 "mqtt_protocol": broker.protocol,
-                "mqtt_username": "gateway" if broker.authenticated else None,
+                "mqtt_username": DEMO_CLIENT_ID if broker.authenticated else None,
                 "mqtt_password": gw_password if broker.authenticated else None,
                 "mqtt_client_id": DEMO_CLIENT_ID,
                 "mqtt_share_group": "gateway" if broker.protocol == "v5" else None,

@@ -1,10 +1,14 @@
 """A Mosquitto configuration with per-device credentials and ACLs.
 
 Every gate gets its own user that may publish only its own events and status and read only its
-own commands; the gateway's service user reads all events and status and writes commands.
-Anonymous access is off. Passwords are stored as Mosquitto 2's ``$7$`` PBKDF2-SHA512 hashes
-(what ``mosquitto_passwd`` writes); we hash them here so generating a configuration needs no
-binary, and ``mosquitto_passwd -U`` is never needed on the file.
+own commands; each gateway instance has a service user that reads all events and status and
+writes commands. Anonymous access is off, and every client's id is its username
+(``use_username_as_clientid``): a gate's credentials with ``-i <the gateway's client id>`` once
+took the gateway's persistent session over (and lost events); now a client id is bound to its
+account, so each gateway instance needs an account of its own. Passwords are stored as
+Mosquitto 2's ``$7$`` PBKDF2-SHA512 hashes (what ``mosquitto_passwd`` writes); we hash them
+here so generating a configuration needs no binary, and ``mosquitto_passwd -U`` is never needed
+on the file.
 """
 
 from __future__ import annotations
@@ -116,6 +120,8 @@ def broker_config(
         "per_listener_settings false",
         f"listener {port} {bind}",
         f"allow_anonymous {'false' if authenticated else 'true'}",
+        # A client's id is its username: nobody can take over another account's session.
+        *(["use_username_as_clientid true"] if authenticated else []),
         # Persistent sessions survive a broker restart too; queued QoS 1 events are not dropped
         # while a gateway restarts (the default limit of 1000 queued messages is too small).
         "persistence true",

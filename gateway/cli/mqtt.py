@@ -25,17 +25,24 @@ def config(
     bind: Annotated[
         str, typer.Option("--bind", help="listener address (the gates must reach it)")
     ] = "0.0.0.0",
-    service_user: Annotated[
-        str, typer.Option("--service-user", help="the gateway's broker account")
-    ] = "gateway",
+    service_users: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--service-user",
+            help="a gateway instance's broker account (repeat it: one per instance); the "
+            "broker uses it as that instance's client id. Default: one instance, 'gateway'",
+        ),
+    ] = None,
     rotate: Annotated[
         bool, typer.Option("--rotate", help="new passwords for every gate and the gateway")
     ] = False,
 ) -> None:
     """Write a Mosquitto configuration with an account and ACL per gate of the database.
 
-    Passwords of gates (and of the gateway) from an earlier run in OUT are kept, so gates in the
-    field keep working; new gates get new ones, removed gates lose theirs. --rotate replaces all.
+    Passwords of gates (and of the gateway instances) from an earlier run in OUT are kept, so
+    gates in the field keep working; new gates get new ones, removed gates lose theirs.
+    --rotate replaces all. Every client's id is its username (use_username_as_clientid), so
+    each gateway instance gets its own account (--service-user, once per instance).
     """
     from billing.adapters.uow import UnitOfWork
     from billing.services import list_gates
@@ -54,14 +61,10 @@ def config(
             ExitCode.REFUSED,
         )
     try:
-        changes = store.plan(store.load(out), service_user, gates, rotate=rotate)
+        changes = store.plan(store.load(out), service_users or ["gateway"], gates, rotate=rotate)
         creds = changes.credentials
         conf = write_config(
-            out,
-            port=port,
-            service_users={creds.service_user: creds.service_password},
-            gates=creds.gates,
-            bind=bind,
+            out, port=port, service_users=creds.service_users, gates=creds.gates, bind=bind
         )
         store.save(out, creds, port=port)
     except store.CredentialFileError as exc:
@@ -81,11 +84,13 @@ def config(
     typer.echo(
         f"  one file per gate, to install on that gate: {out / store.GATES_DIR}/LOT/GATE.json"
     )
-    typer.echo(
-        f"  gateway: {out / store.GATEWAY_ENV_FILE} "
-        f"(PARKING_MQTT_USERNAME={creds.service_user}, PARKING_MQTT_PASSWORD"
-        f"{', new' if changes.service_rotated else ', unchanged'})"
-    )
+    typer.echo(f"  one file per gateway instance, client id = its account ({len(creds.services)}):")
+    for service in creds.services:
+        state = "new" if service.username in changes.services_new else "unchanged"
+        typer.echo(
+            f"    {store.gateway_env_file(out, service)} (PARKING_MQTT_USERNAME="
+            f"{service.username}, PARKING_MQTT_CLIENT_ID={service.username}, password {state})"
+        )
     typer.echo(f"run: mosquitto -c {conf}")
     if bind not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(

@@ -132,10 +132,10 @@ def _gate_file(out: Path, lot: str, gate: str) -> GateCredential:
     return cred
 
 
-def _service(out: Path) -> tuple[str, str]:
-    env = dict(
-        line.split("=", 1) for line in (out / "gateway.env").read_text().splitlines() if line
-    )
+def _service(out: Path, name: str = "gateway") -> tuple[str, str]:
+    text = (out / "gateways" / f"{name}.env").read_text()
+    env = dict(line.split("=", 1) for line in text.splitlines() if line)
+    assert env["PARKING_MQTT_CLIENT_ID"] == env["PARKING_MQTT_USERNAME"] == name
     return env["PARKING_MQTT_USERNAME"], env["PARKING_MQTT_PASSWORD"]
 
 
@@ -148,7 +148,7 @@ def test_mqtt_config_from_the_database_to_a_running_broker(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     assert "6 gates in 4 lots: 6 new, 0 kept, 0 removed" in done.stdout
     assert "pw-" not in done.stdout and _service(out)[1] not in done.stdout  # no secrets shown
-    for name in ("credentials.json", "gateway.env", "passwd", "acl", "mosquitto.conf"):
+    for name in ("credentials.json", "gateways/gateway.env", "passwd", "acl", "mosquitto.conf"):
         assert oct((out / name).stat().st_mode & 0o777) == "0o600", name
     twins = [_gate_file(out, lot, gate) for lot, gate in TWINS]
     service = _service(out)

@@ -54,7 +54,7 @@ class Gateway:
         self.got: list[bytes] = []
         self.kicked: list[str] = []
         self.subscribed = threading.Event()
-        self.client.on_message = lambda _c, _u, m: self.got.append(m.payload)
+        self.client.on_message = lambda _c, _u, m: self.got.append(bytes(m.payload))
         self.client.on_subscribe = lambda *_a: self.subscribed.set()
         self.client.on_disconnect = lambda _c, _u, _f, reason, _p: self.kicked.append(str(reason))
 

@@ -6,7 +6,9 @@ passage can never be charged twice, whichever way it was charged.
 
 A car kept at the exit barrier (low balance, suspended account) keeps its session open; the
 operator's charge or waive of that passage ends the stay at the passage's time, and settles the
-car's other held passages with it (one car, one case).
+car's other held passages with it (one car, one case). If the car enters again before that,
+settlement closes the held stay at its last held exit (payment pending), and that exit is
+charged or waived as a stay of its own.
 """
 
 from __future__ import annotations
@@ -164,12 +166,42 @@ def _set_fare(session: orm.ParkingSession, fare: Fare) -> None:
     session.tariff_version = f"{fare.tariff_id}@{fare.tariff_version}"
 
 
+def _stay_of(uow: UnitOfWork, passage: orm.Passage) -> orm.ParkingSession | None:
+    """The session an action on this exit passage settles: open (the car is held at this
+    barrier) or closed at this passage. A session closed at another passage is that passage's
+    case, and a void one is no stay at all: None for both."""
+    if not passage.session_id:
+        return None
+    session = uow.session.get(orm.ParkingSession, passage.session_id)
+    if session is None or session.status == "void":
+        return None
+    if session.status == "closed" and session.exit_passage_id not in (None, passage.id):
+        return None
+    return session
+
+
+def _stay_ended_elsewhere(uow: UnitOfWork, passage: orm.Passage) -> int | None:
+    """The passage that closed this passage's session, when it is another one."""
+    if not passage.session_id:
+        return None
+    session = uow.session.get(orm.ParkingSession, passage.session_id)
+    if session is None or session.status != "closed":
+        return None
+    other = session.exit_passage_id
+    return other if other not in (None, passage.id) else None
+
+
 def charge(
     uow: UnitOfWork, passage_id: int, actor: str, amount_vnd: int | None = None, note: str = ""
 ) -> int:
     """Debit a reviewed exit (the session's fare, or ``amount_vnd`` set by the operator).
 
-    The operator's decision may take the balance below zero. Returns the journal entry id.
+    Only a stay that this passage ends is charged here: a car held at this barrier (its
+    session still open), or a session closed at this passage. A stay that ended at another
+    passage is charged there; an exit with no stay of its own (a flat-fare exit, a session
+    voided since) is charged as a closed stay of its own, so the charge always has a closed
+    session that reconciliation finds. The operator's decision may take the balance below
+    zero. Returns the journal entry id.
     """
     with uow:
         s = uow.session
@@ -180,7 +212,14 @@ def charge(
             raise DomainError("correct the plate to a registered vehicle before charging")
         lot = lot_info(uow, passage.lot_id, fresh=True)
         assert lot is not None
-        session = s.get(orm.ParkingSession, passage.session_id) if passage.session_id else None
+        elsewhere = _stay_ended_elsewhere(uow, passage)
+        if elsewhere is not None:
+            raise DomainError(
+                f"the stay of passage {passage_id} ended at passage {elsewhere}: "
+                "charge or waive that one"
+            )
+        voided = s.get(orm.ParkingSession, passage.session_id) if passage.session_id else None
+        session = _stay_of(uow, passage)
         if session is not None and session.payment == "charged":
             raise DomainError(f"passage {passage_id} was charged already")
         if session is not None and session.status == "open":
@@ -192,6 +231,7 @@ def charge(
             raise DomainError("nothing to charge: give an amount")
         tariff = uow.tariffs.in_force(lot.tariff_id, passage.captured_at)
         if session is None:
+            entered = voided.entry_at if voided is not None else passage.captured_at
             session = orm.ParkingSession(
                 lot_id=lot.id,
                 plate_text=passage.plate_text,
@@ -199,7 +239,7 @@ def charge(
                 vehicle_id=passage.vehicle_id,
                 account_id=passage.account_id,
                 status="closed",
-                entry_at=passage.captured_at,
+                entry_at=min(entered, passage.captured_at),
                 exit_at=passage.captured_at,
                 exit_passage_id=passage.id,
                 vehicle_class=s.scalar(
@@ -250,9 +290,8 @@ def waive(uow: UnitOfWork, passage_id: int, actor: str, reason: str) -> None:
         raise DomainError("say why the passage is waived")
     with uow:
         passage = _passage(uow, passage_id)
-        session = (
-            uow.session.get(orm.ParkingSession, passage.session_id) if passage.session_id else None
-        )
+        # Only this passage's own stay: one that ended elsewhere is that passage's case.
+        session = _stay_of(uow, passage)
         if session is not None and session.payment == "charged":
             raise DomainError("this passage was charged; refund it instead")
         if session is not None and session.status == "open" and passage.direction == "exit":

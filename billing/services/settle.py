@@ -28,7 +28,9 @@ from billing.domain.model import Direction, DomainError
 from billing.domain.plates import canonical_plate, plate_key
 from billing.domain.policy import Outcome, plate_readable
 from billing.services import statements
+from billing.services.fares import price_session
 from billing.services.lots import lot_info
+from billing.services.rows import OpenSession
 from billing.services.settle_context import (
     Ctx,
     PassageRow,
@@ -236,6 +238,8 @@ def _entry(ctx: Ctx, vehicle: Row[Any] | None) -> GateDecision:
     session_id = _insert_session(ctx, vehicle, if_none_open=True)
     if session_id is None:
         current = open_session(ctx)
+        if current is not None and current.held and _end_held_stay(ctx, current, vehicle):
+            current = None  # that stay is over: this entry opens the car's next one
         if current is not None:
             outcome = policy.entry_while_open
             if outcome is Outcome.DENY:
@@ -257,6 +261,50 @@ def _entry(ctx: Ctx, vehicle: Row[Any] | None) -> GateDecision:
         session_id=session_id,
         account_id=vehicle.account_id if vehicle else None,
     )
+
+
+def _end_held_stay(ctx: Ctx, held: OpenSession, vehicle: Row[Any] | None) -> bool:
+    """Close the stay of a car kept at the exit barrier that now enters again.
+
+    The car was at the exit when it was held, and it has left since (an operator let it out,
+    or it slipped through): that stay ended at its last held exit. It is closed there, priced,
+    payment pending: that exit's case stays in the review queue, where the operator charges or
+    waives it as a stay of its own; the car's earlier held exits of the stay are resolved with
+    it. Voiding it instead, as for an ordinary entry while a session is open, left the held
+    exit pointing at a void session that a later charge marked "charged": a fare no closed
+    session accounts for, which reconciliation reported. False when no held exit is found.
+    """
+    last = ctx.db.execute(statements.q_last_held_exit(), {"sid": held.id}).first()
+    if last is None:
+        return False
+    vehicle_class = held.vehicle_class or (vehicle.vehicle_class if vehicle else None) or "car_le9"
+    fare = price_session(ctx.uow, ctx.lot, held, vehicle_class, last.captured_at, last.vehicle_id)
+    ctx.db.execute(
+        statements.q_close_session(),
+        {
+            "sid": held.id,
+            "session_vehicle_class": vehicle_class,
+            "session_exit_at": max(last.captured_at, held.entry_at),
+            "session_exit_passage_id": last.id,
+            "session_fare_vnd": fare.amount_vnd,
+            "session_fare_lines": fare.explain(),
+            "session_tariff_version": f"{fare.tariff_id}@{fare.tariff_version}",
+            "session_payment": "free" if fare.amount_vnd == 0 else "pending",
+            "session_journal_entry_id": None,
+        },
+    )
+    ctx.db.execute(
+        statements.q_resolve_held().where(statements.PASSAGES.c.captured_at <= last.captured_at),
+        {"resolve_lot": ctx.p.lot_id, "resolve_key": ctx.passage.plate_key, "resolve_me": last.id},
+    )
+    log.info(
+        "entry %s: the car held at exit passage %s entered again; that stay is closed there "
+        "(%s VND, payment pending review)",
+        ctx.p.event_id,
+        last.id,
+        fare.amount_vnd,
+    )
+    return True
 
 
 def _insert_session(

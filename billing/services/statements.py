@@ -271,6 +271,24 @@ def q_resolve_held() -> Update:
 
 
 @functools.cache
+def q_last_held_exit() -> Select[Any]:
+    """Parameter ``sid``: the latest exit passage that kept this session's car at the barrier
+    (``id``, ``captured_at``, ``vehicle_id``)."""
+    p = PASSAGES.c
+    return (
+        select(p.id, p.captured_at, p.vehicle_id)
+        .where(
+            p.session_id == bindparam("sid", type_=p.session_id.type),
+            p.direction == literal_column("'exit'"),
+            p.opened.is_(False),
+            p.reason.in_([literal_column(f"'{r}'") for r in HELD_REASONS]),
+        )
+        .order_by(p.captured_at.desc(), p.id.desc())
+        .limit(1)
+    )
+
+
+@functools.cache
 def q_set_session_class() -> Update:
     return (
         update(SESSIONS)

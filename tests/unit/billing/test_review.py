@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 
@@ -13,14 +16,16 @@ from billing.services import (
     correct_plate,
     get_account,
     get_session,
+    reconcile,
     review_actions,
     review_queue,
     set_lot_policy,
     waive,
 )
+from billing.services.reconcile import InvoiceTotals
 from billing.services.seed import CENTRAL_LOT, DemoData
 
-from .conftest import Lane
+from .conftest import T0, Lane
 
 CAR = "30A-123.45"
 
@@ -127,3 +132,74 @@ def test_review_actions_need_a_valid_plate_and_an_actor(
         correct_plate(uow, d.passage_id, CAR, actor="")
     with pytest.raises(DomainError, match="no passage"):
         waive(uow, 9999, actor="op", reason="x")
+
+
+def _invoiced_as_charged(uow: UnitOfWork) -> Any:
+    """An invoice lookup that finds one invoice per fare entry, for its amount (what the invoice
+    worker makes of every fare's invoice request)."""
+
+    def lookup(events: Sequence[str]) -> dict[str, InvoiceTotals]:
+        with uow:
+            rows = uow.session.execute(
+                select(orm.JournalEntry.event_id, orm.JournalLine.amount_vnd)
+                .join(orm.JournalLine, orm.JournalLine.entry_id == orm.JournalEntry.id)
+                .where(orm.JournalEntry.kind == "fare", orm.JournalLine.amount_vnd > 0)
+            ).all()
+        return {ev: InvoiceTotals(1, amount) for ev, amount in rows if ev in set(events)}
+
+    return lookup
+
+
+def test_a_car_held_at_the_exit_that_enters_again_is_charged_as_its_own_stay(
+    uow: UnitOfWork, demo: DemoData, airport: Lane
+) -> None:
+    """The case of issue 12: a car kept at the exit for low balance entered again before the
+    operator charged the held exit. The session read "void, charged" and reconciliation
+    reported a fare without a closed session and an invoice without a fare."""
+    car = "30G-999.99"  # account "cuong": 10,000 VND; the airport lot denies low balances
+    airport.enter(car, 0)
+    first = airport.leave(car, 100)  # 25,000: kept at the barrier
+    held = airport.leave(car, 103)  # tried again: kept again
+    assert (held.open, held.reason, held.session_id) == (False, "low_balance", first.session_id)
+    again = airport.enter(car, 200)  # it got out somehow, and is back
+    assert (again.open, again.reason, again.review) == (True, "entry_ok", False)
+    assert again.session_id != held.session_id
+    stay = get_session(uow, held.session_id or -1)
+    assert stay is not None and (stay.status, stay.payment, stay.fare_vnd) == (
+        "closed",
+        "pending",
+        25_000,
+    )
+    assert [p.id for p in review_queue(uow)] == [held.passage_id]  # one car, one case
+    with pytest.raises(DomainError, match=f"ended at passage {held.passage_id}"):
+        charge(uow, first.passage_id, actor="op")
+    charge(uow, held.passage_id, actor="op")
+    stay = get_session(uow, held.session_id or -1)
+    assert stay is not None and (stay.status, stay.payment) == ("closed", "charged")
+    acct = get_account(uow, demo.accounts["cuong"])
+    assert acct is not None and acct.balance_vnd == 10_000 - 25_000  # the operator's decision
+    report = reconcile(uow, T0.date(), invoices=_invoiced_as_charged(uow))
+    assert report.mismatches == () and report.trial_balance_vnd == 0
+    assert get_session(uow, again.session_id or -1).status == "open"  # type: ignore[union-attr]
+
+
+def test_a_charge_never_marks_a_void_session(uow: UnitOfWork, demo: DemoData, lane: Lane) -> None:
+    """A held exit whose session was voided (data from before the fix) is charged as a stay of
+    its own: a new closed session, never a "void, charged" one."""
+    car = "30G-999.99"
+    set_lot_policy(uow, CENTRAL_LOT, low_balance="deny")
+    lane.enter(car, 0)
+    held = lane.leave(car, 100)
+    assert not held.open
+    with uow:
+        s = uow.session.get(orm.ParkingSession, held.session_id)
+        assert s is not None
+        s.status, s.payment = "void", None  # what the replace policy used to do
+        uow.commit()
+    charge(uow, held.passage_id, actor="op")
+    with uow:
+        sessions = list(uow.session.scalars(select(orm.ParkingSession)))
+    assert [(x.status, x.payment) for x in sessions] == [("void", None), ("closed", "charged")]
+    assert sessions[1].fare_vnd == held.fare_vnd and sessions[1].exit_passage_id == held.passage_id
+    report = reconcile(uow, T0.date(), invoices=_invoiced_as_charged(uow))
+    assert report.mismatches == () and report.trial_balance_vnd == 0

@@ -2,7 +2,9 @@
 
 Registered drivers have money; low-balance drivers have a few thousand đồng (the lot's policy
 decides: overdraft, or keep the barrier closed); unknown plates have no account at all. Made
-once per database, through billing's own services, so the ledger stays balanced.
+once per database, through billing's own services, so the ledger stays balanced. Their opening
+balances are operator credits (journal kind ``credit``, by "demo"), not top-ups: no payment
+provider took that money, and reconciliation would rightly say so.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy import select
 from billing.adapters import orm
 from billing.adapters.uow import UnitOfWork
 from billing.domain.model import Owner, OwnerKind
-from billing.services import DemoData, add_vehicle, create_account, seed_demo, top_up
+from billing.services import DemoData, add_vehicle, create_account, manual_credit, seed_demo
 from simulator.plates import PlateSpec, random_spec
 
 FIRST = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Ngô")
@@ -63,7 +65,9 @@ def ensure_population(
             acct = create_account(uow, Owner(OwnerKind.PERSON, name), email=f"{i}@{MARKER}")
             add_vehicle(uow, acct, spec.text, _vehicle_class(spec.layout))
             amount = pick.randrange(200, 2000) * 1000 if i < registered else 3_000
-            top_up(uow, acct, amount, "demo-bank", f"{MARKER}-{i}")
+            manual_credit(
+                uow, acct, amount, key=f"{MARKER}-{i}", actor="demo", reason="opening balance"
+            )
     seeded_low = {p for p in data.plates if p == "30G-999.99"}
     return Population(
         seed=data,

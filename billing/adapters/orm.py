@@ -288,6 +288,39 @@ class TopUp(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
+class TopUpIntent(Base):
+    """A top-up asked of a payment provider: pending until the provider's signed webhook names
+    its reference, then credited (billing.domain.payments)."""
+
+    __tablename__ = "billing_topup_intents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reference: Mapped[str] = mapped_column(String(120), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    amount_vnd: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(10))  # checkout | auto
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | credited
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    credited_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    credited_vnd: Mapped[int | None] = mapped_column(BigInteger)
+    topup_id: Mapped[int | None] = mapped_column(ForeignKey("billing_topups.id"))
+
+
+class ManualCredit(Base):
+    """An operator's credit to an account (journal kind ``credit``): who, why, which request."""
+
+    __tablename__ = "billing_manual_credits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_key: Mapped[str] = mapped_column(String(100), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), index=True)
+    amount_vnd: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    journal_entry_id: Mapped[int] = mapped_column(ForeignKey("billing_journal_entries.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
 class OutboxRow(Base):
     """Work that follows a commit (barrier command, invoice request): see docs/contracts.md."""
 

@@ -83,11 +83,12 @@ class Owner:
 
 @dataclass(frozen=True)
 class AutoTopUp:
-    """Top up ``amount_vnd`` when the balance falls below ``threshold_vnd``."""
+    """Top up ``amount_vnd`` when the balance falls below ``threshold_vnd``, pulled from the
+    account linked at ``provider`` (None: the operator's default auto top-up provider)."""
 
     threshold_vnd: int
     amount_vnd: int
-    provider: str = "sim-autopay"
+    provider: str | None = None
 
     def __post_init__(self) -> None:
         if self.amount_vnd <= 0 or self.threshold_vnd < 0:

@@ -1,6 +1,6 @@
 """Billing's use cases. Each takes a unit of work; the gateway and the API call only these."""
 
-from billing.adapters.autopay import SimulatedAutoPay, TopUpProvider
+from billing.adapters.autopay import TopUpProvider
 from billing.adapters.uow import UnitOfWork
 from billing.domain.decisions import GateDecision, PassageInput
 from billing.services.accounts import (
@@ -18,6 +18,15 @@ from billing.services.accounts import (
     set_low_balance_notice,
 )
 from billing.services.autotopup import AutoTopUpResult, AutoTopUpWorker, process_auto_topups
+from billing.services.credits import CreditResult, manual_credit
+from billing.services.intents import (
+    CreditedTopUp,
+    IntentView,
+    credit_topup,
+    get_topup_intent,
+    list_topup_intents,
+    open_topup_intent,
+)
 from billing.services.passes import PassView, buy_monthly_pass, list_passes
 from billing.services.reads import (
     account_for_plate,
@@ -46,13 +55,15 @@ from billing.services.topups import refund, top_up
 __all__ = [
     "AutoTopUpResult",
     "AutoTopUpWorker",
+    "CreditResult",
+    "CreditedTopUp",
     "DemoData",
     "GateDecision",
+    "IntentView",
     "InvoiceTotals",
     "PassView",
     "PassageInput",
     "Reconciliation",
-    "SimulatedAutoPay",
     "TopUpProvider",
     "UnitOfWork",
     "UnknownGate",
@@ -66,17 +77,22 @@ __all__ = [
     "create_account",
     "create_lot",
     "create_operator",
+    "credit_topup",
     "get_account",
     "get_passage",
     "get_session",
+    "get_topup_intent",
     "list_accounts",
     "list_gates",
     "list_lots",
     "list_passages",
     "list_passes",
     "list_sessions",
+    "list_topup_intents",
     "list_vehicles",
+    "manual_credit",
     "occupancy",
+    "open_topup_intent",
     "pending_review_images",
     "process_auto_topups",
     "reconcile",

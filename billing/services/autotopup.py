@@ -1,21 +1,24 @@
-"""The auto top-up worker: ``auto_topup_request`` outbox rows -> the payment provider -> a top-up.
+"""The auto top-up worker: ``auto_topup_request`` outbox rows -> the payment provider.
 
 Settlement never calls the provider (a gate must not wait for a remote party): when a debit
 leaves a balance below the account's threshold, or a fare could not be paid, it queues a
 request in its own transaction (:func:`auto_topup_request`). This worker, run beside the
 invoice worker, takes the requests:
 
-1. One short transaction claims rows (``SKIP LOCKED`` on PostgreSQL) and counts the attempt
-   *before* the provider is asked, so a crash after asking is never mistaken for "never asked".
-   A request never asked whose account no longer needs it (topped up meanwhile, auto top-up
-   turned off, account not active) is closed without asking: two exits in a row, or a car's
-   retries at the barrier, queue several requests that one top-up satisfies.
+1. One short transaction claims rows (``SKIP LOCKED`` on PostgreSQL), opens the request's
+   top-up intent (reference ``auto:<event id>``) and counts the attempt *before* the provider
+   is asked, so a crash after asking is never mistaken for "never asked". A request never asked
+   whose account no longer needs it (topped up meanwhile, auto top-up turned off, account not
+   active) is closed without asking: two exits in a row, or a car's retries at the barrier,
+   queue several requests that one top-up satisfies.
 2. The provider is asked outside any transaction (on SQLite a transaction holds the write lock
-   every gate needs), with the key ``auto:<event id>``: asked again, it answers with the same
+   every gate needs), with the intent's reference: asked again, it answers with the same
    transaction id and takes no money twice.
-3. A second transaction records the top-up with ``record_top_up`` (idempotent by provider and
-   transaction id) and marks the row processed. A provider failure leaves the row pending with
-   its ``last_error`` for the next run.
+3. A second transaction marks the row processed. The money enters the account when the
+   provider's signed webhook reports the payment, as for every top-up
+   (``billing.services.intents.credit_topup``): a provider's answer to our own request is not
+   proof that money moved. A provider failure leaves the row pending with its ``last_error``
+   for the next run.
 """
 
 from __future__ import annotations
@@ -23,30 +26,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from billing.adapters import orm, outbox
-from billing.adapters.autopay import SimulatedAutoPay, TopUpProvider
+from billing.adapters.autopay import TopUpProvider
 from billing.adapters.uow import UnitOfWork
 from billing.domain.model import AccountStatus, DomainError, auto_topup_amount
-from billing.services.ledger import lock_account
+from billing.domain.payments import IntentKind, auto_reference
+from billing.services.intents import ensure_intent
 from billing.services.rows import LockedAccount
-from billing.services.topups import record_top_up
 
 log = logging.getLogger(__name__)
-DEFAULT_PROVIDER = SimulatedAutoPay.name  # an account's auto top-up without a provider named
 
 
 @dataclass(frozen=True)
 class AutoTopUpResult:
     row_id: int
     account_id: int
-    outcome: str  # topped_up | not_needed | failed
+    outcome: str  # requested (the provider took the request) | not_needed | failed
     amount_vnd: int = 0
-    detail: str = ""
+    detail: str = ""  # the provider's transaction id, or why not
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,12 @@ class _Request:
     row_id: int
     key: str
     account_id: int
-    provider: str
+    provider: str | None  # None: the operator's default auto top-up provider
     amount_vnd: int
+
+    @property
+    def reference(self) -> str:
+        return auto_reference(self.key)
 
 
 def auto_topup_request(
@@ -79,7 +85,7 @@ def auto_topup_request(
         {
             "event_id": event_id,
             "account_id": acct.id,
-            "provider": acct.auto_topup_provider or DEFAULT_PROVIDER,
+            "provider": acct.auto_topup_provider,
             "amount_vnd": amount,
             "threshold_vnd": threshold,
             "need_vnd": need_vnd,
@@ -94,40 +100,47 @@ def process_auto_topups(
     limit: int = 50,
     *,
     skip: Collection[int] = (),
+    default: str | None = None,
 ) -> list[AutoTopUpResult]:
     """Handle up to ``limit`` pending auto top-up requests, oldest first, one at a time (a
     top-up can make the account's next request unnecessary); safe in several workers.
 
     ``provider``: the provider, or providers by name (a request names its account's).
+    ``default``: the provider of requests that name none (one provider alone is the default).
     ``skip``: outbox row ids to leave for later (rows waiting out a retry pause).
     """
     providers = provider if isinstance(provider, Mapping) else {provider.name: provider}
+    if default is None and len(providers) == 1:
+        default = next(iter(providers))
     results: list[AutoTopUpResult] = []
     seen = set(skip)
     while len(results) < limit:
-        claimed = _claim_one(uow, seen)
+        claimed = _claim_one(uow, seen, default, providers)
         if claimed is None:
             break
         seen.add(claimed.row_id)
         if isinstance(claimed, AutoTopUpResult):
             results.append(claimed)
             continue
-        chosen = providers.get(claimed.provider)
-        if chosen is None:
-            results.append(_failed(uow, claimed, f"no payment provider {claimed.provider!r} here"))
-            continue
+        chosen = providers[claimed.provider or ""]
         try:
-            txn = chosen.charge(claimed.account_id, claimed.amount_vnd, f"auto:{claimed.key}")
+            txn = chosen.charge(claimed.account_id, claimed.amount_vnd, claimed.reference)
         except Exception as exc:  # a remote party: any failure is retried on a later run
             results.append(_failed(uow, claimed, f"{type(exc).__name__}: {exc}"))
             continue
-        results.append(_record(uow, claimed, chosen.name, txn))
+        results.append(_requested(uow, claimed, txn))
     return results
 
 
-def _claim_one(uow: UnitOfWork, seen: Collection[int]) -> _Request | AutoTopUpResult | None:
+def _claim_one(
+    uow: UnitOfWork,
+    seen: Collection[int],
+    default: str | None,
+    providers: Mapping[str, TopUpProvider],
+) -> _Request | AutoTopUpResult | None:
     """The oldest pending request not in ``seen``: to ask the provider for (its attempt
-    counted and committed before asking), or already closed (not needed, bad payload)."""
+    counted and its intent opened, both committed before asking), or already closed (not
+    needed, bad payload) or failed (no such provider here)."""
     with uow:
         s = uow.session
         rows = outbox.claim(s, outbox.AUTO_TOPUP_REQUEST, len(seen) + 1)
@@ -149,6 +162,19 @@ def _claim_one(uow: UnitOfWork, seen: Collection[int]) -> _Request | AutoTopUpRe
             log.info("auto top-up %s for account %d: %s", row.key, req.account_id, why_not)
             uow.commit()
             return AutoTopUpResult(row.id, req.account_id, "not_needed", 0, why_not)
+        name = req.provider or default
+        if name is None or name not in providers:
+            row.last_error = f"no payment provider {name!r} here"
+            log.warning("auto top-up %s (account %d): %s", row.key, req.account_id, row.last_error)
+            uow.commit()
+            return AutoTopUpResult(row.id, req.account_id, "failed", req.amount_vnd, row.last_error)
+        req = replace(req, provider=name)
+        try:
+            ensure_intent(uow, req.account_id, name, req.amount_vnd, IntentKind.AUTO, req.reference)
+        except (DomainError, LookupError) as exc:
+            row.last_error = f"no top-up intent: {exc}"
+            uow.commit()
+            return AutoTopUpResult(row.id, req.account_id, "failed", req.amount_vnd, row.last_error)
         uow.commit()
         return req
 
@@ -158,7 +184,10 @@ def _request(row: orm.OutboxRow) -> _Request:
     amount = p["amount_vnd"]
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise ValueError(f"amount_vnd must be a positive integer, not {amount!r}")
-    return _Request(row.id, row.key, int(p["account_id"]), str(p["provider"]), amount)
+    provider = p.get("provider")
+    return _Request(
+        row.id, row.key, int(p["account_id"]), str(provider) if provider else None, amount
+    )
 
 
 def _not_needed(s: Session, payload: Mapping[str, Any]) -> str | None:
@@ -174,26 +203,22 @@ def _not_needed(s: Session, payload: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _record(uow: UnitOfWork, req: _Request, provider: str, txn: str) -> AutoTopUpResult:
-    try:
-        with uow:
-            acct = lock_account(uow.session, req.account_id)
-            result = record_top_up(uow, acct, req.amount_vnd, provider, txn, auto=True)
-            row = uow.session.get(orm.OutboxRow, req.row_id)
-            assert row is not None
+def _requested(uow: UnitOfWork, req: _Request, txn: str) -> AutoTopUpResult:
+    """The provider took the request: the row is done; its webhook will credit the intent."""
+    with uow:
+        row = uow.session.get(orm.OutboxRow, req.row_id)
+        if row is not None:
             row.processed_at, row.last_error = orm.utcnow(), None
             uow.commit()
-    except (DomainError, LookupError) as exc:
-        # Money was taken: the row stays pending and visible until someone looks at it.
-        return _failed(uow, req, f"provider took {req.amount_vnd} VND ({txn}), not recorded: {exc}")
     log.info(
-        "auto top-up of %d VND on account %d (%s, %s)",
+        "auto top-up of %d VND on account %d asked of %s (%s, %s): credited by its webhook",
         req.amount_vnd,
         req.account_id,
-        req.key,
-        "recorded" if result.created else "already recorded",
+        req.provider,
+        req.reference,
+        txn,
     )
-    return AutoTopUpResult(req.row_id, req.account_id, "topped_up", req.amount_vnd, txn)
+    return AutoTopUpResult(req.row_id, req.account_id, "requested", req.amount_vnd, txn)
 
 
 def _failed(uow: UnitOfWork, req: _Request, error: str) -> AutoTopUpResult:

@@ -1,10 +1,13 @@
-"""Reconciliation per lot and local day: passages, sessions, fares, ledger and (pluggable) invoices.
+"""Reconciliation per lot and local day: passages, sessions, fares, ledger, money coming in and
+(pluggable) invoices and payment records.
 
 Billing may not import einvoice, so invoices come in through ``invoices``: a function that,
-given event ids, returns how many invoices exist for each event and their total. It is called
-after billing's own transaction has ended: on SQLite that transaction holds the database's
-write lock (``BEGIN IMMEDIATE``), which a lookup on its own connection would wait for. Every
-disagreement is listed; nothing is corrected here.
+given event ids, returns how many invoices exist for each event and their total. Nor may it read
+the gateway's verified webhook deliveries: they come in through ``payments``
+(``billing.services.reconcile_money``). Both are asked after billing's own transaction has
+ended: on SQLite that transaction holds the database's write lock (``BEGIN IMMEDIATE``), which
+a lookup on its own connection would wait for. Every disagreement is listed; nothing is
+corrected here.
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ from billing.adapters import orm
 from billing.adapters.uow import UnitOfWork
 from billing.services.ledger import check_balances, unbalanced_entries
 from billing.services.reads import local_day_bounds
+from billing.services.reconcile_money import (
+    MoneyIn,
+    PaymentRecords,
+    money_in,
+    payment_mismatches,
+)
 
 
 class InvoicedTotals(Protocol):
@@ -76,6 +85,11 @@ class Reconciliation:
     lots: tuple[LotFigures, ...]
     trial_balance_vnd: int  # sum of all journal lines: zero when the books balance
     mismatches: tuple[Mismatch, ...] = field(default_factory=tuple)
+    topups: int = 0  # top-ups credited that day (every account)
+    topups_vnd: int = 0
+    credits: int = 0  # operators' manual credits that day
+    credits_vnd: int = 0
+    payments_checked: bool = False  # the top-ups were checked against verified webhooks
 
     @property
     def ok(self) -> bool:
@@ -92,14 +106,23 @@ class _ToInvoice:
 
 
 def reconcile(
-    uow: UnitOfWork, day: date, lot_id: str | None = None, invoices: InvoiceLookup | None = None
+    uow: UnitOfWork,
+    day: date,
+    lot_id: str | None = None,
+    invoices: InvoiceLookup | None = None,
+    payments: PaymentRecords | None = None,
 ) -> Reconciliation:
     start, end = local_day_bounds(day)
     mismatches: list[Mismatch] = []
+
+    def unplaced(kind: str, ref: object, detail: str) -> None:  # money of no lot
+        mismatches.append(Mismatch(None, kind, str(ref), detail))
+
     with uow:
         s = uow.session
         lot_ids = [lot_id] if lot_id else list(s.scalars(select(orm.Lot.id).order_by(orm.Lot.id)))
         per_lot = [_lot(s, lid, start, end, mismatches) for lid in lot_ids]
+        money: MoneyIn = money_in(s, start, end, unplaced)
         total = int(s.scalar(select(func.coalesce(func.sum(orm.JournalLine.amount_vnd), 0))) or 0)
         for entry_id in unbalanced_entries(s):
             mismatches.append(
@@ -120,6 +143,8 @@ def reconcile(
                 )
             )
     figures = [fig for fig, _ in per_lot]
+    if payments is not None:  # outside billing's transaction, as the invoice lookup
+        payment_mismatches(uow, money, payments, start, end, unplaced)
     if invoices is not None:  # outside billing's transaction (see the module's docstring)
         for i, (fig, todo) in enumerate(per_lot):
             found = invoices(todo.asked)
@@ -129,7 +154,17 @@ def reconcile(
                 invoices=sum(t.count for t in found.values()),
                 invoiced_vnd=sum(t.amount_vnd for t in found.values()),
             )
-    return Reconciliation(day, tuple(figures), total, tuple(mismatches))
+    return Reconciliation(
+        day,
+        tuple(figures),
+        total,
+        tuple(mismatches),
+        topups=len(money.topups),
+        topups_vnd=sum(t.amount_vnd for t in money.topups),
+        credits=money.credits,
+        credits_vnd=money.credits_vnd,
+        payments_checked=payments is not None,
+    )
 
 
 def _invoice_mismatches(todo: _ToInvoice, found: Mapping[str, InvoicedTotals]) -> list[Mismatch]:

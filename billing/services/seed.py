@@ -1,4 +1,8 @@
-"""Demo and test data: an operator, a central Hanoi lot, an airport-style lot, a few accounts."""
+"""Demo and test data: an operator, a central Hanoi lot, an airport-style lot, a few accounts.
+
+The accounts' opening balances are operator credits (journal kind ``credit``, by "demo seed"):
+no payment provider took that money, so it is not a top-up.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from billing.services.accounts import (
     create_lot,
     create_operator,
 )
-from billing.services.topups import top_up
+from billing.services.credits import manual_credit
 
 DEMO_OPERATOR = "hanoi-parking"
 CENTRAL_LOT = "hn-hoankiem-01"
@@ -90,7 +94,7 @@ def seed_demo(uow: UnitOfWork) -> DemoData:
             Owner(OwnerKind.PERSON, "Trần Thị Bình"),
             60_000,
             [("29-AA 123.45", "motorbike")],
-            AutoTopUp(50_000, 200_000),
+            AutoTopUp(50_000, 200_000),  # the operator's default auto top-up provider
         ),
         (
             "logistics",
@@ -120,7 +124,9 @@ def seed_demo(uow: UnitOfWork) -> DemoData:
         for plate, cls in vehicles:
             add_vehicle(uow, acct, plate, cls)
             plates[plate] = cls
-        top_up(uow, acct, balance, "demo-bank", f"seed-{short}")
+        manual_credit(
+            uow, acct, balance, key=f"seed-{short}", actor="demo seed", reason="opening balance"
+        )
     return DemoData(DEMO_OPERATOR, (CENTRAL_LOT, AIRPORT_LOT), gates, accounts, plates)
 
 

@@ -1,4 +1,5 @@
-"""Auto top-up: settlement only queues a request; a worker asks the provider and records it."""
+"""Auto top-up: settlement only queues a request; a worker asks the provider; the money comes
+in when the provider's webhook reports the payment (``credit_topup``), as for every top-up."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from billing.adapters import orm
-from billing.adapters.autopay import SimulatedAutoPay
 from billing.adapters.uow import UnitOfWork
 from billing.domain.model import AutoTopUp, DomainError, auto_topup_amount
 from billing.services import (
     AutoTopUpWorker,
+    credit_topup,
     get_account,
     process_auto_topups,
     set_auto_topup,
@@ -30,15 +31,20 @@ CUONG = "30G-999.99"  # account "cuong": 10,000 VND; the demo central lot allows
 class Provider:
     """A payment provider that remembers what it was asked and can be made to fail."""
 
-    name: str = "sim-autopay"
+    name: str = "linked-wallet"
     down: bool = False
     asked: list[tuple[int, int, str]] = field(default_factory=list)
 
-    def charge(self, account_id: int, amount_vnd: int, idempotency_key: str) -> str:
-        self.asked.append((account_id, amount_vnd, idempotency_key))
+    def charge(self, account_id: int, amount_vnd: int, reference: str) -> str:
+        self.asked.append((account_id, amount_vnd, reference))
         if self.down:
             raise TimeoutError("provider did not answer")
-        return f"txn-{idempotency_key}"
+        return f"txn-{reference}"
+
+    def deliver_webhooks(self, uow: UnitOfWork) -> None:
+        """What the provider's signed webhooks do once the gateway has verified them."""
+        for _, amount, reference in dict.fromkeys(self.asked):
+            credit_topup(uow, self.name, reference, f"txn-{reference}", amount)
 
 
 def requests(uow: UnitOfWork) -> list[orm.OutboxRow]:
@@ -88,7 +94,7 @@ def test_an_exit_below_the_threshold_queues_a_request_and_never_calls_the_provid
     assert req.payload == {
         "event_id": "exit-1",
         "account_id": demo.accounts["cuong"],
-        "provider": "sim-autopay",
+        "provider": None,  # the operator's default auto top-up provider
         "amount_vnd": 100_000,
         "threshold_vnd": 20_000,
         "need_vnd": 0,
@@ -96,12 +102,14 @@ def test_an_exit_below_the_threshold_queues_a_request_and_never_calls_the_provid
     }
     provider = Provider()
     (done,) = process_auto_topups(uow, provider)
-    assert (done.outcome, done.amount_vnd) == ("topped_up", 100_000)
+    assert (done.outcome, done.amount_vnd) == ("requested", 100_000)
     assert provider.asked == [(demo.accounts["cuong"], 100_000, "auto:exit-1")]
+    assert balance(uow, demo) == -15_000  # the provider's answer is no payment yet
+    provider.deliver_webhooks(uow)
     assert balance(uow, demo) == 85_000
     (t,) = auto_topups(uow)
     assert (t.provider, t.provider_txn_id, t.amount_vnd) == (
-        "sim-autopay",
+        "linked-wallet",
         "txn-auto:exit-1",
         100_000,
     )
@@ -114,13 +122,14 @@ def test_an_exit_below_the_threshold_queues_a_request_and_never_calls_the_provid
             ).all()
         )
     assert lines == {
-        "asset:clearing:sim-autopay": 100_000,
+        "asset:clearing:linked-wallet": 100_000,
         f"liability:prepaid:{demo.accounts['cuong']}": -100_000,
     }
     (req,) = requests(uow)
     assert req.processed_at is not None and req.attempts == 1
-    # Running again (or a replay of the exit) tops up nothing more.
+    # Running again (or a replay of the exit, or the webhook again) tops up nothing more.
     assert process_auto_topups(uow, provider) == []
+    provider.deliver_webhooks(uow)
     assert lane.leave(CUONG, 60, event_id="exit-1") == d
     assert len(requests(uow)) == 1 and len(auto_topups(uow)) == 1
     assert balance(uow, demo) == 85_000
@@ -140,7 +149,8 @@ def test_a_provider_failure_leaves_the_request_for_a_retry(
     assert balance(uow, demo) == -15_000 and auto_topups(uow) == []
     provider.down = False
     (done,) = process_auto_topups(uow, provider)
-    assert done.outcome == "topped_up" and balance(uow, demo) == 85_000
+    provider.deliver_webhooks(uow)
+    assert done.outcome == "requested" and balance(uow, demo) == 85_000
     # Asked twice with one key: a real provider took the money once.
     assert [key for _, _, key in provider.asked] == ["auto:exit-2", "auto:exit-2"]
     (req,) = requests(uow)
@@ -159,7 +169,7 @@ def test_the_worker_pauses_a_failing_request(
     assert worker.run_once() == []  # pausing: the provider is not asked again at once
     clock[0] += 1.5
     provider.down = False
-    assert [r.outcome for r in worker.run_once()] == ["topped_up"]
+    assert [r.outcome for r in worker.run_once()] == ["requested"]
     assert len(provider.asked) == 2
 
 
@@ -174,9 +184,14 @@ def test_a_car_held_for_low_balance_is_topped_up_and_leaves_on_its_retry(
     assert again.reason == "low_balance"
     first, _ = requests(uow)
     assert (first.payload["need_vnd"], first.payload["amount_vnd"]) == (25_000, 100_000)
-    results = process_auto_topups(uow, SimulatedAutoPay())
+    provider = Provider()
+    (asked,) = process_auto_topups(uow, provider, limit=1)
+    provider.deliver_webhooks(uow)  # the money arrives before the worker's next request
     # One top-up covers the car: the second request, never sent, is dropped.
-    assert [r.outcome for r in results] == ["topped_up", "not_needed"]
+    assert [asked.outcome] + [r.outcome for r in process_auto_topups(uow, provider)] == [
+        "requested",
+        "not_needed",
+    ]
     assert len(auto_topups(uow)) == 1 and balance(uow, demo) == 110_000
     paid = lane.leave(CUONG, 51)
     assert (paid.open, paid.reason, paid.balance_vnd) == (True, "exit_paid", 85_000)

@@ -167,7 +167,7 @@ def test_statement_shows_every_movement_with_running_balance(
     lines = account_statement(uow, demo.accounts["an"])
     assert [(ln.kind, ln.change_vnd, ln.balance_vnd) for ln in lines] == [
         ("fare", -25_000, 475_000),
-        ("topup", 500_000, 500_000),
+        ("credit", 500_000, 500_000),  # the seed's opening balance, an operator credit
     ]
 
 

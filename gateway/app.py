@@ -17,6 +17,7 @@ from gateway.auth.throttle import SignInThrottle
 from gateway.auth.tokens import TokenSigner
 from gateway.db import make_engine, make_session_factory
 from gateway.local_secrets import with_local_secrets
+from gateway.payments.providers import directory
 from gateway.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, container: Any = None) -> FastA
     )
     app.state.token_signer = TokenSigner(settings.secret_key)
     app.state.sign_in_throttle = SignInThrottle()
+    app.state.payment_providers = directory(settings.payment_providers)
 
     from gateway.api import router as api_router
     from gateway.web import pages

@@ -250,9 +250,15 @@ def build_invoice_services(container: Container, seller_tax_code: str) -> Invoic
 
 
 def build_auto_topups(container: Container) -> Any:
-    """Billing's auto top-up worker and its payment provider (the simulated one: no real
-    provider is configured yet)."""
-    from billing.adapters.autopay import SimulatedAutoPay
+    """Billing's auto top-up worker with the configured providers that pull from a linked
+    account; None when there is none (requests then wait, and are dropped once not needed)."""
     from billing.services import AutoTopUpWorker
+    from gateway.payments.pull import pull_providers
 
-    return AutoTopUpWorker(container.uow_factory(), SimulatedAutoPay())
+    settings = container.settings
+    providers = pull_providers(settings.payment_providers)
+    if not providers:
+        log.info("auto top-up off: no payment provider that pulls is configured")
+        return None
+    default = settings.payment_autotopup_provider or next(iter(providers))
+    return AutoTopUpWorker(container.uow_factory(), providers, default=default)

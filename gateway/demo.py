@@ -34,6 +34,7 @@ from gateway.bootstrap import Container, build, build_consumer, build_invoice_se
 from gateway.broker import AmqttBroker, MosquittoBroker, embedded_broker, free_port
 from gateway.consumer import Consumer
 from gateway.mosquitto_conf import GateCredential, new_gate_credential
+from gateway.payments.providers import PaymentProvider
 from gateway.retention import start_retention
 from gateway.settings import Settings
 
@@ -53,6 +54,7 @@ class DemoOptions:
     duration_s: float | None = None
     http_port: int = 8000
     tax_port: int = 8100
+    payment_port: int = 8300
     broker: str = "auto"  # auto | mosquitto | amqtt
     read_plates: bool = True  # False: cameras send plate text, no LPR at the gateway
     arrivals_per_hour: float = 200.0
@@ -99,6 +101,20 @@ def mock_tax_authority(seller: Operator, data_dir: Path, port: int) -> UvicornTh
         demo_seller_cash_register_code=seller.cash_register_code or "",
     )
     return UvicornThread(create_app(settings), "127.0.0.1", port, "tax-authority")
+
+
+def simulated_payments(api_port: int, port: int) -> tuple[UvicornThread, list[PaymentProvider]]:
+    """The simulated payment providers on 127.0.0.1:``port`` (not started yet), reporting to
+    the API's webhook, and the same providers as the gateway must know them (fresh secrets)."""
+    from simulator.payments.app import create_provider_app
+    from simulator.payments.config import ServiceConfig, demo_providers, merchant_settings
+
+    providers = demo_providers()
+    webhook = f"http://127.0.0.1:{api_port}/api/v1/payments/webhook"
+    app = create_provider_app(ServiceConfig(providers, webhook))
+    merchant = merchant_settings(providers, f"http://127.0.0.1:{port}")
+    known = [PaymentProvider.model_validate(p) for p in merchant]
+    return UvicornThread(app, "127.0.0.1", port, "payment-providers"), known
 
 
 class ConsumerThread:
@@ -283,6 +299,7 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
     since = datetime.now(UTC)  # passages recorded from now on are this run's
     opts.http_port = _port_or_free(opts.http_port, "API", echo)
     opts.tax_port = _port_or_free(opts.tax_port, "mock tax authority", echo)
+    opts.payment_port = _port_or_free(opts.payment_port, "simulated payment providers", echo)
     data_dir = opts.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack()
@@ -319,6 +336,11 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
         tax = mock_tax_authority(seller, data_dir / "tax-authority", opts.tax_port)
         tax.start()
         stack.add("tax authority", tax.stop)
+        # The demo's payment providers: a separate service, as a bank is (parking serve has
+        # none unless PARKING_PAYMENT_PROVIDERS names real ones).
+        payments, providers = simulated_payments(opts.http_port, opts.payment_port)
+        payments.start()
+        stack.add("payment providers", payments.stop)
 
         settings = base.model_copy(
             update={
@@ -330,6 +352,7 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
                 "mqtt_client_id": DEMO_CLIENT_ID,
                 "mqtt_share_group": "gateway" if broker.protocol == "v5" else None,
                 "tax_authority_url": f"http://127.0.0.1:{opts.tax_port}",
+                "payment_providers": providers,
                 "http_port": opts.http_port,
                 "lpr_workers": opts.lpr_workers,
             }
@@ -413,6 +436,10 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
         echo(f"  API docs                  http://127.0.0.1:{opts.http_port}/docs")
         echo(f"  metrics                   http://127.0.0.1:{opts.http_port}/metrics")
         echo(f"  mock tax authority        http://127.0.0.1:{opts.tax_port}/")
+        echo(
+            f"  payment providers (sim.)  http://127.0.0.1:{opts.payment_port}/ "
+            f"({', '.join(p.name for p in providers)})"
+        )
         for username, password, role in logins:
             echo(f"  login ({role}): {username} / {password}")
         echo(f"  gates: {', '.join(g for _, g in gate_ids)}; data in {data_dir}")

@@ -1,10 +1,11 @@
 """Secrets the operator did not set: made once per data directory, never a default in code.
 
-A session-signing key or a webhook secret shipped in the source would let anyone who read it
-forge sign-ins or top-ups. When ``PARKING_SECRET_KEY`` / ``PARKING_PAYMENT_WEBHOOK_SECRET`` are
-unset, each is drawn at random on first use and kept in ``<data_dir>/secrets/<name>`` (0600), so
-sign-ins survive a restart of a single instance. Several API instances, and a real payment
-provider, need the value set explicitly in their environment.
+A session-signing key shipped in the source would let anyone who read it forge sign-ins. When
+``PARKING_SECRET_KEY`` is unset, it is drawn at random on first use and kept in
+``<data_dir>/secrets/<name>`` (0600), so sign-ins survive a restart of a single instance.
+Several API instances need the value set explicitly in their environment. (A payment
+provider's webhook secret is never made here: it is the provider's to issue, configured with
+the provider in ``PARKING_PAYMENT_PROVIDERS``.)
 """
 
 from __future__ import annotations
@@ -41,15 +42,12 @@ def local_secret(data_dir: Path, name: str) -> str:
 def with_local_secrets(settings: Settings) -> Settings:
     """``settings`` with every unset secret taken from (or made in) the data directory."""
     update: dict[str, str] = {}
-    for field, env in (
-        ("secret_key", "PARKING_SECRET_KEY"),
-        ("payment_webhook_secret", "PARKING_PAYMENT_WEBHOOK_SECRET"),
-    ):
+    for field, env in (("secret_key", "PARKING_SECRET_KEY"),):
         if not getattr(settings, field):
             update[field] = local_secret(settings.data_dir, field)
             log.warning(
                 "%s is not set: using the secret kept in %s (set it when several instances "
-                "or a payment provider must share it)",
+                "must share it)",
                 env,
                 settings.data_dir / "secrets" / field,
             )

@@ -11,9 +11,11 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -95,13 +97,24 @@ class AuditEntry(Base):
 
 
 class WebhookDelivery(Base):
-    """A payment-provider webhook already handled: the idempotency key and what we answered."""
+    """A payment-provider webhook whose signature was verified: the idempotency key, the payment
+    it reported, and what we answered (``status_code`` None while it is being credited).
+
+    Reconciliation reads it (``gateway.payments.records``) to tie every top-up in billing's
+    ledger to a payment a provider reported, so it is written before billing credits anything.
+    """
 
     __tablename__ = "gw_webhook_deliveries"
+    __table_args__ = (Index("ix_gw_webhook_deliveries_payment", "provider", "provider_txn_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True, nullable=False)
     body_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
-    status_code: Mapped[int] = mapped_column(Integer, nullable=False)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     response: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
-    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now, index=True)
+    provider: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    provider_txn_id: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    reference: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    account_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    amount_vnd: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.payments.providers import PaymentProvider
+
 
 def default_client_id(role: str) -> str:
     """``parking-<role>-<hostname>``: unique per host and role, the same after a restart."""
@@ -63,9 +65,12 @@ class Settings(BaseSettings):
     # Signs session cookies and API tokens. Empty: made once and kept in data_dir/secrets
     # (gateway.local_secrets); set it when several API instances serve the same users.
     secret_key: str = ""
-    # HMAC key the payment provider signs its top-up webhooks with (X-Signature header). Empty:
-    # made once in data_dir/secrets; a real provider needs the value it was given.
-    payment_webhook_secret: str = ""
+    # The payment providers drivers top up with, as a JSON list (gateway.payments.providers):
+    # name, label, kind, webhook_secret (the HMAC key each provider signs its webhooks with),
+    # checkout_url, charge_url (auto top-up pulls). None configured: no top-up at all.
+    payment_providers: list[PaymentProvider] = Field(default_factory=list)
+    # The provider of auto top-ups whose account names none (default: the first that pulls).
+    payment_autotopup_provider: str | None = None
 
     tax_authority_url: str = "http://127.0.0.1:8100"
     signing_pkcs12: Path | None = None

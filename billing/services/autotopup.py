@@ -240,6 +240,7 @@ class AutoTopUpWorker:
     uow: UnitOfWork
     provider: TopUpProvider | Mapping[str, TopUpProvider]
     limit: int = 50
+    default: str | None = None  # see process_auto_topups
     retry_base_seconds: float = 1.0
     retry_max_seconds: float = 300.0
     monotonic: Callable[[], float] = time.monotonic
@@ -248,7 +249,9 @@ class AutoTopUpWorker:
     def run_once(self) -> list[AutoTopUpResult]:
         now = self.monotonic()
         skip = {rid for rid, (_, at) in self._retry.items() if at > now}
-        results = process_auto_topups(self.uow, self.provider, self.limit, skip=skip)
+        results = process_auto_topups(
+            self.uow, self.provider, self.limit, skip=skip, default=self.default
+        )
         for r in results:
             if r.outcome == "failed":
                 failures = self._retry.get(r.row_id, (0, 0.0))[0] + 1

@@ -51,16 +51,6 @@ def _call(name: str, *args: Any, **kwargs: Any) -> Any:
         raise Rejected(str(exc)) from exc
 
 
-def top_up(uow: Any, account_id: int, amount_vnd: int, provider: str, txn_id: str) -> int:
-    """Credit once per (provider, txn_id); returns the balance after."""
-    _require_account(uow, account_id)
-    _call("top_up", uow, account_id, amount_vnd, provider, txn_id)
-    with uow.session_factory() as s:
-        acct = s.get(b.TransportAccount, account_id)
-        assert acct is not None
-        return int(acct.balance_vnd)
-
-
 def add_vehicle(uow: Any, account_id: int, plate: str, vehicle_class: str, colour: str) -> int:
     _require_account(uow, account_id)
     return int(_call("add_vehicle", uow, account_id, plate, vehicle_class, colour))
@@ -115,7 +105,9 @@ def review_action(uow: Any, passage_id: int, action: str, actor: str, **kwargs: 
     raise ValueError(f"unknown review action {action!r}")
 
 
-def reconciliation(uow: Any, day: Any, lot_id: str | None, invoices: Any = None) -> Any:
+def reconciliation(
+    uow: Any, day: Any, lot_id: str | None, invoices: Any = None, payments: Any = None
+) -> Any:
     from billing.services.reconcile import reconcile
 
-    return reconcile(uow, day, lot_id, invoices)
+    return reconcile(uow, day, lot_id, invoices, payments)

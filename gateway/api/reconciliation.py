@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gateway.api import billing_port, queries
 from gateway.api.access import AccessFirstRoute, LotFilter
@@ -43,6 +43,10 @@ class ReconciliationOut(BaseModel):
     day: date
     ok: bool
     trial_balance_vnd: int
+    topups: int = Field(default=0, description="top-ups credited that day, every account")
+    topups_vnd: int = 0
+    credits: int = Field(default=0, description="operators' manual credits that day")
+    credits_vnd: int = 0
     lots: list[LotFiguresOut]
     mismatches: list[MismatchOut]
 
@@ -62,6 +66,7 @@ def reconciliation(
     transaction (so on SQLite the lookup's connection never waits for billing's write lock).
     """
     from einvoice.queries import event_lookup
+    from gateway.payments.records import DeliveryRecords
 
     wanted = [lot_id] if lot_id else queries.visible_lot_ids(session, user)
     day = day or today_local()
@@ -70,9 +75,11 @@ def reconciliation(
     figures: list[LotFiguresOut] = []
     mismatches: list[MismatchOut] = []
     trial = 0
+    money: dict[str, int] = {}
     for lid in wanted:
-        rec = billing_port.reconciliation(uow, day, lid, lookup)
+        rec = billing_port.reconciliation(uow, day, lid, lookup, DeliveryRecords(factory))
         trial = rec.trial_balance_vnd
+        money = {k: getattr(rec, k) for k in ("topups", "topups_vnd", "credits", "credits_vnd")}
         figures.extend(LotFiguresOut(**f.__dict__) for f in rec.lots)
         mismatches.extend(
             MismatchOut(**m.__dict__)
@@ -86,4 +93,5 @@ def reconciliation(
         trial_balance_vnd=trial,
         lots=figures,
         mismatches=unique,
+        **money,
     )

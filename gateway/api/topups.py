@@ -1,149 +1,162 @@
-"""Top-ups: the payment provider's signed webhook, and the simulated provider drivers pay with.
+"""Top-ups: the configured payment providers, top-up intents, and the providers' signed webhook.
 
-The webhook is the only way money enters an account. It is authenticated by HMAC, and
-idempotent twice over: by the ``Idempotency-Key`` header (same key, same body: the stored answer
-comes back; same key, other body: 409) and, underneath, by billing's (provider, provider_txn_id).
+A driver asks for a top-up (an intent: amount, provider) and is sent to the provider's checkout
+page; the money enters the account only when that provider's signed webhook reports the
+payment (``gateway.payments.webhook``). Nothing here credits an account by itself.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-import uuid
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from gateway.api import billing_port
+from billing.domain.model import DomainError
+from billing.domain.payments import MAX_TOP_UP_VND, MIN_TOP_UP_VND
+from billing.services.intents import IntentView, get_topup_intent, list_topup_intents
 from gateway.api.access import AccessFirstRoute, AccountId
-from gateway.api.schemas import AUTH_ERRORS, MAX_ID, IdPath, Problem, invalid, not_found
-from gateway.api.signing import (
-    IDEMPOTENCY_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    SignatureError,
-    signed_headers,
-    verify,
-)
+from gateway.api.schemas import AUTH_ERRORS, Problem, invalid, not_found
 from gateway.auth.audit import record
-from gateway.deps import CurrentUser, SessionFactoryDep, SettingsDep, UowDep
-from gateway.orm import WebhookDelivery
+from gateway.deps import CurrentUser, SessionDep, SessionFactoryDep, UowDep, release
+from gateway.payments.checkout import UnknownProvider, start_checkout
+from gateway.payments.providers import PaymentProvider, public_view
+from gateway.payments.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from gateway.payments.webhook import MAX_BODY_BYTES, PaymentEvent, process_webhook
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["top-ups"], route_class=AccessFirstRoute)
-
-SIM_PROVIDER = "simpay"
-MIN_TOP_UP_VND = 10_000
-MAX_TOP_UP_VND = 10_000_000
+Reference = Annotated[str, Path(min_length=1, max_length=120)]
 
 
-class PaymentEvent(BaseModel):
-    """What the provider posts when a payment settles."""
+def get_providers(request: Request) -> dict[str, PaymentProvider]:
+    providers: dict[str, PaymentProvider] = request.app.state.payment_providers
+    return providers
 
-    event: Literal["payment.succeeded"]
-    provider: str = Field(min_length=1, max_length=40)
-    provider_txn_id: str = Field(min_length=1, max_length=120)
-    account_id: int = Field(gt=0, le=MAX_ID)
+
+ProvidersDep = Annotated[dict[str, PaymentProvider], Depends(get_providers)]
+
+
+class ProviderOut(BaseModel):
+    name: str
+    label: str
+    kind: str
+    auto_top_up: bool = Field(description="it can pull auto top-ups from a linked account")
+
+
+class TopUpIntentIn(BaseModel):
+    provider: str = Field(min_length=1, max_length=40, examples=["vnpay-qr"])
     amount_vnd: int = Field(ge=MIN_TOP_UP_VND, le=MAX_TOP_UP_VND, strict=True)
 
 
-class TopUpResult(BaseModel):
-    status: Literal["credited"]
-    provider: str
-    provider_txn_id: str
+class TopUpIntentOut(BaseModel):
+    reference: str
     account_id: int
+    provider: str
     amount_vnd: int
-    balance_vnd: int
+    kind: str
+    status: str = Field(description="pending, credited, or expired (a late payment still lands)")
+    created_at: datetime
+    expires_at: datetime
+    credited_at: datetime | None
+    credited_vnd: int | None
+    checkout_url: str | None = Field(default=None, description="where the driver pays")
 
 
-class TopUpRequest(BaseModel):
-    amount_vnd: int = Field(ge=MIN_TOP_UP_VND, le=MAX_TOP_UP_VND, strict=True)
-
-
-def process_webhook(
-    session_factory: sessionmaker[Session],
-    uow: Any,
-    secret: str,
-    body: bytes,
-    headers: dict[str, str | None],
-) -> tuple[int, dict[str, Any], bool]:
-    """(status code, JSON answer, replayed?) for one delivery; shared by the route and the sim."""
-    try:
-        verify(secret, headers.get(SIGNATURE_HEADER), headers.get(TIMESTAMP_HEADER), body)
-    except SignatureError as exc:
-        log.warning("payment webhook rejected: %s", exc)
-        return 401, {"detail": f"bad signature: {exc}"}, False
-    key = headers.get(IDEMPOTENCY_HEADER)
-    if not key or len(key) > 128:
-        return 400, {"detail": f"{IDEMPOTENCY_HEADER} header (1-128 chars) is required"}, False
-    digest = hashlib.sha256(body).hexdigest()
-    with session_factory() as s:
-        seen = s.scalar(select(WebhookDelivery).where(WebhookDelivery.idempotency_key == key))
-        if seen is not None:
-            if seen.body_sha256 != digest:
-                return 409, {"detail": "idempotency key reused with another body"}, False
-            return seen.status_code, seen.response, True
-    code, answer = _apply(uow, body)
-    with session_factory() as s:
-        s.add(
-            WebhookDelivery(
-                idempotency_key=key, body_sha256=digest, status_code=code, response=answer
-            )
-        )
-        try:
-            s.commit()
-        except IntegrityError:
-            # A concurrent delivery with the same key won; billing credited once either way.
-            s.rollback()
-            seen = s.scalar(select(WebhookDelivery).where(WebhookDelivery.idempotency_key == key))
-            if seen is not None:
-                return seen.status_code, seen.response, True
-    return code, answer, False
-
-
-def _apply(uow: Any, body: bytes) -> tuple[int, dict[str, Any]]:
-    try:
-        event = PaymentEvent.model_validate_json(body)
-    except ValidationError as exc:
-        log.warning("payment webhook with a malformed body: %s", exc.errors()[:3])
-        return 422, {"detail": "malformed payment event", "errors": json.loads(exc.json())[:5]}
-    try:
-        balance = billing_port.top_up(
-            uow, event.account_id, event.amount_vnd, event.provider, event.provider_txn_id
-        )
-    except billing_port.NotFound as exc:
-        log.warning("payment webhook for an unknown account %s", event.account_id)
-        return 404, {"detail": str(exc)}
-    except billing_port.Rejected as exc:
-        log.warning("payment webhook refused by billing: %s", exc)
-        return 422, {"detail": str(exc)}
-    result = TopUpResult(
-        status="credited",
-        provider=event.provider,
-        provider_txn_id=event.provider_txn_id,
-        account_id=event.account_id,
-        amount_vnd=event.amount_vnd,
-        balance_vnd=balance,
+def intent_out(view: IntentView, checkout_url: str | None = None) -> TopUpIntentOut:
+    return TopUpIntentOut(
+        **{k: getattr(view, k) for k in TopUpIntentOut.model_fields if k != "checkout_url"},
+        checkout_url=checkout_url,
     )
-    return 200, result.model_dump()
+
+
+def portal_return_url(request: Request) -> Any:
+    """Where a provider sends the driver back: the intent's page in the portal."""
+    return lambda reference: str(request.url_for("portal_topup", reference=reference))
+
+
+@router.get("/payments/providers", response_model=list[ProviderOut], responses=AUTH_ERRORS)
+def list_providers(providers: ProvidersDep, user: CurrentUser) -> list[ProviderOut]:
+    """The providers drivers may top up with here (none: no top-up is possible)."""
+    return [ProviderOut.model_validate(p) for p in public_view(providers)]
+
+
+@router.post(
+    "/accounts/{account_id}/topup-intents",
+    response_model=TopUpIntentOut,
+    status_code=201,
+    responses={**AUTH_ERRORS, **not_found("no such account")},
+)
+def open_intent(
+    account_id: AccountId,
+    user: CurrentUser,
+    body: TopUpIntentIn,
+    request: Request,
+    session: SessionDep,
+    uow: UowDep,
+    providers: ProvidersDep,
+) -> TopUpIntentOut:
+    """Ask for a top-up: the answer's ``checkout_url`` is where the driver pays. The account is
+    credited when the provider's signed webhook reports the payment; until then the intent is
+    pending."""
+    release(session)
+    try:
+        checkout = start_checkout(
+            uow, providers, account_id, body.provider, body.amount_vnd, portal_return_url(request)
+        )
+    except UnknownProvider as exc:
+        raise invalid(("body", "provider"), str(exc)) from exc
+    except DomainError as exc:
+        raise invalid(("body",), str(exc)) from exc
+    record(
+        session,
+        user,
+        "account.top_up_intent",
+        "account",
+        account_id,
+        {
+            "reference": checkout.intent.reference,
+            "provider": body.provider,
+            "amount_vnd": body.amount_vnd,
+        },
+    )
+    return intent_out(checkout.intent, checkout.url)
+
+
+@router.get(
+    "/accounts/{account_id}/topup-intents",
+    response_model=list[TopUpIntentOut],
+    responses={**AUTH_ERRORS, **not_found("no such account")},
+)
+def list_intents(account_id: AccountId, uow: UowDep) -> list[TopUpIntentOut]:
+    """The account's latest top-up intents, newest first."""
+    return [intent_out(v) for v in list_topup_intents(uow, account_id, limit=50)]
+
+
+@router.get(
+    "/accounts/{account_id}/topup-intents/{reference}",
+    response_model=TopUpIntentOut,
+    responses={**AUTH_ERRORS, **not_found("no such account or intent")},
+)
+def get_intent(account_id: AccountId, reference: Reference, uow: UowDep) -> TopUpIntentOut:
+    view = get_topup_intent(uow, reference)
+    if view is None or view.account_id != account_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no top-up intent {reference}")
+    return intent_out(view)
 
 
 @router.post(
     "/payments/webhook",
-    response_model=TopUpResult,
     responses={
+        200: {"description": "credited (or a replay of the stored answer)"},
         400: {"model": Problem, "description": "no Idempotency-Key"},
-        401: {"model": Problem, "description": "bad or missing HMAC signature"},
-        404: {"model": Problem, "description": "unknown account"},
+        401: {"model": Problem, "description": "unknown provider, or a bad or missing signature"},
+        404: {"model": Problem, "description": "no top-up intent with that reference"},
         409: {"model": Problem, "description": "idempotency key reused with a different body"},
-        413: {"model": Problem, "description": "body over 16 KiB"},
-        422: {"description": "malformed event"},
+        413: {"model": Problem, "description": f"body over {MAX_BODY_BYTES} bytes"},
+        422: {"description": "malformed event, or refused by billing"},
     },
     # The body is read raw (the HMAC covers its exact bytes), so FastAPI cannot infer it.
     openapi_extra={
@@ -157,13 +170,14 @@ async def payment_webhook(
     request: Request,
     session_factory: SessionFactoryDep,
     uow: UowDep,
-    settings: SettingsDep,
+    providers: ProvidersDep,
     # Optional to FastAPI so that a missing one is our 401/400, not a generic 422.
     x_signature: Annotated[
         str | None,
         Header(
             alias=SIGNATURE_HEADER,
-            description='required: "sha256=" + hex HMAC-SHA256 of "<timestamp>." + body',
+            description='required: "sha256=" + hex HMAC-SHA256 of "<timestamp>." + body, with '
+            "the provider's webhook secret",
         ),
     ] = None,
     x_signature_timestamp: Annotated[
@@ -179,71 +193,21 @@ async def payment_webhook(
         ),
     ] = None,
 ) -> JSONResponse:
-    """Signed ``payment.succeeded`` event from the payment provider: credits the account once."""
-    body = await request.body()
-    if len(body) > 16_384:
-        return JSONResponse({"detail": "payload too large"}, status_code=413)
+    """A provider's signed ``payment.succeeded``: credits the intent's account once."""
+    body = b""
+    async for chunk in request.stream():  # never more than the limit in memory
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return JSONResponse({"detail": "payload too large"}, status_code=413)
     headers = {
         SIGNATURE_HEADER: x_signature,
         TIMESTAMP_HEADER: x_signature_timestamp,
         IDEMPOTENCY_HEADER: idempotency_key,
     }
-    from starlette.concurrency import run_in_threadpool
-
-    code, answer, replayed = await run_in_threadpool(
-        process_webhook, session_factory, uow, settings.payment_webhook_secret, body, headers
+    answer = await run_in_threadpool(
+        process_webhook, session_factory, uow, providers, body, headers
     )
+    extra = {"Idempotent-Replayed": "true"} if answer.replayed else {}
     return JSONResponse(
-        answer, status_code=code, headers={"Idempotent-Replayed": "true"} if replayed else None
+        answer.body, status_code=answer.status_code, headers={**answer.headers, **extra}
     )
-
-
-def simulate_payment(
-    session_factory: sessionmaker[Session],
-    uow: Any,
-    secret: str,
-    account_id: IdPath,
-    amount_vnd: int,
-) -> tuple[int, dict[str, Any]]:
-    """The simulated provider: 'charges the card', then delivers its signed webhook to us."""
-    txn = f"sim-{uuid.uuid4().hex[:16]}"
-    body = json.dumps(
-        {
-            "event": "payment.succeeded",
-            "provider": SIM_PROVIDER,
-            "provider_txn_id": txn,
-            "account_id": account_id,
-            "amount_vnd": amount_vnd,
-        }
-    ).encode()
-    headers: dict[str, str | None] = dict(signed_headers(secret, body, idempotency_key=txn))
-    code, answer, _ = process_webhook(session_factory, uow, secret, body, headers)
-    return code, answer
-
-
-@router.post(
-    "/accounts/{account_id}/topups",
-    response_model=TopUpResult,
-    status_code=201,
-    responses={**AUTH_ERRORS, **not_found("unknown account")},
-)
-def top_up_account(
-    account_id: AccountId,
-    body: TopUpRequest,
-    user: CurrentUser,
-    session_factory: SessionFactoryDep,
-    uow: UowDep,
-    settings: SettingsDep,
-) -> TopUpResult:
-    """Pay through the simulated payment provider; the credit arrives by its signed webhook."""
-    code, answer = simulate_payment(
-        session_factory, uow, settings.payment_webhook_secret, account_id, body.amount_vnd
-    )
-    if code == 422:
-        raise invalid(("body",), str(answer.get("detail", "top-up refused")))
-    if code != 200:
-        raise HTTPException(code, answer.get("detail", "top-up failed"))
-    with session_factory() as s:
-        record(s, user, "account.top_up", "account", account_id, {"amount_vnd": body.amount_vnd})
-        s.commit()
-    return TopUpResult.model_validate(answer)

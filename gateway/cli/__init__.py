@@ -35,6 +35,11 @@ class ParkingGroup(LazyGroup):
             "simulator",
             "The mock tax authority (a separate system with its own database).",
         ),
+        "payment-provider": Lazy(
+            "simulator.payments.cli:app",
+            "simulator",
+            "Simulated payment providers (checkout pages, signed webhooks), a separate service.",
+        ),
     }
 
     def main(  # type: ignore[override]

@@ -43,7 +43,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(vehicles, name="vehicles")
     app.add_typer(tariff, name="tariff")
     app.add_typer(lots, name="lots")
-    app.command("topup")(topup)
     app.command("reconcile")(reconcile)
     from gateway.cli import billing_ops  # imports this module's helpers
 
@@ -132,7 +131,7 @@ def accounts_create(
     phone: str = typer.Option(None),
     email: str = typer.Option(None),
 ) -> None:
-    """Open a transport account (balance 0: top it up with `parking topup`)."""
+    """Open a transport account (balance 0: the driver tops it up through a payment provider)."""
     owner = Owner(OwnerKind.BUSINESS if business else OwnerKind.PERSON, name, tax_code, address)
     acct = services.create_account(database_uow(), owner, phone=phone, email=email)
     console.print(f"account {acct} created")
@@ -155,7 +154,9 @@ def accounts_auto_topup(
     account_id: int,
     threshold: int = typer.Option(None, help="Top up when the balance falls below (VND)."),
     amount: int = typer.Option(None, help="Amount of each top-up (VND)."),
-    provider: str = typer.Option("sim-autopay", help="Linked bank / e-wallet."),
+    provider: str = typer.Option(
+        None, help="Linked bank / e-wallet (default: the operator's auto top-up provider)."
+    ),
     off: bool = typer.Option(False, "--off", help="Turn auto top-up off."),
 ) -> None:
     """Set or clear the account's auto top-up."""
@@ -220,18 +221,22 @@ def vehicles_remove(vehicle_id: int) -> None:
     console.print(f"vehicle {vehicle_id} removed")
 
 
-# ---------------------------------------------------------------- top-up
-
-
-def topup(
+@accounts.command("credit")
+def accounts_credit(
     account_id: int = typer.Argument(..., help="Account id."),
     amount: int = typer.Argument(..., help="Amount in VND (integer)."),
-    provider: str = typer.Option("counter", help="Payment provider (bank, e-wallet, counter)."),
-    txn_id: str = typer.Option(..., "--txn-id", help="Provider's transaction id (idempotency)."),
+    reason: str = typer.Option(..., "--reason", help="Why (kept with the credit)."),
+    actor: str = typer.Option(..., "--actor", help="Who gives it (kept with the credit)."),
+    request_id: str = typer.Option(
+        ..., "--request-id", help="Your id of this credit: a retry credits once."
+    ),
 ) -> None:
-    """Top up a transport account; the same provider transaction is only ever credited once."""
-    r = services.top_up(database_uow(), account_id, amount, provider, txn_id)
-    note = "" if r.created else " (already recorded: nothing added)"
+    """An operator's credit (goodwill, a correction): not a top-up, which only a payment
+    provider's signed webhook makes. Kept as journal kind 'credit' with who and why."""
+    r = services.manual_credit(
+        database_uow(), account_id, amount, key=request_id, actor=actor, reason=reason
+    )
+    note = "" if r.created else " (this request credited before: nothing added)"
     console.print(f"balance {vnd(r.balance_vnd)}{note}")
 
 
@@ -399,11 +404,22 @@ def invoice_lookup(engine: Engine, sessions: sessionmaker[Session]) -> tuple[Any
     return event_lookup(sessions), ""
 
 
+def payment_records(engine: Engine, sessions: sessionmaker[Session]) -> tuple[Any, str]:
+    """The gateway's verified webhook deliveries, when its tables exist (as invoice_lookup)."""
+    from gateway.orm import WebhookDelivery
+    from gateway.payments.records import DeliveryRecords
+
+    if not inspect(engine).has_table(WebhookDelivery.__tablename__):
+        return None, "the gateway's tables do not exist (parking db upgrade)"
+    return DeliveryRecords(sessions), ""
+
+
 def reconcile(
     day: str = typer.Option(..., "--date", help="Local day to check, YYYY-MM-DD."),
     lot: str = typer.Option(None, "--lot", help="Only this lot."),
 ) -> None:
-    """Tie passages, sessions, fares, ledger and invoices of one day; list every mismatch.
+    """Tie passages, sessions, fares, ledger, top-ups and invoices of one day; list every
+    mismatch (a top-up no verified provider webhook reported is one).
 
     Exit code 1 when anything disagrees or the trial balance is not zero.
     """
@@ -411,7 +427,14 @@ def reconcile(
     sessions = make_session_factory(engine)
     try:
         lookup, why_not = invoice_lookup(engine, sessions)
-        r = services.reconcile(UnitOfWork(sessions), date.fromisoformat(day), lot, invoices=lookup)
+        records, why_unchecked = payment_records(engine, sessions)
+        r = services.reconcile(
+            UnitOfWork(sessions),
+            date.fromisoformat(day),
+            lot,
+            invoices=lookup,
+            payments=records,
+        )
     finally:
         engine.dispose()
     columns = ["lot", "entries", "exits", "closed", "charged", "fares", "ledger", "VAT"]
@@ -436,8 +459,14 @@ def reconcile(
         table.add_row(*row)
     console.print(table)
     console.print(f"trial balance: {vnd(r.trial_balance_vnd)}")
+    console.print(
+        f"top-ups: {r.topups} ({vnd(r.topups_vnd)}); operator credits: {r.credits} "
+        f"({vnd(r.credits_vnd)})"
+    )
     if lookup is None:
         console.print(f"[yellow]invoices not checked:[/yellow] {why_not}")
+    if records is None:
+        console.print(f"[yellow]top-ups not checked against payments:[/yellow] {why_unchecked}")
     for m in r.mismatches:
         console.print(f"[red]{m.kind}[/red] {m.lot_id or '-'} {m.ref}: {m.detail}")
     if not r.ok:

@@ -91,6 +91,9 @@ def demo(
     ] = None,
     http_port: Annotated[int, typer.Option("--http-port")] = 8000,
     tax_port: Annotated[int, typer.Option("--tax-port")] = 8100,
+    payment_port: Annotated[
+        int, typer.Option("--payment-port", help="the simulated payment providers' service")
+    ] = 8300,
     broker: Annotated[str, typer.Option("--broker", help="auto, mosquitto or amqtt")] = "auto",
     camera_text: Annotated[
         bool, typer.Option("--camera-text", help="cameras send plate text (skip plate reading)")
@@ -102,7 +105,8 @@ def demo(
         float, typer.Option("--time-scale", help="simulated seconds per real second")
     ] = 120.0,
 ) -> None:
-    """The whole system on one machine: broker, gateway, invoices, mock tax authority, traffic."""
+    """The whole system on one machine: broker, gateway, invoices, mock tax authority,
+    simulated payment providers, traffic."""
     from gateway.demo import DemoOptions, demo_summary_json, run_demo
 
     _logging()
@@ -124,6 +128,7 @@ def demo(
         duration_s=duration,
         http_port=http_port,
         tax_port=tax_port,
+        payment_port=payment_port,
         broker=broker,
         read_plates=not camera_text,
         arrivals_per_hour=rate,

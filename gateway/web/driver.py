@@ -1,20 +1,29 @@
-"""The driver portal: balance, vehicles, top-up, auto top-up, trips, invoices with QR codes."""
+"""The driver portal: balance, vehicles, top-up, auto top-up, trips, invoices with QR codes.
+
+A top-up opens an intent and sends the driver to the chosen provider's checkout page; the
+provider sends them back to the intent's page, which shows it pending until the provider's
+signed webhook credits it (``gateway.payments``). No provider configured: no top-up button.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from billing.domain.model import DomainError
+from billing.domain.payments import MAX_TOP_UP_VND, MIN_TOP_UP_VND
+from billing.services.intents import get_topup_intent, list_topup_intents
 from gateway.api import billing_port, queries
 from gateway.api.invoices import rejection_reasons
 from gateway.api.schemas import IdPath
-from gateway.api.topups import MAX_TOP_UP_VND, MIN_TOP_UP_VND, simulate_payment
+from gateway.api.topups import ProvidersDep, portal_return_url
 from gateway.auth.audit import record
 from gateway.auth.principal import Principal
-from gateway.deps import SessionDep, SessionFactoryDep, SettingsDep, UowDep, release
+from gateway.deps import SessionDep, SettingsDep, UowDep, release
+from gateway.payments.checkout import UnknownProvider, start_checkout
 from gateway.web.rendering import render
 from gateway.web.session import DriverPage
 
@@ -39,6 +48,8 @@ def portal(
     request: Request,
     session: SessionDep,
     user: DriverPage,
+    uow: UowDep,
+    providers: ProvidersDep,
     msg: str | None = None,
     err: str | None = None,
 ) -> HTMLResponse:
@@ -48,6 +59,8 @@ def portal(
         raise HTTPException(404, f"no account {account_id}")
     trips = queries.sessions(session, None, account_id=account_id, limit=5)
     topups = queries.topups(session, account_id, 5, 0)
+    release(session)
+    intents = [i for i in list_topup_intents(uow, account_id, 10) if i.kind == "checkout"][:5]
     return render(
         request,
         "driver/portal.html",
@@ -59,6 +72,10 @@ def portal(
         trips=trips.items,
         lots={lot.id: lot.name for lot in _all_lots(session)},
         topups=topups.items,
+        intents=intents,
+        providers=list(providers.values()),
+        provider_labels={p.name: p.label for p in providers.values()},
+        auto_top_up=any(p.pulls for p in providers.values()),
         choices=TOP_UP_CHOICES,
         min_top_up=MIN_TOP_UP_VND,
         max_top_up=MAX_TOP_UP_VND,
@@ -67,27 +84,73 @@ def portal(
     )
 
 
+def _amount(choice: str, other: str) -> int | None:
+    """The typed amount (``200.000`` or ``200000``) if any, else the chosen one."""
+    raw = (other or choice).replace(".", "").replace(",", "").replace(" ", "").replace("₫", "")
+    return int(raw) if raw.isdigit() and len(raw) <= 12 else None
+
+
 @router.post("/topup")
 def top_up(
+    request: Request,
     session: SessionDep,
-    factory: SessionFactoryDep,
     user: DriverPage,
     uow: UowDep,
-    settings: SettingsDep,
-    amount_vnd: Annotated[int, Form(ge=0, le=10**12)],
+    providers: ProvidersDep,
+    provider: Annotated[str, Form(max_length=40)] = "",
+    amount_vnd: Annotated[str, Form(max_length=20)] = "",
+    other_amount: Annotated[str, Form(max_length=20)] = "",
 ) -> RedirectResponse:
-    """Pay with the simulated provider; the credit arrives through its signed webhook."""
+    """Open a top-up intent and go to the provider's checkout; the money arrives through the
+    provider's signed webhook, and its page shows the intent until then."""
     account_id = _account_id(user)
-    if not MIN_TOP_UP_VND <= amount_vnd <= MAX_TOP_UP_VND:
+    amount = _amount(amount_vnd, other_amount)
+    if amount is None or not MIN_TOP_UP_VND <= amount <= MAX_TOP_UP_VND:
         return _back(err=f"{MIN_TOP_UP_VND}-{MAX_TOP_UP_VND}")
     release(session)
-    code, answer = simulate_payment(
-        factory, uow, settings.payment_webhook_secret, account_id, amount_vnd
+    try:
+        checkout = start_checkout(
+            uow, providers, account_id, provider, amount, portal_return_url(request)
+        )
+    except (UnknownProvider, DomainError) as exc:
+        return _back(err=str(exc))
+    record(
+        session,
+        user,
+        "account.top_up_intent",
+        "account",
+        account_id,
+        {"reference": checkout.intent.reference, "provider": provider, "amount_vnd": amount},
     )
-    if code != 200:
-        return _back(err=str(answer.get("detail", "top-up failed")))
-    record(session, user, "account.top_up", "account", account_id, {"amount_vnd": amount_vnd})
-    return _back(msg="payment_done")
+    return RedirectResponse(checkout.url, status_code=303)
+
+
+@router.get("/topups/{reference}", response_class=HTMLResponse, name="portal_topup")
+def topup_page(
+    reference: Annotated[str, Path(min_length=1, max_length=120)],
+    request: Request,
+    session: SessionDep,
+    user: DriverPage,
+    uow: UowDep,
+    providers: ProvidersDep,
+) -> HTMLResponse:
+    """One top-up request: pending (the page refreshes itself), credited, or expired."""
+    account_id = _account_id(user)
+    release(session)
+    intent = get_topup_intent(uow, reference)
+    if intent is None or intent.account_id != account_id:
+        raise HTTPException(404, "no such top-up")
+    account = queries.account(session, account_id)
+    known = providers.get(intent.provider)
+    return render(
+        request,
+        "driver/topup.html",
+        user,
+        nav="portal",
+        intent=intent,
+        provider_label=known.label if known else intent.provider,
+        balance_vnd=account.balance_vnd if account else 0,
+    )
 
 
 @router.post("/vehicles")

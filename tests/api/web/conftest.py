@@ -14,15 +14,35 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import migrate
 from gateway.app import create_app
 from gateway.auth.users import create_user, grant
 from gateway.db import make_engine, make_session_factory
+from gateway.payments.providers import PaymentProvider
 from gateway.settings import Settings
 
 PASSWORD = "correct horse battery"
+# Two payment providers the test apps know: a bank transfer, and a wallet that pulls.
+PROVIDERS = [
+    PaymentProvider(
+        name="vietbank",
+        label="Vietbank",
+        kind="bank_transfer",
+        webhook_secret=SecretStr("test-webhook-secret-vietbank"),
+        checkout_url="http://pay.test/checkout/vietbank",
+    ),
+    PaymentProvider(
+        name="momo",
+        label="MoMo",
+        kind="wallet",
+        webhook_secret=SecretStr("test-webhook-secret-momo"),
+        checkout_url="http://pay.test/checkout/momo",
+        charge_url="http://pay.test/api/momo/charges",
+    ),
+]
 _TOKENS: dict[tuple[str, str, str], str] = {}
 
 
@@ -143,7 +163,7 @@ def _env(template: Path, tmp_path: Path, demo: object | None = None) -> Iterator
         database_url=url,
         data_dir=tmp_path,
         secret_key="test-secret",
-        payment_webhook_secret="test-webhook-secret",
+        payment_providers=PROVIDERS,
     )
     engine = make_engine(url)
     app = create_app(settings)

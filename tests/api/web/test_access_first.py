@@ -16,13 +16,23 @@ import pytest
 from sqlalchemy import select
 
 from billing.adapters import orm as b
+from billing.services.intents import open_topup_intent
 from billing.services.seed import AIRPORT_LOT
 from tests.api.web.conftest import PASSWORD, Env, issue_invoices
 from tests.api.web.helpers import settle, stay
 
 # Path parameters that name something belonging to an account, a lot or a user.
 PROTECTED = frozenset(
-    {"account_id", "lot_id", "passage_id", "session_id", "invoice_id", "vehicle_id", "username"}
+    {
+        "account_id",
+        "lot_id",
+        "passage_id",
+        "session_id",
+        "invoice_id",
+        "vehicle_id",
+        "username",
+        "reference",
+    }
 )
 BAD_JSON = {"amount_vnd": "lots", "plate": 12, "reason": [], "enabled": "maybe", "tariff_id": {}}
 
@@ -41,6 +51,7 @@ def others(world: Env, invoice_maker: object) -> Others:
     trip = stay(world, AIRPORT_LOT, "29-AA 123.45")  # binh's motorbike at the airport lot
     assert trip.passage_id and trip.session_id
     assert issue_invoices(world, invoice_maker) == 1
+    intent = open_topup_intent(world.uow(), binh, "vietbank", 150_000)
     with world.session_factory() as s:
         vehicle = s.scalar(select(b.Vehicle.id).where(b.Vehicle.account_id == binh))
         from einvoice.db import invoices
@@ -56,6 +67,7 @@ def others(world: Env, invoice_maker: object) -> Others:
             "vehicle_id": vehicle,
             "username": "driver2",
             "tariff_id": "airport",
+            "reference": intent.reference,
         },
         ("Trần Thị Bình", "29-AA 123.45", "29AA12345"),
     )

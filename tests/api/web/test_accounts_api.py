@@ -148,10 +148,15 @@ def test_bad_auto_topup(world: Env, body: dict[str, object]) -> None:
 
 
 def test_topup_history(world: Env) -> None:
+    from billing.services import credit_topup, open_topup_intent
+
+    intent = open_topup_intent(world.uow(), _acct(world, "an"), "momo", 150_000)
+    credit_topup(world.uow(), "momo", intent.reference, "MM-9", 150_000)  # its verified webhook
     h = world.auth("driver")
     r = world.client.get(f"/api/v1/accounts/{_acct(world, 'an')}/topups", headers=h)
     assert r.status_code == 200
     items = r.json()["items"]
-    assert [(t["provider"], t["amount_vnd"]) for t in items] == [("demo-bank", 500_000)]
+    # The seed's opening balance is an operator credit, not a top-up.
+    assert [(t["provider"], t["amount_vnd"]) for t in items] == [("momo", 150_000)]
     r = world.client.get(f"/api/v1/accounts/{_acct(world, 'binh')}/topups", headers=h)
     assert r.status_code == 403

@@ -21,6 +21,9 @@ EXPECTED_PATHS = {
     "/api/v1/accounts/{account_id}/vehicles/{vehicle_id}",
     "/api/v1/accounts/{account_id}/auto-topup",
     "/api/v1/accounts/{account_id}/topups",
+    "/api/v1/accounts/{account_id}/topup-intents",
+    "/api/v1/accounts/{account_id}/topup-intents/{reference}",
+    "/api/v1/payments/providers",
     "/api/v1/payments/webhook",
     "/api/v1/lots",
     "/api/v1/lots/{lot_id}",
@@ -109,10 +112,10 @@ def test_openapi_documents_the_webhooks_body_and_headers(gw_env: Env) -> None:
         "event",
         "provider",
         "provider_txn_id",
-        "account_id",
+        "reference",
         "amount_vnd",
     ]
-    assert body["properties"]["amount_vnd"]["minimum"] == 10_000
+    assert body["properties"]["amount_vnd"]["exclusiveMinimum"] == 0
     headers = {p["name"]: p for p in op["parameters"] if p["in"] == "header"}
     assert set(headers) == {"X-Signature", "X-Signature-Timestamp", "Idempotency-Key"}
     assert all("required" in h["description"] for h in headers.values())

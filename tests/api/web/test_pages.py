@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy import func, select
 
 from billing.adapters import orm as b
+from billing.services import credit_topup
 from billing.services.seed import AIRPORT_LOT, CENTRAL_LOT, DemoData
 from tests.api.web.conftest import PASSWORD, Env, issue_invoices
 from tests.api.web.helpers import settle, stay
@@ -82,10 +84,28 @@ def test_driver_portal_top_up_vehicles_auto_top_up(world: Env) -> None:
     page = c.get("/portal").text
     assert "500.000 ₫" in page and "30A-123.45" in page
     assert 'data-testid="low-balance"' not in page
-    r = c.post("/portal/topup", data={"amount_vnd": "200000"})
-    assert "700.000 ₫" in r.text and 'data-testid="flash"' in r.text
-    r = c.post("/portal/topup", data={"amount_vnd": "1"})
-    assert 'role="alert"' in r.text and "700.000 ₫" in r.text
+    assert 'value="vietbank"' in page and 'value="momo"' in page  # the configured providers
+    r = c.post(
+        "/portal/topup",
+        data={"amount_vnd": "100000", "other_amount": "250.000", "provider": "momo"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"].startswith(
+        "http://pay.test/checkout/momo?"
+    )
+    fields = dict(parse_qsl(urlsplit(r.headers["location"]).query))
+    assert fields["amount_vnd"] == "250000"  # the typed amount wins over the chosen one
+    ref = fields["reference"]
+    pending = c.get(f"/portal/topups/{ref}")
+    assert 'data-status="pending"' in pending.text and 'http-equiv="refresh"' in pending.text
+    assert "500.000 ₫" in c.get("/portal").text  # nothing credited before the provider says so
+    credit_topup(world.uow(), "momo", ref, "MM-1", 250_000)  # what its signed webhook does
+    done = c.get(f"/portal/topups/{ref}")
+    assert 'data-status="credited"' in done.text and "750.000 ₫" in done.text
+    r = c.post("/portal/topup", data={"amount_vnd": "1", "provider": "momo"})
+    assert 'role="alert"' in r.text and "750.000 ₫" in r.text
+    r = c.post("/portal/topup", data={"amount_vnd": "100000", "provider": "nobody"})
+    assert 'role="alert"' in r.text
     r = c.post("/portal/vehicles", data={"plate": "51F-888.88", "vehicle_class": "car_le9"})
     assert 'data-vehicle="51F-888.88"' in r.text
     r = c.post("/portal/vehicles", data={"plate": "29-AA 123.45", "vehicle_class": "motorbike"})
@@ -150,17 +170,20 @@ def test_cookie_changes_from_another_site_are_refused(world: Env) -> None:
     _sign_in(world, "driver")
     acct = world.demo.accounts["an"]  # type: ignore[attr-defined]
     evil = {"origin": "https://evil.example"}
-    r = world.client.post("/portal/topup", data={"amount_vnd": "100000"}, headers=evil)
+    form = {"amount_vnd": "100000", "provider": "vietbank"}
+    r = world.client.post("/portal/topup", data=form, headers=evil)
     assert r.status_code == 403
     r = world.client.post(
-        f"/api/v1/accounts/{acct}/topups", json={"amount_vnd": 100_000}, headers=evil
+        f"/api/v1/accounts/{acct}/topup-intents",
+        json={"amount_vnd": 100_000, "provider": "vietbank"},
+        headers=evil,
     )
     assert r.status_code == 403
     # Reading is fine, and so is a change from our own pages.
     assert world.client.get("/portal", headers=evil).status_code == 200
     own = {"origin": "http://testserver"}
-    r = world.client.post("/portal/topup", data={"amount_vnd": "100000"}, headers=own)
-    assert r.status_code == 200 and "600.000 ₫" in r.text
+    r = world.client.post("/portal/topup", data=form, headers=own, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("http://pay.test/")
 
 
 def test_dashboard_filters_by_lot_and_dates(world: Env) -> None:

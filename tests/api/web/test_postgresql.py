@@ -13,13 +13,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from billing.adapters import orm as b
+from billing.services.intents import open_topup_intent
 from billing.services.seed import AIRPORT_LOT, CENTRAL_LOT
 from gateway import migrate
-from gateway.api.signing import signed_headers
 from gateway.app import create_app
 from gateway.db import make_engine, make_session_factory
+from gateway.payments.signing import signed_headers
 from gateway.settings import Settings
-from tests.api.web.conftest import Env, _valid_register_code, issue_invoices, seed_people
+from tests.api.web.conftest import PROVIDERS, Env, _valid_register_code, issue_invoices, seed_people
 from tests.api.web.helpers import settle, stay
 
 pytestmark = pytest.mark.integration
@@ -46,7 +47,7 @@ def pg_world(pg_url: str, tmp_path: Path) -> Iterator[Env]:
         database_url=pg_url,
         data_dir=tmp_path,
         secret_key="test-secret",
-        payment_webhook_secret="test-webhook-secret",
+        payment_providers=PROVIDERS,
     )
     app = create_app(settings)
     with TestClient(app) as client:
@@ -91,16 +92,17 @@ def test_scoping_review_and_invoices_on_postgresql(pg_world: Env, invoice_maker:
 def test_concurrent_webhook_deliveries_credit_once(pg_world: Env) -> None:
     env = pg_world
     acct = env.demo.accounts["an"]  # type: ignore[attr-defined]
+    intent = open_topup_intent(env.uow(), acct, "vietbank", 300_000)
     body = json.dumps(
         {
             "event": "payment.succeeded",
             "provider": "vietbank",
             "provider_txn_id": "txn-42",
-            "account_id": acct,
+            "reference": intent.reference,
             "amount_vnd": 300_000,
         }
     ).encode()
-    headers = signed_headers("test-webhook-secret", body, "idem-42")
+    headers = signed_headers(PROVIDERS[0].secret, body, "idem-42")
 
     def deliver(_: int) -> int:
         return env.client.post(

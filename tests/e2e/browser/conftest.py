@@ -23,6 +23,7 @@ from gateway import migrate
 from gateway.app import create_app
 from gateway.auth.users import create_user, grant
 from gateway.db import make_engine, make_session_factory
+from gateway.demo import simulated_payments
 from gateway.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -124,14 +125,17 @@ def site(tmp_path: Path) -> Iterator[Site]:
             account_id=demo.accounts["an"],
         )
         s.commit()
+    port = free_port()
+    # The simulated payment providers, a service of their own that reports to our webhook.
+    payments, providers = simulated_payments(port, free_port())
+    payments.start()
     settings = Settings(
         database_url=url,
         data_dir=tmp_path,
         secret_key="browser-secret",
-        payment_webhook_secret="browser-webhook",
+        payment_providers=providers,
         tax_authority_url="http://127.0.0.1:8100",
     )
-    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )
@@ -147,6 +151,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        payments.stop()
         engine.dispose()
 
 

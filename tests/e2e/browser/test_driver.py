@@ -42,20 +42,28 @@ def test_driver_tops_up_and_downloads_a_verified_invoice(
     assert balance.inner_text() == "450.000 ₫"
     shot(page, "10-portal")
 
-    page.check("input[name=amount_vnd][value='200000']")
-    page.click("[data-testid=topup-form] button[type=submit]")
-    page.wait_for_selector("[data-testid=flash]")
+    form = page.locator("[data-testid=topup-form]")
+    form.locator("input[name=amount_vnd][value='200000']").check()
+    form.locator("input[name=provider][value='vnpay-qr']").check()
+    form.locator("button[type=submit]").click()
+    # The provider's own checkout page (another service): the driver confirms there.
+    page.wait_for_selector("[data-testid=qr]")
+    assert page.locator("[data-testid=amount]").inner_text() == "200.000 ₫"
+    shot(page, "11-provider-checkout")
+    page.click("button.pay")
+    page.wait_for_url("**/portal/topups/*")
+    page.wait_for_selector("[data-testid=topup-intent][data-status=credited]", timeout=15_000)
     assert page.locator("[data-testid=balance]").inner_text() == "650.000 ₫"
-    shot(page, "11-portal-topped-up")
+    shot(page, "12-portal-topped-up")
 
     page.goto("/portal/trips")
     assert "30A-123.45" in page.content() and "50.000 ₫" in page.content()
-    shot(page, "12-trips")
+    shot(page, "13-trips")
 
     page.goto("/portal/invoices")
     card = page.locator("[data-invoice-id]").first
     assert card.locator("svg").count() >= 1  # the lookup QR code
-    shot(page, "13-invoices")
+    shot(page, "14-invoices")
     with page.expect_download() as info:
         card.locator("a", has_text="XML").click()
     download = info.value
@@ -69,4 +77,4 @@ def test_driver_tops_up_and_downloads_a_verified_invoice(
     assert Path(info.value.path()).read_bytes().startswith(b"%PDF")
     page.goto(card.locator("a", has_text="HTML").get_attribute("href") or "")
     assert "50.000" in page.content()
-    shot(page, "14-invoice-html")
+    shot(page, "15-invoice-html")

@@ -1,10 +1,12 @@
-"""`parking worker` and the demo run the auto top-up worker: it rides in the invoice loop."""
+"""`parking worker` and the demo run the auto top-up worker: it rides in the invoice loop, and
+asks the configured provider that pulls; the money comes only with the provider's webhook."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from billing.domain.decisions import PassageInput
@@ -20,6 +22,8 @@ from billing.services import (
 from billing.services.seed import CENTRAL_LOT
 from gateway import migrate
 from gateway.bootstrap import InvoiceServices, build, build_auto_topups, build_invoice_services
+from gateway.broker import free_port
+from gateway.demo import simulated_payments
 from gateway.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -37,8 +41,14 @@ class Idle:
 
 
 def test_the_invoice_loop_runs_the_auto_top_ups(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'p.db'}")
-    migrate.upgrade(settings.effective_database_url, "billing@head")
+    unconfigured = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'p.db'}")
+    migrate.upgrade(unconfigured.effective_database_url, "billing@head")
+    assert build_auto_topups(build(unconfigured)) is None  # parking serve: no provider, no pull
+    port = free_port()
+    # The merchant's webhook is down: the provider takes the request, and nothing is credited.
+    payments, providers = simulated_payments(free_port(), port)
+    settings = unconfigured.model_copy(update={"payment_providers": providers})
+    payments.start()
     container = build(settings)
     try:
         uow = container.uow_factory()
@@ -65,9 +75,14 @@ def test_the_invoice_loop_runs_the_auto_top_ups(tmp_path: Path) -> None:
             worker=Idle(), submitter=Idle(), client=None, auto_topups=build_auto_topups(container)
         )
         loop.run_once()
+        assert loop.auto_topups.run_once() == []  # the request was taken: nothing left to ask
         acct = get_account(uow, cuong)
-        assert acct is not None and acct.balance_vnd == 10_000 - 25_000 + 100_000
+        assert acct is not None and acct.balance_vnd == 10_000 - 25_000  # no webhook, no money
+        with httpx.Client() as c:
+            taken = c.get(f"http://127.0.0.1:{port}/api/momo/transactions").json()
+        assert [(t["reference"], t["amount_vnd"]) for t in taken] == [("auto:w-out", 100_000)]
         invoicing = build_invoice_services(container, "0109876543")
         assert isinstance(invoicing.auto_topups, AutoTopUpWorker)
     finally:
         container.close()
+        payments.stop()

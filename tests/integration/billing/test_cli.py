@@ -22,10 +22,13 @@ def test_account_vehicle_topup_and_reconcile_commands(cli: CliRunner) -> None:
     assert r.exit_code == 0, r.output
     r = cli.invoke(app, ["vehicles", "add", "5", "30A-123.45"])  # belongs to account 1
     assert r.exit_code == 1 and "already belongs to account 1" in r.output
-    r = cli.invoke(app, ["topup", "5", "150000", "--provider", "momo", "--txn-id", "MM-1"])
+    credit = ["accounts", "credit", "5", "150000", "--reason", "barrier fault", "--actor", "op"]
+    r = cli.invoke(app, [*credit, "--request-id", "C-1"])
     assert r.exit_code == 0 and "150.000đ" in r.output
+    r = cli.invoke(app, [*credit, "--request-id", "C-1"])
+    assert "credited before" in r.output
     r = cli.invoke(app, ["topup", "5", "150000", "--provider", "momo", "--txn-id", "MM-1"])
-    assert "already recorded" in r.output
+    assert r.exit_code == 2  # gone: only a provider's signed webhook tops up
     r = cli.invoke(app, ["accounts", "show", "5"])
     assert "30H-555.66" in r.output and "150.000đ" in r.output
     r = cli.invoke(app, ["accounts", "list", "--search", "30H555"])
@@ -78,3 +81,41 @@ def test_reconcile_checks_invoices_when_einvoice_is_there(cli: CliRunner, uow: U
     assert r.exit_code == 1, r.output
     assert "invoice_missing" in r.output and "cli-out" in r.output  # no invoice issued yet
     assert "invoices not checked" not in r.output
+
+
+def test_reconcile_reports_a_top_up_no_provider_webhook_reported(
+    cli: CliRunner, uow: UnitOfWork
+) -> None:
+    """``parking reconcile`` ties every top-up to a verified webhook delivery: one written
+    behind the webhook's back (here straight through billing) is reported, exit code 1."""
+    from datetime import datetime
+
+    from billing.services import credit_topup, open_topup_intent, top_up
+    from billing.services.reads import LOCAL
+    from gateway.orm import WebhookDelivery
+
+    assert cli.invoke(app, ["db", "upgrade"]).exit_code == 0  # the gateway's tables too
+    today = datetime.now(LOCAL).date().isoformat()
+    intent = open_topup_intent(uow, 1, "momo", 100_000)
+    credit_topup(uow, "momo", intent.reference, "MM-7", 100_000)
+    with uow.session_factory() as s:  # what the verified webhook of that payment recorded
+        s.add(
+            WebhookDelivery(
+                idempotency_key="d-1",
+                body_sha256="0" * 64,
+                status_code=200,
+                response={},
+                provider="momo",
+                provider_txn_id="MM-7",
+                reference=intent.reference,
+                account_id=1,
+                amount_vnd=100_000,
+            )
+        )
+        s.commit()
+    r = cli.invoke(app, ["reconcile", "--date", today])
+    assert r.exit_code == 0 and "all consistent" in r.output, r.output
+    assert "top-ups: 1 (100.000đ)" in r.output
+    top_up(uow, 1, 30_000_000, "momo", "FORGED-1")
+    r = cli.invoke(app, ["reconcile", "--date", today])
+    assert r.exit_code == 1 and "topup_unverified" in r.output and "FORGED-1" in r.output

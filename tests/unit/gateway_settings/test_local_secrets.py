@@ -26,16 +26,18 @@ def test_unset_secrets_are_made_once_per_data_dir_and_survive_a_restart(tmp_path
     other = create_app(settings(tmp_path / "other"))
     assert other.state.token_signer.load("api", token) is None
     made = first.state.settings
-    assert len(made.secret_key) >= 32 and len(made.payment_webhook_secret) >= 32
-    assert made.secret_key != made.payment_webhook_secret
-    for name in ("secret_key", "payment_webhook_secret"):
-        mode = (tmp_path / "secrets" / name).stat().st_mode
-        assert stat.S_IMODE(mode) == 0o600
+    assert len(made.secret_key) >= 32
+    mode = (tmp_path / "secrets" / "secret_key").stat().st_mode
+    assert stat.S_IMODE(mode) == 0o600
+    # A payment provider's webhook secret is the provider's to issue: none is ever made here.
+    assert made.payment_providers == [] and sorted(
+        p.name for p in (tmp_path / "secrets").iterdir()
+    ) == ["secret_key"]
 
 
 def test_secrets_set_in_the_environment_win_and_nothing_is_written(tmp_path: Path) -> None:
-    s = with_local_secrets(settings(tmp_path, secret_key="k" * 40, payment_webhook_secret="w" * 40))
-    assert (s.secret_key, s.payment_webhook_secret) == ("k" * 40, "w" * 40)
+    s = with_local_secrets(settings(tmp_path, secret_key="k" * 40))
+    assert s.secret_key == "k" * 40
     assert not (tmp_path / "secrets").exists()
 
 

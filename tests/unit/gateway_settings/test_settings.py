@@ -45,3 +45,33 @@ def test_the_sqlite_folder_is_made_before_migrating(clean_env: Path) -> None:
     ensure_sqlite_dir("sqlite://")  # in memory: nothing to make
     ensure_sqlite_dir("postgresql+psycopg://postgres@127.0.0.1:5432/test")
     assert sorted(p.name for p in clean_env.iterdir()) == ["a"]
+
+
+def test_payment_providers_come_from_the_environment_as_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    from pydantic import ValidationError
+
+    from gateway.payments.providers import directory
+
+    one = {
+        "name": "vnpay-qr",
+        "label": "VNPay QR",
+        "kind": "qr",
+        "webhook_secret": "s" * 32,
+        "checkout_url": "https://pay.example/checkout",
+    }
+    monkeypatch.setenv("PARKING_PAYMENT_PROVIDERS", json.dumps([one]))
+    (provider,) = Settings(_env_file=None).payment_providers  # type: ignore[call-arg]
+    assert (provider.name, provider.secret, provider.pulls) == ("vnpay-qr", "s" * 32, False)
+    assert "s" * 32 not in repr(provider)  # the secret never reaches a log line
+    for bad in ({"webhook_secret": "short"}, {"checkout_url": "javascript:alert(1)"}):
+        monkeypatch.setenv("PARKING_PAYMENT_PROVIDERS", json.dumps([{**one, **bad}]))
+        with pytest.raises(ValidationError):
+            Settings(_env_file=None)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="twice"):
+        directory([provider, provider])
+    monkeypatch.delenv("PARKING_PAYMENT_PROVIDERS")
+    assert Settings(_env_file=None).payment_providers == []  # type: ignore[call-arg]

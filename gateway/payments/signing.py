@@ -1,7 +1,11 @@
-"""HMAC signatures on payment-provider webhooks (Stripe-style: timestamp + body, SHA-256).
+"""HMAC signatures between us and a payment provider (Stripe-style: timestamp + body, SHA-256),
+with the secret the provider gave us: on its webhooks to us, and on what we send it (the
+checkout redirect's fields, a pull request for an auto top-up).
 
 The timestamp is signed with the body so a captured delivery cannot be replayed later; the
-idempotency key makes a legitimate redelivery harmless.
+idempotency key makes a legitimate redelivery harmless. The scheme is documented in
+docs/contracts.md: a provider (the simulated ones in ``simulator.payments`` too) implements it
+on its side.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Mapping
+from urllib.parse import urlencode
 
 SIGNATURE_HEADER = "X-Signature"
 TIMESTAMP_HEADER = "X-Signature-Timestamp"
@@ -51,3 +57,12 @@ def verify(
         raise SignatureError("timestamp outside the accepted window")
     if not hmac.compare_digest(sign(secret, ts, body), signature):
         raise SignatureError("signature does not match")
+
+
+def canonical_fields(fields: Mapping[str, str]) -> bytes:
+    """Query fields as one signed string: sorted, URL-encoded (the signature field left out)."""
+    return urlencode(sorted((k, v) for k, v in fields.items() if k != "signature")).encode()
+
+
+def sign_fields(secret: str, timestamp: int, fields: Mapping[str, str]) -> str:
+    return sign(secret, timestamp, canonical_fields(fields))

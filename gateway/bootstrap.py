@@ -169,7 +169,6 @@ def build_consumer(
         metrics=container.metrics,
         share_group=s.mqtt_share_group,
         lot_filter=lot_filter or s.mqtt_lot_filter,
-        max_event_bytes=s.max_event_bytes,
         image_store=image_store(s.data_dir) if s.keep_images else None,
         permanent_errors=(DomainError,),
         record_status=container.record_gate_status,

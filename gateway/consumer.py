@@ -55,6 +55,7 @@ from gateway.mqtt.client import (
 from gateway.outbox_publisher import OutboxPublisher, command_from_payload, publish_command
 from gateway.plate_reading import PlateReading, ReadPlateFn
 from gateway.protocol import (
+    MAX_EVENT_BYTES,
     GateEvent,
     ProtocolError,
     decode_event,
@@ -151,11 +152,11 @@ class Consumer:
         metrics: Metrics | None = None,
         share_group: str | None = "gateway",
         lot_filter: str = "+",
-        max_event_bytes: int = 4 * 1024 * 1024,
+        max_event_bytes: int = MAX_EVENT_BYTES,
         image_store: ImageStoreFn | None = None,
         sweep_interval_s: float = 1.0,
         retry: Backoff = Backoff(0.2, 5.0),
-        connect_retry: Backoff = Backoff(1.0, 30.0),
+        connect_retry: Backoff = Backoff(0.5, 4.0),
         permanent_errors: tuple[type[BaseException], ...] = (),
         record_status: Callable[[str, str, bool, datetime], None] | None = None,
         progressive_reading: bool = True,

@@ -273,9 +273,10 @@ def _port_or_free(port: int, what: str, echo: Callable[[str], None]) -> int:
 
 
 def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str, Any] | None:
+    from edge.lane import Lane, LaneConfig
     from gateway.app import create_app
     from gateway.demo_world import ensure_population, seller_of
-    from simulator.gate_agent import AgentConfig, GateAgent, SyntheticCamera, TinyCamera
+    from simulator.cameras import SyntheticCamera, TinyCamera
     from simulator.operator_api import OperatorApi
     from simulator.traffic import LotGates, Traffic, TrafficConfig, make_population
 
@@ -361,12 +362,12 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
         api.start()
         stack.add("api", api.stop)
 
-        agents: dict[tuple[str, str], GateAgent] = {}
+        agents: dict[tuple[str, str], Lane] = {}
         for (lot, gate), cred in creds.items():
             direction = "entry" if gate == data.gates[lot][0] else "exit"
             camera = TinyCamera() if not opts.read_plates else SyntheticCamera(2, seed=opts.seed)
-            agent = GateAgent(
-                AgentConfig(
+            agent = Lane(
+                LaneConfig(
                     lot,
                     gate,
                     direction,  # type: ignore[arg-type]

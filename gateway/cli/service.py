@@ -110,7 +110,7 @@ def demo(
     for name in (
         "gateway.consumer",
         "gateway.outbox_publisher",
-        "simulator.gate_agent",
+        "edge",
         "billing",
         "einvoice",
         "simulator.tax_authority",

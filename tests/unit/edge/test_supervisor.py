@@ -29,7 +29,10 @@ def test_a_step_that_raises_is_logged_and_the_work_goes_on() -> None:
 
 def test_stopping_is_an_event_and_ends_the_thread_promptly() -> None:
     stop = threading.Event()
-    worker = Supervised("idle", lambda: stop.wait(0.05), stop)
+    def idle() -> None:
+        stop.wait(0.05)
+
+    worker = Supervised("idle", idle, stop)
     worker.start()
     time.sleep(0.1)
     started = time.monotonic()

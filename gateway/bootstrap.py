@@ -73,6 +73,7 @@ def build(settings: Settings) -> Container:
     engine = make_engine(settings.effective_database_url)
     sessions = make_session_factory(engine)
     metrics = Metrics()
+    metrics.gate_health.alert_after_s = settings.gate_unanswered_alert_s
     metrics.add_collector(DatabaseCollector(sessions, invoice_counts))
     return Container(settings, engine, sessions, metrics)
 
@@ -92,6 +93,12 @@ def mqtt_config(settings: Settings, client_id: str | None = None) -> MqttConfig:
         tls_certfile=_path(settings.mqtt_tls_certfile),
         tls_keyfile=_path(settings.mqtt_tls_keyfile),
     )
+
+
+def subscriptions_file(settings: Settings, client_id: str) -> Path:
+    """Where the consumer with this client id remembers what it subscribed."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in client_id)
+    return settings.data_dir / "mqtt" / f"{safe}.subscriptions.json"
 
 
 def _path(value: Path | None) -> str | None:
@@ -173,6 +180,7 @@ def build_consumer(
         permanent_errors=(DomainError,),
         record_status=container.record_gate_status,
         command_expiry_s=s.mqtt_command_expiry_s,
+        subscriptions_file=subscriptions_file(s, client_id or s.mqtt_client_id),
     )
     container.consumer = consumer
     return consumer

@@ -29,6 +29,7 @@ def test_a_step_that_raises_is_logged_and_the_work_goes_on() -> None:
 
 def test_stopping_is_an_event_and_ends_the_thread_promptly() -> None:
     stop = threading.Event()
+
     def idle() -> None:
         stop.wait(0.05)
 

@@ -7,10 +7,8 @@ settings (a PostgreSQL URL, a test broker) and the packages never read the envir
 from __future__ import annotations
 
 import logging
-import signal
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -114,24 +112,6 @@ def image_store(data_dir: Path) -> Callable[[GateEvent], str | None]:
     return store
 
 
-@contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Start child processes with Ctrl-C ignored (they inherit it and keep it across exec).
-
-    The terminal sends SIGINT to the whole process group; plate-reader workers that died of it
-    mid-read would leave the pool broken and its shutdown hanging. The gateway stops its workers
-    itself, in order, when it is told to stop.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def build_consumer(
     container: Container,
     *,
@@ -148,12 +128,11 @@ def build_consumer(
     if read_plates:
         from lpr.pool import ReaderPool
 
-        with _sigint_ignored():
-            pool = ReaderPool(
-                s.lpr_workers,
-                recognizer=s.lpr_recognizer,
-                on_restart=container.metrics.lpr_pool_restarts.inc,
-            )
+        pool = ReaderPool(
+            s.lpr_workers,
+            recognizer=s.lpr_recognizer,
+            on_restart=container.metrics.lpr_pool_restarts.inc,
+        )
         container.reader_pool = pool
         container._closers.append(pool.close)
         read_plate = cast(Any, pool.read)

@@ -241,14 +241,16 @@ class Traffic:
                 log.warning("traffic: could not count reviews: %s", exc)
         return s
 
-    def wait_answered(self, timeout: float) -> int:
-        """Wait until every event got its barrier command (or the timeout); returns how many not."""
+    def wait_answered(self, timeout: float, stop: threading.Event | None = None) -> int:
+        """Wait until every event got its decision (or the timeout, or ``stop``); returns how
+        many did not."""
+        stop = stop or threading.Event()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not stop.is_set():
             missing = self._unanswered()
             if missing == 0:
                 return 0
-            time.sleep(0.2)
+            stop.wait(0.2)
         return self._unanswered()
 
     def _unanswered(self) -> int:

@@ -133,12 +133,14 @@ def _prepare_lot(container: Container, lot: str) -> tuple[str, str, Any]:
 
 @contextmanager
 def passage_stack(
-    pg_url: str, mqtt: tuple[str, int], tmp: Path, *, read_plates: bool
+    pg_url: str, mqtt: tuple[str, int], tmp: Path, *, read_plates: bool, **settings: Any
 ) -> Iterator[PassageStack]:
+    """The stack on a lot of its own; ``settings`` override the gateway's (e.g. a command
+    expiry)."""
     lot = f"e2e{uuid.uuid4().hex[:10]}"
     migrate.upgrade(pg_url)
     tax_port = free_port()
-    settings = Settings(
+    config = Settings(
         data_dir=tmp,
         database_url=pg_url,
         mqtt_host=mqtt[0],
@@ -147,8 +149,9 @@ def passage_stack(
         mqtt_share_group=f"g-{lot}",  # only this module's consumers share this group
         tax_authority_url=f"http://127.0.0.1:{tax_port}",
         lpr_workers=1,
+        **settings,
     )
-    container = build(settings)
+    container = build(config)
     stops: list[Callable[[], None]] = [container.close]
     try:
         entry, exit_, seller = _prepare_lot(container, lot)
@@ -175,7 +178,7 @@ def passage_stack(
             lot,
             entry,
             exit_,
-            settings.tax_authority_url,
+            config.tax_authority_url,
             mqtt,
             tmp,
             consumer,

@@ -4,7 +4,6 @@ crosses the events topic, and waiting."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +16,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge.lane import Lane, LaneConfig
 from gateway.protocol import decode_event, topic_filter
 from simulator.cameras import TinyCamera
+from tests.e2e.passage_stack import wait_until
+
+__all__ = ["events_seen", "lane", "wait_until"]
 
 
 def lane(
@@ -45,16 +47,6 @@ def lane(
     if wait:
         assert a.connected
     return a
-
-
-def wait_until(cond: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not reached in {timeout}s")
 
 
 @contextmanager

@@ -197,6 +197,7 @@ class Lane:
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
+        self._link.interrupt()  # a sender waiting for a PUBACK stops waiting
         self._sender.join(timeout=5)
         self._link.stop()
         self._buffer.close()

@@ -233,6 +233,12 @@ class GateLink:
         if wait_s:
             self.connected.wait(wait_s)
 
+    def interrupt(self) -> None:
+        """End any wait for an acknowledgement now (the lane is stopping)."""
+        self._closing.set()
+        with self._acked:
+            self._acked.notify_all()
+
     def stop(self) -> None:
         """Say "offline" (retained) when connected, then disconnect cleanly."""
         self._closing.set()

@@ -316,14 +316,9 @@ class Consumer:
         self.metrics.gates_online.labels(lot=lot).set(online_in_lot)
         if status is not None:
             self.metrics.gate_health.record(status)
-        if (
-            status is None
-            or self._record_status is None
-            or self._status_recorded.get((lot, gate)) == (status.online, status.at)
-        ):
+        if status is None or self._record_status is None:
             self._ack(item)
             return
-        self._status_recorded[(lot, gate)] = (status.online, status.at)
         if self._statuses is None:
             self._statuses = asyncio.Queue()
             task = asyncio.get_running_loop().create_task(self._status_worker(self._statuses))
@@ -340,17 +335,22 @@ class Consumer:
         """
         while True:
             status, item = await queue.get()
-            await self._store_status(status)
+            key, seen = (status.lot_id, status.gate_id), (status.online, status.at)
+            # A status republished only because its counts changed is not written again.
+            if self._status_recorded.get(key) != seen and await self._store_status(status):
+                self._status_recorded[key] = seen
             self._ack(item)
 
-    async def _store_status(self, status: Any) -> None:
+    async def _store_status(self, status: Any) -> bool:
         assert self._record_status is not None
         try:
             await asyncio.to_thread(
                 self._record_status, status.lot_id, status.gate_id, status.online, status.at
             )
+            return True
         except Exception as exc:  # an unknown gate's status is worth a line, not a crash
             log.warning("gate status of %s/%s not recorded: %s", status.lot_id, status.gate_id, exc)
+            return False
 
     @property
     def blocked_lanes(self) -> list[str]:

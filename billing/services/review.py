@@ -23,7 +23,7 @@ from billing.domain.tariffs import Fare, FareLine, vat_included
 from billing.services.fares import debit_fare, price_session
 from billing.services.ledger import lock_account
 from billing.services.lots import LotInfo, lot_info
-from billing.services.statements import PASSAGES, q_resolve_held
+from billing.services.statements import HELD_REASONS, PASSAGES, q_resolve_held
 
 
 def _passage(uow: UnitOfWork, passage_id: int) -> orm.Passage:
@@ -52,6 +52,12 @@ def correct_plate(uow: UnitOfWork, passage_id: int, plate_text: str, actor: str)
 
     An entry opens the session it could not open; an exit closes and prices the open session of
     that plate (payment stays pending until the operator charges or waives). Returns the session.
+
+    A correction that names another car than the one read never takes over the read car's
+    stay: a car held at this exit under the misread plate is that car's stay, which is released
+    (the car at the barrier was another one); a stay that ended at another passage is that
+    passage's. A charged stay is refused (refund it first: the money left the read car's
+    account), and so is an entry of a car that already has an open stay at the lot.
     """
     plate = canonical_plate(plate_text)
     if plate is None:
@@ -64,13 +70,15 @@ def correct_plate(uow: UnitOfWork, passage_id: int, plate_text: str, actor: str)
         vehicle = s.scalar(
             select(orm.Vehicle).where(orm.Vehicle.plate_key == key, orm.Vehicle.active.is_(True))
         )
+        session = _session_to_correct(uow, passage, key)
         passage.plate_text, passage.plate_key = plate, key
         passage.vehicle_id = vehicle.id if vehicle else None
         passage.account_id = vehicle.account_id if vehicle else None
-        session = s.get(orm.ParkingSession, passage.session_id) if passage.session_id else None
         lot = lot_info(uow, passage.lot_id, fresh=True)
         assert lot is not None
-        if session is not None and session.status != "void":
+        if session is not None:
+            if session.status == "open" and session.plate_key != key:
+                _refuse_second_stay(uow, passage.lot_id, plate, key, session.id)
             session.plate_text, session.plate_key = plate, key
             session.vehicle_id = passage.vehicle_id
             session.account_id = passage.account_id
@@ -87,6 +95,7 @@ def correct_plate(uow: UnitOfWork, passage_id: int, plate_text: str, actor: str)
                 )
                 _set_fare(session, fare)
         elif passage.direction == "entry":
+            _refuse_second_stay(uow, passage.lot_id, plate, key)
             session = orm.ParkingSession(
                 lot_id=passage.lot_id,
                 plate_text=plate,
@@ -115,8 +124,8 @@ def correct_plate(uow: UnitOfWork, passage_id: int, plate_text: str, actor: str)
                 _close_at_exit(
                     uow, lot, session, passage, vehicle.vehicle_class if vehicle else None
                 )
+        passage.session_id = session.id if session is not None else None
         if session is not None:
-            passage.session_id = session.id
             passage.fare_vnd = session.fare_vnd
         _audit(
             uow,
@@ -129,6 +138,64 @@ def correct_plate(uow: UnitOfWork, passage_id: int, plate_text: str, actor: str)
         )
         uow.commit()
         return passage.session_id
+
+
+def _session_to_correct(
+    uow: UnitOfWork, passage: orm.Passage, key: str
+) -> orm.ParkingSession | None:
+    """The session the corrected plate is written to, or None when the passage is to be
+    settled afresh under the new plate (its old link dropped)."""
+    session = (
+        uow.session.get(orm.ParkingSession, passage.session_id) if passage.session_id else None
+    )
+    if session is None or session.status == "void" or session.plate_key == key:
+        return session if session is not None and session.status != "void" else None
+    if session.payment == "charged":
+        raise DomainError(
+            f"passage {passage.id} was charged to account {session.account_id}: "
+            "refund it before correcting the plate"
+        )
+    if passage.direction == "exit" and session.status == "open":
+        _release_hold(uow, session, passage)  # another car was at the barrier
+        return None
+    if passage.direction == "exit" and session.exit_passage_id not in (None, passage.id):
+        return None  # that stay ended at its own exit; this one was another car's
+    return session
+
+
+def _release_hold(uow: UnitOfWork, session: orm.ParkingSession, passage: orm.Passage) -> None:
+    """The read car was not the one held at this exit: its session is no longer held for
+    this passage (still held if the car was kept at the barrier by another passage)."""
+    held_elsewhere = uow.session.scalar(
+        select(orm.Passage.id).where(
+            orm.Passage.session_id == session.id,
+            orm.Passage.id != passage.id,
+            orm.Passage.direction == "exit",
+            orm.Passage.opened.is_(False),
+            orm.Passage.reason.in_(HELD_REASONS),
+        )
+    )
+    if held_elsewhere is None and session.payment == "unpaid":
+        session.payment = None
+
+
+def _refuse_second_stay(
+    uow: UnitOfWork, lot_id: str, plate: str, key: str, besides: int | None = None
+) -> None:
+    """One open stay per car and lot: a correction may not open (or move) a second one."""
+    other = uow.session.scalar(
+        select(orm.ParkingSession.id).where(
+            orm.ParkingSession.lot_id == lot_id,
+            orm.ParkingSession.plate_key == key,
+            orm.ParkingSession.status == "open",
+            orm.ParkingSession.id != (besides or 0),
+        )
+    )
+    if other is not None:
+        raise DomainError(
+            f"{plate} already has an open stay at {lot_id} (session {other}): "
+            "settle or waive that one first"
+        )
 
 
 def _close_at_exit(

@@ -203,3 +203,42 @@ def test_a_charge_never_marks_a_void_session(uow: UnitOfWork, demo: DemoData, la
     assert sessions[1].fare_vnd == held.fare_vnd and sessions[1].exit_passage_id == held.passage_id
     report = reconcile(uow, T0.date(), invoices=_invoiced_as_charged(uow))
     assert report.mismatches == () and report.trial_balance_vnd == 0
+
+
+def test_correcting_a_held_exit_to_another_car_releases_the_read_cars_stay(
+    uow: UnitOfWork, demo: DemoData, airport: Lane
+) -> None:
+    """Found by the stateful money-paths test: the exit read 30G-999.99 (cuong, held for low
+    balance) but it was 30A-123.45, which also had an open stay. The correction moved the
+    held session to 30A-123.45 and crashed on the one-open-stay-per-car index."""
+    airport.enter("30G-999.99", 0)
+    airport.enter(CAR, 5)
+    held = airport.leave("30G-999.99", 100)
+    assert (held.open, held.reason) == (False, "low_balance")
+    moved_to = correct_plate(uow, held.passage_id, CAR, actor="op")
+    read_car = get_session(uow, held.session_id or -1)
+    assert read_car is not None and (read_car.status, read_car.payment) == ("open", None)
+    stay = get_session(uow, moved_to or -1)
+    assert stay is not None and (stay.plate, stay.status, stay.payment) == (
+        CAR,
+        "closed",
+        "pending",
+    )
+    charge(uow, held.passage_id, actor="op")
+    assert get_account(uow, demo.accounts["an"]).balance_vnd == 500_000 - stay.fare_vnd  # type: ignore[union-attr,operator]
+    report = reconcile(uow, T0.date(), invoices=_invoiced_as_charged(uow))
+    assert report.mismatches == () and report.trial_balance_vnd == 0
+
+
+def test_a_correction_never_opens_a_second_stay_or_moves_a_charged_one(
+    uow: UnitOfWork, demo: DemoData, lane: Lane
+) -> None:
+    lane.enter(CAR, 0)
+    unread = lane.enter(None, 5)  # another car, unreadable
+    with pytest.raises(DomainError, match="already has an open stay"):
+        correct_plate(uow, unread.passage_id, CAR, actor="op")
+    paid = lane.leave(CAR, 70)
+    assert paid.reason == "exit_paid"
+    with pytest.raises(DomainError, match="refund it before"):
+        correct_plate(uow, paid.passage_id, "30E-246.80", actor="op")
+    assert correct_plate(uow, paid.passage_id, "30a12345", actor="op") == paid.session_id

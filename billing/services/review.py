@@ -110,12 +110,15 @@ def correct_plate(uow: UnitOfWork, passage_id: int, plate_text: str, actor: str)
             s.add(session)
             s.flush()
         else:
+            # Only a stay that had begun by this exit can end here: a later entry of the same
+            # car is its next stay, and a stay would otherwise end before it began.
             session = s.scalar(
                 select(orm.ParkingSession)
                 .where(
                     orm.ParkingSession.lot_id == passage.lot_id,
                     orm.ParkingSession.plate_key == key,
                     orm.ParkingSession.status == "open",
+                    orm.ParkingSession.entry_at <= passage.captured_at,
                 )
                 .with_for_update()
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -242,3 +243,21 @@ def test_a_correction_never_opens_a_second_stay_or_moves_a_charged_one(
     with pytest.raises(DomainError, match="refund it before"):
         correct_plate(uow, paid.passage_id, "30E-246.80", actor="op")
     assert correct_plate(uow, paid.passage_id, "30a12345", actor="op") == paid.session_id
+
+
+def test_a_corrected_exit_never_ends_a_stay_that_began_after_it(
+    uow: UnitOfWork, demo: DemoData, lane: Lane
+) -> None:
+    """Found by the stateful money-paths test: an unreadable exit corrected, later, to a car
+    that had entered after it closed that car's new stay at the earlier exit (the stay ended
+    before it began, on another day than its fare's event: reconciliation broke)."""
+    set_lot_policy(uow, CENTRAL_LOT, unreadable="open_review")
+    unread = lane.leave(None, 14 * 60 + 50)  # 23:50: no plate read, let out, in review
+    later = lane.enter(CAR, 15 * 60 + 10)  # 00:10 the next day: this car enters
+    correct_plate(uow, unread.passage_id, CAR, actor="op")
+    stay = get_session(uow, later.session_id or -1)
+    assert stay is not None and stay.status == "open"  # the car is inside: its stay goes on
+    charge(uow, unread.passage_id, actor="op", amount_vnd=30_000)  # as an exit of its own
+    for day in (T0.date(), T0.date() + timedelta(days=1)):
+        report = reconcile(uow, day, invoices=_invoiced_as_charged(uow))
+        assert report.mismatches == () and report.trial_balance_vnd == 0, day

@@ -93,13 +93,16 @@ def can_see(user: Principal, session: SessionDep, lot_id: str, account_id: int |
     return lot_id in queries.visible_lot_ids(session, user)
 
 
-def check_passage(session: SessionDep, user: Principal, passage_id: int) -> None:
-    """404 when there is no such passage, 403 when it is not this user's to see."""
-    row = queries.passage(session, passage_id)
+def _check_visible(session: SessionDep, user: Principal, row: Any, what: str, ident: int) -> None:
+    """404 when there is no such row, 403 when it is not this user's to see."""
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no passage {passage_id}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {what} {ident}")
     if not can_see(user, session, row.lot_id, row.account_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to passage {passage_id}")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to {what} {ident}")
+
+
+def check_passage(session: SessionDep, user: Principal, passage_id: int) -> None:
+    _check_visible(session, user, queries.passage(session, passage_id), "passage", passage_id)
 
 
 @access_check
@@ -124,10 +127,7 @@ ReviewPassageId = Annotated[int, Depends(review_access)]
 @access_check
 def session_access(session_id: IdPath, session: SessionDep, user: CurrentUser) -> int:
     row = queries.parking_session(session, session_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no session {session_id}")
-    if not can_see(user, session, row.lot_id, row.account_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to session {session_id}")
+    _check_visible(session, user, row, "session", session_id)
     release(session)
     return session_id
 

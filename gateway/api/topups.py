@@ -20,9 +20,8 @@ from billing.domain.payments import MAX_TOP_UP_VND, MIN_TOP_UP_VND
 from billing.services.intents import IntentView, get_topup_intent, list_topup_intents
 from gateway.api.access import AccessFirstRoute, AccountId
 from gateway.api.schemas import AUTH_ERRORS, Problem, invalid, not_found
-from gateway.auth.audit import record
 from gateway.deps import CurrentUser, SessionDep, SessionFactoryDep, UowDep, release
-from gateway.payments.checkout import UnknownProvider, start_checkout
+from gateway.payments.checkout import UnknownProvider, audit_checkout, start_checkout
 from gateway.payments.providers import PaymentProvider, public_view
 from gateway.payments.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from gateway.payments.webhook import MAX_BODY_BYTES, PaymentEvent, process_webhook
@@ -110,18 +109,7 @@ def open_intent(
         raise invalid(("body", "provider"), str(exc)) from exc
     except DomainError as exc:
         raise invalid(("body",), str(exc)) from exc
-    record(
-        session,
-        user,
-        "account.top_up_intent",
-        "account",
-        account_id,
-        {
-            "reference": checkout.intent.reference,
-            "provider": body.provider,
-            "amount_vnd": body.amount_vnd,
-        },
-    )
+    audit_checkout(session, user, checkout)
     return intent_out(checkout.intent, checkout.url)
 
 

@@ -6,8 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
 from billing.adapters.uow import UnitOfWork
 from billing.services.intents import IntentView, open_topup_intent
+from gateway.auth.audit import record
+from gateway.auth.principal import Principal
 from gateway.payments.providers import PaymentProvider, checkout_redirect
 
 
@@ -43,3 +47,20 @@ def start_checkout(
         return_url=return_url(intent.reference),
     )
     return Checkout(intent, url)
+
+
+def audit_checkout(session: Session, user: Principal, checkout: Checkout) -> None:
+    """The audit line of a top-up asked for (the credit is billing's journal)."""
+    intent = checkout.intent
+    record(
+        session,
+        user,
+        "account.top_up_intent",
+        "account",
+        intent.account_id,
+        {
+            "reference": intent.reference,
+            "provider": intent.provider,
+            "amount_vnd": intent.amount_vnd,
+        },
+    )

@@ -23,7 +23,7 @@ from gateway.api.topups import ProvidersDep, portal_return_url
 from gateway.auth.audit import record
 from gateway.auth.principal import Principal
 from gateway.deps import SessionDep, SettingsDep, UowDep, release
-from gateway.payments.checkout import UnknownProvider, start_checkout
+from gateway.payments.checkout import UnknownProvider, audit_checkout, start_checkout
 from gateway.web.rendering import render
 from gateway.web.session import DriverPage
 
@@ -114,14 +114,7 @@ def top_up(
         )
     except (UnknownProvider, DomainError) as exc:
         return _back(err=str(exc))
-    record(
-        session,
-        user,
-        "account.top_up_intent",
-        "account",
-        account_id,
-        {"reference": checkout.intent.reference, "provider": provider, "amount_vnd": amount},
-    )
+    audit_checkout(session, user, checkout)
     return RedirectResponse(checkout.url, status_code=303)
 
 

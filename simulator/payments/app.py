@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from simulator.payments.book import PaymentBook
@@ -88,6 +88,29 @@ def _checkout_fields(config: ServiceConfig, provider: str, fields: dict[str, str
     return known
 
 
+def checkout_form(
+    request: Request,
+    provider: str,
+    reference: Annotated[str, Form(max_length=120)],
+    amount_vnd: Annotated[str, Form(max_length=12)],
+    return_url: Annotated[str, Form(max_length=2000)],
+    ts: Annotated[str, Form(max_length=20)],
+    signature: Annotated[str, Form(max_length=100)],
+) -> tuple[SimProvider, dict[str, str]]:
+    """The checkout page's fields sent back, the merchant's signature checked again."""
+    fields = dict(
+        reference=reference,
+        amount_vnd=amount_vnd,
+        return_url=return_url,
+        ts=ts,
+        signature=signature,
+    )
+    return _checkout_fields(request.app.state.config, provider, fields), fields
+
+
+CheckoutForm = Annotated[tuple[SimProvider, dict[str, str]], Depends(checkout_form)]
+
+
 def create_provider_app(
     config: ServiceConfig, book: PaymentBook | None = None, sender: WebhookSender | None = None
 ) -> FastAPI:
@@ -103,7 +126,7 @@ def create_provider_app(
             sender.stop()
 
     app = FastAPI(title="Simulated payment providers", lifespan=lifespan)
-    app.state.book, app.state.sender = book, sender
+    app.state.book, app.state.sender, app.state.config = book, sender, config
 
     @app.exception_handler(HTTPException)
     async def _problem(request: Request, exc: HTTPException) -> Any:
@@ -138,48 +161,17 @@ def create_provider_app(
         )
 
     @app.post("/checkout/{provider}/confirm")
-    def confirm(
-        provider: str,
-        reference: Annotated[str, Form(max_length=120)],
-        amount_vnd: Annotated[str, Form(max_length=12)],
-        return_url: Annotated[str, Form(max_length=2000)],
-        ts: Annotated[str, Form(max_length=20)],
-        signature: Annotated[str, Form(max_length=100)],
-    ) -> RedirectResponse:
-        fields = dict(
-            reference=reference,
-            amount_vnd=amount_vnd,
-            return_url=return_url,
-            ts=ts,
-            signature=signature,
-        )
-        known = _checkout_fields(config, provider, fields)
-        paid, new = book.pay(known.name, reference, int(amount_vnd))
+    def confirm(form: CheckoutForm) -> RedirectResponse:
+        known, fields = form
+        paid, new = book.pay(known.name, fields["reference"], int(fields["amount_vnd"]))
         if new:
-            log.info(
-                "%s took %d VND for %s (%s)", known.name, paid.amount_vnd, reference, paid.txn_id
-            )
+            log.info("%s took %d VND for %s", known.name, paid.amount_vnd, paid.reference)
             sender.report(paid)
-        return RedirectResponse(return_url, status_code=303)
+        return RedirectResponse(fields["return_url"], status_code=303)
 
     @app.post("/checkout/{provider}/cancel")
-    def cancel(
-        provider: str,
-        reference: Annotated[str, Form(max_length=120)],
-        amount_vnd: Annotated[str, Form(max_length=12)],
-        return_url: Annotated[str, Form(max_length=2000)],
-        ts: Annotated[str, Form(max_length=20)],
-        signature: Annotated[str, Form(max_length=100)],
-    ) -> RedirectResponse:
-        fields = dict(
-            reference=reference,
-            amount_vnd=amount_vnd,
-            return_url=return_url,
-            ts=ts,
-            signature=signature,
-        )
-        _checkout_fields(config, provider, fields)
-        return RedirectResponse(return_url, status_code=303)
+    def cancel(form: CheckoutForm) -> RedirectResponse:
+        return RedirectResponse(form[1]["return_url"], status_code=303)
 
     @app.post("/api/{provider}/charges")
     async def charge(provider: str, request: Request) -> JSONResponse:

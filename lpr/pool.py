@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
@@ -54,16 +55,14 @@ def _init_worker(make_reader: ReaderFactory, recognizer: str, threads: int) -> N
     global _READER
     # One inference thread per worker: the workers themselves use the cores.
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    try:
-        import torch
-
-        torch.set_num_threads(threads)
-    except ImportError:  # pragma: no cover - torch is only needed for the EasyOCR path
-        pass
     import cv2
 
     cv2.setNumThreads(threads)
     _READER = make_reader(recognizer)
+    # torch is there only when the reader asked for EasyOCR or CRAFT: never import it here.
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
     log.info("lpr worker %d ready (%s)", os.getpid(), _ready())
 
 

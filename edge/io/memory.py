@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -21,8 +22,9 @@ class MemoryIo:
     inputs: dict[tuple[str, int], bool] = field(default_factory=dict)
     coils: dict[int, bool] = field(default_factory=dict)
     registers: dict[int, int] = field(default_factory=dict)
-    #: (time.monotonic(), address, on) for every coil write
+    #: (clock(), address, on) for every coil write
     coil_log: list[tuple[float, int, bool]] = field(default_factory=list)
+    clock: Callable[[], float] = time.monotonic
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def set_input(self, address: int, on: bool, table: str = "discrete_input") -> None:
@@ -36,7 +38,7 @@ class MemoryIo:
     def write_coil(self, address: int, on: bool) -> None:
         with self._lock:
             self.coils[address] = on
-            self.coil_log.append((time.monotonic(), address, on))
+            self.coil_log.append((self.clock(), address, on))
         log.debug("%s: coil %d %s", self.name, address, "on" if on else "off")
 
     def write_registers(self, address: int, values: list[int]) -> None:
@@ -46,15 +48,20 @@ class MemoryIo:
 
     def pulses(self, address: int) -> list[float]:
         """Lengths (s) of the completed on-off pulses of one coil, in order."""
-        out: list[float] = []
-        started: float | None = None
         with self._lock:
-            for at, addr, on in self.coil_log:
-                if addr != address:
-                    continue
-                if on and started is None:
-                    started = at
-                elif not on and started is not None:
-                    out.append(at - started)
-                    started = None
-        return out
+            return pulse_lengths(self.coil_log, address)
+
+
+def pulse_lengths(writes: Iterable[tuple[float, int, bool]], address: int) -> list[float]:
+    """From (time, address, on) writes: the lengths of one output's completed pulses."""
+    out: list[float] = []
+    started: float | None = None
+    for at, addr, on in writes:
+        if addr != address:
+            continue
+        if on and started is None:
+            started = at
+        elif not on and started is not None:
+            out.append(at - started)
+            started = None
+    return out

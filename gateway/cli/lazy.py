@@ -85,6 +85,7 @@ class Lazy:
                 raise
             return _unavailable(name, self, install_hint(f"parking {name}", extra, exc))
         target = getattr(module, attr)
+        command: Any
         if isinstance(target, typer.Typer):
             command = typer.main.get_group(target)  # a group even with one command
         else:  # a plain function: one top-level command (``parking topup ...``)

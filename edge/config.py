@@ -449,7 +449,9 @@ def load_config(path: Path) -> EdgeConfig:
         _with_account(config.lot_id, i, lane, base, data) for i, lane in enumerate(config.lanes)
     ]
     if any(lane.password for lane in config.lanes) and _readable_by_others(path):
-        log.warning("%s holds broker passwords and is readable by other users: chmod 600", path)
+        log.warning(
+            "%s holds broker passwords and is readable by every user: chmod 640 (or 600)", path
+        )
     return config.model_copy(update={"lanes": lanes})
 
 
@@ -487,7 +489,8 @@ def _with_account(
 
 
 def _readable_by_others(path: Path) -> bool:
+    """World-readable (a group is how the service user reads it: root:parking-edge 0640)."""
     try:
-        return bool(path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH))
+        return bool(path.stat().st_mode & stat.S_IROTH)
     except OSError:
         return False

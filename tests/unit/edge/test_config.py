@@ -232,7 +232,7 @@ def test_a_config_with_passwords_readable_by_others_is_warned_about(
     path = write(tmp_path, GOOD)
     os.chmod(path, 0o644)
     load_config(path)
-    assert "readable by other users" in caplog.text
+    assert "readable by every user" in caplog.text
 
 
 def accounts(lot: str = "lot-a") -> list[GateAccount]:

@@ -43,6 +43,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from edge.config_draft import simulated_config  # noqa: E402
 from simulator.plates import render_frame, spec_from_text  # noqa: E402
 
 GOALS = {"venv_mb": 600.0, "rss_mb": 400.0, "first_read_s": 5.0}
@@ -56,45 +57,6 @@ NOT_ON_A_GATE_BOX = (
     "psycopg",
 )
 PLATES = ("30A-123.45", "29C-678.90", "51F-246.80", "43A-135.79")
-
-GATE_TOML = """
-lot_id = "bench-lot"
-data_dir = "{data}"
-[broker]
-host = "127.0.0.1"
-[devices.sim]
-kind = "memory"
-[[lanes]]
-gate_id = "in1"
-direction = "entry"
-username = "gate/bench-lot/in1"
-password = "x"
-[lanes.camera]
-kind = "folder"
-order = "cycle"
-path = "{frames}"
-frames = 2
-[lanes.trigger]
-kind = "loop"
-input = {{ device = "sim", address = 0 }}
-[lanes.barrier]
-open = {{ device = "sim", address = 16 }}
-occupied = {{ device = "sim", address = 1 }}
-[[lanes]]
-gate_id = "out1"
-direction = "exit"
-username = "gate/bench-lot/out1"
-password = "y"
-[lanes.camera]
-kind = "folder"
-order = "cycle"
-path = "{frames}"
-[lanes.trigger]
-kind = "loop"
-input = {{ device = "sim", address = 2 }}
-[lanes.barrier]
-open = {{ device = "sim", address = 17 }}
-"""
 
 # Runs inside the edge venv: the edge process up to its first read, then more reads.
 EDGE_PROCESS = r"""
@@ -261,7 +223,11 @@ def main() -> None:
         config = work / "gate.toml"
         frames = work / "frames"
         plates = write_frames(frames)
-        config.write_text(GATE_TOML.format(data=work / "data", frames=frames))
+        config.write_text(
+            simulated_config(
+                "bench-lot", {"in1": "entry", "out1": "exit"}, frames, data_dir=work / "data"
+            )
+        )
         config.chmod(0o600)
         cli = cli_works(venv, config)
         runs = []

@@ -141,8 +141,8 @@ class SnapshotCamera(_CameraBase):
         return _url(v, ("http://", "https://"))
 
 
-class FolderCamera(_CameraBase):
-    """JPEG files from a folder, in name order, round robin (recordings of a real lane)."""
+class FolderCamera(_Section):
+    """JPEG files from a folder: the newest a camera uploaded, or a recording in name order."""
 
     kind: Literal["folder"]
     path: Path

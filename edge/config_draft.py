@@ -146,3 +146,48 @@ def draft_config(
             "",
         ]
     return "\n".join(lines)
+
+
+def simulated_config(
+    lot_id: str,
+    lanes: Mapping[str, str],
+    frames: Path,
+    *,
+    data_dir: Path,
+    broker_host: str = "127.0.0.1",
+    broker_port: int = 1883,
+    camera_frames: int = 2,
+) -> str:
+    """gate.toml for lanes on simulated I/O (one memory device) whose camera replays the JPEG
+    files of ``frames`` in name order: benches, demos and tests of a whole edge process.
+    Lane i's loop is input 4i, its "vehicle under the arm" input 4i+1, its barrier output 16+i;
+    each gate's password is ``pw-GATE``."""
+    lines = [
+        f"lot_id = {_s(lot_id)}",
+        f"data_dir = {_s(str(data_dir))}",
+        "[broker]",
+        f"host = {_s(broker_host)}",
+        f"port = {broker_port}",
+        "[devices.sim]",
+        'kind = "memory"',
+    ]
+    for i, (gate, direction) in enumerate(lanes.items()):
+        lines += [
+            "[[lanes]]",
+            f"gate_id = {_s(gate)}",
+            f"direction = {_s(direction)}",
+            f"username = {_s(f'gate/{lot_id}/{gate}')}",
+            f"password = {_s(f'pw-{gate}')}",
+            "[lanes.camera]",
+            'kind = "folder"',
+            'order = "cycle"',
+            f"path = {_s(str(frames))}",
+            f"frames = {camera_frames}",
+            "[lanes.trigger]",
+            'kind = "loop"',
+            f'input = {{ device = "sim", address = {4 * i} }}',
+            "[lanes.barrier]",
+            f'open = {{ device = "sim", address = {16 + i} }}',
+            f'occupied = {{ device = "sim", address = {4 * i + 1} }}',
+        ]
+    return "\n".join(lines) + "\n"

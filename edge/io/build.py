@@ -79,42 +79,13 @@ def build_device(name: str, device: cfg.Device, metrics: IoMetrics) -> IoDevice:
 
 
 def build_camera(lane: str, camera: cfg.Camera, metrics: IoMetrics) -> Camera:
+    """The camera of a lane; its settings are the keyword arguments of the camera class."""
+    settings = camera.model_dump(exclude={"kind"})
     if isinstance(camera, cfg.RtspCamera):
-        return RtspCamera(
-            lane,
-            camera.url,
-            frames=camera.frames,
-            frame_interval_s=camera.frame_interval_s,
-            transport=camera.transport,
-            jpeg_quality=camera.jpeg_quality,
-            open_timeout_s=camera.open_timeout_s,
-            read_timeout_s=camera.read_timeout_s,
-            max_frame_age_s=camera.max_frame_age_s,
-            reconnect_min_s=camera.reconnect_min_s,
-            reconnect_max_s=camera.reconnect_max_s,
-            metrics=metrics,
-        )
+        return RtspCamera(lane, metrics=metrics, **settings)
     if isinstance(camera, cfg.SnapshotCamera):
-        return SnapshotCamera(
-            lane,
-            camera.url,
-            username=camera.username,
-            password=camera.password,
-            auth=camera.auth,
-            frames=camera.frames,
-            frame_interval_s=camera.frame_interval_s,
-            timeout_s=camera.timeout_s,
-            verify_tls=camera.verify_tls,
-            metrics=metrics,
-        )
-    return FolderCamera(
-        lane,
-        camera.path,
-        order=camera.order,
-        frames=camera.frames,
-        max_age_s=camera.max_age_s,
-        metrics=metrics,
-    )
+        return SnapshotCamera(lane, metrics=metrics, **settings)
+    return FolderCamera(lane, metrics=metrics, **settings)
 
 
 def _input(devices: Mapping[str, IoDevice], point: cfg.InputPoint) -> InputPin:

@@ -25,7 +25,7 @@ class FolderCamera:
     def __init__(
         self,
         lane: str,
-        folder: Path,
+        path: Path,
         *,
         order: Literal["newest", "cycle"] = "newest",
         frames: int = 1,
@@ -33,7 +33,7 @@ class FolderCamera:
         metrics: IoMetrics | None = None,
     ) -> None:
         self.lane = lane
-        self.folder = folder
+        self.folder = path
         self.order = order
         self.frames = frames
         self.max_age_s = max_age_s

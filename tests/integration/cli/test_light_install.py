@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.config_draft import simulated_config
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
@@ -145,36 +146,17 @@ def test_a_command_without_its_extra_says_what_to_install(
 # A gate box: parking[edge] = lpr on ONNX Runtime and OpenCV, MQTT, Modbus, HTTP; nothing else.
 EDGE_BOX_HIDDEN = sorted(set(EXTRAS_MODULES + DB_MODULES) - set(EDGE_MODULES))
 
-EDGE_TOML = """
-lot_id = "lot-light"
-[broker]
-host = "127.0.0.1"
-port = {port}
-[devices.sim]
-kind = "memory"
-[[lanes]]
-gate_id = "g1"
-direction = "entry"
-username = "gate/lot-light/g1"
-password = "pw"
-[lanes.camera]
-kind = "folder"
-order = "cycle"
-path = "{frames}"
-[lanes.trigger]
-kind = "loop"
-input = {{ device = "sim", address = 0 }}
-[lanes.barrier]
-open = {{ device = "sim", address = 16 }}
-"""
-
 
 def test_a_gate_box_runs_its_commands_without_the_database_web_or_torch(tmp_path: Path) -> None:
     frames = tmp_path / "frames"
     frames.mkdir()
     cv2.imwrite(str(frames / "a.jpg"), np.full((360, 640, 3), 90, np.uint8))
     gate_toml = tmp_path / "gate.toml"
-    gate_toml.write_text(EDGE_TOML.format(port=free_port(), frames=frames))
+    gate_toml.write_text(
+        simulated_config(
+            "lot-light", {"g1": "entry"}, frames, data_dir=tmp_path, broker_port=free_port()
+        )
+    )
     gate_toml.chmod(0o600)
 
     helped = _parking(tmp_path, "--help", hidden=EDGE_BOX_HIDDEN)

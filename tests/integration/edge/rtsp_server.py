@@ -76,12 +76,7 @@ class RtspCameraServer:
     def unpublish(self) -> None:
         """Stop the publisher (the camera went away)."""
         if self.publisher is not None:
-            self.publisher.terminate()
-            try:
-                self.publisher.wait(5)
-            except subprocess.TimeoutExpired:
-                self.publisher.kill()
-                self.publisher.wait(5)
+            _stop(self.publisher)
             self.publisher = None
 
 
@@ -125,10 +120,14 @@ def rtsp_camera_server(directory: Path) -> Iterator[RtspCameraServer]:
         yield server
     finally:
         server.unpublish()
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        _stop(proc)
         log.close()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)

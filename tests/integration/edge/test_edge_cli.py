@@ -3,7 +3,6 @@ with gate accounts, a Modbus module (pymodbus's server) and a camera folder."""
 
 from __future__ import annotations
 
-import json
 import stat
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from typer.testing import CliRunner
 
 from gateway.cli import app
 from tests.conftest import free_port
+from tests.edge_helpers import write_gate_account
 from tests.integration.edge.modbus_server import modbus_server
 from tests.integration.gateway.private_broker import private_mosquitto
 
@@ -25,19 +25,7 @@ LOT = "lot-cli"
 def gate_files(out: Path, passwords: dict[str, str], port: int) -> Path:
     """What `parking mqtt config --out OUT` leaves for the gates of one lot."""
     for gate, password in passwords.items():
-        path = out / "gates" / LOT / f"{gate}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
-            json.dumps(
-                {
-                    "lot_id": LOT,
-                    "gate_id": gate,
-                    "port": port,
-                    "username": f"gate/{LOT}/{gate}",
-                    "password": password,
-                }
-            )
-        )
+        write_gate_account(out, LOT, gate, password, port)
     return out
 
 

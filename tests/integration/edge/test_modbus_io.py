@@ -3,9 +3,10 @@ inputs, the display, and a module that does not answer or is down."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 
 import pytest
 
@@ -16,40 +17,52 @@ from edge.io.modbus import ModbusIo
 from edge.io.points import InputPin, IoError, OutputPin
 from edge.io.triggers import LoopTrigger
 from tests.conftest import free_port
-from tests.integration.edge.modbus_server import modbus_server, silent_server
+from tests.edge_helpers import wait_for
+from tests.integration.edge.modbus_server import IoModule, modbus_server, silent_server
 
 pytestmark = pytest.mark.integration
 
 LOOP, OCCUPIED, MANUAL, BARRIER = 0, 1, 2, 16
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
+@contextlib.contextmanager
+def barrier_on(
+    module: IoModule,
+    metrics: IoMetrics,
+    pulse_s: float,
+    *,
+    occupied: bool = False,
+    manual: bool = False,
+) -> Iterator[tuple[ModbusIo, BarrierController]]:
+    """Lane g1's barrier on the module's output 16, its thread running; inputs 1 (vehicle under
+    the arm) and 2 (manual open) when asked for."""
+    io = ModbusIo("adam", "127.0.0.1", module.port, unit_id=module.unit_id, metrics=metrics)
+    barrier = BarrierController(
+        "g1",
+        OutputPin(io, BARRIER),
+        pulse_s=pulse_s,
+        occupied=InputPin(io, OCCUPIED) if occupied else None,
+        manual_open=InputPin(io, MANUAL) if manual else None,
+        poll_s=0.02,
+        metrics=metrics,
+    )
+    barrier.start()
+    try:
+        yield io, barrier
+    finally:
+        barrier.stop()
+        io.close()
 
 
 def test_car_on_the_loop_then_the_coil_is_pulsed() -> None:
     metrics = IoMetrics()
-    with modbus_server() as module:
-        io = ModbusIo("adam", "127.0.0.1", module.port, unit_id=1, metrics=metrics)
+    with modbus_server() as module, barrier_on(module, metrics, 0.3) as (io, barrier):
         trigger = LoopTrigger("g1", InputPin(io, LOOP), debounce_s=0.05, metrics=metrics)
-        barrier = BarrierController(
-            "g1", OutputPin(io, BARRIER), pulse_s=0.3, poll_s=0.02, metrics=metrics
-        )
-        barrier.start()
-        try:
-            assert not trigger.poll()  # the lane is empty
-            module.inputs[LOOP] = True
-            assert wait_for(trigger.poll), "the loop input was never seen"
-            assert barrier.open("central", "paid 25.000 d", event_id="ev-1")
-            assert wait_for(lambda: len(module.pulses(BARRIER)) == 1)
-        finally:
-            barrier.stop()
-            io.close()
+        assert not trigger.poll()  # the lane is empty
+        module.inputs[LOOP] = True
+        assert wait_for(trigger.poll), "the loop input was never seen"
+        assert barrier.open("central", "paid 25.000 d", event_id="ev-1")
+        assert wait_for(lambda: len(module.pulses(BARRIER)) == 1)
     (pulse,) = module.pulses(BARRIER)
     assert 0.27 <= pulse < 3.0  # the module saw one pulse of about pulse_s
     assert [on for _, addr, on in module.coil_writes if addr == BARRIER] == [True, False]
@@ -59,52 +72,30 @@ def test_car_on_the_loop_then_the_coil_is_pulsed() -> None:
 
 def test_a_vehicle_under_the_arm_holds_the_open_pulse_until_it_clears() -> None:
     metrics = IoMetrics()
-    with modbus_server() as module:
-        io = ModbusIo("adam", "127.0.0.1", module.port, metrics=metrics)
-        barrier = BarrierController(
-            "g1",
-            OutputPin(io, BARRIER),
-            pulse_s=0.2,
-            occupied=InputPin(io, OCCUPIED),
-            poll_s=0.02,
-            metrics=metrics,
-        )
-        barrier.start()
-        try:
-            module.inputs[OCCUPIED] = True
-            assert barrier.open("central")
-            time.sleep(0.6)  # three pulses long: still held
-            assert module.pulses(BARRIER) == []
-            assert barrier.is_open
-            module.inputs[OCCUPIED] = False
-            assert wait_for(lambda: len(module.pulses(BARRIER)) == 1)
-        finally:
-            barrier.stop()
-            io.close()
+    with (
+        modbus_server() as module,
+        barrier_on(module, metrics, 0.2, occupied=True) as (_io, barrier),
+    ):
+        module.inputs[OCCUPIED] = True
+        assert barrier.open("central")
+        time.sleep(0.6)  # three pulses long: still held
+        assert module.pulses(BARRIER) == []
+        assert barrier.is_open
+        module.inputs[OCCUPIED] = False
+        assert wait_for(lambda: len(module.pulses(BARRIER)) == 1)
     assert module.pulses(BARRIER)[0] >= 0.6
     assert metrics.count("edge_barrier_holds", lane="g1") == 1
 
 
 def test_the_manual_open_input_raises_the_arm_once_per_press() -> None:
     metrics = IoMetrics()
-    with modbus_server() as module:
-        io = ModbusIo("adam", "127.0.0.1", module.port, metrics=metrics)
-        barrier = BarrierController(
-            "g1",
-            OutputPin(io, BARRIER),
-            pulse_s=0.1,
-            manual_open=InputPin(io, MANUAL),
-            poll_s=0.02,
-            metrics=metrics,
-        )
-        barrier.start()
-        try:
-            module.inputs[MANUAL] = True  # pressed and held
-            assert wait_for(lambda: len(module.pulses(BARRIER)) == 1)
-            time.sleep(0.3)
-        finally:
-            barrier.stop()
-            io.close()
+    with (
+        modbus_server() as module,
+        barrier_on(module, metrics, 0.1, manual=True) as (_io, barrier),
+    ):
+        module.inputs[MANUAL] = True  # pressed and held
+        assert wait_for(lambda: len(module.pulses(BARRIER)) == 1)
+        time.sleep(0.3)
     assert len(module.pulses(BARRIER)) == 1
     assert metrics.count("edge_barrier_opens", lane="g1", reason="manual") == 1
     assert [o.reason for o in barrier.opens] == ["manual"]

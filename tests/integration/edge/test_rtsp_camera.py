@@ -4,8 +4,6 @@ its return."""
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -15,18 +13,10 @@ import pytest
 from edge.io.camera import CameraError
 from edge.io.metrics import IoMetrics
 from edge.io.rtsp import RtspCamera
+from tests.edge_helpers import wait_for
 from tests.integration.edge.rtsp_server import rtsp_camera_server
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def decode(jpeg: bytes) -> np.ndarray:

@@ -82,15 +82,7 @@ def test_an_open_during_the_pulse_extends_it() -> None:
 
 def test_the_pulse_is_held_while_a_vehicle_is_under_the_arm() -> None:
     io, clock = MemoryIo(), Clock()
-    metrics = IoMetrics()
-    barrier = BarrierController(
-        "g1",
-        OutputPin(io, OPEN),
-        pulse_s=0.5,
-        occupied=InputPin(io, OCCUPIED),
-        metrics=metrics,
-        clock=clock,
-    )
+    barrier = controller(io, clock, occupied=InputPin(io, OCCUPIED))
     barrier.open("central")
     io.set_input(OCCUPIED, True)
     advance(barrier, clock, 10)
@@ -98,7 +90,7 @@ def test_the_pulse_is_held_while_a_vehicle_is_under_the_arm() -> None:
     io.set_input(OCCUPIED, False)
     advance(barrier, clock, 0.1)
     assert io.coils[OPEN] is False
-    assert metrics.count("edge_barrier_holds", lane="g1") == 1
+    assert barrier.metrics.count("edge_barrier_holds", lane="g1") == 1
 
 
 def test_an_occupied_input_that_cannot_be_read_counts_as_occupied() -> None:
@@ -136,15 +128,8 @@ def test_the_arm_is_lowered_only_after_the_vehicle_passed_and_nothing_is_under_i
 
 def test_a_vehicle_arriving_while_the_arm_lowers_stops_it_and_raises_it_again() -> None:
     io, clock = MemoryIo(), Clock()
-    metrics = IoMetrics()
-    barrier = BarrierController(
-        "g1",
-        OutputPin(io, OPEN),
-        pulse_s=0.5,
-        close_output=OutputPin(io, CLOSE),
-        occupied=InputPin(io, OCCUPIED),
-        metrics=metrics,
-        clock=clock,
+    barrier = controller(
+        io, clock, close_output=OutputPin(io, CLOSE), occupied=InputPin(io, OCCUPIED)
     )
     barrier.open("central")
     io.set_input(OCCUPIED, True)
@@ -156,7 +141,7 @@ def test_a_vehicle_arriving_while_the_arm_lowers_stops_it_and_raises_it_again() 
     barrier.step()
     assert io.coils[CLOSE] is False
     assert io.coils[OPEN] is True
-    assert metrics.count("edge_barrier_opens", lane="g1", reason="safety") == 1
+    assert barrier.metrics.count("edge_barrier_opens", lane="g1", reason="safety") == 1
 
 
 def test_with_no_vehicle_the_arm_is_lowered_after_close_after_s() -> None:

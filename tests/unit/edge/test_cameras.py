@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -19,6 +18,7 @@ from edge.io.metrics import IoMetrics
 from edge.io.rtsp import RtspCamera, redact
 from gateway.protocol import MAX_FRAME_BYTES
 from lpr.errors import BadImage
+from tests.edge_helpers import wait_for
 
 
 def jpeg(value: int, size: tuple[int, int] = (64, 48)) -> bytes:
@@ -136,15 +136,6 @@ class Opener:
             step = self.script[min(self.calls, len(self.script) - 1)]
             self.calls += 1
         return step if step is not None else ScriptedCapture(0, 0, opened=False)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def test_the_reader_keeps_the_newest_frame_and_a_capture_spaces_its_frames() -> None:

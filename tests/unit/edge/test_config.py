@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 import tomllib
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from edge.config import ConfigError, load_config
 from edge.config_draft import GateAccount, draft_config, read_gate_accounts
+from tests.edge_helpers import write_gate_account
 
 GOOD = """
 lot_id = "hn-central"
@@ -184,20 +184,7 @@ def test_the_allowlist_key_must_be_an_ed25519_public_key(tmp_path: Path) -> None
 
 
 def credentials(tmp_path: Path, lot: str, gate: str, password: str = "pw") -> Path:
-    path = tmp_path / "gates" / lot / f"{gate}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(
-            {
-                "lot_id": lot,
-                "gate_id": gate,
-                "port": 1883,
-                "username": f"gate/{lot}/{gate}",
-                "password": password,
-            }
-        )
-    )
-    return path
+    return write_gate_account(tmp_path, lot, gate, password)
 
 
 def test_a_lane_may_take_its_account_from_the_gate_file(tmp_path: Path) -> None:

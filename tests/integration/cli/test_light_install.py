@@ -170,6 +170,10 @@ def test_a_gate_box_runs_its_commands_without_the_database_web_or_torch(tmp_path
     # everything but the broker (nobody listens on its port) passes, with no import error
     assert "ok    camera" in checked.stdout and "ok    barrier" in checked.stdout, checked.stderr
     assert "FAIL  broker" in checked.stdout and "Traceback" not in checked.stderr
+    easyocr = _parking(tmp_path, "lpr", "read", "--recognizer", "easyocr", str(frames / "a.jpg"),
+                       hidden=EDGE_BOX_HIDDEN)  # fmt: skip
+    assert easyocr.returncode == 1
+    assert "pip install 'parking[easyocr]'" in easyocr.stderr and "Traceback" not in easyocr.stderr
     billing = _parking(tmp_path, "accounts", "list", hidden=EDGE_BOX_HIDDEN)
     assert billing.returncode == 1
     assert "pip install 'parking[db]'" in billing.stderr

@@ -164,7 +164,7 @@ def _check_camera(io: LaneIo, lane: LaneConfig, report: Report, save: Path | Non
     try:
         frames, _crop = camera.capture()
     except CameraError as exc:
-        report.line("FAIL", "camera", f"{camera}: {exc} ({exc.reason})")
+        report.line("FAIL", "camera", str(exc))
         return
     h, w = to_bgr(frames[-1]).shape[:2]
     size = sum(len(f) for f in frames) // 1024

@@ -39,9 +39,21 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
 
 
+def _quiet_opencv() -> None:
+    """A camera that is down would print FFmpeg's and OpenCV's own lines at every reconnect
+    (the latter misleading: "can't be used to capture by name"); the camera logs one line of its
+    own instead. Settings made by the user (OPENCV_LOG_LEVEL, OPENCV_FFMPEG_LOGLEVEL) win."""
+    import cv2
+
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
 def open_ffmpeg(url: str, transport: str, open_timeout_s: float, read_timeout_s: float) -> Any:
     import cv2
 
+    _quiet_opencv()
     with _OPEN_LOCK:
         before = os.environ.get(_FFMPEG_OPTIONS)
         os.environ[_FFMPEG_OPTIONS] = f"rtsp_transport;{transport}"

@@ -62,6 +62,7 @@ PLATES = ("30A-123.45", "29C-678.90", "51F-246.80", "43A-135.79")
 EDGE_PROCESS = r"""
 import json, sys, time
 from pathlib import Path
+import edge.lane  # the lanes' buffer and MQTT link, loaded as the edge process will
 from edge.config import load_config
 from edge.io.build import build_io
 from edge.reader import plate_reader

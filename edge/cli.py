@@ -162,7 +162,7 @@ def _check_camera(io: LaneIo, lane: LaneConfig, report: Report, save: Path | Non
         while camera.latest_image() is None and time.monotonic() < deadline:
             time.sleep(0.05)
     try:
-        frames, _crop = camera.capture()
+        frames, _crop = camera.capture(None)
     except CameraError as exc:
         report.line("FAIL", "camera", str(exc))
         return

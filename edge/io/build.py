@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge import config as cfg
+from edge.camera import Camera
 from edge.io.barrier import BarrierController
-from edge.io.camera import Camera
 from edge.io.display import Display, LogDisplay, RegisterDisplay
 from edge.io.folder import FolderCamera
 from edge.io.memory import MemoryIo

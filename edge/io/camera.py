@@ -1,8 +1,9 @@
-"""What every lane camera gives: the latest frames of the lane as JPEG, checked.
+"""What every real lane camera shares: the latest frames of the lane as JPEG, checked.
 
-``Camera.capture()`` has the signature the gate agent already uses for its synthetic cameras
-(``plate_text`` is only for those; real cameras ignore it), so the agent takes a real camera
-as it is. A frame that cannot be decoded is never sent up: it is counted and logged here
+The cameras here implement ``edge.camera.Camera`` (``capture(plate_text)``, the lane's one
+method; ``plate_text`` is only for the simulator's cameras, real ones ignore it), so a lane
+takes them as it takes a synthetic one. A frame that cannot be decoded is never sent up: it is
+counted and logged here
 (``corrupt``), and a camera that has nothing to give raises :class:`CameraError` with a stable
 ``reason`` (``disconnected``, ``stale``, ``timeout``, ``http``, ``corrupt``, ``empty``) that the
 lane logs and that ``edge_camera_errors`` counts. Frames larger than the wire format allows
@@ -12,7 +13,6 @@ lane logs and that ``edge_camera_errors`` counts. Frames larger than the wire fo
 from __future__ import annotations
 
 import logging
-from typing import Protocol
 
 import numpy as np
 
@@ -28,12 +28,6 @@ class CameraError(RuntimeError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
-
-
-class Camera(Protocol):
-    def capture(self, plate_text: str | None = None) -> tuple[list[bytes], bytes | None]:
-        """1-5 JPEG frames of the lane, newest last, and an optional plate crop."""
-        ...
 
 
 def failed(metrics: IoMetrics, lane: str, reason: str, message: str) -> CameraError:

@@ -30,6 +30,7 @@ HEAVY = [
 EDGE_PROCESS = """
 import json, sys
 import cv2, numpy as np
+import edge.lane  # the lanes' buffer and MQTT link
 from edge.cli import app
 from edge.config import ReaderConfig
 from edge.io.build import build_io

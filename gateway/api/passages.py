@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import io
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import FileResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from gateway.api import queries
+from gateway.api.csv_export import csv_response, local_cell, local_column
 from gateway.api.schemas import (
     AUTH_ERRORS,
     MAX_ID,
@@ -93,37 +93,75 @@ def can_see(user: Principal, session: SessionDep, lot_id: str, account_id: int |
     return lot_id in queries.visible_lot_ids(session, user)
 
 
+@dataclass(frozen=True)
+class PassageFilters:
+    """The filters of the passage list, its CSV and the operator's search page."""
+
+    lot_id: str | None = None
+    gate_id: str | None = None
+    direction: str | None = None
+    plate: str | None = None
+    review_status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def passage_filters(
+    lot_id: Annotated[str | None, Query(max_length=40)] = None,
+    gate_id: Annotated[str | None, Query(max_length=40)] = None,
+    direction: Literal["entry", "exit"] | None = None,
+    plate: Annotated[
+        str | None, Query(max_length=20, description="any part of the plate, e.g. 12345")
+    ] = None,
+    review_status: Literal["pending", "resolved"] | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+) -> PassageFilters:
+    return PassageFilters(lot_id, gate_id, direction, plate, review_status, since, until)
+
+
+PassageFiltersDep = Annotated[PassageFilters, Depends(passage_filters)]
+
+
+def find_passages(
+    session: SessionDep,
+    user: Principal,
+    f: PassageFilters,
+    *,
+    limit: int,
+    offset: int = 0,
+    after_id: int | None = None,
+) -> queries.Window:
+    lots, account_id = scope(session, user, f.lot_id)
+    return queries.passages(
+        session,
+        lots,
+        account_id=account_id,
+        gate_id=f.gate_id,
+        direction=f.direction,
+        plate=f.plate,
+        review_status=f.review_status,
+        since=f.since,
+        until=f.until,
+        after_id=after_id,
+        limit=limit,
+        offset=offset,
+    )
+
+
 @router.get("/passages", response_model=Page[PassageOut])
 def list_passages(
     session: SessionDep,
     user: CurrentUser,
     paging: PagingDep,
-    lot_id: Annotated[str | None, Query(max_length=40)] = None,
-    gate_id: Annotated[str | None, Query(max_length=40)] = None,
-    direction: Literal["entry", "exit"] | None = None,
-    plate: Annotated[str | None, Query(max_length=20)] = None,
-    review_status: Literal["pending", "resolved"] | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    filters: PassageFiltersDep,
     after_id: Annotated[
         int | None, Query(ge=0, le=MAX_ID, description="only newer than this id")
     ] = None,
 ) -> Page[PassageOut]:
     """Newest first. Operators see their lots; drivers their own account's passages."""
-    lots, account_id = scope(session, user, lot_id)
-    window = queries.passages(
-        session,
-        lots,
-        account_id=account_id,
-        gate_id=gate_id,
-        direction=direction,
-        plate=plate,
-        review_status=review_status,
-        since=since,
-        until=until,
-        after_id=after_id,
-        limit=paging.limit,
-        offset=paging.offset,
+    window = find_passages(
+        session, user, filters, limit=paging.limit, offset=paging.offset, after_id=after_id
     )
     return Page(
         items=[passage_out(p) for p in window.items],
@@ -144,7 +182,7 @@ def load_passage(session: SessionDep, user: Principal, passage_id: int) -> Any:
 
 CSV_COLUMNS = (
     "id",
-    "captured_at",
+    local_column("captured_at"),
     "lot_id",
     "gate_id",
     "direction",
@@ -164,28 +202,29 @@ CSV_COLUMNS = (
 def passages_csv(
     session: SessionDep,
     user: CurrentUser,
-    lot_id: Annotated[str | None, Query(max_length=40)] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    filters: PassageFiltersDep,
     limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
 ) -> Response:
-    """The same rows as ``/passages`` (newest first) for a spreadsheet."""
-    lots, account_id = scope(session, user, lot_id)
-    window = queries.passages(
-        session, lots, account_id=account_id, since=since, until=until, limit=limit
+    """The same rows as ``/passages`` (newest first) for a spreadsheet, in local time."""
+    window = find_passages(session, user, filters, limit=limit)
+    rows = (
+        (
+            p.id,
+            local_cell(p.captured_at),
+            p.lot_id,
+            p.gate_id,
+            p.direction,
+            p.plate_read,
+            p.plate_text,
+            p.plate_confidence,
+            p.opened,
+            p.reason,
+            p.fare_vnd,
+            p.review_status,
+        )
+        for p in window.items
     )
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(CSV_COLUMNS)
-    for p in window.items:
-        row = passage_out(p).model_dump()
-        row["captured_at"] = p.captured_at.isoformat()
-        writer.writerow([row[c] for c in CSV_COLUMNS])
-    return Response(
-        buf.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="passages.csv"'},
-    )
+    return csv_response("passages.csv", CSV_COLUMNS, rows)
 
 
 @router.get(
@@ -225,8 +264,13 @@ def list_sessions(
     paging: PagingDep,
     lot_id: Annotated[str | None, Query(max_length=40)] = None,
     status_: Annotated[Literal["open", "closed", "void"] | None, Query(alias="status")] = None,
-    plate: Annotated[str | None, Query(max_length=20)] = None,
+    plate: Annotated[
+        str | None, Query(max_length=20, description="any part of the plate, e.g. 12345")
+    ] = None,
+    since: Annotated[AwareDatetime | None, Query(description="stays not over before")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="stays begun before")] = None,
 ) -> Page[SessionOut]:
+    """Newest first; ``since``/``until`` keep the stays that overlap the interval."""
     lots, account_id = scope(session, user, lot_id)
     window = queries.sessions(
         session,
@@ -234,6 +278,8 @@ def list_sessions(
         account_id=account_id,
         status=status_,
         plate=plate,
+        since=since,
+        until=until,
         limit=paging.limit,
         offset=paging.offset,
     )

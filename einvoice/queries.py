@@ -249,6 +249,18 @@ def get_invoice_for_event(session: Session, event_id: str) -> InvoiceSummary | N
     return None if row is None else _summary(row)
 
 
+def invoice_ids_by_event(session: Session, event_ids: Sequence[str]) -> dict[str, int]:
+    """The original invoice of each of these exits (gate event ids), where there is one."""
+    wanted = [e for e in dict.fromkeys(event_ids) if e]
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):
+        stmt = select(invoices.c.event_id, invoices.c.id).where(
+            invoices.c.event_id.in_(wanted[start : start + 500]), invoices.c.kind == ORIGINAL
+        )
+        found.update({str(e): int(i) for e, i in session.execute(stmt)})
+    return found
+
+
 def history_of(session: Session, invoice_id: int) -> list[StatusChange]:
     rows = session.execute(
         select(

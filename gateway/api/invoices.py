@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from gateway.api import queries
+from gateway.api.csv_export import csv_response, local_cell, local_column
 from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep, as_json_errors, not_found
 from gateway.auth.principal import Principal
 from gateway.deps import CurrentUser, SessionDep, SettingsDep
@@ -96,12 +97,7 @@ def visible_invoices(
     return items, inv.count_invoices(session, **filters)
 
 
-@router.get("/invoices", response_model=Page[InvoiceOut])
-def list_invoices(
-    session: SessionDep,
-    user: CurrentUser,
-    paging: PagingDep,
-    lot_id: Annotated[str | None, Query(max_length=40)] = None,
+def invoice_filters(
     status_: Annotated[InvoiceStatus | None, Query(alias="status")] = None,
     date_from: date | None = None,
     date_to: date | None = None,
@@ -115,19 +111,30 @@ def list_invoices(
             description="invoice code 1C26MPK-00000013, series C26MPK, number, or MCCQT",
         ),
     ] = None,
+) -> dict[str, Any]:
+    """The list's filters as einvoice.queries takes them (unset ones left out)."""
+    given = {
+        "status": status_,
+        "date_from": date_from,
+        "date_to": date_to,
+        "plate": plate,
+        "code": code,
+    }
+    return {k: v for k, v in given.items() if v}
+
+
+InvoiceFiltersDep = Annotated[dict[str, Any], Depends(invoice_filters)]
+
+
+@router.get("/invoices", response_model=Page[InvoiceOut])
+def list_invoices(
+    session: SessionDep,
+    user: CurrentUser,
+    paging: PagingDep,
+    filters: InvoiceFiltersDep,
+    lot_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Page[InvoiceOut]:
     """Newest first: a driver's own invoices, an operator's lots' invoices."""
-    filters: dict[str, Any] = {}
-    if code:
-        filters["code"] = code
-    if status_:
-        filters["status"] = status_
-    if date_from:
-        filters["date_from"] = date_from
-    if date_to:
-        filters["date_to"] = date_to
-    if plate:
-        filters["plate"] = plate
     items, total = visible_invoices(session, user, lot_id, filters, paging.limit, paging.offset)
     return Page(
         items=[invoice_out(i) for i in items],
@@ -135,6 +142,56 @@ def list_invoices(
         limit=paging.limit,
         offset=paging.offset,
     )
+
+
+CSV_COLUMNS = (
+    "invoice",
+    "mccqt",
+    local_column("issued_at"),
+    "lot_id",
+    "plate",
+    "buyer_name",
+    "buyer_tax_code",
+    "pretax_vnd",
+    "vat_vnd",
+    "total_vnd",
+    "vat_rate",
+    "status",
+    "kind",
+)
+
+
+@router.get(
+    "/invoices.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}}
+)
+def invoices_csv(
+    session: SessionDep,
+    user: CurrentUser,
+    filters: InvoiceFiltersDep,
+    lot_id: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
+) -> Response:
+    """The same invoices as ``/invoices`` for a spreadsheet, in local time."""
+    items, _ = visible_invoices(session, user, lot_id, filters, limit, 0)
+    rows = (
+        (
+            i.key,
+            i.mccqt,
+            local_cell(i.issued_at),
+            i.lot_id,
+            i.plate,
+            i.buyer_name,
+            i.buyer_tax_code,
+            i.pretax_vnd,
+            i.vat_vnd,
+            i.total_vnd,
+            i.vat_rate,
+            i.status,
+            i.kind,
+        )
+        for i in items
+    )
+    return csv_response("invoices.csv", CSV_COLUMNS, rows)
 
 
 def load_invoice(session: SessionDep, user: Principal, invoice_id: int) -> Any:

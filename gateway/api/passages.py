@@ -1,4 +1,4 @@
-"""Passages (what the gates saw and decided) and parking sessions (entry to exit, fare)."""
+"""Passages: what the gates saw and decided (parking sessions are in ``gateway.api.sessions``)."""
 
 from __future__ import annotations
 
@@ -47,22 +47,6 @@ class PassageOut(BaseModel):
     reason: str
     fare_vnd: int | None
     review_status: str | None
-
-
-class SessionOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    lot_id: str
-    plate_text: str
-    account_id: int | None
-    vehicle_class: str | None
-    status: str
-    entry_at: datetime
-    exit_at: datetime | None
-    fare_vnd: int | None
-    fare_lines: list[dict[str, Any]] | None
-    tariff_version: str | None
-    payment: str | None
 
 
 def passage_out(row: Any) -> PassageOut:
@@ -255,52 +239,3 @@ def passage_image(
     if frame >= len(paths):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such stored frame for this passage")
     return FileResponse(paths[frame], media_type="image/jpeg")
-
-
-@router.get("/sessions", response_model=Page[SessionOut], tags=["sessions"])
-def list_sessions(
-    session: SessionDep,
-    user: CurrentUser,
-    paging: PagingDep,
-    lot_id: Annotated[str | None, Query(max_length=40)] = None,
-    status_: Annotated[Literal["open", "closed", "void"] | None, Query(alias="status")] = None,
-    plate: Annotated[
-        str | None, Query(max_length=20, description="any part of the plate, e.g. 12345")
-    ] = None,
-    since: Annotated[AwareDatetime | None, Query(description="stays not over before")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="stays begun before")] = None,
-) -> Page[SessionOut]:
-    """Newest first; ``since``/``until`` keep the stays that overlap the interval."""
-    lots, account_id = scope(session, user, lot_id)
-    window = queries.sessions(
-        session,
-        lots,
-        account_id=account_id,
-        status=status_,
-        plate=plate,
-        since=since,
-        until=until,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
-    return Page(
-        items=[SessionOut.model_validate(s) for s in window.items],
-        total=window.total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
-
-
-@router.get(
-    "/sessions/{session_id}",
-    response_model=SessionOut,
-    tags=["sessions"],
-    responses=not_found("no such parking session"),
-)
-def get_session(session_id: IdPath, session: SessionDep, user: CurrentUser) -> SessionOut:
-    row = queries.parking_session(session, session_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no session {session_id}")
-    if not can_see(user, session, row.lot_id, row.account_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to session {session_id}")
-    return SessionOut.model_validate(row)

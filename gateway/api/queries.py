@@ -147,6 +147,15 @@ def passage(session: Session, passage_id: int) -> b.Passage | None:
     return session.get(b.Passage, passage_id)
 
 
+def exit_event_ids(session: Session, passage_ids: Sequence[int | None]) -> dict[int, str]:
+    """Gate event id of each exit passage: the key an exit's invoice is found by."""
+    wanted = [i for i in passage_ids if i]
+    if not wanted:
+        return {}
+    stmt = select(b.Passage.id, b.Passage.event_id).where(b.Passage.id.in_(wanted))
+    return {int(pid): str(event_id) for pid, event_id in session.execute(stmt)}
+
+
 def review_actions(session: Session, passage_id: int) -> list[b.ReviewAction]:
     stmt = (
         select(b.ReviewAction)

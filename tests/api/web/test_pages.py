@@ -15,6 +15,7 @@ from tests.api.web.helpers import settle, stay
 OPERATOR_PAGES = (
     "/dashboard",
     "/dashboard/passages",
+    "/dashboard/sessions",
     "/dashboard/review",
     "/dashboard/invoices",
     "/dashboard/tariffs",

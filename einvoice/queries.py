@@ -45,6 +45,7 @@ class InvoiceSummary:
     total_vnd: int
     vat_rate: str
     last_error: str | None
+    lookup_code: str | None = None  # random, printed on the invoice (einvoice.lookup_codes)
 
     @property
     def key(self) -> str:
@@ -123,6 +124,7 @@ _SUMMARY_COLUMNS = (
     invoices.c.total_vnd,
     invoices.c.vat_rate,
     invoices.c.last_error,
+    invoices.c.lookup_code,
 )
 
 
@@ -237,6 +239,14 @@ def get_invoice(session: Session, invoice_id: int) -> InvoiceDetail | None:
         corrections=tuple(_summary(r) for r in corrections),
         has_authority_xml=bool(row.coded),
     )
+
+
+def find_by_lookup_code(session: Session, code: str) -> InvoiceSummary | None:
+    """The invoice printed with this lookup code (already normalized), if any."""
+    row = session.execute(
+        select(*_SUMMARY_COLUMNS).where(invoices.c.lookup_code == code)
+    ).one_or_none()
+    return None if row is None else _summary(row)
 
 
 def get_invoice_for_event(session: Session, event_id: str) -> InvoiceSummary | None:

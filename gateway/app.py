@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, container: Any = None) -> FastA
     from gateway.api import router as api_router
     from gateway.web import assets, docs, pages
     from gateway.web.auth_pages import router as auth_pages_router
+    from gateway.web.lookup import TooManyLookups
     from gateway.web.rendering import STATIC_DIR
     from gateway.web.session import LoginRequired, PageForbidden
 
@@ -83,6 +84,14 @@ def create_app(settings: Settings | None = None, container: Any = None) -> FastA
     @app.exception_handler(LoginRequired)
     def _to_login(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(f"/login?next={exc.next_url}", status_code=303)
+
+    @app.exception_handler(TooManyLookups)
+    def _too_many(request: Request, exc: TooManyLookups) -> Response:
+        from gateway.web.rendering import render
+
+        response = render(request, "error.html", status_code=429, message="too_many_lookups")
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
 
     @app.exception_handler(PageForbidden)
     def _forbidden(request: Request, exc: PageForbidden) -> Response:

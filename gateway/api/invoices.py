@@ -6,15 +6,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gateway.api import queries
 from gateway.api.csv_export import csv_response, local_cell, local_column
 from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep, as_json_errors, not_found
 from gateway.auth.principal import Principal
 from gateway.deps import CurrentUser, SessionDep, SettingsDep
+from gateway.invoice_links import lookup_link, public_base
 
 router = APIRouter(tags=["invoices"], responses=AUTH_ERRORS)
 NO_INVOICE = not_found("no such invoice")
@@ -47,6 +48,7 @@ class InvoiceOut(BaseModel):
     total_vnd: int
     vat_rate: str
     last_error: str | None
+    lookup_code: str | None = None
 
 
 class StatusChangeOut(BaseModel):
@@ -61,7 +63,10 @@ class InvoiceDetailOut(BaseModel):
     history: list[StatusChangeOut]
     corrections: list[InvoiceOut]
     rejection_reasons: list[dict[str, Any]]
-    lookup_url: str | None
+    lookup_url: str | None = Field(
+        description="the public lookup page (QR target): PARKING_PUBLIC_URL/tra-cuu?ma=<code>"
+    )
+    authority_lookup_url: str | None = None
 
 
 def invoice_out(s: Any) -> InvoiceOut:
@@ -223,7 +228,11 @@ def rejection_reasons(detail: Any) -> list[dict[str, Any]]:
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceDetailOut, responses=NO_INVOICE)
 def get_invoice(
-    invoice_id: IdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep
+    invoice_id: IdPath,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    settings: SettingsDep,
 ) -> InvoiceDetailOut:
     from einvoice.render import lookup_url
 
@@ -234,7 +243,8 @@ def get_invoice(
         history=[StatusChangeOut(**h.__dict__) for h in detail.history],
         corrections=[invoice_out(c) for c in detail.corrections],
         rejection_reasons=rejection_reasons(detail),
-        lookup_url=lookup_url(settings.tax_authority_url, mccqt) if mccqt else None,
+        lookup_url=lookup_link(public_base(settings, request), detail.invoice.lookup_code) or None,
+        authority_lookup_url=lookup_url(settings.tax_authority_url, mccqt) if mccqt else None,
     )
 
 
@@ -266,13 +276,29 @@ def invoice_xml(invoice_id: IdPath, session: SessionDep, user: CurrentUser) -> R
     responses=as_json_errors({**AUTH_ERRORS, **NO_INVOICE}),
 )
 def invoice_html(
-    invoice_id: IdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep
+    invoice_id: IdPath,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    settings: SettingsDep,
 ) -> HTMLResponse:
     from einvoice.render import render_html
 
     detail = load_invoice(session, user, invoice_id)
     _, data = invoice_file(session, invoice_id)
-    return HTMLResponse(render_html(data, settings.tax_authority_url, status=detail.invoice.status))
+    return HTMLResponse(
+        render_html(data, settings.tax_authority_url, **face(detail.invoice, settings, request))
+    )
+
+
+def face(summary: Any, settings: SettingsDep, request: Request) -> dict[str, Any]:
+    """What the rendition prints besides the XML: status, lookup code and its QR target."""
+    code = summary.lookup_code or ""
+    return {
+        "status": summary.status,
+        "lookup_code": code,
+        "public_lookup_url": lookup_link(public_base(settings, request), code),
+    }
 
 
 @router.get(
@@ -281,13 +307,17 @@ def invoice_html(
     responses={200: {"content": {"application/pdf": {}}}, **NO_INVOICE},
 )
 def invoice_pdf(
-    invoice_id: IdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep
+    invoice_id: IdPath,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    settings: SettingsDep,
 ) -> Response:
     from einvoice.render import render_pdf
 
     detail = load_invoice(session, user, invoice_id)
     name, data = invoice_file(session, invoice_id)
-    pdf = render_pdf(data, settings.tax_authority_url, status=detail.invoice.status)
+    pdf = render_pdf(data, settings.tax_authority_url, **face(detail.invoice, settings, request))
     return Response(
         pdf,
         media_type="application/pdf",

@@ -95,4 +95,19 @@ CONSOLE_LABELS: dict[str, tuple[str, str]] = {
     "bad_status": ("Trạng thái không hợp lệ", "Not a status"),
     "bad_amount": ("Số tiền không hợp lệ", "Not an amount"),
     "unknown_plate_admin": ("Không có xe nào mang biển số này", "No vehicle has this plate"),
+    # the public invoice lookup
+    "invoice_lookup": ("Tra cứu hóa đơn điện tử", "Look up an e-invoice"),
+    "invoice_lookup_help": (
+        "Nhập mã tra cứu in trên hóa đơn, hoặc quét mã QR trên hóa đơn.",
+        "Type the lookup code printed on the invoice, or scan its QR code.",
+    ),
+    "invoice_lookup_missing": (
+        "Không có hóa đơn nào với mã tra cứu này. Hãy kiểm tra lại mã in trên hóa đơn.",
+        "No invoice has this lookup code. Check the code printed on the invoice.",
+    ),
+    "lookup_code": ("Mã tra cứu", "Lookup code"),
+    "too_many_lookups": (
+        "Bạn đã tra cứu quá nhiều lần. Vui lòng thử lại sau ít phút.",
+        "Too many lookups. Please try again in a few minutes.",
+    ),
 }

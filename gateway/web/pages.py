@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.web import admin, admin_money, driver, operator
+from gateway.web import admin, admin_money, driver, lookup, operator
 
 router = APIRouter(include_in_schema=False)
 router.include_router(operator.router)
 router.include_router(driver.router)
 router.include_router(admin.router)
 router.include_router(admin_money.router)
+router.include_router(lookup.router)

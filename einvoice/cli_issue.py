@@ -7,12 +7,14 @@ signing key) instead of importing it.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine
@@ -135,25 +137,31 @@ def register(app: typer.Typer) -> None:
         lot: Annotated[str | None, typer.Option(help="Lot id.")] = None,
         account: Annotated[str | None, typer.Option(help="Transport account id.")] = None,
         limit: int = 50,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="One JSON array of objects, for scripts.")
+        ] = False,
     ) -> None:
-        """List invoices, newest first."""
+        """List invoices, newest first (every field, MCCQT included, with --json)."""
         from einvoice import queries
 
         with _sessions(database_url, data_dir)() as session:
             found = queries.list_invoices(
                 session, status=status, lot_id=lot, account_id=account, limit=limit
             )
-        table = Table("id", "invoice", "date", "kind", "status", "plate", "total VND", "MCCQT")
+        if as_json:
+            records = [{"invoice": inv.key, **asdict(inv)} for inv in found]
+            typer.echo(json.dumps(records, ensure_ascii=False, default=str))
+            return
+        # Six columns fit an 80-column terminal; the 23-character MCCQT is in --json and show.
+        table = Table("id", "invoice", "date", "status", "plate", "total VND", box=box.SIMPLE)
         for inv in found:
             table.add_row(
                 str(inv.id),
                 inv.key,
-                inv.issue_date.isoformat(),
-                inv.kind,
+                inv.issue_date.strftime("%d/%m/%Y"),
                 inv.status,
                 inv.plate or "",
                 f"{inv.total_vnd:,}".replace(",", "."),
-                inv.mccqt or "",
             )
         Console().print(table)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -23,8 +24,9 @@ from gateway.api.schemas import (
 )
 from gateway.auth.principal import Principal
 from gateway.deps import CurrentUser, SessionDep, SettingsDep
-from gateway.images import MAX_FRAMES, frame_paths
+from gateway.images import MAX_FRAMES, THUMB_WIDTH, frame_paths, thumbnail
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["passages"], responses=AUTH_ERRORS)
 
 
@@ -232,10 +234,20 @@ def passage_image(
     user: CurrentUser,
     settings: SettingsDep,
     frame: Annotated[int, Query(ge=0, lt=MAX_FRAMES, description="0 = the first frame")] = 0,
-) -> FileResponse:
+    size: Annotated[
+        Literal["full", "thumb"], Query(description=f"thumb: {THUMB_WIDTH} px wide, for lists")
+    ] = "full",
+) -> Response:
     """A camera frame of the passage (JPEG); the gate sends 1-5 per passage."""
     row = load_passage(session, user, passage_id)
     paths = frame_paths(settings.data_dir, row.image_ref) if row.image_ref else []
     if frame >= len(paths):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such stored frame for this passage")
-    return FileResponse(paths[frame], media_type="image/jpeg")
+    private = {"Cache-Control": "private, max-age=86400"}  # a stored frame never changes
+    if size == "thumb":
+        try:
+            return Response(thumbnail(paths[frame]), media_type="image/jpeg", headers=private)
+        except (OSError, ValueError) as exc:  # not a picture Pillow can read
+            log.warning("no thumbnail of %s: %s", paths[frame], exc)
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "frame unreadable") from None
+    return FileResponse(paths[frame], media_type="image/jpeg", headers=private)

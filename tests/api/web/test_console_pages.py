@@ -106,3 +106,33 @@ def test_invoices_page_finds_by_code_and_plate(world: Env, invoice_maker: object
     by_plate = c.get("/dashboard/invoices", params={"plate": "456"}).text
     assert len(_rows(by_plate, "data-invoice-id")) == 1 and "29C-456.78" in by_plate
     assert "invoices.csv?" in by_plate and "plate=456" in by_plate
+
+
+def test_lists_show_thumbnails_not_whole_frames(world: Env) -> None:
+    import io
+
+    from PIL import Image
+
+    from tests.api.web.helpers import settle
+
+    frame = io.BytesIO()
+    Image.effect_noise((1280, 720), 60).convert("RGB").save(frame, "JPEG", quality=90)
+    ref = "images/2026-03-10/ev-thumb.jpg"
+    path = world.settings.data_dir / ref
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(frame.getvalue())
+    settle(world, CENTRAL_LOT, "entry", "30A-123.45", datetime.now(UTC), image_ref=ref)
+    _sign_in(world, "op-a")
+    page = world.client.get("/dashboard/passages").text
+    (pid,) = _rows(page, "data-passage-id")
+    assert f'src="/api/v1/passages/{pid}/image?size=thumb"' in page
+    thumb = world.client.get(f"/api/v1/passages/{pid}/image", params={"size": "thumb"})
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(thumb.content)) as small:
+        assert small.size == (320, 180)
+    assert len(thumb.content) * 5 < len(frame.getvalue())
+    full = world.client.get(f"/api/v1/passages/{pid}/image")
+    assert full.content == frame.getvalue()  # the evidence itself, untouched
+    path.write_bytes(b"not a jpeg")
+    broken = world.client.get(f"/api/v1/passages/{pid}/image", params={"size": "thumb"})
+    assert broken.status_code == 404

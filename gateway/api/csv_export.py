@@ -11,13 +11,16 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Query
 from fastapi.responses import Response
 
 from gateway.web.formatting import local_time
 
 ZONE = "Asia/Ho_Chi_Minh"
+# Rows of one export: a day of a busy lot fits; more is a report's job, not a download's.
+CsvLimit = Annotated[int, Query(ge=1, le=50_000, description="at most this many rows")]
 UTF8_BOM = "\ufeff"  # Excel reads Vietnamese names right only with it
 
 

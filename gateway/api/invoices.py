@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from gateway.api import queries
-from gateway.api.csv_export import csv_response, local_cell, local_column
+from gateway.api.csv_export import CsvLimit, csv_response, local_cell, local_column
 from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep, as_json_errors, not_found
 from gateway.auth.principal import Principal
 from gateway.deps import CurrentUser, SessionDep, SettingsDep
@@ -174,7 +174,7 @@ def invoices_csv(
     user: CurrentUser,
     filters: InvoiceFiltersDep,
     lot_id: Annotated[str | None, Query(max_length=40)] = None,
-    limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
+    limit: CsvLimit = 10_000,
 ) -> Response:
     """The same invoices as ``/invoices`` for a spreadsheet, in local time."""
     items, _ = visible_invoices(session, user, lot_id, filters, limit, 0)

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from gateway.api import queries
-from gateway.api.csv_export import csv_response, local_cell, local_column
+from gateway.api.csv_export import CsvLimit, csv_response, local_cell, local_column
 from gateway.api.schemas import (
     AUTH_ERRORS,
     MAX_ID,
@@ -189,7 +189,7 @@ def passages_csv(
     session: SessionDep,
     user: CurrentUser,
     filters: PassageFiltersDep,
-    limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
+    limit: CsvLimit = 10_000,
 ) -> Response:
     """The same rows as ``/passages`` (newest first) for a spreadsheet, in local time."""
     window = find_passages(session, user, filters, limit=limit)

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from gateway.api import queries
-from gateway.api.csv_export import csv_response, local_cell, local_column
+from gateway.api.csv_export import CsvLimit, csv_response, local_cell, local_column
 from gateway.api.passages import can_see, scope
 from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep, not_found
 from gateway.auth.principal import Principal
@@ -112,7 +112,7 @@ def sessions_csv(
     session: SessionDep,
     user: CurrentUser,
     filters: SessionFiltersDep,
-    limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
+    limit: CsvLimit = 10_000,
 ) -> Response:
     """The same rows as ``/sessions`` (newest first) for a spreadsheet, in local time."""
     window = find_sessions(session, user, filters, limit=limit)

@@ -173,6 +173,14 @@ def register(app: typer.Typer) -> None:
         authority_url: AuthorityUrl = DEFAULT_AUTHORITY,
         format: Annotated[str, typer.Option("--format", help="text|xml|html|pdf")] = "text",
         out: Annotated[Path | None, typer.Option("--out", help="Write to a file.")] = None,
+        public_url: Annotated[
+            str | None,
+            typer.Option(
+                "--public-url",
+                envvar="PARKING_PUBLIC_URL",
+                help="Where buyers look invoices up: the QR code points at <it>/tra-cuu.",
+            ),
+        ] = None,
     ) -> None:
         """Show one invoice with its status history, or write its XML, HTML or PDF."""
         from einvoice import queries, render
@@ -189,12 +197,18 @@ def register(app: typer.Typer) -> None:
             for change in detail.history:
                 typer.echo(f"  {change.at.isoformat()} {change.status} {change.detail or ''}")
             return
+        code = detail.invoice.lookup_code or ""
+        status, url = detail.invoice.status, render.public_lookup_url(public_url, code)
         if format == "xml":
             data = xml
         elif format == "html":
-            data = render.render_html(xml, authority_url, status=detail.invoice.status).encode()
+            data = render.render_html(
+                xml, authority_url, status=status, lookup_code=code, public_lookup_url=url
+            ).encode()
         elif format == "pdf":
-            data = render.render_pdf(xml, authority_url, status=detail.invoice.status)
+            data = render.render_pdf(
+                xml, authority_url, status=status, lookup_code=code, public_lookup_url=url
+            )
         else:
             raise typer.BadParameter("format is text, xml, html or pdf")
         target = out or Path(Path(name).stem + "." + format)

@@ -137,6 +137,18 @@ def lookup_url(base_url: str, mccqt: str) -> str:
     return f"{base_url.rstrip('/')}/lookup?{urlencode({'code': mccqt})}" if mccqt else ""
 
 
+LOOKUP_PATH = "/tra-cuu"
+
+
+def public_lookup_url(base_url: str | None, lookup_code: str | None) -> str:
+    """The seller's public lookup page of an invoice: ``<base>/tra-cuu?ma=7KQ2M-X9D4P``
+    ("" without a base URL or a code)."""
+    if not base_url or not lookup_code:
+        return ""
+    query = urlencode({"ma": format_lookup_code(lookup_code)})
+    return f"{base_url.rstrip('/')}{LOOKUP_PATH}?{query}"
+
+
 def local_clock(text: str) -> str:
     """An ISO time (any offset) as ``dd/mm/yyyy HH:MM`` in local time, an ISO date as
     ``dd/mm/yyyy``; other text unchanged."""

@@ -7,13 +7,11 @@ not from a loopback default (the configured HTTP address is the last resort, out
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from fastapi import Request
 
 from gateway.settings import Settings
 
-LOOKUP_PATH = "/tra-cuu"
+LOOKUP_PATH = "/tra-cuu"  # einvoice.render.LOOKUP_PATH: the QR codes' target
 
 
 def public_base(settings: Settings, request: Request | None = None) -> str:
@@ -26,6 +24,6 @@ def public_base(settings: Settings, request: Request | None = None) -> str:
 
 def lookup_link(base: str, code: str | None) -> str:
     """The public lookup page of the invoice with this lookup code ("" without a code)."""
-    from einvoice.lookup_codes import format_lookup_code
+    from einvoice.render import public_lookup_url
 
-    return f"{base}{LOOKUP_PATH}?{urlencode({'ma': format_lookup_code(code)})}" if code else ""
+    return public_lookup_url(base, code)

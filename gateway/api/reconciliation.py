@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.api import billing_port, queries
 from gateway.api.access import AccessFirstRoute, LotFilter
@@ -51,32 +53,29 @@ class ReconciliationOut(BaseModel):
     mismatches: list[MismatchOut]
 
 
-@router.get("/reconciliation", response_model=ReconciliationOut)
-def reconciliation(
-    session: SessionDep,
-    factory: SessionFactoryDep,
-    user: OperatorUser,
-    uow: UowDep,
-    lot_id: LotFilter,
-    day: date | None = None,
+def reconcile_day(
+    session: Session,
+    factory: sessionmaker[Session],
+    uow: Any,
+    lots: list[str],
+    day: date,
 ) -> ReconciliationOut:
-    """One local day (default today) for one lot or every lot this operator may see.
+    """Billing's reconciliation of these lots for one local day, invoices and top-ups included.
 
-    Billing asks einvoice's lookup for the invoices of the events it owes one, after its own
-    transaction (so on SQLite the lookup's connection never waits for billing's write lock).
+    Billing asks einvoice's lookup for the invoices of the events it owes one, and the verified
+    webhook deliveries for the day's top-ups, after its own transaction (so on SQLite the
+    lookups' connections never wait for billing's write lock).
     """
     from einvoice.queries import event_lookup
     from gateway.payments.records import DeliveryRecords
 
-    wanted = [lot_id] if lot_id else queries.visible_lot_ids(session, user)
-    day = day or today_local()
     lookup = event_lookup(factory)
     release(session)
     figures: list[LotFiguresOut] = []
     mismatches: list[MismatchOut] = []
     trial = 0
     money: dict[str, int] = {}
-    for lid in wanted:
+    for lid in lots:
         rec = billing_port.reconciliation(uow, day, lid, lookup, DeliveryRecords(factory))
         trial = rec.trial_balance_vnd
         money = {k: getattr(rec, k) for k in ("topups", "topups_vnd", "credits", "credits_vnd")}
@@ -84,7 +83,7 @@ def reconciliation(
         mismatches.extend(
             MismatchOut(**m.__dict__)
             for m in rec.mismatches
-            if m.lot_id is None or m.lot_id in wanted
+            if m.lot_id is None or m.lot_id in lots
         )
     unique = list({(m.lot_id, m.kind, m.ref): m for m in mismatches}.values())
     return ReconciliationOut(
@@ -95,3 +94,17 @@ def reconciliation(
         mismatches=unique,
         **money,
     )
+
+
+@router.get("/reconciliation", response_model=ReconciliationOut)
+def reconciliation(
+    session: SessionDep,
+    factory: SessionFactoryDep,
+    user: OperatorUser,
+    uow: UowDep,
+    lot_id: LotFilter,
+    day: date | None = None,
+) -> ReconciliationOut:
+    """One local day (default today) for one lot or every lot this operator may see."""
+    lots = queries.visible_lot_ids(session, user)
+    return reconcile_day(session, factory, uow, [lot_id] if lot_id else lots, day or today_local())

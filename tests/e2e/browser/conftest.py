@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,9 +137,20 @@ def site(tmp_path: Path) -> Iterator[Site]:
         payment_providers=providers,
         tax_authority_url="http://127.0.0.1:8100",
     )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
+    try:
+        with serve(create_app(settings), port) as url:
+            yield Site(url, settings, factory, demo)
+    finally:
+        payments.stop()
+        engine.dispose()
+
+
+@contextmanager
+def serve(app: Any, port: int | None = None) -> Iterator[str]:
+    """``app`` on uvicorn in a thread, on ``port`` (default: a free one) of 127.0.0.1; yields its
+    base URL."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -147,12 +159,10 @@ def site(tmp_path: Path) -> Iterator[Site]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
     try:
-        yield Site(f"http://127.0.0.1:{port}", settings, factory, demo)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        payments.stop()
-        engine.dispose()
 
 
 @pytest.fixture(scope="package")

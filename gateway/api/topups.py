@@ -7,8 +7,9 @@ payment (``gateway.payments.webhook``). Nothing here credits an account by itsel
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, status
 from fastapi.responses import JSONResponse
@@ -21,6 +22,7 @@ from billing.services.intents import IntentView, get_topup_intent, list_topup_in
 from gateway.api.access import AccessFirstRoute, AccountId
 from gateway.api.schemas import AUTH_ERRORS, Problem, invalid, not_found
 from gateway.deps import CurrentUser, SessionDep, SessionFactoryDep, UowDep, release
+from gateway.invoice_links import public_base
 from gateway.payments.checkout import UnknownProvider, audit_checkout, start_checkout
 from gateway.payments.providers import PaymentProvider, public_view
 from gateway.payments.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
@@ -71,9 +73,11 @@ def intent_out(view: IntentView, checkout_url: str | None = None) -> TopUpIntent
     )
 
 
-def portal_return_url(request: Request) -> Any:
-    """Where a provider sends the driver back: the intent's page in the portal."""
-    return lambda reference: str(request.url_for("portal_topup", reference=reference))
+def portal_return_url(request: Request) -> Callable[[str], str]:
+    """Where a provider sends the driver back: the intent's page in the portal, at the address
+    drivers reach (``PARKING_PUBLIC_URL``, else the one this request came in on)."""
+    base = public_base(request.app.state.settings, request)
+    return lambda reference: base + request.app.url_path_for("portal_topup", reference=reference)
 
 
 @router.get("/payments/providers", response_model=list[ProviderOut], responses=AUTH_ERRORS)

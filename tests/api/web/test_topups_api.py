@@ -285,3 +285,13 @@ def test_without_a_provider_there_is_no_top_up_at_all(world: Env, unconfigured: 
     page = unconfigured.get("/portal").text
     assert 'data-testid="topup-unavailable"' in page and 'data-testid="topup-form"' not in page
     assert _balance(world, acct) == 500_000
+
+
+def test_the_provider_sends_the_driver_back_to_the_public_address(world: Env) -> None:
+    app = world.client.app
+    app.state.settings = app.state.settings.model_copy(  # type: ignore[attr-defined]
+        update={"public_url": "https://parking.example.vn/"}
+    )
+    intent = _intent(world)
+    fields = dict(parse_qsl(urlsplit(str(intent["checkout_url"])).query))
+    assert fields["return_url"] == f"https://parking.example.vn/portal/topups/{intent['reference']}"

@@ -176,7 +176,7 @@ def test_a_gate_box_runs_its_commands_without_the_database_web_or_torch(tmp_path
     assert easyocr.returncode == 1
     assert "pip install 'parking[easyocr]'" in easyocr.stderr and "Traceback" not in easyocr.stderr
     billing = _parking(tmp_path, "accounts", "list", hidden=EDGE_BOX_HIDDEN)
-    assert billing.returncode == 1
+    assert billing.returncode == ExitCode.MISSING_EXTRA
     assert "pip install 'parking[db]'" in billing.stderr
 
 
@@ -185,6 +185,6 @@ def test_the_bare_base_install_names_the_edge_extra(tmp_path: Path) -> None:
     helped = _parking(tmp_path, "--help", hidden=everything)
     assert helped.returncode == 0, helped.stderr
     done = _parking(tmp_path, "edge", "check", "--config-only", hidden=everything)
-    assert done.returncode == 1
+    assert done.returncode == ExitCode.MISSING_EXTRA
     assert "pip install 'parking[edge]'" in done.stderr
     assert "Traceback" not in done.stderr

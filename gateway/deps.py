@@ -157,4 +157,5 @@ def ensure_lot(user: Principal, lot_id: object, company: str | None = None) -> N
 
 def ensure_account(user: Principal, account_id: object) -> None:
     if not user.can_see_account(account_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to account {account_id}")
+        # Never echo the id: a refusal must not confirm which accounts exist.
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "no access to this account")

@@ -5,11 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.api import billing_port, queries
-from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep, conflict, invalid, not_found
+from gateway.api.schemas import (
+    AUTH_ERRORS,
+    CodedHTTPException,
+    IdPath,
+    Page,
+    PagingDep,
+    conflict,
+    invalid,
+    not_found,
+)
 from gateway.auth.audit import record
 from gateway.deps import AdminUser, CurrentUser, SessionDep, UowDep, ensure_account, release
 
@@ -84,7 +93,7 @@ def _load(session: SessionDep, user: CurrentUser, account_id: int) -> AccountOut
     ensure_account(user, account_id)
     row = queries.account(session, account_id)
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no account {account_id}")
+        raise CodedHTTPException(status.HTTP_404_NOT_FOUND, "account_not_found")
     return account_out(row)
 
 
@@ -134,7 +143,7 @@ def add_vehicle(
             uow, account_id, body.plate, body.vehicle_class, body.colour
         )
     except billing_port.Rejected as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        raise CodedHTTPException(status.HTTP_409_CONFLICT, exc.code) from exc
     record(session, user, "vehicle.add", "account", account_id, {"plate": body.plate})
     row = next(v for v in queries.vehicles(session, account_id) if v.id == vehicle_id)
     return VehicleOut.model_validate(row)
@@ -153,7 +162,7 @@ def remove_vehicle(
     try:
         billing_port.remove_vehicle(uow, account_id, vehicle_id)
     except billing_port.NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        raise CodedHTTPException(status.HTTP_404_NOT_FOUND, exc.code) from exc
     record(session, user, "vehicle.remove", "account", account_id, {"vehicle_id": vehicle_id})
 
 

@@ -1,7 +1,31 @@
-// Shared page helpers: VND and local time formatting, chart drawing, the live passage feed.
+// Shared page helpers: the collapsing menu, VND and local time formatting, chart drawing, the
+// live passage feed. Loaded once by base.html; written so that a second load does no harm
+// (top-level "var" and function declarations only, the menu bound once).
 "use strict";
 
-const TZ = "Asia/Ho_Chi_Minh";
+var TZ = "Asia/Ho_Chi_Minh";
+
+function setupMenu() {
+  // The phone layout hides the menu behind a button (CSS: .js .topbar[data-menu=closed]).
+  const bar = document.querySelector(".topbar");
+  const button = bar && bar.querySelector(".menu-toggle");
+  if (!button || button.dataset.bound) return;
+  button.dataset.bound = "1";
+  button.addEventListener("click", () => {
+    const open = bar.dataset.menu !== "open";
+    bar.dataset.menu = open ? "open" : "closed";
+    button.setAttribute("aria-expanded", String(open));
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && bar.dataset.menu === "open") {
+      bar.dataset.menu = "closed";
+      button.setAttribute("aria-expanded", "false");
+      button.focus();
+    }
+  });
+}
+
+setupMenu();
 
 function vnd(amount) {
   if (amount === null || amount === undefined) return "—";

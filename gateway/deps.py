@@ -18,6 +18,7 @@ from billing.adapters.uow import UnitOfWork
 from gateway.auth.principal import Principal
 from gateway.auth.tokens import COOKIE_NAME, TokenKind, TokenSigner, fingerprint
 from gateway.auth.users import load_user, principal_for
+from gateway.notices.worker import NoticeWorker
 from gateway.settings import Settings
 
 
@@ -68,6 +69,16 @@ def get_signer(request: Request) -> TokenSigner:
 
 
 SignerDep = Annotated[TokenSigner, Depends(get_signer)]
+
+
+def get_notice_worker(request: Request) -> NoticeWorker:
+    """Sends a notice right away (a sign-up code) with the app's senders; the worker process
+    sends whatever this misses."""
+    worker: NoticeWorker = request.app.state.notice_worker
+    return worker
+
+
+NoticeWorkerDep = Annotated[NoticeWorker, Depends(get_notice_worker)]
 
 _bearer = HTTPBearer(auto_error=False, description="token from POST /api/v1/auth/token")
 

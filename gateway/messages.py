@@ -212,6 +212,8 @@ URL_CODES = frozenset(
         "refund_instead",
         "amount_invalid",
         "plate_invalid",
+        "plate_taken",
+        "code_expired",
     }
 )
 

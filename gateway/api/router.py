@@ -14,6 +14,7 @@ from gateway.api import (
     reconciliation,
     reports,
     review,
+    statement,
     topups,
     users,
 )
@@ -25,6 +26,7 @@ def build() -> APIRouter:
         auth,
         users,
         accounts,
+        statement,
         topups,
         lots,
         passages,

@@ -13,6 +13,8 @@ from gateway.auth.audit import record
 from gateway.auth.tokens import COOKIE_MAX_AGE_S, COOKIE_NAME
 from gateway.auth.users import authenticate, principal_for
 from gateway.deps import OptionalUser, SessionDep, SignerDep
+from gateway.orm import User
+from gateway.web.forms import FormErrors
 from gateway.web.i18n import LANGS
 from gateway.web.rendering import render
 
@@ -42,7 +44,7 @@ def root(user: OptionalUser) -> RedirectResponse:
 def login_form(request: Request, user: OptionalUser, next: str | None = None) -> Response:
     if user is not None:
         return RedirectResponse(_safe_next(next) or home_for(user.role), status_code=303)
-    return render(request, "login.html", next=_safe_next(next) or "", error=None)
+    return render(request, "login.html", next=_safe_next(next) or "", errors=FormErrors())
 
 
 @router.post("/login")
@@ -56,12 +58,24 @@ def login(
 ) -> Response:
     user = authenticate(session, username, password)
     if user is None:
+        errors = FormErrors()
+        errors.add("password", "bad_login")
         return render(
-            request, "login.html", status_code=401, next=_safe_next(next) or "", error="bad_login"
+            request,
+            "login.html",
+            status_code=401,
+            next=_safe_next(next) or "",
+            errors=errors,
+            username=username,
         )
     principal = principal_for(session, user)
     record(session, principal, "auth.sign_in", "user", user.id)
-    response = RedirectResponse(_safe_next(next) or home_for(user.role), status_code=303)
+    return signed_in(request, signer, user, _safe_next(next) or home_for(user.role))
+
+
+def signed_in(request: Request, signer: SignerDep, user: User, url: str) -> RedirectResponse:
+    """A redirect to ``url`` that carries a fresh session cookie for ``user``."""
+    response = RedirectResponse(url, status_code=303)
     response.set_cookie(
         COOKIE_NAME,
         signer.issue("cookie", user.id, user.password_hash),

@@ -32,3 +32,9 @@ def parse_vnd(text: str | None) -> int | None:
     if not digits.isdigit() or len(digits) > 12:
         return None
     return int(digits)
+
+
+def looks_like_email(text: str) -> bool:
+    """One @, a dot in the domain, no spaces: the mail server has the final word."""
+    local, _, domain = text.partition("@")
+    return bool(local) and "." in domain.strip(".") and " " not in text and "@" not in domain

@@ -77,11 +77,20 @@ def render(
     def m(code: str, **params: Any) -> str:
         return messages.text(code, lang, **params)
 
+    labels = translator(lang)
+
+    def provider_name(provider: str) -> str:
+        """A payment provider's name for people; its id when it has none in the labels."""
+        key = f"provider_{provider}"
+        label = labels(key)
+        return provider if label == key else label
+
     ctx = {
         "user": user,
         "lang": lang,
         "t": translator(lang),
         "m": m,
+        "provider_name": provider_name,
         "class_label": class_label,
         "reason_label": reason_label,
         "reasons": reasons,

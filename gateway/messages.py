@@ -230,7 +230,7 @@ class _Blank(dict[str, object]):
         return ""
 
 
-def text(code: str, lang: str | None = None, **params: object) -> str:
+def text(code: str, lang: str | None = None, /, **params: object) -> str:
     """The catalogue's sentence for ``code`` in ``lang``; an unknown code gives ``REFUSED``'s."""
     pair = MESSAGES.get(code)
     if pair is None:

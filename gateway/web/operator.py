@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from gateway import messages
 from gateway.api import queries
 from gateway.api.invoices import rejection_reasons, visible_invoices
 from gateway.api.lots import tariff_versions
@@ -19,6 +20,7 @@ from gateway.api.schemas import IdPath
 from gateway.deps import SessionDep, SettingsDep, UowDep
 from gateway.images import frame_paths
 from gateway.web import charts
+from gateway.web.forms import parse_vnd
 from gateway.web.rendering import lang_of, render
 from gateway.web.session import OperatorPage, PageForbidden
 
@@ -125,8 +127,6 @@ def review_page(
     session: SessionDep,
     user: OperatorPage,
     settings: SettingsDep,
-    msg: str | None = None,
-    err: str | None = None,
 ) -> HTMLResponse:
     lot_ids = queries.visible_lot_ids(session, user)
     pending = queries.passages(session, lot_ids, review_status="pending", limit=50)
@@ -152,8 +152,6 @@ def review_page(
         trails=trails,
         sessions=sessions,
         frames=frames,
-        msg=msg,
-        err=err,
     )
 
 
@@ -162,9 +160,9 @@ def _after_action(fn: Any) -> RedirectResponse:
         fn()
     except HTTPException as exc:
         return RedirectResponse(
-            "/dashboard/review?" + urlencode({"err": str(exc.detail)}), status_code=303
+            "/dashboard/review?" + urlencode({"err": messages.code_of(exc)}), status_code=303
         )
-    return RedirectResponse("/dashboard/review?" + urlencode({"msg": "ok"}), status_code=303)
+    return RedirectResponse("/dashboard/review?" + urlencode({"msg": "saved"}), status_code=303)
 
 
 @router.post("/review/{passage_id}/correct")
@@ -187,10 +185,10 @@ def review_charge(
     amount_vnd: Annotated[str, Form(max_length=12)] = "",
 ) -> RedirectResponse:
     """Charge the tariff's fare, or the amount the operator typed (e.g. exit without entry)."""
-    amount = amount_vnd.replace(".", "").replace(" ", "").strip()
-    if amount and (not amount.isdigit() or not 0 < int(amount) <= 10_000_000):
+    amount = parse_vnd(amount_vnd) if amount_vnd.strip() else None
+    if amount_vnd.strip() and (amount is None or not 0 < amount <= 10_000_000):
         return RedirectResponse(
-            "/dashboard/review?" + urlencode({"err": f"amount: {amount_vnd}"}), status_code=303
+            "/dashboard/review?" + urlencode({"err": "amount_invalid"}), status_code=303
         )
     return _after_action(
         lambda: act(
@@ -199,7 +197,7 @@ def review_charge(
             user,
             passage_id,
             "charge",
-            amount_vnd=int(amount) if amount else None,
+            amount_vnd=amount,
             note="",
         )
     )

@@ -74,7 +74,7 @@ def render(
     def reason_label(code: str | None) -> str:
         return reasons.get(code or "", code or "")
 
-    def m(code: str, **params: Any) -> str:
+    def m(code: str, /, **params: Any) -> str:
         return messages.text(code, lang, **params)
 
     labels = translator(lang)

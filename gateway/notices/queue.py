@@ -21,15 +21,13 @@ from gateway.orm import Notice, NoticeDelivery, User
 
 @dataclass(frozen=True)
 class Audience:
-    """Who hears about an account: its channels' addresses and the language to write in."""
+    """Who hears about an account: whether a driver signs in to it (then its notices are kept
+    for the portal's inbox), its channels' addresses, and the language to write in."""
 
     account_id: int
     lang: str
     to: tuple[tuple[Channel, str], ...]
-
-    @property
-    def anyone(self) -> bool:
-        return bool(self.to)
+    anyone: bool
 
 
 def audience(session: Session, account_id: int, channels: Iterable[Channel]) -> Audience:
@@ -40,7 +38,7 @@ def audience(session: Session, account_id: int, channels: Iterable[Channel]) -> 
         select(User).where(User.account_id == str(account_id), User.active.is_(True))
     ).all()
     if not users:
-        return Audience(account_id, "vi", ())
+        return Audience(account_id, "vi", (), False)
     account = session.get(b.TransportAccount, account_id)
     usable = set(channels)
     to: list[tuple[Channel, str]] = []
@@ -52,7 +50,7 @@ def audience(session: Session, account_id: int, channels: Iterable[Channel]) -> 
         to.append(("email", email))
     if "push" in usable:
         to.extend(("push", f"user:{u.id}") for u in users)
-    return Audience(account_id, users[0].lang or "vi", tuple(to))
+    return Audience(account_id, users[0].lang or "vi", tuple(to), True)
 
 
 def enqueue(

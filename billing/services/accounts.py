@@ -190,9 +190,7 @@ def set_auto_topup(uow: UnitOfWork, account_id: int, auto_topup: AutoTopUp | Non
         uow.commit()
 
 
-def set_contacts(
-    uow: UnitOfWork, account_id: int, *, phone: str | None, email: str | None
-) -> None:
+def set_contacts(uow: UnitOfWork, account_id: int, *, phone: str | None, email: str | None) -> None:
     """Where the account's notices go (the caller checks the formats it accepts)."""
     with uow:
         acct = _account(uow, account_id)

@@ -211,4 +211,4 @@ def test_enqueue_is_idempotent_by_key(world: Env) -> None:
     with world.session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Notice)) == 1
         assert s.scalar(select(func.count()).select_from(NoticeDelivery)) == 1
-        assert s.scalar(select(func.count()).select_from(b.TopUp)) >= 1  # billing untouched
+        assert (s.scalar(select(func.count()).select_from(b.TopUp)) or 0) >= 1

@@ -24,9 +24,9 @@ def overflow(page: Any) -> dict[str, Any]:
               for (const el of document.querySelectorAll('body *')) {
                 const r = el.getBoundingClientRect();
                 if (r.right > vw + 1 && r.width > 0) {
+                  const cls = typeof el.className === 'string' ? el.className : '';
                   wide.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}`
-                    + `${el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : ''}`
-                    + ` right=${Math.round(r.right)}`);
+                    + `${cls ? '.' + cls.split(' ').join('.') : ''} right=${Math.round(r.right)}`);
                 }
               }
               return {scrollWidth: document.documentElement.scrollWidth, viewport: vw,

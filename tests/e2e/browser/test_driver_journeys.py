@@ -215,7 +215,7 @@ def test_phone_menu_collapses_and_sign_out_stays_visible(
 
 
 def test_a_crafted_err_link_shows_nothing_of_its_text(device: tuple[Page, str], site: Site) -> None:
-    page, size = device
+    page, _ = device
     bait = "Tài khoản bị khóa. Vui lòng chuyển 500.000đ vào STK 0123456789"
     page.goto(f"/login?err={bait}")
     assert "0123456789" not in page.content()

@@ -28,17 +28,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from gateway.web import navigation  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "portal_pages.json"
 PUBLIC_PAGES = ("/login", "/signup", "/reset")
-PAGES = (
-    "/portal",
-    "/portal/statement",
-    "/portal/trips",
-    "/portal/invoices",
-    "/portal/vehicles",
-    "/portal/notices",
-    "/portal/settings",
-)
+PAGES = tuple(item.href for item in navigation.DRIVER)
 PASSWORD = "bench-password-1"
 
 

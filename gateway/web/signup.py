@@ -39,6 +39,8 @@ router = APIRouter()
 Text = Annotated[str, Form(max_length=120)]
 Secret = Annotated[str, Form(max_length=512)]
 Token = Annotated[str, Form(max_length=64)]
+# Where each kind of code is typed in.
+CODE_PAGES: dict[str, str] = {"signup": "auth/verify.html", "reset": "auth/reset_verify.html"}
 
 
 def _now() -> datetime:
@@ -159,7 +161,6 @@ def _check_passwords(errors: FormErrors, password: str, password2: str) -> None:
 def _code_page(
     request: Request,
     session: Session,
-    template: str,
     token: str,
     purpose: verification.Purpose,
     errors: FormErrors | None = None,
@@ -171,7 +172,7 @@ def _code_page(
         return RedirectResponse(f"{start}?err=code_expired", status_code=303)
     return render(
         request,
-        template,
+        CODE_PAGES[purpose],
         status_code=status_code,
         token=token,
         phone=masked_phone(v.phone),
@@ -181,7 +182,7 @@ def _code_page(
 
 @router.get("/signup/verify", response_model=None)
 def signup_verify_form(request: Request, session: SessionDep, token: str = "") -> Response:
-    return _code_page(request, session, "auth/verify.html", token, "signup")
+    return _code_page(request, session, token, "signup")
 
 
 @router.post("/signup/verify", response_model=None)
@@ -200,7 +201,7 @@ def signup_verify(
         errors = FormErrors()
         errors.add("code", exc.code, **exc.params)
         session.commit()  # the wrong try counts
-        return _code_page(request, session, "auth/verify.html", token, "signup", errors, 422)
+        return _code_page(request, session, token, "signup", errors, 422)
     data: dict[str, Any] = dict(v.payload)
     phone = v.phone
     release(session)
@@ -240,8 +241,9 @@ def _open_account(uow: Any, data: dict[str, Any], phone: str) -> int | None:
     return account_id
 
 
-@router.post("/signup/resend", response_model=None)
-def signup_resend(
+@router.post("/{purpose}/resend", response_model=None)
+def resend(
+    purpose: verification.Purpose,
     request: Request,
     background: BackgroundTasks,
     session: SessionDep,
@@ -249,22 +251,10 @@ def signup_resend(
     worker: NoticeWorkerDep,
     token: Token = "",
 ) -> Response:
-    return _resend(request, background, session, settings, worker, token, "signup")
-
-
-def _resend(
-    request: Request,
-    background: BackgroundTasks,
-    session: Session,
-    settings: Any,
-    worker: NoticeWorker,
-    token: str,
-    purpose: verification.Purpose,
-) -> Response:
+    """A new code for a sign-up or a reset under way (the rate limits of ``issue`` apply)."""
     v = verification.pending(session, token, purpose)
-    template = "auth/verify.html" if purpose == "signup" else "auth/reset_verify.html"
     if v is None:
-        return _code_page(request, session, template, token, purpose)
+        return _code_page(request, session, token, purpose)
     try:
         issued = verification.issue(
             session, settings.secret_key, purpose, v.phone, dict(v.payload), _now()
@@ -272,7 +262,7 @@ def _resend(
     except verification.VerificationError as exc:
         errors = FormErrors()
         errors.add("code", exc.code, **exc.params)
-        return _code_page(request, session, template, token, purpose, errors, 429)
+        return _code_page(request, session, token, purpose, errors, 429)
     if purpose == "signup" or v.payload.get("known"):
         _send_code(session, background, worker, issued, lang_of(request))
     return RedirectResponse(f"/{purpose}/verify?token={issued.verification.token}", status_code=303)
@@ -320,7 +310,7 @@ def reset(
 
 @router.get("/reset/verify", response_model=None)
 def reset_verify_form(request: Request, session: SessionDep, token: str = "") -> Response:
-    return _code_page(request, session, "auth/reset_verify.html", token, "reset")
+    return _code_page(request, session, token, "reset")
 
 
 @router.post("/reset/verify", response_model=None)
@@ -336,13 +326,13 @@ def reset_verify(
     errors = FormErrors()
     _check_passwords(errors, password, password2)
     if errors:
-        return _code_page(request, session, "auth/reset_verify.html", token, "reset", errors, 422)
+        return _code_page(request, session, token, "reset", errors, 422)
     try:
         v = verification.confirm(session, settings.secret_key, token, "reset", code, _now())
     except verification.VerificationError as exc:
         errors.add("code", exc.code, **exc.params)
         session.commit()  # the wrong try counts
-        return _code_page(request, session, "auth/reset_verify.html", token, "reset", errors, 422)
+        return _code_page(request, session, token, "reset", errors, 422)
     user = session.scalar(select(User).where(User.phone == v.phone, User.active.is_(True)))
     if user is None:  # cannot happen with a right code, which only a known number gets
         return back("/reset", err="code_expired")
@@ -350,15 +340,3 @@ def reset_verify(
     user.password_hash = hash_password(password)
     record(session, principal_for(session, user), "auth.password_reset", "user", user.id)
     return back("/login", msg="password_changed")
-
-
-@router.post("/reset/resend", response_model=None)
-def reset_resend(
-    request: Request,
-    background: BackgroundTasks,
-    session: SessionDep,
-    settings: SettingsDep,
-    worker: NoticeWorkerDep,
-    token: Token = "",
-) -> Response:
-    return _resend(request, background, session, settings, worker, token, "reset")

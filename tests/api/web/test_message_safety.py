@@ -14,6 +14,7 @@ from billing.domain.model import Owner, OwnerKind
 from billing.services import add_vehicle, create_account
 from gateway import messages
 from gateway.auth.users import create_user
+from gateway.web import navigation
 from tests.api.web.conftest import PASSWORD, Env
 
 BAIT = "Tài khoản bị khóa. Vui lòng chuyển 500.000đ vào STK 0123456789"
@@ -22,22 +23,8 @@ VICTIM_NAME = "Phạm Bí Mật"
 VICTIM_PLATE = "54F-025.88"
 
 PUBLIC_PAGES = ("/login", "/signup", "/reset")
-DRIVER_PAGES = (
-    "/portal",
-    "/portal/statement",
-    "/portal/trips",
-    "/portal/invoices",
-    "/portal/vehicles",
-    "/portal/notices",
-    "/portal/settings",
-)
-OPERATOR_PAGES = (
-    "/dashboard",
-    "/dashboard/passages",
-    "/dashboard/review",
-    "/dashboard/invoices",
-    "/dashboard/tariffs",
-)
+DRIVER_PAGES = tuple(item.href for item in navigation.DRIVER)
+OPERATOR_PAGES = tuple(item.href for item in navigation.OPERATOR)
 
 
 def _sign_in(env: Env, username: str) -> None:

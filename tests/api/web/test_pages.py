@@ -9,25 +9,13 @@ from sqlalchemy import func, select
 
 from billing.adapters import orm as b
 from billing.services.seed import AIRPORT_LOT, CENTRAL_LOT, DemoData
+from gateway.web import navigation
 from tests.api.web.conftest import PASSWORD, Env, issue_invoices
 from tests.api.web.helpers import settle, stay
 
-OPERATOR_PAGES = (
-    "/dashboard",
-    "/dashboard/passages",
-    "/dashboard/review",
-    "/dashboard/invoices",
-    "/dashboard/tariffs",
-)
-DRIVER_PAGES = (
-    "/portal",
-    "/portal/statement",
-    "/portal/trips",
-    "/portal/invoices",
-    "/portal/vehicles",
-    "/portal/notices",
-    "/portal/settings",
-)
+# Every page of each menu.
+OPERATOR_PAGES = tuple(item.href for item in navigation.OPERATOR)
+DRIVER_PAGES = tuple(item.href for item in navigation.DRIVER)
 
 
 def _sign_in(env: Env, username: str) -> None:

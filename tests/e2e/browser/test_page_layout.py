@@ -9,18 +9,13 @@ import pytest
 from playwright.sync_api import Page
 
 from billing.services.seed import CENTRAL_LOT
+from gateway.web import navigation
 from tests.e2e.browser.checks import check_page
 from tests.e2e.browser.conftest import PASSWORD, Site, now
 
 pytestmark = pytest.mark.e2e
 
-OPERATOR_PAGES = (
-    "/dashboard",
-    "/dashboard/passages",
-    "/dashboard/review",
-    "/dashboard/invoices",
-    "/dashboard/tariffs",
-)
+OPERATOR_PAGES = tuple(item.href for item in navigation.OPERATOR)
 
 
 def test_operator_pages_fit_and_pass_axe(device: tuple[Page, str], site: Site) -> None:

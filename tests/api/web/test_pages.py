@@ -192,7 +192,12 @@ def test_review_charge_with_an_amount_for_an_exit_without_entry(world: Env) -> N
     _sign_in(world, "op-a")
     c = world.client
     r = c.post(f"/dashboard/review/{pid}/charge", data={"amount_vnd": "abc"})
-    assert 'role="alert"' in r.text and f'data-review-id="{pid}"' in r.text
+    assert r.status_code == 422
+    item = r.text.split(f'data-review-id="{pid}"')[1].split("</section>")[0]
+    assert 'data-error-for="amount_vnd"' in item and "Số tiền không hợp lệ." in item
+    r = c.post(f"/dashboard/review/{pid}/waive", data={"reason": " "})
+    item = r.text.split(f'data-review-id="{pid}"')[1].split("</section>")[0]
+    assert 'data-error-for="reason"' in item and "Hãy nêu lý do miễn phí." in item
     r = c.post(f"/dashboard/review/{pid}/charge", data={"amount_vnd": "30.000"})
     assert f'data-resolved-id="{pid}"' in r.text
     with world.session_factory() as s:

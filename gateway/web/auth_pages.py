@@ -95,11 +95,17 @@ def logout() -> RedirectResponse:
 
 
 @router.get("/lang/{code}")
-def set_lang(code: str, request: Request) -> RedirectResponse:
+def set_lang(
+    code: str, request: Request, session: SessionDep, user: OptionalUser
+) -> RedirectResponse:
+    """The pages' language (a cookie); a signed-in person's notices follow it too."""
     back = _safe_next(urlparse(request.headers.get("referer", "")).path or None) or "/"
     response = RedirectResponse(back, status_code=303)
     if code in LANGS:
         response.set_cookie("lang", code, max_age=365 * 86400, samesite="lax")
+        me = session.get(User, user.user_id) if user is not None else None
+        if me is not None:
+            me.lang = code
     return response
 
 

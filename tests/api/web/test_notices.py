@@ -212,3 +212,12 @@ def test_enqueue_is_idempotent_by_key(world: Env) -> None:
         assert s.scalar(select(func.count()).select_from(Notice)) == 1
         assert s.scalar(select(func.count()).select_from(NoticeDelivery)) == 1
         assert (s.scalar(select(func.count()).select_from(b.TopUp)) or 0) >= 1
+
+
+def test_notices_follow_the_language_the_driver_reads(world: Env) -> None:
+    world.client.post("/login", data={"username": "driver", "password": PASSWORD})
+    world.client.get("/lang/en")
+    stay(world, CENTRAL_LOT, "30A-123.45")
+    push = Recorder()
+    _worker(world, push=push).run_once()
+    assert any(m.subject == "Parking receipt" and "Charged 50.000 ₫" in m.body for m in push.sent)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.orm import Verification
@@ -119,17 +119,3 @@ def confirm(
     row.used_at = now
     return row
 
-
-def issued_lately(session: Session, phone: str, purpose: Purpose, now: datetime) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Verification)
-            .where(
-                Verification.phone == phone,
-                Verification.purpose == purpose,
-                Verification.created_at >= now - timedelta(hours=1),
-            )
-        )
-        or 0
-    )

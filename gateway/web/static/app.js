@@ -27,6 +27,20 @@ function setupMenu() {
 
 setupMenu();
 
+function focusableScrollers() {
+  // A table that scrolls sideways on a phone must be reachable by keyboard to be scrolled.
+  for (const table of document.querySelectorAll("main table:not(.stack-sm)")) {
+    if (table.scrollWidth > table.clientWidth + 1) {
+      table.tabIndex = 0;
+    } else if (table.tabIndex === 0) {
+      table.removeAttribute("tabindex");
+    }
+  }
+}
+
+focusableScrollers();
+window.addEventListener("resize", focusableScrollers);
+
 function vnd(amount) {
   if (amount === null || amount === undefined) return "—";
   const sign = amount < 0 ? "-" : "";

@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.adapters.uow import UnitOfWork
+from gateway import messages
 from gateway.auth.principal import Principal
 from gateway.auth.tokens import COOKIE_NAME, TokenKind, TokenSigner, fingerprint
 from gateway.auth.users import load_user, principal_for
@@ -169,4 +170,4 @@ def ensure_lot(user: Principal, lot_id: object, company: str | None = None) -> N
 def ensure_account(user: Principal, account_id: object) -> None:
     if not user.can_see_account(account_id):
         # Never echo the id: a refusal must not confirm which accounts exist.
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "no access to this account")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, messages.text("no_access_account", "en"))

@@ -35,6 +35,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The request could not be carried out. Please check it or contact support.",
     ),
     "forbidden": ("Bạn không có quyền xem trang này.", "You may not see this page."),
+    "no_access_account": (
+        "Bạn không có quyền với tài khoản này.",
+        "You have no access to this account.",
+    ),
     "not_found": ("Không tìm thấy.", "Not found."),
     "no_account_linked": (
         "Tài khoản đăng nhập này chưa gắn với tài khoản giao thông nào.",

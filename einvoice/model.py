@@ -215,6 +215,12 @@ def _clock(moment: datetime) -> str:
     return f"{t.hour:02d}:{t.minute:02d} {t.day:02d}/{t.month:02d}/{t.year}"
 
 
+def _face_time(moment: datetime) -> str:
+    """``dd/mm/yyyy HH:MM`` in local time, as Vietnamese invoices print times."""
+    t = moment.astimezone(LOCAL_TZ)
+    return f"{t.day:02d}/{t.month:02d}/{t.year} {t.hour:02d}:{t.minute:02d}"
+
+
 def parking_line_name(
     vehicle_class: str, plate: str, lot_name: str, entry: datetime, exit_: datetime
 ) -> str:
@@ -306,10 +312,7 @@ def invoice_from_request(
         lot = payload.get("lot_name") or str(payload.get("lot_id") or "")
         name = parking_line_name(vehicle_class, plate, lot, entry_at, exit_at)
         code = f"PARKING-{vehicle_class.upper()}"
-        times = [
-            ("Giờ vào", entry_at.astimezone(LOCAL_TZ).isoformat()),
-            ("Giờ ra", exit_at.astimezone(LOCAL_TZ).isoformat()),
-        ]
+        times = [("Giờ vào", _face_time(entry_at)), ("Giờ ra", _face_time(exit_at))]
     line = InvoiceLine(
         number=1, name=name, pre_tax=split.pre_tax, vat_rate=rate.label, vat=split.vat, code=code
     )
@@ -319,15 +322,13 @@ def invoice_from_request(
         mccqt = cash_register_mccqt(
             template, issued_at.astimezone(LOCAL_TZ).year, s["cash_register_code"], mccqt_sequence
         )
+    # What the buyer and the tax office read: no ids of our records (event, session, lot and
+    # gate codes live in the invoice's row, not on its face).
     extras = [
         ("Biển số xe", plate),
-        ("Loại xe", vehicle_class),
+        ("Loại xe", VEHICLE_CLASS_NAMES.get(vehicle_class.lower(), vehicle_class)),
         ("Bãi xe", payload.get("lot_name") or str(payload.get("lot_id", ""))),
-        ("Mã bãi xe", str(payload.get("lot_id", ""))),
-        ("Cổng ra", str(payload.get("gate_id", ""))),
         *times,
-        ("Mã sự kiện", str(payload.get("event_id", ""))),
-        ("Mã phiên gửi xe", str(payload.get("session_id", ""))),
     ]
     lines = (line,)
     return Invoice(

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from einvoice import numbering
 from einvoice.db import AUTHORITY_CODED, CASH_REGISTER, ORIGINAL, SIGNED, invoices, status_history
+from einvoice.lookup_codes import new_lookup_code
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +211,7 @@ def store_invoice(
             issue_date=identity.issue_date,
             issued_at=now,
             mccqt=identity.mccqt,
+            lookup_code=new_lookup_code(),
             seller_tax_code=seller.tax_code,
             seller_name=seller.name,
             buyer_account_id=_opt_str(buyer.get("account_id")),

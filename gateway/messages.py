@@ -45,6 +45,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "No transport account is linked to this sign-in.",
     ),
     "saved": ("Đã lưu.", "Saved."),
+    # -- the public invoice lookup
+    "invoice_lookup_missing": (
+        "Không có hóa đơn nào với mã tra cứu này. Hãy kiểm tra lại mã in trên hóa đơn.",
+        "No invoice has this lookup code. Check the code printed on the invoice.",
+    ),
+    "too_many_lookups": (
+        "Bạn đã tra cứu quá nhiều lần. Vui lòng thử lại sau ít phút.",
+        "Too many lookups. Please try again in a few minutes.",
+    ),
     "try_again": ("Có lỗi tạm thời. Vui lòng thử lại.", "A temporary error. Please try again."),
     # -- form fields
     "form_has_errors": (

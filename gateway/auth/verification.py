@@ -118,4 +118,3 @@ def confirm(
         raise VerificationError("code_wrong" if row.attempts < MAX_TRIES else "code_expired")
     row.used_at = now
     return row
-

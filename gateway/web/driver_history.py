@@ -18,6 +18,7 @@ from gateway.api.invoices import rejection_reasons
 from gateway.api.schemas import IdPath
 from gateway.api.statement import invoice_ids, statement, trip_event_ids
 from gateway.deps import SessionDep, SettingsDep
+from gateway.invoice_links import lookup_link, public_base
 from gateway.orm import Notice, NoticeDelivery
 from gateway.web.portal import account_id_of, render_portal
 from gateway.web.session import DriverPage
@@ -90,10 +91,11 @@ def trips_page(
     )
 
 
-def _qr(settings: Any, mccqt: str | None) -> tuple[str, str]:
-    from einvoice.render import lookup_url, qr_svg
+def _qr(settings: Any, request: Request, lookup_code: str | None) -> tuple[str, str]:
+    """The invoice's public lookup address (``PARKING_PUBLIC_URL``) and its QR code."""
+    from einvoice.render import qr_svg
 
-    url = lookup_url(settings.tax_authority_url, mccqt) if mccqt else ""
+    url = lookup_link(public_base(settings, request), lookup_code)
     return url, qr_svg(url) if url else ""
 
 
@@ -137,7 +139,7 @@ def invoice_page(
         "driver/invoice.html",
         "invoices",
         i=item,
-        qr=_qr(settings, item.mccqt),
+        qr=_qr(settings, request, item.lookup_code),
         reasons=_reasons(session, [item]),
     )
 

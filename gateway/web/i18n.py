@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway.messages import DEFAULT_LANG, LANGS, normalize_lang
+from gateway.web.console_labels import CONSOLE_LABELS
 
 __all__ = ["DEFAULT_LANG", "LABELS", "LANGS", "normalize_lang", "reason_labels", "translator"]
 
@@ -15,7 +16,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "app_name": ("Bãi đỗ xe không tiền mặt", "Cashless parking"),
     "menu": ("Danh mục", "Menu"),
     "skip_to_content": ("Bỏ qua, đến nội dung", "Skip to content"),
-    "phone": ("Số điện thoại", "Phone number"),
     "phone_or_username": ("Số điện thoại hoặc tên đăng nhập", "Phone number or username"),
     "email": ("Email", "Email"),
     "full_name": ("Họ tên", "Full name"),
@@ -34,7 +34,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "send_again": ("Gửi lại mã", "Send the code again"),
     "continue": ("Tiếp tục", "Continue"),
     "back_to_sign_in": ("Quay lại đăng nhập", "Back to sign in"),
-    "statement": ("Sao kê", "Statement"),
     "notices": ("Thông báo", "Notices"),
     "settings": ("Cài đặt", "Settings"),
     "balance_after": ("Số dư sau", "Balance after"),
@@ -43,7 +42,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "kind_refund": ("Hoàn tiền", "Refund"),
     "kind_pass": ("Vé tháng", "Monthly pass"),
     "kind_adjustment": ("Điều chỉnh", "Adjustment"),
-    "invoice": ("Hóa đơn", "Invoice"),
     "view_invoice": ("Xem hóa đơn", "View invoice"),
     "invoice_pending": ("Hóa đơn đang được lập", "Invoice being issued"),
     "older": ("Cũ hơn", "Older"),
@@ -180,6 +178,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "reason_exit_without_entry": ("ra không có lượt vào", "exit without entry"),
     "reason_low_balance": ("số dư không đủ", "balance too low"),
     "reason_account_suspended": ("tài khoản bị khóa", "account suspended"),
+    **CONSOLE_LABELS,
 }
 
 

@@ -17,7 +17,8 @@ from fastapi.templating import Jinja2Templates
 
 from gateway import messages
 from gateway.auth.principal import Principal
-from gateway.web.formatting import local_date, local_time, percent, vnd
+from gateway.web.assets import asset_url
+from gateway.web.formatting import local_date, local_time, percent, stay_length, vnd
 from gateway.web.i18n import normalize_lang, reason_labels, translator
 from gateway.web.navigation import nav_items
 
@@ -32,6 +33,8 @@ def templates() -> Jinja2Templates:
     tpl.env.filters["local_time"] = local_time
     tpl.env.filters["local_date"] = local_date
     tpl.env.filters["percent"] = percent
+    tpl.env.filters["stay_length"] = stay_length
+    tpl.env.globals["vendor_url"] = asset_url
     return tpl
 
 

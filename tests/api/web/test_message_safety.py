@@ -25,6 +25,7 @@ VICTIM_PLATE = "54F-025.88"
 PUBLIC_PAGES = ("/login", "/signup", "/reset")
 DRIVER_PAGES = tuple(item.href for item in navigation.DRIVER)
 OPERATOR_PAGES = tuple(item.href for item in navigation.OPERATOR)
+ADMIN_PAGES = tuple(item.href for item in navigation.ADMIN if item.group == "admin")
 
 
 def _sign_in(env: Env, username: str) -> None:
@@ -35,11 +36,23 @@ def _sign_in(env: Env, username: str) -> None:
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_err_and_msg_text_from_a_link_is_never_rendered(world: Env, lang: str) -> None:
     world.client.get(f"/lang/{lang}")
-    for who, pages in ((None, PUBLIC_PAGES), ("driver", DRIVER_PAGES), ("op-a", OPERATOR_PAGES)):
+    for who, pages in (
+        (None, PUBLIC_PAGES),
+        ("driver", DRIVER_PAGES),
+        ("op-a", OPERATOR_PAGES),
+        ("admin", ADMIN_PAGES),
+    ):
         if who:
             _sign_in(world, who)
         for path in pages:
-            for query in (f"err={BAIT}", f"msg={BAIT}", "err=<b>x</b>", "msg=forbidden"):
+            for query in (
+                f"err={BAIT}",
+                f"msg={BAIT}",
+                f"done={BAIT}",
+                f"error={BAIT}",
+                "err=<b>x</b>",
+                "msg=forbidden",
+            ):
                 r = world.client.get(f"{path}?{query}")
                 assert r.status_code == 200, (path, r.status_code)
                 assert "0123456789" not in r.text and "STK" not in r.text, path

@@ -126,7 +126,7 @@ def test_driver_invoices_page_has_downloads_and_qr(world: Env, invoice_maker: ob
     assert "/xml" in page and "/pdf" in page
     (iid,) = re.findall(r'data-invoice-id="(\d+)"', page)
     detail = world.client.get(f"/portal/invoices/{iid}").text
-    assert "<svg" in detail and "/lookup?code=" in detail  # the lookup QR code
+    assert "<svg" in detail and "/tra-cuu?ma=" in detail  # the public lookup's QR code
     trips = world.client.get("/portal/trips").text
     assert "30A-123.45" in trips and "29-AA 123.45" not in trips
     assert f'href="/portal/invoices/{iid}"' in trips  # the trip links to its invoice
@@ -284,7 +284,7 @@ def test_pages_load_nothing_from_other_hosts(world: Env, invoice_maker: object) 
             assert r.status_code == 200, path
             assert not external.findall(r.text), path
     _sign_in(world, "op-b")
-    assert '<script src="/static/vendor/plotly.min.js">' in world.client.get("/dashboard").text
+    assert '<script src="/static/vendor/plotly.min.js?v=' in world.client.get("/dashboard").text
 
 
 def test_codes_and_states_are_shown_in_words_in_both_languages(world: Env) -> None:

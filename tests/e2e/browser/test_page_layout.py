@@ -34,3 +34,26 @@ def test_operator_pages_fit_and_pass_axe(device: tuple[Page, str], site: Site) -
         if path == "/dashboard":
             page.wait_for_selector("#revenue-day .main-svg")
         check_page(page, f"4{n}-operator{path.replace('/', '-')}", size)
+
+
+def test_admin_pages_fit_and_pass_axe(device: tuple[Page, str], site: Site) -> None:
+    from gateway.auth.users import create_user
+
+    with site.session_factory() as s:
+        create_user(s, "root", PASSWORD, "admin", display_name="Quản trị")
+        s.commit()
+    page, size = device
+    page.goto("/login")
+    page.fill("#f-username", "root")
+    page.fill("#f-password", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url("**/dashboard")
+    menu = page.locator("[data-testid=admin-menu]")
+    if size == "phone":
+        page.click("[data-testid=menu-toggle]")
+    menu.locator("summary").click()
+    menu.locator("a[href='/admin/users']").click()
+    page.wait_for_url("**/admin/users")
+    for n, item in enumerate(i for i in navigation.ADMIN if i.group == "admin"):
+        page.goto(item.href)
+        check_page(page, f"5{n}-admin{item.href.replace('/', '-')}", size)

@@ -25,12 +25,16 @@ fi
 if [ "${1:-}" = "--system-test-deps" ]; then
   # Debian packages the tests use: xmlsec1 (independent XML-DSig verifier), chromium (browser
   # tests through Playwright, which cannot download its own browser here), mosquitto (broker
-  # binary for tests that run their own configuration), npm (axe-core for the browser tests'
-  # accessibility checks, from the npm registry; the tests serve it to the page themselves).
+  # binary for tests that run their own configuration), ffmpeg and rtsp-server-perl (a local
+  # RTSP camera for the edge's stream reader: ffmpeg publishes a generated clip into the
+  # server, which the reader plays like a camera's stream), npm (axe-core for the browser
+  # tests' accessibility checks, from the npm registry; the tests serve it to the page).
   need=()
   command -v xmlsec1 >/dev/null || need+=(xmlsec1)
   [ -x /usr/bin/chromium ] || need+=(chromium)
   command -v mosquitto >/dev/null || need+=(mosquitto)
+  command -v ffmpeg >/dev/null || need+=(ffmpeg)
+  command -v rtsp-server-perl >/dev/null || need+=(rtsp-server-perl)
   command -v npm >/dev/null || need+=(npm)
   if [ ${#need[@]} -gt 0 ]; then
     echo "== installing Debian packages: ${need[*]}"

@@ -67,6 +67,10 @@ def create_app(settings: Settings | None = None, container: Any = None) -> FastA
     app.state.token_signer = TokenSigner(settings.secret_key)
     app.state.sign_in_throttle = SignInThrottle()
     app.state.payment_providers = directory(settings.payment_providers)
+    from gateway.notices import senders
+    from gateway.notices.worker import NoticeWorker
+
+    app.state.notice_worker = NoticeWorker(session_factory, senders.from_settings(settings))
 
     from gateway.api import router as api_router
     from gateway.web import assets, docs, pages

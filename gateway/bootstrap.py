@@ -190,14 +190,19 @@ class InvoiceServices:
     issued: int = 0
     failures: int = 0
     auto_topups: Any = None  # billing.services.AutoTopUpWorker, or None
+    notices: Any = None  # gateway.notices.worker.NoticeWorker, or None
 
     def run_once(self) -> None:
-        if self.auto_topups is not None:
-            try:  # on its own: a provider failure must not hold up invoices, nor the reverse
-                self.auto_topups.run_once()
+        # Each on its own: a provider or mail server failure must not hold up invoices, nor
+        # the reverse.
+        for name, part in (("auto top-up", self.auto_topups), ("notice", self.notices)):
+            if part is None:
+                continue
+            try:
+                part.run_once()
             except Exception:
                 self.failures += 1
-                log.exception("auto top-up worker failed; retrying")
+                log.exception("%s worker failed; retrying", name)
         results = self.worker.run_once()
         self.issued += sum(1 for r in results if getattr(r, "outcome", "") == "issued")
         self.submitter.submit_due()
@@ -230,9 +235,25 @@ def build_invoice_services(container: Container, seller_tax_code: str) -> Invoic
         submitter=Submitter(container.session_factory, client),
         client=client,
         auto_topups=build_auto_topups(container),
+        notices=build_notice_worker(container),
     )
     container._closers.append(services.close)
     return services
+
+
+def build_notice_worker(container: Container) -> Any:
+    """Driver notices (low balance, receipts, codes) through the senders the settings name."""
+    from datetime import timedelta
+
+    from gateway.notices import senders
+    from gateway.notices.worker import NoticeWorker
+
+    s = container.settings
+    return NoticeWorker(
+        container.session_factory,
+        senders.from_settings(s),
+        receipt_window=timedelta(hours=s.notice_receipt_window_h),
+    )
 
 
 def build_auto_topups(container: Container) -> Any:

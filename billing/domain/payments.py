@@ -37,10 +37,11 @@ class IntentStatus(StrEnum):
 def check_top_up_amount(amount_vnd: object) -> int:
     """An amount a driver may ask a provider for: whole VND within the limits."""
     if not isinstance(amount_vnd, int) or isinstance(amount_vnd, bool):
-        raise DomainError("a top-up amount is a whole number of VND")
+        raise DomainError("a top-up amount is a whole number of VND", "amount_invalid")
     if not MIN_TOP_UP_VND <= amount_vnd <= MAX_TOP_UP_VND:
         raise DomainError(
-            f"a top-up is between {MIN_TOP_UP_VND} and {MAX_TOP_UP_VND} VND, not {amount_vnd}"
+            f"a top-up is between {MIN_TOP_UP_VND} and {MAX_TOP_UP_VND} VND, not {amount_vnd}",
+            "amount_invalid",
         )
     return amount_vnd
 

@@ -42,7 +42,7 @@ def manual_credit(
                 raise IdempotencyConflict(f"credit request {request.key!r} was another credit")
             return CreditResult(prior.journal_entry_id, acct.balance_vnd, False)
         if acct.status == AccountStatus.CLOSED.value:
-            raise DomainError(f"account {account_id} is closed")
+            raise DomainError(f"account {account_id} is closed", "account_closed")
         ensure_ledger_account(s, OPERATOR_CREDITS, "Operators' credits (goodwill, corrections)")
         posted = post(
             s,

@@ -116,7 +116,7 @@ def ensure_intent(
     if acct is None:
         raise LookupError(f"no transport account {account_id}")
     if acct.status == AccountStatus.CLOSED.value:
-        raise DomainError(f"account {account_id} is closed")
+        raise DomainError(f"account {account_id} is closed", "account_closed")
     now = uow.clock()
     row = orm.TopUpIntent(
         reference=reference or new_reference(),

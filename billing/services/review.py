@@ -61,7 +61,7 @@ def correct_plate(uow: UnitOfWork, passage_id: int, plate_text: str, actor: str)
     """
     plate = canonical_plate(plate_text)
     if plate is None:
-        raise DomainError(f"{plate_text!r} is not a valid Vietnamese plate")
+        raise DomainError(f"{plate_text!r} is not a valid Vietnamese plate", "plate_invalid")
     key = plate_key(plate)
     with uow:
         s = uow.session
@@ -156,7 +156,8 @@ def _session_to_correct(
     if session.payment == "charged":
         raise DomainError(
             f"passage {passage.id} was charged to account {session.account_id}: "
-            "refund it before correcting the plate"
+            "refund it before correcting the plate",
+            "refund_before_correcting",
         )
     if passage.direction == "exit" and session.status == "open":
         _release_hold(uow, session, passage)  # another car was at the barrier
@@ -197,7 +198,8 @@ def _refuse_second_stay(
     if other is not None:
         raise DomainError(
             f"{plate} already has an open stay at {lot_id} (session {other}): "
-            "settle or waive that one first"
+            "settle or waive that one first",
+            "open_stay_exists",
         )
 
 
@@ -277,28 +279,31 @@ def charge(
         s = uow.session
         passage = _passage(uow, passage_id)
         if passage.direction != "exit":
-            raise DomainError("only exits are charged")
+            raise DomainError("only exits are charged", "only_exits_charged")
         if passage.account_id is None:
-            raise DomainError("correct the plate to a registered vehicle before charging")
+            raise DomainError(
+                "correct the plate to a registered vehicle before charging", "charge_needs_vehicle"
+            )
         lot = lot_info(uow, passage.lot_id, fresh=True)
         assert lot is not None
         elsewhere = _stay_ended_elsewhere(uow, passage)
         if elsewhere is not None:
             raise DomainError(
                 f"the stay of passage {passage_id} ended at passage {elsewhere}: "
-                "charge or waive that one"
+                "charge or waive that one",
+                "stay_ended_elsewhere",
             )
         voided = s.get(orm.ParkingSession, passage.session_id) if passage.session_id else None
         session = _stay_of(uow, passage)
         if session is not None and session.payment == "charged":
-            raise DomainError(f"passage {passage_id} was charged already")
+            raise DomainError(f"passage {passage_id} was charged already", "already_charged")
         if session is not None and session.status == "open":
             _close_at_exit(uow, lot, session, passage)  # a car held at the barrier
         # A held flat-fare exit has no session: the fare the gate showed is the one to charge.
         default = session.fare_vnd if session else passage.fare_vnd
         amount = amount_vnd if amount_vnd is not None else default
         if not amount or amount <= 0:
-            raise DomainError("nothing to charge: give an amount")
+            raise DomainError("nothing to charge: give an amount", "charge_needs_amount")
         tariff = uow.tariffs.in_force(lot.tariff_id, passage.captured_at)
         if session is None:
             entered = voided.entry_at if voided is not None else passage.captured_at
@@ -357,13 +362,13 @@ def waive(uow: UnitOfWork, passage_id: int, actor: str, reason: str) -> None:
     A car held at the exit (its session still open) is let go: the stay ends at the passage.
     """
     if not reason.strip():
-        raise DomainError("say why the passage is waived")
+        raise DomainError("say why the passage is waived", "waive_needs_reason")
     with uow:
         passage = _passage(uow, passage_id)
         # Only this passage's own stay: one that ended elsewhere is that passage's case.
         session = _stay_of(uow, passage)
         if session is not None and session.payment == "charged":
-            raise DomainError("this passage was charged; refund it instead")
+            raise DomainError("this passage was charged; refund it instead", "refund_instead")
         if session is not None and session.status == "open" and passage.direction == "exit":
             lot = lot_info(uow, passage.lot_id, fresh=True)
             assert lot is not None

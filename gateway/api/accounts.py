@@ -5,14 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.api import billing_port, queries
 from gateway.api.access import AccessFirstRoute, AccountId
-from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep, conflict, invalid, not_found
+from gateway.api.schemas import (
+    AUTH_ERRORS,
+    CodedHTTPException,
+    IdPath,
+    Page,
+    PagingDep,
+    conflict,
+    invalid,
+    not_found,
+)
 from gateway.auth.audit import record
-from gateway.deps import AdminUser, CurrentUser, SessionDep, UowDep, release
+from gateway.deps import AdminUser, CurrentUser, SessionDep, UowDep, ensure_account, release
 
 router = APIRouter(tags=["accounts"], responses=AUTH_ERRORS, route_class=AccessFirstRoute)
 NO_ACCOUNT = not_found("no such account")
@@ -81,11 +90,12 @@ def account_out(row: object) -> AccountOut:
     return out
 
 
-def _load(session: SessionDep, account_id: int) -> AccountOut:
-    """The account (access was checked by ``AccountId``)."""
+def load_account(session: SessionDep, user: CurrentUser, account_id: int) -> AccountOut:
+    """The account; routes take ``AccountId``, which checked access before anything else."""
+    ensure_account(user, account_id)
     row = queries.account(session, account_id)
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no account {account_id}")
+        raise CodedHTTPException(status.HTTP_404_NOT_FOUND, "account_not_found")
     return account_out(row)
 
 
@@ -107,14 +117,17 @@ def list_accounts(
 
 
 @router.get("/accounts/{account_id}", response_model=AccountOut, responses=NO_ACCOUNT)
-def get_account(account_id: AccountId, session: SessionDep) -> AccountOut:
-    return _load(session, account_id)
+def get_account(account_id: AccountId, session: SessionDep, user: CurrentUser) -> AccountOut:
+    return load_account(session, user, account_id)
 
 
 @router.get(
     "/accounts/{account_id}/vehicles", response_model=list[VehicleOut], responses=NO_ACCOUNT
 )
-def list_vehicles(account_id: AccountId, session: SessionDep) -> list[VehicleOut]:
+def list_vehicles(
+    account_id: AccountId, session: SessionDep, user: CurrentUser
+) -> list[VehicleOut]:
+    load_account(session, user, account_id)
     return [VehicleOut.model_validate(v) for v in queries.vehicles(session, account_id)]
 
 
@@ -127,13 +140,14 @@ def list_vehicles(account_id: AccountId, session: SessionDep) -> list[VehicleOut
 def add_vehicle(
     account_id: AccountId, body: VehicleIn, session: SessionDep, user: CurrentUser, uow: UowDep
 ) -> VehicleOut:
+    load_account(session, user, account_id)
     release(session)
     try:
         vehicle_id = billing_port.add_vehicle(
             uow, account_id, body.plate, body.vehicle_class, body.colour
         )
     except billing_port.Rejected as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        raise CodedHTTPException(status.HTTP_409_CONFLICT, exc.code) from exc
     record(session, user, "vehicle.add", "account", account_id, {"plate": body.plate})
     row = next(v for v in queries.vehicles(session, account_id) if v.id == vehicle_id)
     return VehicleOut.model_validate(row)
@@ -147,11 +161,12 @@ def add_vehicle(
 def remove_vehicle(
     account_id: AccountId, vehicle_id: IdPath, session: SessionDep, user: CurrentUser, uow: UowDep
 ) -> None:
+    load_account(session, user, account_id)
     release(session)
     try:
         billing_port.remove_vehicle(uow, account_id, vehicle_id)
     except billing_port.NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        raise CodedHTTPException(status.HTTP_404_NOT_FOUND, exc.code) from exc
     record(session, user, "vehicle.remove", "account", account_id, {"vehicle_id": vehicle_id})
 
 
@@ -159,6 +174,7 @@ def remove_vehicle(
 def set_auto_topup(
     account_id: AccountId, body: AutoTopUpIn, session: SessionDep, user: CurrentUser, uow: UowDep
 ) -> AccountOut:
+    load_account(session, user, account_id)
     release(session)
     try:
         billing_port.set_auto_topup(
@@ -171,11 +187,14 @@ def set_auto_topup(
         raise invalid(("body",), str(exc)) from exc
     record(session, user, "account.auto_topup", "account", account_id, body.model_dump())
     session.expire_all()
-    return _load(session, account_id)
+    return load_account(session, user, account_id)
 
 
 @router.get("/accounts/{account_id}/topups", response_model=Page[TopUpOut], responses=NO_ACCOUNT)
-def list_topups(account_id: AccountId, session: SessionDep, paging: PagingDep) -> Page[TopUpOut]:
+def list_topups(
+    account_id: AccountId, session: SessionDep, user: CurrentUser, paging: PagingDep
+) -> Page[TopUpOut]:
+    load_account(session, user, account_id)
     window = queries.topups(session, account_id, paging.limit, paging.offset)
     return Page(
         items=[TopUpOut.model_validate(t) for t in window.items],

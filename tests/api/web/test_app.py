@@ -24,6 +24,7 @@ EXPECTED_PATHS = {
     "/api/v1/accounts/{account_id}/topup-intents",
     "/api/v1/accounts/{account_id}/topup-intents/{reference}",
     "/api/v1/payments/providers",
+    "/api/v1/accounts/{account_id}/statement",
     "/api/v1/payments/webhook",
     "/api/v1/lots",
     "/api/v1/lots/{lot_id}",

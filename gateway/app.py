@@ -9,6 +9,7 @@ import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from gateway.auth.throttle import SignInThrottle
 from gateway.auth.tokens import TokenSigner
 from gateway.db import make_engine, make_session_factory
 from gateway.local_secrets import with_local_secrets
-from gateway.payments.providers import directory
+from gateway.payments.providers import directory, labels
 from gateway.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,12 @@ def create_app(settings: Settings | None = None, container: Any = None) -> FastA
     from gateway.notices import senders
     from gateway.notices.worker import NoticeWorker
 
-    app.state.notice_worker = NoticeWorker(session_factory, senders.from_settings(settings))
+    app.state.notice_worker = NoticeWorker(
+        session_factory,
+        senders.from_settings(settings),
+        receipt_window=timedelta(hours=settings.notice_receipt_window_h),
+        provider_names=labels(settings.payment_providers),
+    )
 
     from gateway.api import router as api_router
     from gateway.web import assets, docs, pages

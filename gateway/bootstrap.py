@@ -247,12 +247,14 @@ def build_notice_worker(container: Container) -> Any:
 
     from gateway.notices import senders
     from gateway.notices.worker import NoticeWorker
+    from gateway.payments.providers import labels
 
     s = container.settings
     return NoticeWorker(
         container.session_factory,
         senders.from_settings(s),
         receipt_window=timedelta(hours=s.notice_receipt_window_h),
+        provider_names=labels(s.payment_providers),
     )
 
 

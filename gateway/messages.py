@@ -40,6 +40,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "You have no access to this account.",
     ),
     "not_found": ("Không tìm thấy.", "Not found."),
+    "no_access": ("Bạn không có quyền với mục này.", "You have no access to this item."),
     "no_account_linked": (
         "Tài khoản đăng nhập này chưa gắn với tài khoản giao thông nào.",
         "No transport account is linked to this sign-in.",
@@ -224,6 +225,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "notice_topup_receipt": (
         "Đã nạp {amount} vào tài khoản giao thông qua {provider} lúc {at}.",
         "{amount} was added to your transport account through {provider} at {at}.",
+    ),
+    "notice_credit_receipt_title": ("Tài khoản được cộng tiền", "Balance credited"),
+    "notice_credit_receipt": (
+        "Bãi đỗ xe đã cộng {amount} vào tài khoản giao thông của bạn lúc {at}.",
+        "The car park credited {amount} to your transport account at {at}.",
     ),
     "notice_signup_code_title": ("Mã xác minh đăng ký", "Sign-up code"),
     "notice_signup_code": (

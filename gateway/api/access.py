@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from gateway.api import queries
-from gateway.api.schemas import IdPath
+from gateway.api.schemas import CodedHTTPException, IdPath
 from gateway.auth.principal import Principal
 from gateway.deps import (
     ACCESS_CHECKS,
@@ -93,16 +93,17 @@ def can_see(user: Principal, session: SessionDep, lot_id: str, account_id: int |
     return lot_id in queries.visible_lot_ids(session, user)
 
 
-def _check_visible(session: SessionDep, user: Principal, row: Any, what: str, ident: int) -> None:
-    """404 when there is no such row, 403 when it is not this user's to see."""
+def _check_visible(session: SessionDep, user: Principal, row: Any) -> None:
+    """404 when there is no such row, 403 when it is not this user's to see (catalogue codes:
+    the dashboard's forms show them next to the action)."""
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {what} {ident}")
+        raise CodedHTTPException(status.HTTP_404_NOT_FOUND, "not_found")
     if not can_see(user, session, row.lot_id, row.account_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to {what} {ident}")
+        raise CodedHTTPException(status.HTTP_403_FORBIDDEN, "no_access")
 
 
 def check_passage(session: SessionDep, user: Principal, passage_id: int) -> None:
-    _check_visible(session, user, queries.passage(session, passage_id), "passage", passage_id)
+    _check_visible(session, user, queries.passage(session, passage_id))
 
 
 @access_check
@@ -127,7 +128,7 @@ ReviewPassageId = Annotated[int, Depends(review_access)]
 @access_check
 def session_access(session_id: IdPath, session: SessionDep, user: CurrentUser) -> int:
     row = queries.parking_session(session, session_id)
-    _check_visible(session, user, row, "session", session_id)
+    _check_visible(session, user, row)
     release(session)
     return session_id
 

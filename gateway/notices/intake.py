@@ -1,5 +1,6 @@
-"""Where notices come from: billing's ``low_balance_notice`` outbox rows, paid trips and
-top-ups (receipts). Each source writes at most one notice per event (key ``<kind>:<event>``).
+"""Where notices come from: billing's ``low_balance_notice`` outbox rows, paid trips, verified
+top-ups and operators' manual credits (receipts). Each source writes at most one notice per
+event (key ``<kind>:<event>``).
 
 The outbox rows are claimed and marked processed in the transaction that writes their notices.
 Receipts are read from billing's tables over a recent window (``receipt_window``) and written
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 LOW_BALANCE = "low_balance"
 TRIP_RECEIPT = "trip_receipt"
 TOPUP_RECEIPT = "topup_receipt"
+CREDIT_RECEIPT = "credit_receipt"
 # Once warned, an account is not warned again until it was topped up or a day has passed.
 LOW_BALANCE_QUIET = timedelta(hours=24)
 TIME_FORMAT = "%d/%m/%Y %H:%M"
@@ -70,10 +72,11 @@ def _warned_lately(session: Session, account_id: int, now: datetime) -> bool:
     )
     if last is None or now - last >= LOW_BALANCE_QUIET:
         return False
-    topped_up = session.scalar(
-        select(func.max(b.TopUp.created_at)).where(b.TopUp.account_id == account_id)
-    )
-    return topped_up is None or topped_up < last
+    credited = [
+        session.scalar(select(func.max(t.created_at)).where(t.account_id == account_id))
+        for t in (b.TopUp, b.ManualCredit)
+    ]
+    return all(at is None or at < last for at in credited)
 
 
 def trip_receipts(
@@ -167,6 +170,42 @@ def topup_receipts(
             lang=who.lang,
             to=who.to,
             account_id=t.account_id,
+        )
+    return len(fresh)
+
+
+def credit_receipts(
+    session: Session,
+    channels: Iterable[Channel],
+    now: datetime,
+    window: timedelta,
+    limit: int = 200,
+) -> int:
+    """A receipt for every operator's manual credit since ``now - window`` (the operator's
+    reason is internal and is not sent)."""
+    rows = session.scalars(
+        select(b.ManualCredit)
+        .where(b.ManualCredit.created_at >= now - window)
+        .order_by(b.ManualCredit.id)
+        .limit(limit)
+    ).all()
+    keys = {f"{CREDIT_RECEIPT}:{c.id}": c for c in rows}
+    fresh = _unwritten(session, keys)
+    channels = tuple(channels)
+    for key in fresh:
+        c = keys[key]
+        who = audience(session, c.account_id, channels)
+        if not who.anyone:
+            continue
+        enqueue(
+            session,
+            key=key,
+            kind=CREDIT_RECEIPT,
+            code="notice_credit_receipt",
+            params={"amount": vnd(c.amount_vnd), "at": local_time(c.created_at, TIME_FORMAT)},
+            lang=who.lang,
+            to=who.to,
+            account_id=c.account_id,
         )
     return len(fresh)
 

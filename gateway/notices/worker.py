@@ -73,6 +73,7 @@ class NoticeWorker:
             lambda s: intake.topup_receipts(
                 s, self.channels, now, self.receipt_window, dict(self.provider_names)
             ),
+            lambda s: intake.credit_receipts(s, self.channels, now, self.receipt_window),
         ):
             with self.session_factory() as s:
                 written += source(s)

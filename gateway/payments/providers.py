@@ -67,6 +67,11 @@ def directory(providers: Iterable[PaymentProvider]) -> dict[str, PaymentProvider
     return found
 
 
+def labels(providers: Iterable[PaymentProvider]) -> dict[str, str]:
+    """What a driver is shown for each provider's name (receipts, the portal)."""
+    return {p.name: p.label for p in providers}
+
+
 def checkout_redirect(
     provider: PaymentProvider,
     *,

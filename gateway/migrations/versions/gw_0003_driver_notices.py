@@ -1,8 +1,7 @@
 """gateway: drivers' contacts, notices and their deliveries, phone verifications
 
-Revision ID: gw_0003 (gw_0002 is the payments' verified deliveries, on another branch: when
-both are in one tree, this one revises gw_0002)
-Revises: gw_0001
+Revision ID: gw_0003
+Revises: gw_0002 (the payments' verified deliveries)
 Create Date: 2026-12-06
 """
 
@@ -14,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "gw_0003"
-down_revision: str | Sequence[str] | None = "gw_0001"
+down_revision: str | Sequence[str] | None = "gw_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -145,7 +145,8 @@ def test_the_dashboard_forms_act_only_on_the_operators_lots(world: Env) -> None:
             headers=own,
             follow_redirects=False,
         )
-        assert r.status_code == 303 and "no+access" in r.headers["location"]
+        assert r.status_code == 422 and "Bạn không có quyền với mục này." in r.text
+        assert "29-AA 123.45" not in r.text  # the other lot's passage is not on the page
     with world.session_factory() as s:
         passage = s.get(b.Passage, held.passage_id)
         assert passage is not None and passage.review_status == "pending"

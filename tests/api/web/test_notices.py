@@ -11,7 +11,14 @@ from sqlalchemy import func, select
 
 from billing.adapters import orm as b
 from billing.adapters import outbox
-from billing.services import set_contacts, set_low_balance_notice, top_up
+from billing.services import (
+    credit_topup,
+    manual_credit,
+    open_topup_intent,
+    set_contacts,
+    set_low_balance_notice,
+    top_up,
+)
 from billing.services.seed import CENTRAL_LOT
 from gateway.notices.port import OutgoingMessage, SendError
 from gateway.notices.worker import REDACTED, NoticeWorker
@@ -78,9 +85,9 @@ def test_low_balance_notice_goes_out_once_on_every_channel(world: Env) -> None:
     assert "450.000 ₫" in low[0].body and "480.000 ₫" in low[0].body
     assert [m.recipient for m in email.sent if m.subject == "Số dư thấp"] == [EMAIL]
     assert len([m for m in push.sent if m.subject == "Số dư thấp"]) == 1
-    # The trip's receipt went too (and the seed's top-up of 500.000 ₫).
+    # The trip's receipt went too (and the seed's opening credit of 500.000 ₫).
     assert any("Đã thu 50.000 ₫" in m.body and "30A-123.45" in m.body for m in sms.sent)
-    assert any(m.subject == "Nạp tiền thành công" for m in sms.sent)
+    assert any(m.subject == "Tài khoản được cộng tiền" and "500.000 ₫" in m.body for m in sms.sent)
     sent = len(sms.sent) + len(email.sent) + len(push.sent)
     with world.session_factory() as s:
         assert outbox.pending(s, outbox.LOW_BALANCE_NOTICE) == 0
@@ -110,6 +117,41 @@ def test_low_balance_is_not_repeated_until_a_top_up(world: Env) -> None:
     assert len(_notices(world, "low_balance")) == 2  # topped up, then below again: warned
 
 
+def test_verified_top_ups_and_operators_credits_get_their_own_receipts(world: Env) -> None:
+    an = _an(world)
+    set_contacts(world.uow(), an, phone=PHONE, email=None)
+    intent = open_topup_intent(world.uow(), an, "vietbank", 150_000)
+    credit_topup(world.uow(), "vietbank", intent.reference, "bank-42", 150_000)
+    manual_credit(
+        world.uow(), an, 30_000, key="goodwill-1", actor="admin", reason="internal: ticket 77"
+    )
+    sms = Recorder()
+    worker = NoticeWorker(
+        world.session_factory, {"sms": sms}, provider_names={"vietbank": "VietBank QR"}
+    )
+    worker.run_once()
+    topups = [m.body for m in sms.sent if m.subject == "Nạp tiền thành công"]
+    assert len(topups) == 1 and "150.000 ₫" in topups[0] and "VietBank QR" in topups[0]
+    credits = [m.body for m in sms.sent if m.subject == "Tài khoản được cộng tiền"]
+    assert any("30.000 ₫" in body for body in credits)  # and the seed's opening credit
+    assert all("ticket 77" not in m.body for m in sms.sent)  # the reason stays internal
+    worker.run_once()
+    assert len([m for m in sms.sent if m.subject == "Nạp tiền thành công"]) == 1
+
+
+def test_a_credit_counts_as_a_top_up_for_the_low_balance_quiet(world: Env) -> None:
+    an = _an(world)
+    set_contacts(world.uow(), an, phone=PHONE, email=None)
+    set_low_balance_notice(world.uow(), an, 480_000)
+    worker = _worker(world, sms=Recorder())
+    stay(world, CENTRAL_LOT, "30A-123.45", end=datetime.now(UTC) - timedelta(hours=5))
+    worker.run_once()
+    manual_credit(world.uow(), an, 20_000, key="refund-1", actor="admin", reason="refund")
+    stay(world, CENTRAL_LOT, "30A-123.45")
+    worker.run_once()
+    assert len(_notices(world, "low_balance")) == 2
+
+
 def test_accounts_without_a_driver_get_no_notices(world: Env) -> None:
     binh = int(world.demo.accounts["binh"])  # type: ignore[attr-defined]
     logistics = int(world.demo.accounts["logistics"])  # type: ignore[attr-defined]
@@ -120,7 +162,7 @@ def test_accounts_without_a_driver_get_no_notices(world: Env) -> None:
     with world.session_factory() as s:
         accounts = set(s.scalars(select(Notice.account_id)))
     assert str(logistics) not in accounts
-    # driver2 signs in to Bình's account: its seed top-up's receipt is in the inbox, though
+    # driver2 signs in to Bình's account: its seed credit's receipt is in the inbox, though
     # the account has no phone for an SMS.
     assert str(binh) in accounts
     assert all(m.recipient != PHONE for m in sms.sent)
@@ -163,7 +205,7 @@ def test_inbox_marks_notices_read_and_the_menu_counts_unread(world: Env) -> None
     _worker(world, push=Recorder()).run_once()
     world.client.post("/login", data={"username": "driver", "password": PASSWORD})
     home = world.client.get("/portal").text
-    assert '<span class="count">2</span>' in home  # the trip's receipt and the seed top-up's
+    assert '<span class="count">2</span>' in home  # the trip's receipt and the seed credit's
     page = world.client.get("/portal/notices").text
     assert page.count("notice-item unread") == 2 and "Biên nhận phí gửi xe" in page
     assert '<span class="count">' not in world.client.get("/portal").text
@@ -211,7 +253,7 @@ def test_enqueue_is_idempotent_by_key(world: Env) -> None:
     with world.session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Notice)) == 1
         assert s.scalar(select(func.count()).select_from(NoticeDelivery)) == 1
-        assert (s.scalar(select(func.count()).select_from(b.TopUp)) or 0) >= 1
+        assert (s.scalar(select(func.count()).select_from(b.ManualCredit)) or 0) >= 1
 
 
 def test_notices_follow_the_language_the_driver_reads(world: Env) -> None:

@@ -138,7 +138,7 @@ def test_notices_and_sign_up_on_postgresql(pg_world: Env) -> None:
     worker.run_once()
     with env.session_factory() as s:
         kinds = sorted(s.scalars(select(Notice.kind).where(Notice.account_id == str(an))))
-        assert kinds == ["low_balance", "topup_receipt", "trip_receipt"]
+        assert kinds == ["credit_receipt", "low_balance", "trip_receipt"]
         statuses = set(s.scalars(select(NoticeDelivery.status)))
         assert statuses == {"sent"}
     texts = [m["body"] for m in read_inbox(sms.inbox)]

@@ -22,7 +22,8 @@ _Comment = etree.Comment
 _PI = etree.ProcessingInstruction
 
 
-def _text(s: str) -> str:
+def escape_text(s: str) -> str:
+    """Character data as C14N writes it (also valid XML text anywhere)."""
     if "&" in s:
         s = s.replace("&", "&amp;")
     if "<" in s:
@@ -34,7 +35,8 @@ def _text(s: str) -> str:
     return s
 
 
-def _attr(s: str) -> str:
+def escape_attr(s: str) -> str:
+    """An attribute value (between double quotes) as C14N writes it."""
     if "&" in s:
         s = s.replace("&", "&amp;")
     if "<" in s:
@@ -152,18 +154,18 @@ class _Writer:
 
         out.append("<" + qname)
         for p, value in decls:
-            out.append((f' xmlns:{p}="' if p else ' xmlns="') + _attr(value) + '"')
+            out.append((f' xmlns:{p}="' if p else ' xmlns="') + escape_attr(value) + '"')
         if attrs:
             attrs.sort(key=lambda a: (a[0], a[1]))
             for _a_uri, _a_local, a_qname, value in attrs:
-                out.append(f' {a_qname}="' + _attr(value) + '"')
+                out.append(f' {a_qname}="' + escape_attr(value) + '"')
         out.append(">")
         if el.text:
-            out.append(_text(el.text))
+            out.append(escape_text(el.text))
         for child in el:
             self.node(child, child_rendered, False)
             if child.tail:
-                out.append(_text(child.tail))
+                out.append(escape_text(child.tail))
         out.append(f"</{qname}>")
 
     @staticmethod

@@ -84,7 +84,7 @@ class XmlInvoiceMaker:
     def __call__(self, payload: Mapping[str, Any], identity: InvoiceIdentity) -> SignedInvoice:
         invoice = self.invoice(payload, identity)
         signer = self.signer_for(invoice.seller.tax_code)
-        xml = signer.sign_seller(xml_build.build_hdon(invoice), signing_time=identity.issued_at)
+        xml = signer.sign_seller(xml_build.hdon_text(invoice), signing_time=identity.issued_at)
         rates = {line.vat_rate for line in invoice.lines}
         return SignedInvoice(
             xml=xml,

@@ -147,6 +147,6 @@ def test_every_built_invoice_is_schema_checked(make_invoice: Callable[..., Invoi
     from einvoice import xml_build
 
     bad = replace(make_invoice(), series="C26mpk")  # lower case: not a KHHDon
-    for build in (build_hdon, xml_build.build_hdon, invoice_xml):
+    for build in (build_hdon, xml_build.build_hdon, invoice_xml, xml_build.hdon_text):
         with pytest.raises(AssertionError, match="does not conform"):
             build(bad)

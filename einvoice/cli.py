@@ -125,6 +125,8 @@ def verify_command(
                 + (f" - {sig.reason}" if sig.reason else ""),
                 highlight=False,
             )
+            for note in sig.notes:
+                console.print(f"    note: {note}", highlight=False, markup=False)
     if not all_valid:
         raise typer.Exit(code=1)
 

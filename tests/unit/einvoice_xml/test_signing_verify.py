@@ -356,6 +356,22 @@ def test_missing_certificate_fails(signed: bytes) -> None:
     _fails(to_bytes(root), "no X509 certificate")
 
 
+def test_certificate_with_an_unreadable_subject_fails_with_a_reason(signed: bytes) -> None:
+    """``cryptography`` reads a certificate's names only when asked: a mangled subject must be
+    reported as an unreadable certificate, not crash the check when the MST is read (a random
+    byte edit found it: "verification error: error parsing asn1 value ... subject")."""
+    root = etree.fromstring(signed)
+    cert_el = root.find(f"{SELLER_XPATH}/{DSIG}KeyInfo/{DSIG}X509Data/{DSIG}X509Certificate")
+    der = bytearray(base64.b64decode(cert_el.text))
+    mst = der.find(f"MST:{SELLER_MST}".encode())
+    assert der[mst - 2] == 0x0C  # the UID's UTF8String tag ...
+    der[mst - 2] = 0x01  # ... made a BOOLEAN of 16 bytes: the subject no longer parses
+    cert_el.text = base64.b64encode(bytes(der)).decode()
+    report = verify_invoice(to_bytes(root))
+    assert not report.valid
+    assert report.error and "unreadable certificate" in report.error, report.error
+
+
 def _edit_signed_info(signed: bytes, old: bytes, new: bytes, signer: Signer) -> bytes:
     """Change SignedInfo and sign it again, so that only the reference handling is tested."""
     root = etree.fromstring(signed.replace(old, new, 1))

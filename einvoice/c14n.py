@@ -11,10 +11,11 @@ https://www.w3.org/TR/xml-exc-c14n/ for the exclusive variant.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 
 from lxml import etree
+
+from einvoice import xmlsafe
 
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 
@@ -184,16 +185,6 @@ class _Writer:
 
 
 _XML_ATTR = "{" + XML_NS + "}"
-_local = threading.local()
-
-
-def _copy_parser() -> etree.XMLParser:
-    parser = getattr(_local, "parser", None)
-    if parser is None:
-        parser = _local.parser = etree.XMLParser(
-            resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-        )
-    return parser
 
 
 def _inherits_xml_attrs(element: etree._Element) -> bool:
@@ -232,7 +223,7 @@ def canonicalize(
             direct = etree.tostring(element, method="c14n", with_comments=with_comments)
             if b"xmlns" not in direct:
                 return direct
-        copy = etree.fromstring(etree.tostring(element, with_tail=False), _copy_parser())
+        copy = etree.fromstring(etree.tostring(element, with_tail=False), xmlsafe.parser())
         if copy.nsmap == element.nsmap:
             prefixes = list(inclusive_prefixes) if exclusive else None
             return etree.tostring(

@@ -12,18 +12,18 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from einvoice.db import ADJUSTING, REJECTED, REPLACING, invoices
+from einvoice.model import OriginalInvoice
 from einvoice.worker import (
     InvoiceMaker,
     InvoiceRequestError,
     InvoiceWorker,
     IssueResult,
-    RelatedInvoice,
     parse_seller,
     store_invoice,
     take_identity,
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 INVOICE_ADJUSTMENT = "invoice_adjustment"
 # Fields a replacing invoice may change; the rest comes from the original request.
 REPLACEABLE = ("plate", "vehicle_class", "fare_vnd", "buyer", "lot_name", "entry_at", "exit_at")
+# TCHDon: what the correcting invoice does to the original.
+TCHDON: dict[str, Literal[1, 2]] = {REPLACING: 1, ADJUSTING: 2}
 
 
 class CorrectionError(ValueError):
@@ -151,15 +153,15 @@ def issue_correction(
     else:
         raise CorrectionError(f"unknown correction kind {correction.kind!r}")
     seller = parse_seller(payload)
-    related = RelatedInvoice(
-        kind=correction.kind,
+    reference = OriginalInvoice(
+        relation=TCHDON[correction.kind],
         template=original.template,
         series=original.series,
         number=original.number,
-        issue_date=original.issue_date,
-        note=correction.reason[:255],
+        issued_on=original.issue_date,
+        note=correction.reason[:255] or None,
     )
-    identity = take_identity(session, seller, clock, related)
+    identity = take_identity(session, seller, clock, reference)
     signed = maker(payload, identity)
     invoice_id = store_invoice(
         session,

@@ -19,8 +19,6 @@ from einvoice.signing import Signer
 from einvoice.vat import DEFAULT_TABLE, VatRate
 from einvoice.worker import InvoiceIdentity, SignedInvoice
 
-RELATION = {"replacing": 1, "adjusting": 2}
-
 
 class SignerMismatch(ValueError):
     """No key whose certificate carries the seller's tax code: the authority would refuse it."""
@@ -49,17 +47,6 @@ class XmlInvoiceMaker:
         return signer
 
     def invoice(self, payload: Mapping[str, Any], identity: InvoiceIdentity) -> model.Invoice:
-        related = None
-        if identity.related is not None:
-            rel = identity.related
-            related = model.RelatedInvoice(
-                relation=1 if rel.kind == "replacing" else 2,
-                template=rel.template,
-                series=rel.series,
-                number=rel.number,
-                issued_on=rel.issue_date,
-                note=rel.note or None,
-            )
         fare = payload["fare_vnd"]
         downward = isinstance(fare, int) and fare < 0
         source = {**payload, "fare_vnd": abs(fare)} if downward else payload
@@ -75,7 +62,7 @@ class XmlInvoiceMaker:
             mccqt=identity.mccqt,
             rates=rates,
             provider_tax_code=self.provider_tax_code,
-            related=related,
+            original=identity.original,
         )
         if downward:
             invoice = _negated(invoice, identity)
@@ -97,7 +84,7 @@ class XmlInvoiceMaker:
 
 def _negated(invoice: model.Invoice, identity: InvoiceIdentity) -> model.Invoice:
     """A downward adjustment: the same line with negative amounts and a label saying so."""
-    note = identity.related.note if identity.related else ""
+    note = identity.original.note if identity.original else ""
     lines = tuple(
         dataclasses.replace(
             line,

@@ -43,7 +43,9 @@ VEHICLE_CLASS_NAMES = {
 
 
 @dataclass(frozen=True)
-class Seller:
+class SellerParty:
+    """The seller as the invoice names it (NBan); its invoicing registration is elsewhere."""
+
     name: str
     tax_code: str
     address: str
@@ -132,8 +134,8 @@ class Totals:
 
 
 @dataclass(frozen=True)
-class RelatedInvoice:
-    """TTHDLQuan: the original that this invoice replaces (1) or adjusts (2)."""
+class OriginalInvoice:
+    """The invoice this one corrects (TTHDLQuan): it replaces (1) or adjusts (2) it."""
 
     relation: Literal[1, 2]
     template: str
@@ -150,7 +152,7 @@ class Invoice:
     series: str  # KHHDon, e.g. "C26MPK"
     number: int  # SHDon
     issued_at: datetime  # aware; the invoice date NLap is its local date
-    seller: Seller
+    seller: SellerParty
     buyer: Buyer
     lines: tuple[InvoiceLine, ...]
     totals: Totals
@@ -159,7 +161,7 @@ class Invoice:
     exchange_rate: Decimal = Decimal(1)
     provider_tax_code: str | None = None  # MSTTCGP; the seller's own when None
     extras: tuple[tuple[str, str], ...] = ()  # TTKhac: (field, value)
-    related: RelatedInvoice | None = None
+    original: OriginalInvoice | None = None  # set on a replacing or adjusting invoice
     mccqt: str | None = None  # cash-register code made by the seller, or the authority's
     title: str = VAT_INVOICE_NAME
     format_version: str = FORMAT_VERSION
@@ -278,7 +280,7 @@ def invoice_from_request(
     mccqt_sequence: int | None = None,
     rates: Sequence[VatRate] = DEFAULT_TABLE,
     provider_tax_code: str | None = None,
-    related: RelatedInvoice | None = None,
+    original: OriginalInvoice | None = None,
 ) -> Invoice:
     """The invoice for one paid exit (an ``invoice_request`` payload), numbered ``number``.
 
@@ -335,12 +337,12 @@ def invoice_from_request(
         series=series,
         number=number,
         issued_at=issued_at,
-        seller=Seller(name=s["name"], tax_code=s["tax_code"], address=s["address"]),
+        seller=SellerParty(name=s["name"], tax_code=s["tax_code"], address=s["address"]),
         buyer=buyer_from_payload(payload["buyer"]),
         lines=lines,
         totals=Totals.of(lines),
         provider_tax_code=provider_tax_code,
         extras=tuple((k, v) for k, v in extras if v),
-        related=related,
+        original=original,
         mccqt=mccqt,
     )

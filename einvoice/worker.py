@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from einvoice import numbering
 from einvoice.db import AUTHORITY_CODED, CASH_REGISTER, ORIGINAL, SIGNED, invoices, status_history
+from einvoice.model import OriginalInvoice
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +37,6 @@ class InvoiceRequestError(ValueError):
 
 
 @dataclass(frozen=True)
-class RelatedInvoice:
-    """The invoice a correction refers to (TTHDLQuan)."""
-
-    kind: str  # "replacing" (TCHDon 1) or "adjusting" (TCHDon 2)
-    template: str
-    series: str
-    number: int
-    issue_date: date
-    note: str
-
-
-@dataclass(frozen=True)
 class InvoiceIdentity:
     """Everything the database decides about an invoice before it is built."""
 
@@ -56,7 +45,7 @@ class InvoiceIdentity:
     number: int
     issued_at: datetime
     mccqt: str | None
-    related: RelatedInvoice | None = None
+    original: OriginalInvoice | None = None  # what a correction replaces or adjusts
 
     @property
     def issue_date(self) -> date:
@@ -87,7 +76,9 @@ class OutboxPort(Protocol):
 
 
 @dataclass(frozen=True)
-class Seller:
+class SellerRegistration:
+    """How the seller is registered for invoicing: template, series, mode, cash-register code."""
+
     name: str
     tax_code: str
     template: str
@@ -129,7 +120,7 @@ def row_fields(row: Any) -> tuple[int, dict[str, Any]]:
     return int(row_id), payload
 
 
-def parse_seller(payload: Mapping[str, Any]) -> Seller:
+def parse_seller(payload: Mapping[str, Any]) -> SellerRegistration:
     seller = payload.get("seller")
     if not isinstance(seller, Mapping):
         raise InvoiceRequestError("payload has no seller")
@@ -140,7 +131,7 @@ def parse_seller(payload: Mapping[str, Any]) -> Seller:
         register_code = seller.get("cash_register_code")
         if mode == CASH_REGISTER and not register_code:
             raise InvoiceRequestError("cash-register seller without cash_register_code")
-        return Seller(
+        return SellerRegistration(
             name=str(seller["name"]),
             tax_code=str(seller["tax_code"]),
             template=numbering.template_symbol(seller.get("invoice_template", "1")),
@@ -158,9 +149,9 @@ class YearTurned(RuntimeError):
 
 def take_identity(
     session: Session,
-    seller: Seller,
+    seller: SellerRegistration,
     clock: Callable[[], datetime],
-    related: RelatedInvoice | None = None,
+    original: OriginalInvoice | None = None,
 ) -> InvoiceIdentity:
     """Number (and, for a cash register, code) the invoice in the caller's transaction.
 
@@ -178,7 +169,7 @@ def take_identity(
     now = clock()
     if now.astimezone(LOCAL_TZ).year != year:
         raise YearTurned(f"{year} ended while numbering; retrying in the new year")
-    return InvoiceIdentity(seller.template, series, number, now, mccqt, related)
+    return InvoiceIdentity(seller.template, series, number, now, mccqt, original)
 
 
 def store_invoice(
@@ -187,7 +178,7 @@ def store_invoice(
     request_key: str,
     event_id: str | None,
     payload: Mapping[str, Any],
-    seller: Seller,
+    seller: SellerRegistration,
     identity: InvoiceIdentity,
     signed: SignedInvoice,
     kind: str = ORIGINAL,

@@ -19,7 +19,7 @@ from decimal import Decimal
 from lxml import etree
 
 from einvoice.c14n import escape_attr, escape_text
-from einvoice.model import LOCAL_TZ, Buyer, Invoice, InvoiceLine, RelatedInvoice, Seller
+from einvoice.model import LOCAL_TZ, Buyer, Invoice, InvoiceLine, OriginalInvoice, SellerParty
 from einvoice.model import cash_register_mccqt as cash_register_mccqt  # re-export
 from einvoice.xmlsafe import parse
 
@@ -68,7 +68,7 @@ def _decimal(value: Decimal | int) -> str:
     return format(value.normalize(), "f")
 
 
-def _related(rel: RelatedInvoice) -> str:
+def _original(rel: OriginalInvoice) -> str:
     return (
         "<TTHDLQuan>"
         f"<TCHDon>{rel.relation}</TCHDon>"
@@ -82,7 +82,7 @@ def _related(rel: RelatedInvoice) -> str:
     )
 
 
-def _seller(s: Seller) -> str:
+def _seller(s: SellerParty) -> str:
     return (
         "<NBan>"
         + _el("Ten", s.name)
@@ -160,7 +160,7 @@ def hdon_text(invoice: Invoice) -> HdonText:
         + f"<TGia>{_decimal(invoice.exchange_rate)}</TGia>"
         + _el("HTTToan", invoice.payment_method)
         + _el("MSTTCGP", invoice.provider_tax_code or invoice.seller.tax_code)
-        + (_related(invoice.related) if invoice.related is not None else "")
+        + (_original(invoice.original) if invoice.original is not None else "")
         + "</TTChung>"
     )
     content = (

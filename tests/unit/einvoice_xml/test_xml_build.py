@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from lxml import etree
 
-from einvoice.model import Invoice, RelatedInvoice, invoice_from_request
+from einvoice.model import Invoice, OriginalInvoice, invoice_from_request
 from einvoice.xml_build import build_hdon, invoice_xml, set_mccqt, to_bytes
 from einvoice.xsd import validate
 
@@ -63,8 +63,8 @@ def test_invoice_date_is_local() -> None:
 
 
 def test_adjusting_invoice_validates() -> None:
-    related = RelatedInvoice(2, "1", "C26MPK", 12, date(2026, 3, 2), note="Điều chỉnh biển số")
-    inv = invoice_from_request(request(), number=13, issued_at=ISSUED_AT, related=related)
+    related = OriginalInvoice(2, "1", "C26MPK", 12, date(2026, 3, 2), note="Điều chỉnh biển số")
+    inv = invoice_from_request(request(), number=13, issued_at=ISSUED_AT, original=related)
     xml = invoice_xml(inv)
     assert validate(xml) == []
     rel = etree.fromstring(xml).find("DLHDon/TTChung/TTHDLQuan")

@@ -107,7 +107,7 @@ def issue_run(
         start = threading.Barrier(workers + 1)
 
         def run() -> None:
-            worker = InvoiceWorker(db.sessions, maker)
+            worker = InvoiceWorker(db.sessions, maker, outbox=outbox)
             start.wait()
             while worker.run_once(max_rows=100):
                 pass

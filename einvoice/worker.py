@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
@@ -67,12 +67,16 @@ class InvoiceMaker(Protocol):
     def __call__(self, payload: Mapping[str, Any], identity: InvoiceIdentity) -> SignedInvoice: ...
 
 
+@runtime_checkable
 class OutboxPort(Protocol):
-    """The part of ``billing.adapters.outbox`` the worker uses."""
+    """The part of ``billing.adapters.outbox`` the workers use (injected by the bootstrap)."""
 
     def claim(self, session: Session, kind: str, limit: int) -> Any: ...
 
     def mark_processed(self, session: Session, row_id: int) -> Any: ...
+
+    def mark_failed(self, session: Session, row_id: int, error: str) -> Any:
+        """Keep the row pending, count the attempt and remember why it failed."""
 
 
 @dataclass(frozen=True)
@@ -94,13 +98,6 @@ class IssueResult:
     invoice_id: int | None
     outcome: str  # issued | duplicate | failed
     error: str | None = None
-
-
-def billing_outbox() -> OutboxPort:
-    from billing.adapters import outbox as billing  # imported when a worker is made, not before
-
-    port: OutboxPort = billing
-    return port
 
 
 def row_fields(row: Any) -> tuple[int, dict[str, Any]]:
@@ -238,7 +235,7 @@ class InvoiceWorker:
 
     session_factory: sessionmaker[Session]
     maker: InvoiceMaker
-    outbox: OutboxPort = field(default_factory=billing_outbox)
+    outbox: OutboxPort  # billing's outbox (billing.adapters.outbox), injected by the bootstrap
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     kind: str = INVOICE_REQUEST
     # A failing row is tried at most once a pass, then again after a growing pause (per worker).
@@ -246,6 +243,14 @@ class InvoiceWorker:
     retry_max_seconds: float = 300.0
     monotonic: Callable[[], float] = time.monotonic
     _retry: dict[int, tuple[int, float]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Checked here, not when the first row fails: a failure it could not record would
+        # leave the row retried with no trace of why.
+        if not isinstance(self.outbox, OutboxPort):
+            raise TypeError(
+                f"{self.outbox!r} is not an outbox: claim, mark_processed and mark_failed needed"
+            )
 
     def run_once(self, max_rows: int = 1000) -> list[IssueResult]:
         """Issue until the queue is empty (or ``max_rows``), leaving out rows in their pause."""
@@ -356,11 +361,8 @@ class InvoiceWorker:
         return IssueResult(row_id, event_id, invoice_id, "issued")
 
     def _record_failure(self, row_id: int, error: str) -> None:
-        mark_failed = getattr(self.outbox, "mark_failed", None)
-        if mark_failed is None:
-            return
         try:
             with self.session_factory.begin() as session:
-                mark_failed(session, row_id, error)
+                self.outbox.mark_failed(session, row_id, error)
         except Exception:
             log.exception("could not record the failure of outbox row %s", row_id)

@@ -344,7 +344,7 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
         if retention is not None:
             stack.add("frame retention", retention.stop)
 
-        invoicing = build_invoice_services(container, seller.tax_code)
+        invoicing = build_invoice_services(container)
         invoice_stop = threading.Event()
         invoice_thread = threading.Thread(
             target=invoicing.run, args=(invoice_stop,), name="invoices", daemon=True

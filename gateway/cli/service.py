@@ -60,21 +60,18 @@ def serve(
         raise typer.Exit(1)
 
 
-def worker(
-    seller_tax_code: Annotated[
-        str, typer.Option("--seller", help="MST of the demo seller key (no PKCS#12 configured)")
-    ] = "0109876543",
-) -> None:
-    """Run the invoice worker, the submitter and the auto top-ups until SIGINT/SIGTERM."""
+def worker() -> None:
+    """Run the invoice worker (requests, refunds, corrections), the submitter and the auto
+    top-ups until SIGINT/SIGTERM. Signs with PARKING_SIGNING_PKCS12, else a demo key per seller."""
     from gateway.bootstrap import build, build_invoice_services
 
     _logging()
     container = build(get_settings())
-    services = build_invoice_services(container, seller_tax_code)
+    services = build_invoice_services(container)
     stop = threading.Event()
     thread = threading.Thread(target=services.run, args=(stop,), name="invoices")
     thread.start()
-    typer.echo("invoice worker and submitter running (and auto top-ups)")
+    typer.echo("invoice worker, corrections and submitter running (and auto top-ups)")
     _wait_for_signal()
     stop.set()
     thread.join(30)

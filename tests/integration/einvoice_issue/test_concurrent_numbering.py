@@ -81,7 +81,9 @@ def test_four_workers_number_800_invoices_without_gaps_or_duplicates(
     now = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)
     run_workers(
         WORKERS,
-        lambda: InvoiceWorker(pg_sessions, maker, clock=lambda: now, retry_base_seconds=0),
+        lambda: InvoiceWorker(
+            pg_sessions, maker, clock=lambda: now, retry_base_seconds=0, outbox=outbox
+        ),
     )
     assert maker.failed_once  # the injected failures did happen
     with pg_sessions() as s:
@@ -110,7 +112,7 @@ def test_numbers_follow_commit_order_per_series(pg_sessions: sessionmaker[Sessio
     with pg_sessions.begin() as s:
         for i in range(120):
             outbox.add(s, "invoice_request", f"ev-{i}", request_payload(f"ev-{i}"))
-    run_workers(3, lambda: InvoiceWorker(pg_sessions, FakeMaker()))
+    run_workers(3, lambda: InvoiceWorker(pg_sessions, FakeMaker(), outbox=outbox))
     with pg_sessions() as s:
         rows = s.execute(select(invoices.c.id, invoices.c.number).order_by(invoices.c.id)).all()
     assert [r.number for r in rows] == list(range(1, 121))
@@ -119,7 +121,7 @@ def test_numbers_follow_commit_order_per_series(pg_sessions: sessionmaker[Sessio
 def test_same_outbox_row_twice_gives_one_invoice(pg_sessions: sessionmaker[Session]) -> None:
     with pg_sessions.begin() as s:
         outbox.add(s, "invoice_request", "ev-1", request_payload("ev-1"))
-    worker = InvoiceWorker(pg_sessions, FakeMaker())
+    worker = InvoiceWorker(pg_sessions, FakeMaker(), outbox=outbox)
     assert [r.outcome for r in worker.run_once()] == ["issued"]
     with pg_sessions.begin() as s:  # the row comes back (e.g. requeued by an operator)
         s.query(OutboxRow).update({OutboxRow.processed_at: None})
@@ -139,7 +141,7 @@ def test_invoice_time_is_read_after_waiting_for_the_counter(
     holder = pg_sessions()
     holder.begin()
     assert numbering.next_invoice_number(holder, "1", series, year) == 1  # lock held
-    worker = InvoiceWorker(pg_sessions, FakeMaker())
+    worker = InvoiceWorker(pg_sessions, FakeMaker(), outbox=outbox)
     thread = threading.Thread(target=worker.run_once)
     thread.start()
     time.sleep(0.5)  # the worker now waits on the counter row
@@ -183,9 +185,11 @@ def test_worker_on_postgresql_starts_the_new_year_at_one(
         for i in range(5):
             outbox.add(s, "invoice_request", f"ev-{i}", request_payload(f"ev-{i}"))
     old_year = datetime(2026, 12, 31, 16, 59, tzinfo=UTC)  # 23:59 on 31 Dec in Hanoi
-    InvoiceWorker(pg_sessions, FakeMaker(), clock=lambda: old_year).run_once(max_rows=3)
+    InvoiceWorker(pg_sessions, FakeMaker(), clock=lambda: old_year, outbox=outbox).run_once(
+        max_rows=3
+    )
     new_year = datetime(2026, 12, 31, 17, 0, tzinfo=UTC)  # 00:00 on 1 Jan 2027 in Hanoi
-    InvoiceWorker(pg_sessions, FakeMaker(), clock=lambda: new_year).run_once()
+    InvoiceWorker(pg_sessions, FakeMaker(), clock=lambda: new_year, outbox=outbox).run_once()
     with pg_sessions() as s:
         rows = s.execute(
             select(

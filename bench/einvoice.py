@@ -31,8 +31,9 @@ sys.path.insert(0, str(ROOT))
 from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding, rsa  # noqa: E402
 
+from einvoice.invoice_request import invoice_from_request  # noqa: E402
 from einvoice.keys import ensure_demo_keys  # noqa: E402
-from einvoice.model import LOCAL_TZ, invoice_from_request  # noqa: E402
+from einvoice.model import LOCAL_TZ  # noqa: E402
 from einvoice.signing import SignatureStyle, Signer  # noqa: E402
 from einvoice.verify import verify_invoice  # noqa: E402
 from einvoice.xml_build import build_hdon, hdon_text  # noqa: E402

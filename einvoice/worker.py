@@ -16,20 +16,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, runtime_checkable
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.domain.events import INVOICE_REQUEST, InvoiceRequested
+from billing.domain.model import Seller
 from einvoice import numbering
 from einvoice.db import AUTHORITY_CODED, CASH_REGISTER, ORIGINAL, SIGNED, invoices, status_history
-from einvoice.model import OriginalInvoice
+from einvoice.model import LOCAL_TZ, OriginalInvoice
 
 log = logging.getLogger(__name__)
-
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-INVOICE_REQUEST = "invoice_request"
 
 
 class InvoiceRequestError(ValueError):
@@ -62,9 +60,12 @@ class SignedInvoice:
 
 
 class InvoiceMaker(Protocol):
-    """Builds and signs the XML of one invoice (see :mod:`einvoice.maker`)."""
+    """Builds and signs the XML of one invoice (see :mod:`einvoice.maker`); ``downward``: an
+    adjusting invoice that takes the request's fare back (a refund)."""
 
-    def __call__(self, payload: Mapping[str, Any], identity: InvoiceIdentity) -> SignedInvoice: ...
+    def __call__(
+        self, request: InvoiceRequested, identity: InvoiceIdentity, *, downward: bool = False
+    ) -> SignedInvoice: ...
 
 
 @runtime_checkable
@@ -117,27 +118,21 @@ def row_fields(row: Any) -> tuple[int, dict[str, Any]]:
     return int(row_id), payload
 
 
-def parse_seller(payload: Mapping[str, Any]) -> SellerRegistration:
-    seller = payload.get("seller")
-    if not isinstance(seller, Mapping):
-        raise InvoiceRequestError("payload has no seller")
-    try:
-        mode = str(seller.get("invoice_mode") or CASH_REGISTER)
-        if mode not in (CASH_REGISTER, AUTHORITY_CODED):
-            raise InvoiceRequestError(f"unknown invoice_mode {mode!r}")
-        register_code = seller.get("cash_register_code")
-        if mode == CASH_REGISTER and not register_code:
-            raise InvoiceRequestError("cash-register seller without cash_register_code")
-        return SellerRegistration(
-            name=str(seller["name"]),
-            tax_code=str(seller["tax_code"]),
-            template=numbering.template_symbol(seller.get("invoice_template", "1")),
-            series_hint=str(seller["invoice_series"]),
-            mode=mode,
-            register_code=str(register_code) if register_code else None,
-        )
-    except KeyError as exc:
-        raise InvoiceRequestError(f"seller has no {exc.args[0]}") from None
+def registration_of(seller: Seller) -> SellerRegistration:
+    """How billing's seller (an invoice request's) is numbered."""
+    mode = seller.invoice_mode.value
+    if mode not in (CASH_REGISTER, AUTHORITY_CODED):
+        raise InvoiceRequestError(f"unknown invoice_mode {mode!r}")
+    if mode == CASH_REGISTER and not seller.cash_register_code:
+        raise InvoiceRequestError("cash-register seller without cash_register_code")
+    return SellerRegistration(
+        name=seller.name,
+        tax_code=seller.tax_code,
+        template=numbering.template_symbol(seller.invoice_template or "1"),
+        series_hint=seller.invoice_series,
+        mode=mode,
+        register_code=seller.cash_register_code or None,
+    )
 
 
 class YearTurned(RuntimeError):
@@ -174,14 +169,14 @@ def store_invoice(
     *,
     request_key: str,
     event_id: str | None,
-    payload: Mapping[str, Any],
+    request: InvoiceRequested,
     seller: SellerRegistration,
     identity: InvoiceIdentity,
     signed: SignedInvoice,
     kind: str = ORIGINAL,
     related_invoice_id: int | None = None,
 ) -> int:
-    buyer = payload.get("buyer") or {}
+    buyer = request.buyer
     now = identity.issued_at
     invoice_id = session.execute(
         insert(invoices)
@@ -200,16 +195,16 @@ def store_invoice(
             mccqt=identity.mccqt,
             seller_tax_code=seller.tax_code,
             seller_name=seller.name,
-            buyer_account_id=_opt_str(buyer.get("account_id")),
-            buyer_name=_opt_str(buyer.get("name")),
-            buyer_tax_code=_opt_str(buyer.get("tax_code")),
-            lot_id=_opt_str(payload.get("lot_id")),
-            plate=_opt_str(payload.get("plate")),
+            buyer_account_id=str(buyer.account_id),
+            buyer_name=buyer.name,
+            buyer_tax_code=buyer.tax_code,
+            lot_id=request.lot_id,
+            plate=request.plate,
             pretax_vnd=signed.pretax_vnd,
             vat_vnd=signed.vat_vnd,
             total_vnd=signed.total_vnd,
             vat_rate=signed.vat_rate,
-            payload=dict(payload),
+            payload=request.to_payload(),
             status=SIGNED,
             xml=signed.xml,
             submit_attempts=0,
@@ -223,10 +218,6 @@ def store_invoice(
         insert(status_history).values(invoice_id=invoice_id, status=SIGNED, at=now, detail=None)
     )
     return int(invoice_id)
-
-
-def _opt_str(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 @dataclass
@@ -333,17 +324,15 @@ class InvoiceWorker:
         if existing is not None:
             self.outbox.mark_processed(session, row_id)
             return IssueResult(row_id, event_id, int(existing), "duplicate")
-        seller = parse_seller(payload)
-        fare = payload.get("fare_vnd")
-        if not isinstance(fare, int) or isinstance(fare, bool) or fare <= 0:
-            raise InvoiceRequestError(f"fare_vnd must be a positive integer, not {fare!r}")
+        request = InvoiceRequested.from_payload(payload)
+        seller = registration_of(request.seller)
         identity = take_identity(session, seller, self.clock)
-        signed = self.maker(payload, identity)
+        signed = self.maker(request, identity)
         invoice_id = store_invoice(
             session,
             request_key=event_id,
             event_id=event_id,
-            payload=payload,
+            request=request,
             seller=seller,
             identity=identity,
             signed=signed,

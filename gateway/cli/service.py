@@ -71,7 +71,7 @@ def worker() -> None:
     stop = threading.Event()
     thread = threading.Thread(target=services.run, args=(stop,), name="invoices")
     thread.start()
-    typer.echo("invoice worker, corrections and submitter running (and auto top-ups)")
+    typer.echo("invoice worker and submitter running (and auto top-ups)")
     _wait_for_signal()
     stop.set()
     thread.join(30)

@@ -23,7 +23,7 @@ from einvoice.verify import verify_invoice
 from einvoice.worker import InvoiceWorker
 from simulator.tax_authority.db import InvoiceRow
 from tests.integration.einvoice_issue.conftest import make_authority
-from tests.unit.einvoice_issue.fakes import SellerFields, request_payload
+from tests.unit.einvoice_issue.fakes import SellerFields, invoice_request
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ FAST = RetryPolicy(
 def queue(sessions: sessionmaker[Session], *event_ids: str, **seller: Unpack[SellerFields]) -> None:
     with sessions.begin() as s:
         for event_id in event_ids:
-            outbox.add(s, "invoice_request", event_id, request_payload(event_id, **seller))
+            outbox.add(s, invoice_request(event_id, **seller))
 
 
 def statuses(sessions: sessionmaker[Session]) -> dict[str, int]:

@@ -20,7 +20,7 @@ from gateway import migrate
 from gateway.cli import app
 from gateway.db import make_engine, make_session_factory
 from tests.integration.einvoice_issue.conftest import make_authority
-from tests.unit.einvoice_issue.fakes import request_payload
+from tests.unit.einvoice_issue.fakes import invoice_request
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ def test_issue_list_show_adjust_and_submit_from_the_command_line(
     engine = create_engine(url)
     sessions = sessionmaker(bind=engine)
     with sessions.begin() as s:
-        outbox.add(s, "invoice_request", "ev-1", request_payload("ev-1"))
+        outbox.add(s, invoice_request("ev-1"))
     env = {"PARKING_DATABASE_URL": url, "PARKING_DATA_DIR": str(tmp_path / "var"), "COLUMNS": "200"}
     runner = CliRunner()
 
@@ -119,7 +119,7 @@ def test_issue_waits_for_the_services_writer_on_sqlite(tmp_path: Path) -> None:
     migrate.upgrade(url, "einvoice@head")
     service = make_engine(url)  # stands in for `parking worker` / `parking serve`
     with make_session_factory(service).begin() as s:
-        outbox.add(s, "invoice_request", "ev-1", request_payload("ev-1"))
+        outbox.add(s, invoice_request("ev-1"))
     command_started = threading.Event()
 
     def first_statement(conn: Any, *_: Any) -> None:
@@ -128,7 +128,7 @@ def test_issue_waits_for_the_services_writer_on_sqlite(tmp_path: Path) -> None:
 
     def hold_the_write_lock() -> None:
         with service.begin() as conn:  # BEGIN IMMEDIATE: the write lock ...
-            outbox.add_many(conn, [("invoice_request", "ev-2", request_payload("ev-2"))])
+            outbox.add(conn, invoice_request("ev-2"))
             command_started.wait(60)
             time.sleep(6.5)  # ... held past SQLite's default 5 s from the command's start
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,10 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.adapters import outbox
 from billing.adapters.orm import OutboxRow
+from billing.domain.events import InvoiceRequested
 from einvoice import numbering
 from einvoice.db import invoices
 from einvoice.worker import LOCAL_TZ, InvoiceIdentity, InvoiceWorker, SignedInvoice
-from tests.unit.einvoice_issue.fakes import FakeMaker, request_payload
+from tests.unit.einvoice_issue.fakes import FakeMaker, invoice_request, request_payload
 
 pytestmark = pytest.mark.integration
 
@@ -35,14 +35,16 @@ class FlakyMaker(FakeMaker):
         self.lock = threading.Lock()
         self.rng = random.Random(7)
 
-    def __call__(self, payload: Mapping[str, Any], identity: InvoiceIdentity) -> SignedInvoice:
+    def __call__(
+        self, request: InvoiceRequested, identity: InvoiceIdentity, *, downward: bool = False
+    ) -> SignedInvoice:
         with self.lock:
-            fail = payload["event_id"] not in self.failed_once and self.rng.random() < 0.1
+            fail = request.event_id not in self.failed_once and self.rng.random() < 0.1
             if fail:
-                self.failed_once.add(payload["event_id"])
+                self.failed_once.add(request.event_id)
         if fail:
             raise RuntimeError("injected failure after numbering")
-        return super().__call__(payload, identity)
+        return super().__call__(request, identity, downward=downward)
 
 
 def run_workers(count: int, make: Any) -> None:
@@ -76,7 +78,7 @@ def test_four_workers_number_800_invoices_without_gaps_or_duplicates(
             # Two series share the database: each counts on its own.
             hint = "PK" if i % 4 else "AB"
             payload = request_payload(f"ev-{i}", invoice_series=hint)
-            outbox.add(s, "invoice_request", f"ev-{i}", payload)
+            outbox.add(s, InvoiceRequested.from_payload(payload))
     maker = FlakyMaker()
     now = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)
     run_workers(
@@ -111,7 +113,7 @@ def test_numbers_follow_commit_order_per_series(pg_sessions: sessionmaker[Sessio
     """A number is taken under the counter's row lock held to commit: ids and numbers agree."""
     with pg_sessions.begin() as s:
         for i in range(120):
-            outbox.add(s, "invoice_request", f"ev-{i}", request_payload(f"ev-{i}"))
+            outbox.add(s, invoice_request(f"ev-{i}"))
     run_workers(3, lambda: InvoiceWorker(pg_sessions, FakeMaker(), outbox=outbox))
     with pg_sessions() as s:
         rows = s.execute(select(invoices.c.id, invoices.c.number).order_by(invoices.c.id)).all()
@@ -120,7 +122,7 @@ def test_numbers_follow_commit_order_per_series(pg_sessions: sessionmaker[Sessio
 
 def test_same_outbox_row_twice_gives_one_invoice(pg_sessions: sessionmaker[Session]) -> None:
     with pg_sessions.begin() as s:
-        outbox.add(s, "invoice_request", "ev-1", request_payload("ev-1"))
+        outbox.add(s, invoice_request("ev-1"))
     worker = InvoiceWorker(pg_sessions, FakeMaker(), outbox=outbox)
     assert [r.outcome for r in worker.run_once()] == ["issued"]
     with pg_sessions.begin() as s:  # the row comes back (e.g. requeued by an operator)
@@ -135,7 +137,7 @@ def test_invoice_time_is_read_after_waiting_for_the_counter(
 ) -> None:
     """Dates never go backwards as numbers go up: a waiting worker's time is after the commit."""
     with pg_sessions.begin() as s:
-        outbox.add(s, "invoice_request", "ev-1", request_payload("ev-1"))
+        outbox.add(s, invoice_request("ev-1"))
     year = datetime.now(UTC).astimezone(LOCAL_TZ).year
     series = f"C{year % 100:02d}MPK"
     holder = pg_sessions()
@@ -183,7 +185,7 @@ def test_worker_on_postgresql_starts_the_new_year_at_one(
     numbered from 1, with the issue dates in the invoices' own years."""
     with pg_sessions.begin() as s:
         for i in range(5):
-            outbox.add(s, "invoice_request", f"ev-{i}", request_payload(f"ev-{i}"))
+            outbox.add(s, invoice_request(f"ev-{i}"))
     old_year = datetime(2026, 12, 31, 16, 59, tzinfo=UTC)  # 23:59 on 31 Dec in Hanoi
     InvoiceWorker(pg_sessions, FakeMaker(), clock=lambda: old_year, outbox=outbox).run_once(
         max_rows=3

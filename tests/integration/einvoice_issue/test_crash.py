@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing.adapters import outbox
 from einvoice.db import invoices
 from einvoice.worker import InvoiceWorker
-from tests.unit.einvoice_issue.fakes import FakeMaker, request_payload
+from tests.unit.einvoice_issue.fakes import FakeMaker, invoice_request
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
@@ -47,7 +47,7 @@ def test_killed_worker_leaves_no_gap_and_no_lost_request(
 ) -> None:
     with pg_sessions.begin() as s:
         for i in range(20):
-            outbox.add(s, "invoice_request", f"ev-{i}", request_payload(f"ev-{i}"))
+            outbox.add(s, invoice_request(f"ev-{i}"))
     child = subprocess.run(
         [sys.executable, "-c", CHILD, pg_url], cwd=ROOT, capture_output=True, timeout=120
     )

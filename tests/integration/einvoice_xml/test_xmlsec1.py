@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from einvoice.dsig import C14N_COMMENTS
+from einvoice.invoice_request import invoice_from_request
 from einvoice.keys import DemoKeys, ensure_demo_keys
-from einvoice.model import LOCAL_TZ, invoice_from_request
+from einvoice.model import LOCAL_TZ
 from einvoice.signing import SignatureStyle, Signer
 from einvoice.verify import verify_invoice
 from einvoice.xml_build import build_hdon, hdon_text, to_bytes

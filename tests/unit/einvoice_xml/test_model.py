@@ -5,14 +5,8 @@ from datetime import date
 
 import pytest
 
-from einvoice.model import (
-    ANONYMOUS_BUYER,
-    Buyer,
-    Invoice,
-    OriginalInvoice,
-    cash_register_mccqt,
-    invoice_from_request,
-)
+from einvoice.invoice_request import ANONYMOUS_BUYER, invoice_from_request
+from einvoice.model import Buyer, Invoice, OriginalInvoice, cash_register_mccqt
 
 from .conftest import BUSINESS_BUYER, ISSUED_AT, request
 

@@ -8,7 +8,8 @@ from datetime import date
 import pytest
 from lxml import etree
 
-from einvoice.model import Invoice, OriginalInvoice, invoice_from_request
+from einvoice.invoice_request import invoice_from_request
+from einvoice.model import Invoice, OriginalInvoice
 from einvoice.xml_build import build_hdon, invoice_xml, set_mccqt, to_bytes
 from einvoice.xsd import validate
 

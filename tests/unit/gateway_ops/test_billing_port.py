@@ -26,4 +26,3 @@ def test_every_call_into_billing_takes_billings_unit_of_work() -> None:
         hints = get_type_hints(fn)
         assert hints["uow"] is UnitOfWork, fn.__name__
         assert "Any" not in str(inspect.signature(fn)), fn.__name__
-

@@ -11,7 +11,7 @@ instead of a ``KeyError`` deep in a worker.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -75,8 +75,22 @@ def _without_none(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+class _KeyedByEventId:
+    """An event written once per gate event (or sale): its outbox key is that event's id."""
+
+    event_id: str
+
+    @property
+    def key(self) -> str:
+        return self.event_id
+
+    def to_payload(self) -> dict[str, Any]:
+        """Every field, as it is (events whose fields are all JSON values)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
-class BarrierDecided:
+class BarrierDecided(_KeyedByEventId):
     """A gate event was decided: the command to publish to its gate (right after commit)."""
 
     kind: ClassVar[str] = BARRIER_COMMAND
@@ -89,23 +103,6 @@ class BarrierDecided:
     plate: str | None = None
     fare_vnd: int | None = None
     balance_vnd: int | None = None
-
-    @property
-    def key(self) -> str:
-        return self.event_id
-
-    def to_payload(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "lot_id": self.lot_id,
-            "gate_id": self.gate_id,
-            "open": self.open,
-            "display": self.display,
-            "reason": self.reason,
-            "plate": self.plate,
-            "fare_vnd": self.fare_vnd,
-            "balance_vnd": self.balance_vnd,
-        }
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Self:
@@ -210,7 +207,7 @@ class SaleItem:
 
 
 @dataclass(frozen=True)
-class InvoiceRequested:
+class InvoiceRequested(_KeyedByEventId):
     """A debit to invoice: a paid exit (entry and exit times), or a sale named by ``item``.
 
     ``fare_vnd`` includes VAT at ``vat_percent``, the rate billing booked it at
@@ -242,10 +239,6 @@ class InvoiceRequested:
             raise EventPayloadError(
                 "an invoice request is for a stay (entry_at, exit_at) or an item"
             )
-
-    @property
-    def key(self) -> str:
-        return self.event_id
 
     def to_payload(self) -> dict[str, Any]:
         return _without_none(
@@ -355,7 +348,7 @@ class InvoiceAdjustmentRequested:
 
 
 @dataclass(frozen=True)
-class LowBalanceNoticed:
+class LowBalanceNoticed(_KeyedByEventId):
     """A debit left the balance below the account's notice level."""
 
     kind: ClassVar[str] = LOW_BALANCE_NOTICE
@@ -364,21 +357,9 @@ class LowBalanceNoticed:
     balance_vnd: int
     notice_level_vnd: int
 
-    @property
-    def key(self) -> str:
-        return self.event_id
-
-    def to_payload(self) -> dict[str, Any]:
-        return {
-            "account_id": self.account_id,
-            "balance_vnd": self.balance_vnd,
-            "notice_level_vnd": self.notice_level_vnd,
-            "event_id": self.event_id,
-        }
-
 
 @dataclass(frozen=True)
-class AutoTopUpRequested:
+class AutoTopUpRequested(_KeyedByEventId):
     """Ask the account's payment provider for ``amount_vnd`` (fixed here: every retry asks for
     the same sum); ``need_vnd`` is a fare the balance could not pay, else 0."""
 
@@ -390,21 +371,6 @@ class AutoTopUpRequested:
     threshold_vnd: int
     need_vnd: int
     balance_vnd: int
-
-    @property
-    def key(self) -> str:
-        return self.event_id
-
-    def to_payload(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "account_id": self.account_id,
-            "provider": self.provider,
-            "amount_vnd": self.amount_vnd,
-            "threshold_vnd": self.threshold_vnd,
-            "need_vnd": self.need_vnd,
-            "balance_vnd": self.balance_vnd,
-        }
 
 
 OutboxEvent = (

@@ -33,6 +33,8 @@ T = TypeVar("T")
 
 def _get(payload: Mapping[str, Any], name: str, kind: type[T], *, optional: bool = False) -> T:
     value = payload.get(name)
+    if type(value) is kind:  # the usual case, first (bool is not taken for int here)
+        return value
     if value is None and optional:
         return value  # type: ignore[return-value]
     if value is None:

@@ -59,13 +59,14 @@ from billing.services import (  # noqa: E402
     settle_passage,
     top_up,
 )
+from edge.lane import Lane, LaneConfig  # noqa: E402
 from gateway import migrate  # noqa: E402
 from gateway.bootstrap import Container, build, build_consumer  # noqa: E402
 from gateway.broker import embedded_broker  # noqa: E402
 from gateway.demo import ConsumerThread  # noqa: E402
 from gateway.mosquitto_conf import GateCredential, new_gate_credential  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
-from simulator.gate_agent import AgentConfig, GateAgent  # noqa: E402
+from simulator.cameras import TinyCamera  # noqa: E402
 from simulator.plates import random_spec, render_frame  # noqa: E402
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -184,12 +185,12 @@ def run_scenario(
     lot: str,
     creds: dict[tuple[str, str], GateCredential],
 ) -> dict[str, Any]:
-    agents: list[GateAgent] = []
+    agents: list[Lane] = []
     for gate_id, direction in gate_ids(lot, sc.gates):
         gate = add_gate(container.uow_factory(), gate_id, lot, direction)
         cred = creds.get((lot, gate))
-        agent = GateAgent(
-            AgentConfig(
+        agent = Lane(
+            LaneConfig(
                 lot,
                 gate,
                 direction,  # type: ignore[arg-type]
@@ -198,12 +199,13 @@ def run_scenario(
                 port=mqtt[1],
                 username=cred.username if cred else None,
                 password=cred.password if cred else None,
-            )
+            ),
+            TinyCamera(),
         )
         agent.start()
         agents.append(agent)
     rnd = random.Random(args.seed + sc.gates)
-    schedule: list[tuple[float, GateAgent]] = []
+    schedule: list[tuple[float, Lane]] = []
     for agent in agents:
         t = 0.0
         for _ in range(args.events):
@@ -222,7 +224,7 @@ def run_scenario(
     hist = container.metrics.decision_seconds
     reads = container.metrics.plate_read_seconds
     decisions_before, reads_before = _totals(hist), _totals(reads, source="lpr")
-    event_ids: list[tuple[GateAgent, str]] = []
+    event_ids: list[tuple[Lane, str]] = []
     started = time.perf_counter()
     deadline = started + args.max_seconds
     for at, agent in schedule:
@@ -247,19 +249,19 @@ def run_scenario(
         event_ids.append((agent, ev.event_id))
     wait_until = time.perf_counter() + args.drain_seconds
     while time.perf_counter() < wait_until:
-        if all(eid in a.commands for a, eid in event_ids):
+        if all(eid in a.decisions for a, eid in event_ids):
             break
         time.sleep(0.05)
     offered_s = time.perf_counter() - started
     lat = [
-        (a.commands[eid].received_at - a.sent_at[eid]) * 1000.0
+        (a.decisions[eid].received_at - a.sent_at[eid]) * 1000.0
         for a, eid in event_ids
-        if eid in a.commands and eid in a.sent_at
+        if eid in a.decisions and eid in a.sent_at
     ]
     reasons: dict[str, int] = {}
     for a, eid in event_ids:
-        if eid in a.commands:
-            r = a.commands[eid].reason
+        if eid in a.decisions:
+            r = a.decisions[eid].reason
             reasons[r] = reasons.get(r, 0) + 1
     for agent in agents:
         agent.stop()

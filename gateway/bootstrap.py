@@ -7,10 +7,8 @@ settings (a PostgreSQL URL, a test broker) and the packages never read the envir
 from __future__ import annotations
 
 import logging
-import signal
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -78,6 +76,7 @@ def build(settings: Settings) -> Container:
     engine = make_engine(settings.effective_database_url)
     sessions = make_session_factory(engine)
     metrics = Metrics()
+    metrics.gate_health.alert_after_s = settings.gate_unanswered_alert_s
     metrics.add_collector(DatabaseCollector(sessions, invoice_counts))
     return Container(settings, engine, sessions, metrics)
 
@@ -99,6 +98,12 @@ def mqtt_config(settings: Settings, client_id: str | None = None) -> MqttConfig:
     )
 
 
+def subscriptions_file(settings: Settings, client_id: str) -> Path:
+    """Where the consumer with this client id remembers what it subscribed."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in client_id)
+    return settings.data_dir / "mqtt" / f"{safe}.subscriptions.json"
+
+
 def _path(value: Path | None) -> str | None:
     return None if value is None else str(value)
 
@@ -110,24 +115,6 @@ def image_store(data_dir: Path) -> Callable[[GateEvent], str | None]:
         return store_frames(data_dir, event)
 
     return store
-
-
-@contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Start child processes with Ctrl-C ignored (they inherit it and keep it across exec).
-
-    The terminal sends SIGINT to the whole process group; plate-reader workers that died of it
-    mid-read would leave the pool broken and its shutdown hanging. The gateway stops its workers
-    itself, in order, when it is told to stop.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def build_consumer(
@@ -146,12 +133,11 @@ def build_consumer(
     if read_plates:
         from lpr.pool import ReaderPool
 
-        with _sigint_ignored():
-            pool = ReaderPool(
-                s.lpr_workers,
-                recognizer=s.lpr_recognizer,
-                on_restart=container.metrics.lpr_pool_restarts.inc,
-            )
+        pool = ReaderPool(
+            s.lpr_workers,
+            recognizer=s.lpr_recognizer,
+            on_restart=container.metrics.lpr_pool_restarts.inc,
+        )
         container.reader_pool = pool
         container._closers.append(pool.close)
         read_plate = cast(Any, pool.read)
@@ -174,11 +160,11 @@ def build_consumer(
         metrics=container.metrics,
         share_group=s.mqtt_share_group,
         lot_filter=lot_filter or s.mqtt_lot_filter,
-        max_event_bytes=s.max_event_bytes,
         image_store=image_store(s.data_dir) if s.keep_images else None,
         permanent_errors=(DomainError,),
         record_status=container.record_gate_status,
         command_expiry_s=s.mqtt_command_expiry_s,
+        subscriptions_file=subscriptions_file(s, client_id or s.mqtt_client_id),
     )
     container.consumer = consumer
     return consumer

@@ -35,6 +35,20 @@ class Broker(Protocol):
     def stop(self) -> None: ...
 
 
+def dying_with_parent(argv: list[str]) -> list[str]:
+    """``argv`` run so that the child gets SIGTERM when its parent dies, however it dies
+    (Linux's parent-death signal, set by util-linux's ``setpriv`` before it execs ``argv``).
+
+    A demo stopped with SIGKILL, or killed by a second signal, used to leave its Mosquitto
+    running for ever (it runs in a session of its own, out of reach of the terminal's Ctrl-C).
+    Mosquitto saves its store on SIGTERM. Linux sends the signal when the *thread* that started
+    the child ends: start children from a thread that lives as long as they should (the main
+    thread). Without ``setpriv`` (not Linux), ``argv`` unchanged.
+    """
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", *argv] if setpriv else list(argv)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
@@ -77,8 +91,9 @@ class MosquittoBroker:
         self._log = (self.directory / "mosquitto.log").open("ab")
         # Its own session: a Ctrl-C at the terminal reaches the demo, which then stops the
         # broker last, instead of the broker vanishing under the gates while they shut down.
+        # And it dies with the demo however the demo ends (SIGKILL included).
         self._proc = subprocess.Popen(
-            [self.binary, "-c", str(conf)],
+            dying_with_parent([self.binary, "-c", str(conf)]),
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -91,6 +106,16 @@ class MosquittoBroker:
         if self._proc.poll() is not None:
             raise RuntimeError(f"mosquitto exited; see {self.directory / 'mosquitto.log'}")
         log.info("mosquitto started on %s:%d (pid %d)", self.host, self.port, self._proc.pid)
+
+    def kill(self) -> None:
+        """``kill -9``: no save of the persistent store (fault drills: what the broker had
+        acknowledged since its last autosave is gone, and the gates resend it)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(5)
+        self._proc = None
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
 
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

@@ -35,6 +35,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
@@ -52,9 +53,11 @@ from gateway.mqtt.client import (
     shared,
     stop,
 )
+from gateway.mqtt.subscriptions import SubscriptionMemory, events_alternates, stale_filters
 from gateway.outbox_publisher import OutboxPublisher, command_from_payload, publish_command
 from gateway.plate_reading import PlateReading, ReadPlateFn
 from gateway.protocol import (
+    MAX_EVENT_BYTES,
     GateEvent,
     ProtocolError,
     decode_event,
@@ -91,6 +94,7 @@ class Passage:
 
 
 STOP_GRACE_S = 10.0  # how long a stopping consumer waits for its cancelled tasks
+HEALTH_CHECK_S = 5.0  # how often the gates' unanswered events are checked against the alert
 
 
 async def _wait_at_most(event: asyncio.Event, seconds: float) -> None:
@@ -151,16 +155,17 @@ class Consumer:
         metrics: Metrics | None = None,
         share_group: str | None = "gateway",
         lot_filter: str = "+",
-        max_event_bytes: int = 4 * 1024 * 1024,
+        max_event_bytes: int = MAX_EVENT_BYTES,
         image_store: ImageStoreFn | None = None,
         sweep_interval_s: float = 1.0,
         retry: Backoff = Backoff(0.2, 5.0),
-        connect_retry: Backoff = Backoff(1.0, 30.0),
+        connect_retry: Backoff = Backoff(0.5, 4.0),
         permanent_errors: tuple[type[BaseException], ...] = (),
         record_status: Callable[[str, str, bool, datetime], None] | None = None,
         progressive_reading: bool = True,
         first_frame_accept: float = 0.95,
         command_expiry_s: int | None = 30,
+        subscriptions_file: Path | None = None,
     ) -> None:
         self.cfg = mqtt_config
         self._settle = settle
@@ -184,12 +189,17 @@ class Consumer:
             first_frame_accept=first_frame_accept,
         )
         self._command_expiry_s = command_expiry_s
+        # What this client id subscribed last time (unsubscribed on connect when not wanted).
+        self._subscriptions = SubscriptionMemory(subscriptions_file)
         self._lanes: dict[tuple[str, str], asyncio.Queue[_Inbound]] = {}
         self._lane_tasks: set[asyncio.Task[None]] = set()
         # Recent decisions by (lot, gate, event id): a gate repeating its own event gets its own
         # answer again; another lane reusing the id goes to billing, which refuses it.
         self._recent: OrderedDict[tuple[str, str, str], Decision] = OrderedDict()
         self._gates_online: dict[tuple[str, str], bool] = {}
+        # The (online, at) last handed to record_status per gate: a status republished only
+        # because its counts changed is not written to the database again.
+        self._status_recorded: dict[tuple[str, str], tuple[bool, datetime]] = {}
         self._statuses: asyncio.Queue[tuple[Any, _Inbound]] | None = None
         self._connected_at: float | None = None
         self._short_connections = 0  # connections in a row that dropped right after connecting
@@ -210,7 +220,16 @@ class Consumer:
         if self._loop is not None:  # before any message of this connection is dispatched
             self._loop.call_soon_threadsafe(self._acks.new_connection)
         events = shared(self._share_group, topic_filter("events", self._lot_filter))
-        client.subscribe([(events, QOS), (topic_filter("status", self._lot_filter), QOS)])
+        wanted = [events, topic_filter("status", self._lot_filter)]
+        stale = stale_filters(
+            wanted,
+            self._subscriptions.load(),
+            events_alternates(self._lot_filter, self._share_group),
+        )
+        if stale:  # a resumed session keeps what an earlier configuration subscribed
+            client.unsubscribe(stale)
+        client.subscribe([(f, QOS) for f in wanted])
+        self._subscriptions.save(wanted)
         self.metrics.mqtt_connected.set(1)
         self._connected_at = time.monotonic()
         log.info("consumer connected, subscribed to %s", events)
@@ -295,6 +314,8 @@ class Consumer:
         self._gates_online[(lot, gate)] = bool(status and status.online)
         online_in_lot = sum(1 for (lt, _), on in self._gates_online.items() if lt == lot and on)
         self.metrics.gates_online.labels(lot=lot).set(online_in_lot)
+        if status is not None:
+            self.metrics.gate_health.record(status)
         if status is None or self._record_status is None:
             self._ack(item)
             return
@@ -314,17 +335,22 @@ class Consumer:
         """
         while True:
             status, item = await queue.get()
-            await self._store_status(status)
+            key, seen = (status.lot_id, status.gate_id), (status.online, status.at)
+            # A status republished only because its counts changed is not written again.
+            if self._status_recorded.get(key) != seen and await self._store_status(status):
+                self._status_recorded[key] = seen
             self._ack(item)
 
-    async def _store_status(self, status: Any) -> None:
+    async def _store_status(self, status: Any) -> bool:
         assert self._record_status is not None
         try:
             await asyncio.to_thread(
                 self._record_status, status.lot_id, status.gate_id, status.online, status.at
             )
+            return True
         except Exception as exc:  # an unknown gate's status is worth a line, not a crash
             log.warning("gate status of %s/%s not recorded: %s", status.lot_id, status.gate_id, exc)
+            return False
 
     @property
     def blocked_lanes(self) -> list[str]:
@@ -510,6 +536,15 @@ class Consumer:
             except Exception:
                 log.exception("outbox sweep failed; retrying")
 
+    async def _health_loop(self) -> None:
+        """The unanswered-events alert between status reports (an event's wait grows)."""
+        while True:
+            await asyncio.sleep(HEALTH_CHECK_S)
+            try:
+                self.metrics.gate_health.check()
+            except Exception:
+                log.exception("gate health check failed")
+
     # --- lifecycle -------------------------------------------------------------------------
 
     async def _first_connect(
@@ -562,6 +597,7 @@ class Consumer:
             if self._publisher_factory is not None:
                 publisher = self._publisher_factory(client)
                 background.append(asyncio.create_task(self._publish_loop(publisher)))
+            background.append(asyncio.create_task(self._health_loop()))
             self.ready = True
             await stop_event.wait()
         finally:

@@ -123,14 +123,15 @@ class ConsumerThread:
             self.error = exc
             log.exception("consumer stopped with an error")
 
-    def start(self, timeout: float | None = 60.0) -> None:
-        """Start, and wait up to ``timeout`` seconds for the broker; ``None``: do not wait (the
-        consumer keeps trying to connect with backoff, ``/readyz`` says when it is in)."""
+    def start(self, timeout: float | None = 60.0, stop: threading.Event | None = None) -> None:
+        """Start, and wait up to ``timeout`` seconds for the broker (or until ``stop`` is set);
+        ``None``: do not wait (the consumer keeps trying to connect with backoff, ``/readyz``
+        says when it is in)."""
         self.thread.start()
         if timeout is None:
             return
         deadline = time.monotonic() + timeout
-        while not self.consumer.ready:
+        while not self.consumer.ready and not (stop is not None and stop.is_set()):
             if self.error is not None or not self.thread.is_alive():
                 raise RuntimeError(f"consumer failed to start: {self.error}")
             if time.monotonic() > deadline:
@@ -236,13 +237,13 @@ def summary(
     }
 
 
-def _wait_invoices(container: Container, timeout: float) -> None:
+def _wait_invoices(container: Container, timeout: float, stop: threading.Event) -> None:
     """Until no invoice request waits and every invoice has the authority's answer."""
     from billing.adapters import outbox
     from einvoice.db import invoices
 
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stop.is_set():
         with container.session_factory() as s:
             waiting = outbox.pending(s, "invoice_request") + outbox.pending(s, "barrier_command")
             unanswered = s.scalar(
@@ -252,7 +253,7 @@ def _wait_invoices(container: Container, timeout: float) -> None:
             )
         if waiting == 0 and not unanswered:
             return
-        time.sleep(0.5)
+        stop.wait(0.5)
     log.warning("demo: invoices still pending after %.0fs", timeout)
 
 
@@ -272,13 +273,22 @@ def _port_or_free(port: int, what: str, echo: Callable[[str], None]) -> int:
             return other
 
 
-def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str, Any] | None:
+def run_demo(
+    opts: DemoOptions,
+    echo: Callable[[str], None] = print,
+    stop: threading.Event | None = None,
+) -> dict[str, Any] | None:
+    """Run the demo until ``stop`` is set (the CLI's SIGINT/SIGTERM) or its duration ends; with
+    a duration and no stop, the summary of the run. Stopped while starting, it stops what it had
+    started, in reverse order, and returns None."""
+    from edge.lane import Lane, LaneConfig
     from gateway.app import create_app
     from gateway.demo_world import ensure_population, seller_of
-    from simulator.gate_agent import AgentConfig, GateAgent, SyntheticCamera, TinyCamera
+    from simulator.cameras import SyntheticCamera, TinyCamera
     from simulator.operator_api import OperatorApi
     from simulator.traffic import LotGates, Traffic, TrafficConfig, make_population
 
+    stop = stop or threading.Event()
     started = time.monotonic()
     since = datetime.now(UTC)  # passages recorded from now on are this run's
     opts.http_port = _port_or_free(opts.http_port, "API", echo)
@@ -310,6 +320,8 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
         )
         broker.start()
         stack.add("broker", broker.stop)
+        if stop.is_set():
+            return None
         echo(
             f"broker: {type(broker).__name__} on {broker.host}:{broker.port} "
             f"(MQTT {'5' if broker.protocol == 'v5' else '3.1.1'})"
@@ -338,8 +350,10 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
             echo("loading the plate readers ...")
         consumer = build_consumer(container, read_plates=opts.read_plates)
         consumer_thread = ConsumerThread(consumer)
-        consumer_thread.start()
         stack.add("consumer", consumer_thread.stop)
+        consumer_thread.start(stop=stop)
+        if stop.is_set():
+            return None
         retention = start_retention(settings, container.uow_factory)
         if retention is not None:
             stack.add("frame retention", retention.stop)
@@ -361,12 +375,12 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
         api.start()
         stack.add("api", api.stop)
 
-        agents: dict[tuple[str, str], GateAgent] = {}
+        agents: dict[tuple[str, str], Lane] = {}
         for (lot, gate), cred in creds.items():
             direction = "entry" if gate == data.gates[lot][0] else "exit"
             camera = TinyCamera() if not opts.read_plates else SyntheticCamera(2, seed=opts.seed)
-            agent = GateAgent(
-                AgentConfig(
+            agent = Lane(
+                LaneConfig(
                     lot,
                     gate,
                     direction,  # type: ignore[arg-type]
@@ -417,20 +431,22 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = print) -> dict[str
         echo(f"  gates: {', '.join(g for _, g in gate_ids)}; data in {data_dir}")
         echo("")
 
-        traffic_stop = threading.Event()
+        if stop.is_set():
+            return None
         if opts.duration_s is None:
             echo("running; Ctrl-C to stop")
-            try:
-                traffic.run(traffic_stop)
-            except KeyboardInterrupt:
-                echo("\nstopping ...")
+        traffic.run(stop, duration_s=opts.duration_s)
+        if stop.is_set():
+            echo("\nstopping ...")
             return None
-        traffic.run(traffic_stop, duration_s=opts.duration_s)
         # Let the system answer every gate and the authority answer every invoice (bounded).
-        missing = traffic.wait_answered(opts.drain_s)
+        missing = traffic.wait_answered(opts.drain_s, stop)
         if missing:
             log.warning("demo: %d events without a barrier command after the drain", missing)
-        _wait_invoices(container, opts.drain_s)
+        _wait_invoices(container, opts.drain_s, stop)
+        if stop.is_set():
+            echo("\nstopping ...")
+            return None
         operator = next(((u, p) for u, p, role in logins if role == "operator"), None)
         lookup = None
         if operator is not None:

@@ -18,6 +18,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.gate_health import GateHealth, GateHealthCollector
+
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
@@ -78,6 +80,9 @@ class Metrics:
         self.mqtt_connected = Gauge(
             "parking_mqtt_connected", "1 while the consumer is connected to the broker", registry=r
         )
+        # What the gates report of their unanswered events (per gate, read at scrape time).
+        self.gate_health = GateHealth()
+        r.register(GateHealthCollector(self.gate_health))
 
     def add_collector(self, collector: Collector) -> None:
         self.registry.register(collector)

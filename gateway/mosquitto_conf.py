@@ -21,13 +21,15 @@ from pathlib import Path
 
 from gateway.protocol import (
     ID_PATTERN,
+    MAX_EVENT_PACKET_BYTES,
     commands_topic,
     events_topic,
     status_topic,
     topic_filter,
 )
 
-PBKDF2_ITERATIONS = 101  # mosquitto_passwd's default for $7$
+PBKDF2_ITERATIONS = 101
+AUTOSAVE_INTERVAL_S = 5  # mosquitto_passwd's default for $7$
 # The whole id must match: "$" in ID_PATTERN also matches before a final newline, and a newline
 # in a username would start a new line of the password or ACL file.
 _ID = re.compile(ID_PATTERN.removeprefix("^").removesuffix("$"))
@@ -106,9 +108,15 @@ def broker_config(
     port: int,
     bind: str = "127.0.0.1",
     authenticated: bool = True,
-    max_packet_bytes: int = 5 * 1024 * 1024,
+    max_packet_bytes: int = MAX_EVENT_PACKET_BYTES,
 ) -> str:
-    """``mosquitto.conf`` text; password and ACL files are expected beside it."""
+    """``mosquitto.conf`` text; password and ACL files are expected beside it.
+
+    ``max_packet_size`` is the consumer's packet limit (the protocol's largest event plus the
+    PUBLISH overhead): a packet the broker accepts from a gate is one the consumer takes, and
+    every valid event fits. Persistence is tightened (a save every few seconds, not 30) but
+    nothing relies on it: gates resend every event until its decision arrives.
+    """
     lines = [
         # Run as whoever starts it: when that is root, Mosquitto would otherwise switch to the
         # "mosquitto" user, which cannot read our 0600 password file.
@@ -120,7 +128,11 @@ def broker_config(
         # while a gateway restarts (the default limit of 1000 queued messages is too small).
         "persistence true",
         f"persistence_location {directory.as_posix()}/",
-        "autosave_interval 30",
+        # Saved every AUTOSAVE_INTERVAL_S seconds (and on a clean shutdown): a kill -9 loses at
+        # most that much of what the broker acknowledged, and the gates resend it anyway. Not
+        # on every change: each save writes the whole store, queued frames included.
+        "autosave_on_changes false",
+        f"autosave_interval {AUTOSAVE_INTERVAL_S}",
         "max_queued_messages 100000",
         "max_inflight_messages 100",
         f"max_packet_size {max_packet_bytes}",

@@ -83,10 +83,15 @@ def readyz(request: Request) -> JSONResponse:
         # A reader pool whose dead worker could not be replaced sends every car to review.
         checks["plate_reader"] = "ok" if getattr(pool, "healthy", True) else "failing"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+    body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
+    health = getattr(getattr(container, "metrics", None), "gate_health", None)
+    if health is not None:
+        # Detail, not a failed check: a gate whose answers are lost is the whole system's
+        # problem (broker, link, another gateway), and taking this instance out would not help.
+        body["gates_unanswered"] = {
+            o.lane: {"events": o.unanswered, "waited_s": o.waited_s} for o in health.overdue()
+        }
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 def _connected(consumer: Any) -> bool:

@@ -30,7 +30,14 @@ import struct
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 PROTOCOL_VERSION: Final = 1
 EVENT_MAGIC = b"PKE" + bytes([PROTOCOL_VERSION])
@@ -38,7 +45,19 @@ MAX_FRAMES = 5
 MAX_FRAME_BYTES = 1024 * 1024
 MAX_CROP_BYTES = 256 * 1024
 MAX_HEADER_BYTES = 16 * 1024
-DEFAULT_MAX_EVENT_BYTES = 4 * 1024 * 1024
+# The one size limit of a gate event, end to end: a gate never encodes a larger one (encode_event
+# refuses it, and the edge shrinks or refuses a capture that would not fit), the consumer's
+# decoder refuses anything larger, and the MQTT packet limits of the consumer (its v5 Maximum
+# Packet Size) and of the broker (``max_packet_size`` in the generated Mosquitto config) are
+# this plus the PUBLISH packet's own overhead. Five 1 MiB frames are each valid, yet together
+# they do not fit: the total is what counts.
+MAX_EVENT_BYTES = 4 * 1024 * 1024
+# What the frames and the crop of one event may add up to: the event less the largest header.
+MAX_PARTS_BYTES = MAX_EVENT_BYTES - 8 - MAX_HEADER_BYTES
+# A PUBLISH packet's fixed header (at most 5 bytes), topic (a gate topic is under 160 bytes),
+# packet id and v5 properties fit in 4 KiB.
+PUBLISH_OVERHEAD_BYTES = 4096
+MAX_EVENT_PACKET_BYTES = MAX_EVENT_BYTES + PUBLISH_OVERHEAD_BYTES
 MAX_SMALL_MESSAGE_BYTES = 8 * 1024
 JPEG_SOI = b"\xff\xd8\xff"
 
@@ -156,6 +175,16 @@ class GateEvent(_Message):
                 raise ValueError("plate crop is not a JPEG")
         return crop
 
+    @model_validator(mode="after")
+    def _fits_one_event(self) -> GateEvent:
+        total = sum(len(f) for f in self.frames) + len(self.plate_crop or b"")
+        if total > MAX_PARTS_BYTES:
+            raise ValueError(
+                f"frames and crop are {total} bytes together (limit {MAX_PARTS_BYTES} for an "
+                f"event of at most {MAX_EVENT_BYTES} bytes)"
+            )
+        return self
+
     @property
     def topic(self) -> str:
         return events_topic(self.lot_id, self.gate_id)
@@ -184,7 +213,21 @@ class BarrierCommand(_Message):
 
 
 class GateStatus(_Message):
-    """Retained per gate; the broker publishes the offline form as the gate's last will."""
+    """Retained per gate; the broker publishes the offline form as the gate's last will.
+
+    ``at`` is the time of the connection the report belongs to (the will and that connection's
+    "online" carry the same), not of the report: a gate republishes its status while connected
+    as its counts change, under the same ``at``. ``buffered``: captured events not yet sent.
+    ``unanswered`` (optional, newer gates): events sent and still waiting for their decision,
+    which the gate keeps resending; ``oldest_unanswered_s``: how long the oldest of them has
+    waited since it was first sent, measured by the gate when it published the report (so no
+    clock skew between gate and gateway enters it).
+
+    Unknown fields are ignored (not refused, unlike events and commands): a status is a report,
+    and a gateway that does not know a newer gate's field must still see the gate online.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     v: Literal[1] = PROTOCOL_VERSION
     lot_id: Id
@@ -192,6 +235,8 @@ class GateStatus(_Message):
     online: bool
     at: datetime
     buffered: Annotated[int, Field(ge=0)] = 0
+    unanswered: Annotated[int, Field(ge=0)] | None = None
+    oldest_unanswered_s: Annotated[float, Field(ge=0.0)] | None = None
 
     _check_time = field_validator("at")(_aware)
 
@@ -204,6 +249,7 @@ class GateStatus(_Message):
 
 
 def encode_event(event: GateEvent) -> bytes:
+    """The event's bytes; ProtocolError ``too_large`` rather than an event over the limit."""
     parts = list(event.frames)
     if event.plate_crop is not None:
         parts.append(event.plate_crop)
@@ -211,10 +257,13 @@ def encode_event(event: GateEvent) -> bytes:
     header["parts"] = [len(p) for p in parts]
     header["crop"] = event.plate_crop is not None
     head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    size = 8 + len(head) + sum(len(p) for p in parts)
+    if size > MAX_EVENT_BYTES or len(head) > MAX_HEADER_BYTES:
+        raise ProtocolError("too_large", f"event is {size} bytes (limit {MAX_EVENT_BYTES})")
     return b"".join([EVENT_MAGIC, _HEADER_LEN.pack(len(head)), head, *parts])
 
 
-def decode_event(payload: bytes, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> GateEvent:
+def decode_event(payload: bytes, max_bytes: int = MAX_EVENT_BYTES) -> GateEvent:
     """Parse and validate a gate event; ProtocolError says what was wrong."""
     if len(payload) > max_bytes:
         raise ProtocolError("too_large", f"event is {len(payload)} bytes (limit {max_bytes})")
@@ -305,7 +354,9 @@ def decode_command(payload: bytes) -> BarrierCommand:
 
 
 def encode_status(status: GateStatus) -> bytes:
-    return _encode_json(status)
+    """Optional fields that are not set are left out: an older gateway (which refuses fields it
+    does not know) still reads the status of a gate that reports no unanswered events."""
+    return status.model_dump_json(exclude_none=True).encode()
 
 
 def decode_status(payload: bytes) -> GateStatus:

@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     # Barrier commands expire (v5 Message Expiry Interval) if a gate has not received them by
     # then: a gate back from an outage must not open for cars long gone.
     mqtt_command_expiry_s: int = 30
-    max_event_bytes: int = Field(default=4 * 1024 * 1024, description="largest accepted gate event")
+    # A gate whose oldest event has waited this long for its decision raises the alert (a
+    # warning line, /readyz detail, the dashboard's gate health).
+    gate_unanswered_alert_s: float = Field(default=30.0, gt=0)
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000

@@ -11,15 +11,23 @@ gateway calls ``read`` from its event loop, and loading models takes seconds) an
 tried once more there; a frame that kills its worker twice fails that one read, not the pool.
 ``healthy`` is False while a replacement cannot be started (readiness reports it); every later
 read tries again.
+
+Workers end with their parent, however it ends: each watches its parent process and exits once
+it is gone (a SIGKILLed gateway used to leave a worker of 1.2 GB behind, adopted by init). They
+ignore Ctrl-C: the terminal sends SIGINT to the whole process group, and a worker that died of it
+mid-read would break the pool; the parent stops its workers itself, in order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
+import signal
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
@@ -50,8 +58,42 @@ def warmed_up_reader(recognizer: str) -> PlateReader:
     return reader
 
 
-def _init_worker(make_reader: ReaderFactory, recognizer: str, threads: int) -> None:
+PARENT_CHECK_S = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: end this process as soon as ``parent`` is no longer its parent."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)  # nothing to flush: the worker's only output went to the dead parent
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+@contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Processes started inside ignore SIGINT for life (an ignored signal stays ignored across
+    exec, and Python then installs no KeyboardInterrupt handler). Only around the spawning
+    itself, and only in the main thread (the one place handlers can be set): a Ctrl-C meant for
+    the parent must not be ignored while models load for seconds."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _init_worker(make_reader: ReaderFactory, recognizer: str, threads: int, parent: int) -> None:
     global _READER
+    _exit_with_parent(parent)
+    # Started by another thread than the main one (a replacement pool), a worker got the
+    # default SIGINT handling: from here on it ignores Ctrl-C like its siblings.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One inference thread per worker: the workers themselves use the cores.
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     try:
@@ -122,13 +164,15 @@ class ReaderPool:
 
     def _start(self) -> ProcessPoolExecutor:
         ctx = mp.get_context("spawn")  # no fork of a process holding ONNX/torch threads
-        pool = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
-            initargs=(self._make_reader, self._recognizer, self._threads),
-        )  # fmt: skip
+        with _children_ignore_sigint():
+            pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
+                initargs=(self._make_reader, self._recognizer, self._threads, os.getpid()),
+            )  # fmt: skip
         try:
             # Start every worker now (loading models takes seconds), not on the first car.
-            futures = [pool.submit(_ready) for _ in range(self.workers * 2)]
+            with _children_ignore_sigint():  # submit() spawns the processes
+                futures = [pool.submit(_ready) for _ in range(self.workers * 2)]
             names = [f.result() for f in futures]
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)

@@ -8,10 +8,11 @@ simulated day (morning and evening rush, quiet nights); stays are log-normal wit
 depends on the lot kind and the vehicle.
 
 The population mixes registered vehicles (accounts with money), low-balance ones and unknown
-plates, as the operator's policies must handle all three. Only the gate agents' MQTT traffic
-reaches the system; the summary counts what the gates saw (barrier opened or kept closed, and
-why) and, given a lookup (e.g. :class:`simulator.operator_api.OperatorApi`), which passages the
-system sent to its review queue: a barrier command does not carry that.
+plates, as the operator's policies must handle all three. The traffic drives the edge's lanes
+(``edge.lane``, its public API) and only their MQTT traffic reaches the system; the summary
+counts what the gates saw (barrier opened or kept closed, and why) and, given a lookup (e.g.
+:class:`simulator.operator_api.OperatorApi`), which passages the system sent to its review
+queue: a barrier command does not carry that.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from simulator.gate_agent import GateAgent
+from edge.lane import Lane
 
 log = logging.getLogger(__name__)
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -56,8 +57,8 @@ class Vehicle:
 @dataclass
 class LotGates:
     lot_id: str
-    entries: Sequence[GateAgent]
-    exits: Sequence[GateAgent]
+    entries: Sequence[Lane]
+    exits: Sequence[Lane]
     median_stay_min: float = 60.0  # an airport lot: longer; a street lot: shorter
 
 
@@ -116,7 +117,7 @@ class Traffic:
         self.cfg = cfg
         self._rng = random.Random(cfg.seed)
         self._parked: set[str] = set()
-        self._events: list[tuple[GateAgent, str, Vehicle]] = []
+        self._events: list[tuple[Lane, str, Vehicle]] = []
         self._queue: list[tuple[datetime, int, str, Vehicle, LotGates]] = []
         self._tie = itertools.count()
         self._t0 = 0.0
@@ -175,7 +176,7 @@ class Traffic:
             self._parked.discard(vehicle.plate)
             self._capture(self._rng.choice(lot.exits), vehicle, at)
 
-    def _capture(self, gate: GateAgent, vehicle: Vehicle, at: datetime) -> None:
+    def _capture(self, gate: Lane, vehicle: Vehicle, at: datetime) -> None:
         event = gate.capture(
             vehicle.plate,
             camera_text=self.cfg.camera_text,
@@ -218,7 +219,7 @@ class Traffic:
                 s.by_vehicle_kind[vehicle.kind] += 1
             else:
                 s.exits += 1
-            cmd = gate.commands.get(event_id)
+            cmd = gate.decision(event_id)
             if cmd is None:
                 s.unanswered += 1
                 continue
@@ -233,22 +234,27 @@ class Traffic:
                 s.revenue_vnd += cmd.fare_vnd
         s.arrivals = s.entries
         if review_lookup is not None:
-            answered = [eid for g, eid, _ in self._events if eid in g.commands]
+            answered = [eid for g, eid, _ in self._events if g.decision(eid) is not None]
             try:
                 s.reviews = len(set(review_lookup(answered)) & set(answered))
             except Exception as exc:  # the summary still has what the gates saw
                 log.warning("traffic: could not count reviews: %s", exc)
         return s
 
-    def wait_answered(self, timeout: float) -> int:
-        """Wait until every event got its barrier command (or the timeout); returns how many not."""
+    def wait_answered(self, timeout: float, stop: threading.Event | None = None) -> int:
+        """Wait until every event got its decision (or the timeout, or ``stop``); returns how
+        many did not."""
+        stop = stop or threading.Event()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            missing = sum(1 for g, eid, _ in self._events if eid not in g.commands)
+        while time.monotonic() < deadline and not stop.is_set():
+            missing = self._unanswered()
             if missing == 0:
                 return 0
-            time.sleep(0.2)
-        return sum(1 for g, eid, _ in self._events if eid not in g.commands)
+            stop.wait(0.2)
+        return self._unanswered()
+
+    def _unanswered(self) -> int:
+        return sum(1 for g, eid, _ in self._events if g.decision(eid) is None)
 
 
 def make_population(

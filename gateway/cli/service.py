@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from typing import Annotated
 import typer
 
 from gateway.settings import get_settings
+from gateway.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -36,26 +36,32 @@ def serve(
 
     _logging()
     settings = get_settings()
-    container = build(settings)
-    retention = start_retention(settings, container.uow_factory)
-    consumer = ConsumerThread(build_consumer(container, read_plates=not no_lpr))
-    # A broker that is not up yet (or restarting) is waited for, not a reason to exit: the
-    # consumer connects with backoff, and /readyz answers 503 until it is in.
-    consumer.start(timeout=None)
-    api = UvicornThread(
-        create_app(settings, container), settings.http_host, settings.http_port, "api"
-    )
-    api.start()
-    typer.echo(
-        f"serving http://{settings.http_host}:{settings.http_port}; consumer connecting to "
-        f"{settings.mqtt_host}:{settings.mqtt_port} (see /readyz)"
-    )
-    _wait_for_signal(alive=consumer.thread.is_alive)
-    api.stop()
-    consumer.stop()
-    if retention is not None:
-        retention.stop()
-    container.close()
+    with stop_on_signals() as stop:  # first thing: a signal while starting up is not lost
+        container = build(settings)
+        retention = start_retention(settings, container.uow_factory)
+        consumer = ConsumerThread(build_consumer(container, read_plates=not no_lpr))
+        api = None
+        try:
+            # A broker that is not up yet (or restarting) is waited for, not a reason to exit:
+            # the consumer connects with backoff, and /readyz answers 503 until it is in.
+            consumer.start(timeout=None)
+            if not stop.is_set():
+                api = UvicornThread(
+                    create_app(settings, container), settings.http_host, settings.http_port, "api"
+                )
+                api.start()
+                typer.echo(
+                    f"serving http://{settings.http_host}:{settings.http_port}; consumer "
+                    f"connecting to {settings.mqtt_host}:{settings.mqtt_port} (see /readyz)"
+                )
+            _wait(stop, alive=consumer.thread.is_alive)
+        finally:
+            if api is not None:
+                api.stop()
+            consumer.stop()
+            if retention is not None:
+                retention.stop()
+            container.close()
     if consumer.error is not None:
         raise typer.Exit(1)
 
@@ -66,16 +72,17 @@ def worker() -> None:
     from gateway.bootstrap import build, build_invoice_services
 
     _logging()
-    container = build(get_settings())
-    services = build_invoice_services(container)
-    stop = threading.Event()
-    thread = threading.Thread(target=services.run, args=(stop,), name="invoices")
-    thread.start()
-    typer.echo("invoice worker and submitter running (and auto top-ups)")
-    _wait_for_signal()
-    stop.set()
-    thread.join(30)
-    container.close()
+    with stop_on_signals() as stop:
+        container = build(get_settings())
+        try:
+            services = build_invoice_services(container)
+            thread = threading.Thread(target=services.run, args=(stop,), name="invoices")
+            thread.start()
+            typer.echo("invoice worker and submitter running (and auto top-ups)")
+            _wait(stop)
+            thread.join(30)
+        finally:
+            container.close()
 
 
 def demo(
@@ -107,7 +114,7 @@ def demo(
     for name in (
         "gateway.consumer",
         "gateway.outbox_publisher",
-        "simulator.gate_agent",
+        "edge",
         "billing",
         "einvoice",
         "simulator.tax_authority",
@@ -127,19 +134,18 @@ def demo(
         time_scale=time_scale,
         lpr_workers=settings.lpr_workers,
     )
-    result = run_demo(opts, echo=lambda s: typer.echo(s, err=duration is not None))
+    with stop_on_signals() as stop:
+        result = run_demo(opts, echo=lambda s: typer.echo(s, err=duration is not None), stop=stop)
     if result is not None:
         sys.stdout.write(demo_summary_json(result) + "\n")
         sys.stdout.flush()
 
 
-def _wait_for_signal(alive: Callable[[], bool] = lambda: True) -> None:
-    """Until SIGINT/SIGTERM, or until ``alive`` says the service's main part has died."""
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+def _wait(stop: threading.Event, alive: Callable[[], bool] = lambda: True) -> None:
+    """Until SIGINT/SIGTERM (``stop``), or until ``alive`` says the main part has died."""
     while not stop.is_set() and alive():
         stop.wait(1)
+    stop.set()
 
 
 def register(app: typer.Typer) -> None:

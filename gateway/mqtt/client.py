@@ -20,10 +20,11 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from gateway.protocol import PUBLISH_OVERHEAD_BYTES
+
 log = logging.getLogger(__name__)
 
 QOS = 1
-PUBLISH_OVERHEAD_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,10 @@ class MqttConfig:
     clean_start: bool = False
     # How many unacknowledged messages the broker may send us at once (v5 Receive Maximum).
     receive_maximum: int = 200
+    # paho's reconnect backoff. Short: while the gateway is away, gates' events go unanswered
+    # (they resend them, but every second counts at a barrier).
     reconnect_min_s: int = 1
-    reconnect_max_s: int = 30
+    reconnect_max_s: int = 4
     will: tuple[str, bytes, bool] | None = field(default=None)  # topic, payload, retain
     # v5 Maximum Packet Size: the broker must not send us a bigger packet (it drops it instead),
     # so an oversized event never reaches paho, which reads a whole packet before any check.
@@ -133,11 +136,8 @@ def expiring(client: mqtt.Client, expiry_s: int | None) -> Properties | None:
 
 
 def packet_limit(max_payload_bytes: int) -> int:
-    """The Maximum Packet Size that admits a payload of this size and its PUBLISH header.
-
-    The header is the fixed header (at most 5 bytes), the topic (a gate topic is under 160
-    bytes), the packet id and v5 properties; 4 KiB leaves room for all of them.
-    """
+    """The Maximum Packet Size that admits a payload of this size and its PUBLISH header
+    (``gateway.protocol.PUBLISH_OVERHEAD_BYTES``: fixed header, topic, packet id, properties)."""
     return max_payload_bytes + PUBLISH_OVERHEAD_BYTES
 
 

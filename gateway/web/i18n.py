@@ -26,6 +26,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "live_feed": ("Lượt xe trực tiếp", "Live passages"),
     "gates": ("Cổng", "Gates"),
     "gate_health": ("Tình trạng cổng", "Gate health"),
+    "unanswered": ("Chờ quyết định", "Awaiting decision"),
     "online": ("trực tuyến", "online"),
     "offline": ("mất kết nối", "offline"),
     "review_queue": ("Hàng chờ xử lý", "Review queue"),

@@ -29,6 +29,28 @@ def _lot_names(lots: list[Any]) -> dict[str, str]:
     return {lot.id: lot.name for lot in lots}
 
 
+def _unanswered(request: Request, gates: list[Any]) -> dict[str, dict[str, Any]]:
+    """Gate id -> what the gate last reported of events waiting for their decision (from the
+    consumer running in this process, when there is one)."""
+    container = getattr(request.app.state, "container", None)
+    health = getattr(getattr(container, "metrics", None), "gate_health", None)
+    if health is None:
+        return {}
+    now = health.now()
+    found: dict[str, dict[str, Any]] = {}
+    for g in gates:
+        report = health.report(g.lot_id, g.id)
+        if report is None or report.unanswered is None:
+            continue
+        waited = report.waited_s(now)
+        found[g.id] = {
+            "events": report.unanswered,
+            "waited_s": None if waited is None else round(waited),
+            "overdue": waited is not None and waited >= health.alert_after_s,
+        }
+    return found
+
+
 @router.get("", response_class=HTMLResponse)
 def dashboard(
     request: Request,
@@ -84,6 +106,7 @@ def dashboard(
         lots=all_lots,
         lot_id=lot_id or "",
         gates=gates,
+        unanswered=_unanswered(request, gates),
         figures_json=json.dumps(figures),
         revenue_today=sum(r.revenue_vnd for r in today_rows),
         exits_today=sum(r.sessions for r in today_rows),

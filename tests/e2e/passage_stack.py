@@ -17,13 +17,15 @@ from sqlalchemy import func, select
 
 from billing.adapters import orm
 from billing.services import add_gate, create_lot, seed_demo
+from edge.camera import Camera
+from edge.lane import Lane, LaneConfig
 from gateway import migrate
 from gateway.bootstrap import Container, build, build_consumer, build_invoice_services
 from gateway.broker import free_port
 from gateway.demo import ConsumerThread, mock_tax_authority
 from gateway.demo_world import seller_of
 from gateway.settings import Settings
-from simulator.gate_agent import AgentConfig, Camera, GateAgent
+from simulator.cameras import TinyCamera
 
 PLATE = "30A-123.45"  # seeded: account "an", a car, 500,000 VND
 
@@ -39,15 +41,16 @@ class PassageStack:
     tmp: Path
     consumer: ConsumerThread
     read_plates: bool
-    agents: dict[str, GateAgent] = field(default_factory=dict)
+    agents: dict[str, Lane] = field(default_factory=dict)
 
-    def agent(self, gate: str, camera: Camera | None = None, **kw: Any) -> GateAgent:
-        """The gate's agent (one per gate, as on a real lane: the MQTT client id is the gate's)."""
+    def agent(self, gate: str, camera: Camera | None = None, **kw: Any) -> Lane:
+        """The gate's lane (one per gate, as on a real lane: the MQTT client id is the gate's);
+        without a camera, a tiny one (for events that carry the camera's plate text)."""
         if gate in self.agents:
             return self.agents[gate]
         direction = "entry" if gate == self.entry_gate else "exit"
-        a = GateAgent(
-            AgentConfig(
+        a = Lane(
+            LaneConfig(
                 self.lot,
                 gate,
                 direction,  # type: ignore[arg-type]
@@ -56,7 +59,7 @@ class PassageStack:
                 port=self.mqtt[1],
                 **kw,
             ),
-            camera,
+            camera or TinyCamera(),
         )
         a.start()
         assert a.connected
@@ -130,12 +133,14 @@ def _prepare_lot(container: Container, lot: str) -> tuple[str, str, Any]:
 
 @contextmanager
 def passage_stack(
-    pg_url: str, mqtt: tuple[str, int], tmp: Path, *, read_plates: bool
+    pg_url: str, mqtt: tuple[str, int], tmp: Path, *, read_plates: bool, **settings: Any
 ) -> Iterator[PassageStack]:
+    """The stack on a lot of its own; ``settings`` override the gateway's (e.g. a command
+    expiry)."""
     lot = f"e2e{uuid.uuid4().hex[:10]}"
     migrate.upgrade(pg_url)
     tax_port = free_port()
-    settings = Settings(
+    config = Settings(
         data_dir=tmp,
         database_url=pg_url,
         mqtt_host=mqtt[0],
@@ -144,8 +149,9 @@ def passage_stack(
         mqtt_share_group=f"g-{lot}",  # only this module's consumers share this group
         tax_authority_url=f"http://127.0.0.1:{tax_port}",
         lpr_workers=1,
+        **settings,
     )
-    container = build(settings)
+    container = build(config)
     stops: list[Callable[[], None]] = [container.close]
     try:
         entry, exit_, seller = _prepare_lot(container, lot)
@@ -172,7 +178,7 @@ def passage_stack(
             lot,
             entry,
             exit_,
-            settings.tax_authority_url,
+            config.tax_authority_url,
             mqtt,
             tmp,
             consumer,

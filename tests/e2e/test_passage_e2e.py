@@ -226,7 +226,7 @@ def test_offline_gate_replays_in_order_and_everything_settles(stack: PassageStac
     assert gate_in.backlog() == 8
     assert all(stack.count(orm.Passage, event_id=e.event_id) == 0 for e in events)
     gate_in.go_online()
-    wait_until(lambda: all(e.event_id in gate_in.commands for e in events), 60, "replay answered")
+    wait_until(lambda: all(e.event_id in gate_in.decisions for e in events), 60, "replay answered")
     assert gate_in.backlog() == 0
     with stack.container.session_factory() as s:
         from sqlalchemy import select
@@ -275,14 +275,14 @@ def test_consumer_killed_mid_stream_loses_nothing(stack: PassageStack, pg_url_mo
             )
             for i in range(30)
         ]
-        wait_until(lambda: len(gate_in.commands) >= 3, 60, "first commands")
+        wait_until(lambda: len(gate_in.decisions) >= 3, 60, "first commands")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-    answered_before = sum(1 for e in events if e.event_id in gate_in.commands)
+    answered_before = sum(1 for e in events if e.event_id in gate_in.decisions)
     assert answered_before < len(events), "the kill came too late to be mid-stream"
     stack.restart_consumer()
-    wait_until(lambda: all(e.event_id in gate_in.commands for e in events), 90, "all answered")
+    wait_until(lambda: all(e.event_id in gate_in.decisions for e in events), 90, "all answered")
     for e in events:
         assert stack.count(orm.Passage, event_id=e.event_id) == 1
 

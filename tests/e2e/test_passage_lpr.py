@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from billing.adapters import orm
-from simulator.gate_agent import SyntheticCamera
+from simulator.cameras import SyntheticCamera
 from tests.e2e.passage_stack import PLATE, PassageStack, passage_stack, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]

@@ -338,3 +338,40 @@ def test_review_item_shows_every_frame_the_gate_sent(world: Env) -> None:
     assert [c.get(src).content for src in srcs] == list(frames)
     assert c.get(f"/api/v1/passages/{pid.passage_id}/image?frame=3").status_code == 404
     assert c.get(f"/api/v1/passages/{pid.passage_id}/image?frame=9").status_code == 422
+
+
+def test_gate_health_shows_events_waiting_for_their_decision(world: Env) -> None:
+    """What the gates report through the consumer of this process: the count, and past the
+    alert threshold, marked as bad."""
+    from types import SimpleNamespace
+
+    from gateway.metrics import Metrics
+    from gateway.protocol import GateStatus
+
+    entry_gate, exit_gate = world.demo.gates[CENTRAL_LOT]  # type: ignore[attr-defined]
+    metrics = Metrics()
+    metrics.gate_health.alert_after_s = 30
+    for gate, waiting, oldest in ((entry_gate, 0, None), (exit_gate, 3, 95.0)):
+        metrics.gate_health.record(
+            GateStatus(
+                lot_id=CENTRAL_LOT,
+                gate_id=gate,
+                online=True,
+                at=datetime.now(UTC),
+                unanswered=waiting,
+                oldest_unanswered_s=oldest,
+            )
+        )
+    app = world.client.app
+    app.state.container = SimpleNamespace(metrics=metrics)  # type: ignore[attr-defined]
+    try:
+        _sign_in(world, "op-a")
+        page = world.client.get("/dashboard").text
+    finally:
+        app.state.container = None  # type: ignore[attr-defined]
+    row_in = page.split(f'data-gate="{entry_gate}"')[1].split("</tr>")[0]
+    row_out = page.split(f'data-gate="{exit_gate}"')[1].split("</tr>")[0]
+    assert 'data-unanswered="0"' in row_in
+    assert 'data-unanswered="3"' in row_out
+    assert re.search(r'class="bad">3 \(9[5-9] s\)', row_out)  # waited 95 s and counting
+    assert "Chờ quyết định" in page

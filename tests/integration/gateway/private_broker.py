@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gateway.broker import wait_for_port
+from gateway.broker import dying_with_parent, wait_for_port
 from gateway.mosquitto_conf import password_file
 
 
@@ -46,7 +46,9 @@ def private_mosquitto(
         + "\n"
     )
     log = (directory / "mosquitto.log").open("ab")
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        dying_with_parent([binary, "-c", str(conf)]), stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         wait_for_port("127.0.0.1", port)
         if proc.poll() is not None:

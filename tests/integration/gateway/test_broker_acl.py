@@ -13,11 +13,12 @@ from typing import Any, Literal
 import paho.mqtt.client as mqtt
 import pytest
 
+from edge.lane import Lane, LaneConfig
 from gateway.broker import AmqttBroker, MosquittoBroker, free_port
 from gateway.mosquitto_conf import GateCredential, new_gate_credential
 from gateway.mqtt.client import MqttConfig, connect, make_client, shared, stop
 from gateway.protocol import commands_topic, events_topic
-from simulator.gate_agent import AgentConfig, GateAgent
+from simulator.cameras import TinyCamera
 from tests.integration.gateway.test_consumer_mqtt import FakeBilling, make_consumer, start
 
 pytestmark = pytest.mark.integration
@@ -99,10 +100,10 @@ def secured_agent(
     cred: GateCredential,
     direction: Literal["entry", "exit"],
     tmp_path: Path,
-) -> GateAgent:
+) -> Lane:
     """The gate agent of ``cred``'s lane, signing in with its own credentials (not started)."""
-    return GateAgent(
-        AgentConfig(
+    return Lane(
+        LaneConfig(
             cred.lot_id,
             cred.gate_id,
             direction,
@@ -111,7 +112,8 @@ def secured_agent(
             port=broker.port,
             username=cred.username,
             password=cred.password,
-        )
+        ),
+        TinyCamera(),
     )
 
 
@@ -132,7 +134,7 @@ def test_gateway_and_gate_sockets_send_without_nagle_delay(
     agent.start()
     try:
         assert agent.connected
-        assert _nodelay(gateway) and _nodelay(agent._client)
+        assert _nodelay(gateway) and _nodelay(agent._link.client)
         assert "set_tcp_nodelay true" in (broker.directory / "mosquitto.conf").read_text()
     finally:
         agent.stop()
@@ -221,8 +223,8 @@ async def test_amqtt_embedded_broker_carries_a_passage_over_mqtt_311(tmp_path: P
             host=broker.host, port=broker.port, client_id="gw-amqtt", protocol="v311"
         )
         running = await start(consumer, billing)
-        agent = GateAgent(
-            AgentConfig(
+        agent = Lane(
+            LaneConfig(
                 "AM1",
                 "in-1",
                 "entry",
@@ -230,7 +232,8 @@ async def test_amqtt_embedded_broker_carries_a_passage_over_mqtt_311(tmp_path: P
                 host=broker.host,
                 port=broker.port,
                 protocol="v311",
-            )
+            ),
+            TinyCamera(),
         )
         agent.start()
         try:
@@ -264,8 +267,8 @@ async def test_consumer_and_gate_reconnect_after_a_broker_restart(tmp_path: Path
         reconnect_max_s=2,
     )
     running = await start(consumer, billing)
-    agent = GateAgent(
-        AgentConfig(
+    agent = Lane(
+        LaneConfig(
             "RC1",
             "in-1",
             "entry",
@@ -274,7 +277,8 @@ async def test_consumer_and_gate_reconnect_after_a_broker_restart(tmp_path: Path
             port=broker.port,
             username=gate_cred.username,
             password=gate_cred.password,
-        )
+        ),
+        TinyCamera(),
     )
     agent.start()
     try:

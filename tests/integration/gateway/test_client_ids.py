@@ -13,8 +13,9 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
+from edge.lane import Lane, LaneConfig
 from gateway.settings import Settings, default_client_id
-from simulator.gate_agent import AgentConfig, GateAgent
+from simulator.cameras import TinyCamera
 from tests.integration.gateway.test_consumer_mqtt import FakeBilling, make_consumer, start, wait_for
 
 pytestmark = pytest.mark.integration
@@ -70,7 +71,7 @@ def test_gates_whose_ids_join_alike_keep_their_own_connections(
     tag = uuid.uuid4().hex[:6]
     lanes = [(f"A{tag}-B", "C"), (f"A{tag}", "B-C")]
     agents = [
-        GateAgent(AgentConfig(lot, gate, "entry", tmp_path / f"{n}.sqlite", *mosquitto))
+        Lane(LaneConfig(lot, gate, "entry", tmp_path / f"{n}.sqlite", *mosquitto), TinyCamera())
         for n, (lot, gate) in enumerate(lanes)
     ]
     for agent in agents:
@@ -78,16 +79,16 @@ def test_gates_whose_ids_join_alike_keep_their_own_connections(
     try:
         drops = [0, 0]
         for n, agent in enumerate(agents):
-            previous = agent._client.on_disconnect
+            previous = agent._link.client.on_disconnect
 
             def count(*args: Any, n: int = n, previous: Any = previous) -> None:
                 drops[n] += 1
                 previous(*args)
 
-            agent._client.on_disconnect = count
+            agent._link.client.on_disconnect = count
         time.sleep(2.0)  # a take-over happens within milliseconds of the second CONNECT
         assert all(a.connected for a in agents) and drops == [0, 0]
-        assert agents[0]._client._client_id != agents[1]._client._client_id
+        assert agents[0]._link.client._client_id != agents[1]._link.client._client_id
     finally:
         for agent in agents:
             agent.stop()

@@ -19,12 +19,13 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.domain import DomainError, IdempotencyConflict
+from edge.lane import Lane, LaneConfig
 from gateway.backoff import Backoff
 from gateway.consumer import Consumer, Passage
 from gateway.logging import ContextFilter
 from gateway.mqtt.client import MqttConfig
 from gateway.outbox_publisher import OutboxPublisher
-from simulator.gate_agent import AgentConfig, GateAgent
+from simulator.cameras import TinyCamera
 
 pytestmark = pytest.mark.integration
 
@@ -146,10 +147,11 @@ async def start(consumer: Consumer, billing: FakeBilling) -> Running:
     return Running(consumer, billing, task, stop)
 
 
-def agent(mosquitto: tuple[str, int], lot: str, gate: str, tmp: Path, **kw: Any) -> GateAgent:
+def agent(mosquitto: tuple[str, int], lot: str, gate: str, tmp: Path, **kw: Any) -> Lane:
     host, port = mosquitto
-    a = GateAgent(
-        AgentConfig(lot, gate, "entry", tmp / f"{gate}.sqlite", host=host, port=port, **kw)
+    a = Lane(
+        LaneConfig(lot, gate, "entry", tmp / f"{gate}.sqlite", host=host, port=port, **kw),
+        TinyCamera(),
     )
     a.start()
     assert a.connected
@@ -228,7 +230,7 @@ async def test_offline_gate_replays_its_buffer_in_order(
         await asyncio.sleep(0.5)
         assert gate.backlog() == 12 and not running.billing.decisions
         await asyncio.to_thread(gate.go_online)
-        await wait_for(lambda: all(e.event_id in gate.commands for e in events), 15)
+        await wait_for(lambda: all(e.event_id in gate.decisions for e in events), 15)
         settled = [eid for g, eid in running.billing.order if g == "in-5"]
         assert settled == [e.event_id for e in events]
         assert gate.backlog() == 0
@@ -253,7 +255,7 @@ async def test_consumer_restart_loses_nothing(
         assert len(billing.decisions) == 1
         second = await start(make_consumer(*mosquitto, billing, lot, f"gw-{lot}"), billing)
         try:
-            await wait_for(lambda: all(e.event_id in gate.commands for e in events), 15)
+            await wait_for(lambda: all(e.event_id in gate.decisions for e in events), 15)
             assert [eid for _, eid in billing.order] == [warm.event_id] + [
                 e.event_id for e in events
             ]
@@ -278,7 +280,7 @@ async def test_consumer_stopped_mid_stream_settles_the_rest_after_restart(
         assert len(billing.decisions) < len(events)
         second = await start(make_consumer(*mosquitto, billing, lot, f"gw-{lot}"), billing)
         try:
-            await wait_for(lambda: all(e.event_id in gate.commands for e in events), 20)
+            await wait_for(lambda: all(e.event_id in gate.decisions for e in events), 20)
             assert [eid for _, eid in billing.order] == [e.event_id for e in events]
         finally:
             second.stop.set()
@@ -305,7 +307,7 @@ async def test_two_consumers_share_the_load_and_keep_each_lane_in_order(
             for i, g in enumerate(gates)
         }
         await wait_for(
-            lambda: all(e.event_id in g.commands for g in gates for e in events[g.cfg.gate_id]),
+            lambda: all(e.event_id in g.decisions for g in gates for e in events[g.cfg.gate_id]),
             30,
         )
         assert len(billing.decisions) == 18  # each event settled once in all
@@ -326,14 +328,14 @@ async def test_gate_agent_restart_sends_what_its_buffer_kept(
     running: Running, mosquitto: tuple[str, int], lot: str, tmp_path: Path
 ) -> None:
     host, port = mosquitto
-    cfg = AgentConfig(lot, "in-8", "entry", tmp_path / "in-8.sqlite", host=host, port=port)
-    first = GateAgent(cfg)
+    cfg = LaneConfig(lot, "in-8", "entry", tmp_path / "in-8.sqlite", host=host, port=port)
+    first = Lane(cfg, TinyCamera())
     first.start()
     first.go_offline()
     kept = [first.capture(f"30A-{i:03d}.88", camera_text=True) for i in range(400, 404)]
     first.stop()  # the edge computer reboots with the events still unsent
     assert running.billing.decisions == {}
-    second = GateAgent(cfg)
+    second = Lane(cfg, TinyCamera())
     second.start()
     try:
         assert second.backlog() in range(0, 5)
@@ -342,20 +344,6 @@ async def test_gate_agent_restart_sends_what_its_buffer_kept(
         assert [eid for _, eid in running.billing.order] == [e.event_id for e in kept]
     finally:
         second.stop()
-
-
-def test_folder_camera_cycles_through_jpegs(tmp_path: Path) -> None:
-    from simulator.gate_agent import FolderCamera
-
-    for name in ("b.jpg", "a.jpeg", "notes.txt"):
-        (tmp_path / name).write_bytes(b"\xff\xd8\xff" + name.encode())
-    cam = FolderCamera(tmp_path)
-    shots = [cam.capture(None)[0][0] for _ in range(3)]
-    assert shots == [b"\xff\xd8\xffa.jpeg", b"\xff\xd8\xffb.jpg", b"\xff\xd8\xffa.jpeg"]
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with pytest.raises(ValueError):
-        FolderCamera(empty)
 
 
 async def test_oversized_event_is_never_delivered_and_the_lane_goes_on(
@@ -372,7 +360,7 @@ async def test_oversized_event_is_never_delivered_and_the_lane_goes_on(
         big = gate.capture("30A-777.77", camera_text=True, frames=[b"\xff\xd8\xff" + b"x" * 20_000])
         small = gate.capture("30A-777.78", camera_text=True)
         assert await asyncio.to_thread(gate.wait_command, small.event_id, 10)
-        assert big.event_id not in billing.attempts and big.event_id not in gate.commands
+        assert big.event_id not in billing.attempts and big.event_id not in gate.decisions
         sizes = [size for _, size in received(lines)]
         assert sizes and max(sizes) < 4096  # the big one never crossed the consumer's socket
         assert consumer.metrics.rejected.labels(code="too_large")._value.get() == 0
@@ -415,7 +403,7 @@ async def test_failing_settlement_blocks_the_lane_and_retries_in_order(
         await wait_for(lambda: running.consumer.blocked_lanes == [f"{lot}/in-10"])
         status, checks = await asyncio.to_thread(readyz, running.consumer)
         assert status == 503 and checks["lanes"] == f"blocked: {lot}/in-10"
-        await wait_for(lambda: all(e.event_id in gate.commands for e in events), 15)
+        await wait_for(lambda: all(e.event_id in gate.decisions for e in events), 15)
         assert [eid for _, eid in billing.order] == ids  # nothing skipped, nothing reordered
         assert billing.attempts[ids[1]] == 9
         assert billing.attempts[ids[2]] == 1  # not even tried while the lane was blocked
@@ -466,8 +454,8 @@ async def test_acks_follow_arrival_order_while_lanes_settle_in_parallel(
         slow = slow_gate.capture("30A-011.11", camera_text=True, event_id=slow_id)
         await wait_for(lambda: slow_id in billing.attempts)  # arrived, being settled
         fast = fast_gate.capture("30A-012.12", camera_text=True)
-        await wait_for(lambda: slow.event_id in slow_gate.commands)
-        assert fast.event_id in fast_gate.commands
+        await wait_for(lambda: slow.event_id in slow_gate.decisions)
+        assert fast.event_id in fast_gate.decisions
         # The lanes ran side by side: the later event was settled first...
         assert [eid for _, eid in billing.order] == [fast.event_id, slow.event_id]
         # ...and every acknowledgement went out in the order the packets came in.

@@ -19,13 +19,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
+from edge.lane import Lane, LaneConfig
 from einvoice.keys import make_ca
 from gateway.bootstrap import mqtt_config
 from gateway.broker import free_port
 from gateway.consumer import Consumer
 from gateway.outbox_publisher import OutboxPublisher
 from gateway.settings import Settings
-from simulator.gate_agent import AgentConfig, GateAgent
+from simulator.cameras import TinyCamera
 from tests.integration.gateway.private_broker import private_mosquitto
 from tests.integration.gateway.test_broker_acl import signed_in
 from tests.integration.gateway.test_consumer_mqtt import FakeBilling, start
@@ -118,8 +119,8 @@ async def test_gateway_and_gate_talk_over_tls(tls_broker: TlsBroker, tmp_path: P
         lot_filter=LOT,
     )
     running = await start(consumer, billing)
-    gate = GateAgent(
-        AgentConfig(
+    gate = Lane(
+        LaneConfig(
             LOT,
             "in-1",
             "entry",
@@ -130,7 +131,8 @@ async def test_gateway_and_gate_talk_over_tls(tls_broker: TlsBroker, tmp_path: P
             password=USERS[f"gate.{LOT}.in-1"],
             tls=True,
             tls_ca_file=tls_broker.ca_file,
-        )
+        ),
+        TinyCamera(),
     )
     gate.start()
     try:

@@ -192,3 +192,40 @@ def test_a_header_alone_declaring_a_huge_frame_names_the_frame() -> None:
     with pytest.raises(p.ProtocolError) as info:
         p.decode_event(_forged([2 * 1024 * 1024], False, b""))
     assert info.value.code == "frame_too_large"
+
+
+def test_one_size_limit_from_gate_to_broker_to_consumer(tmp_path: object) -> None:
+    """Five frames of 1 MiB are each valid but not together; whatever is valid fits the
+    consumer's packet limit, and the generated broker config takes exactly that."""
+    from pathlib import Path
+
+    from gateway.mosquitto_conf import broker_config
+    from gateway.mqtt.client import packet_limit
+
+    frame = b"\xff\xd8\xff" + b"0" * (p.MAX_FRAME_BYTES - 3)
+    with pytest.raises(ValueError, match="together"):
+        event(frames=(frame,) * p.MAX_FRAMES)
+    fits = (p.MAX_PARTS_BYTES - p.MAX_CROP_BYTES) // 4 - 3
+    largest = event(
+        frames=(b"\xff\xd8\xff" + b"1" * fits,) * 4,
+        plate_crop=b"\xff\xd8\xff" + b"2" * (p.MAX_CROP_BYTES - 3),
+        plate_text="30A-123.45",
+        plate_confidence=0.5,
+        seq=10**12,
+    )
+    assert len(p.encode_event(largest)) <= p.MAX_EVENT_BYTES
+    assert packet_limit(p.MAX_EVENT_BYTES) == p.MAX_EVENT_PACKET_BYTES
+    conf = broker_config(Path("/tmp/x"), port=1883)
+    assert f"max_packet_size {p.MAX_EVENT_PACKET_BYTES}\n" in conf
+    # An event made by some other encoder that is larger than the limit is refused by decoding.
+    over = p.encode_event(event())
+    with pytest.raises(p.ProtocolError) as info:
+        p.decode_event(over + b"x" * p.MAX_EVENT_BYTES)
+    assert info.value.code == "too_large"
+
+
+def test_encoding_refuses_an_event_over_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(p, "MAX_EVENT_BYTES", 200)
+    with pytest.raises(p.ProtocolError) as info:
+        p.encode_event(event())
+    assert info.value.code == "too_large"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from simulator.gate_agent import AppliedCommand
+from edge.lane import Decision
 from simulator.traffic import (
     LOCAL,
     LotGates,
@@ -24,16 +24,19 @@ from simulator.traffic import (
 class FakeGate:
     direction: str
     events: list[tuple[str, datetime, bool]] = field(default_factory=list)
-    commands: dict[str, AppliedCommand] = field(default_factory=dict)
+    decisions: dict[str, Decision] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.cfg = SimpleNamespace(direction=self.direction)
+
+    def decision(self, event_id: str) -> Decision | None:
+        return self.decisions.get(event_id)
 
     def capture(self, plate: str, **kw: Any) -> Any:
         eid = f"e{len(self.events)}-{self.direction}-{plate}"
         self.events.append((plate, kw["captured_at"], kw["camera_text"]))
         fare = 25_000 if self.direction == "exit" else None
-        self.commands[eid] = AppliedCommand(eid, True, "ok", plate, fare, 0.0)
+        self.decisions[eid] = Decision(eid, True, "ok", plate, fare, 0.0, True)
         return SimpleNamespace(event_id=eid)
 
 
@@ -93,9 +96,9 @@ class PolicyGate(FakeGate):
         eid = f"e{len(self.events)}-{self.direction}-{plate}"
         self.events.append((plate, kw["captured_at"], kw["camera_text"]))
         if plate in self.unknown:
-            self.commands[eid] = AppliedCommand(eid, False, "unknown_plate", plate, None, 0.0)
+            self.decisions[eid] = Decision(eid, False, "unknown_plate", plate, None, 0.0, True)
         else:
-            self.commands[eid] = AppliedCommand(eid, True, "entry_ok", plate, None, 0.0)
+            self.decisions[eid] = Decision(eid, True, "entry_ok", plate, None, 0.0, True)
         return SimpleNamespace(event_id=eid)
 
 
@@ -113,8 +116,8 @@ def _policy_traffic() -> tuple[Traffic, PolicyGate]:
 
 def test_summary_counts_closed_barriers_by_reason_and_reviews_from_a_lookup() -> None:
     traffic, gate = _policy_traffic()
-    closed = [eid for eid, cmd in gate.commands.items() if not cmd.open]
-    opened = [eid for eid, cmd in gate.commands.items() if cmd.open]
+    closed = [eid for eid, cmd in gate.decisions.items() if not cmd.open]
+    opened = [eid for eid, cmd in gate.decisions.items() if cmd.open]
     assert closed and opened  # the population mixes unknown and registered plates
     asked: list[set[str]] = []
 
@@ -125,7 +128,7 @@ def test_summary_counts_closed_barriers_by_reason_and_reviews_from_a_lookup() ->
     s = traffic.summary(lookup)
     assert s.barrier_closed == len(closed) == s.closed_by_reason["unknown_plate"]
     assert s.by_reason["unknown_plate"] == len(closed)
-    assert s.reviews == 1 and asked == [set(gate.commands)]
+    assert s.reviews == 1 and asked == [set(gate.decisions)]
     d = s.as_dict()
     assert d["reviews"] == 1 and d["closed_by_reason"] == {"unknown_plate": len(closed)}
     assert traffic.summary().reviews is None  # not observed without a lookup

@@ -9,6 +9,7 @@ configuration comes from the same ``PARKING_*`` settings as every other command.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Protocol, cast
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
@@ -123,25 +125,31 @@ def list_(
     lot: Annotated[str | None, typer.Option(help="Lot id.")] = None,
     account: Annotated[str | None, typer.Option(help="Transport account id.")] = None,
     limit: int = 50,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON array of objects, for scripts.")
+    ] = False,
 ) -> None:
-    """List invoices, newest first."""
+    """List invoices, newest first (every field, MCCQT included, with --json)."""
     from einvoice import queries
 
     with _context(ctx).session_factory()() as session:
         found = queries.list_invoices(
             session, status=status, lot_id=lot, account_id=account, limit=limit
         )
-    table = Table("id", "invoice", "date", "kind", "status", "plate", "total VND", "MCCQT")
+    if as_json:
+        records = [{"invoice": inv.key, **asdict(inv)} for inv in found]
+        typer.echo(json.dumps(records, ensure_ascii=False, default=str))
+        return
+    # Six columns fit an 80-column terminal; the 23-character MCCQT is in --json and show.
+    table = Table("id", "invoice", "date", "status", "plate", "total VND", box=box.SIMPLE)
     for inv in found:
         table.add_row(
             str(inv.id),
             inv.key,
-            inv.issue_date.isoformat(),
-            inv.kind,
+            inv.issue_date.strftime("%d/%m/%Y"),
             inv.status,
             inv.plate or "",
             f"{inv.total_vnd:,}".replace(",", "."),
-            inv.mccqt or "",
         )
     Console().print(table)
 
@@ -152,6 +160,14 @@ def show(
     authority_url: AuthorityUrl = None,
     format: Annotated[str, typer.Option("--format", help="text|xml|html|pdf")] = "text",
     out: Annotated[Path | None, typer.Option("--out", help="Write to a file.")] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            envvar="PARKING_PUBLIC_URL",
+            help="Where buyers look invoices up: the QR code points at <it>/tra-cuu.",
+        ),
+    ] = None,
 ) -> None:
     """Show one invoice with its status history, or write its XML, HTML or PDF."""
     from einvoice import queries
@@ -166,7 +182,7 @@ def show(
     if format == "text":
         _print_detail(detail)
         return
-    data = _rendition(xml, format, authority_url or wiring.authority_url, detail.invoice.status)
+    data = _rendition(xml, format, authority_url or wiring.authority_url, detail, public_url)
     target = out or Path(Path(name).stem + "." + format)
     target.write_bytes(data)
     typer.echo(f"wrote {target}")
@@ -179,15 +195,23 @@ def _print_detail(detail: InvoiceDetail) -> None:
         typer.echo(f"  {change.at.isoformat()} {change.status} {change.detail or ''}")
 
 
-def _rendition(xml: bytes, format: str, authority_url: str, status: str) -> bytes:
+def _rendition(
+    xml: bytes, format: str, authority_url: str, detail: InvoiceDetail, public_url: str | None
+) -> bytes:
     from einvoice import render
 
+    code = detail.invoice.lookup_code or ""
+    status, url = detail.invoice.status, render.public_lookup_url(public_url, code)
     if format == "xml":
         return xml
     if format == "html":
-        return render.render_html(xml, authority_url, status=status).encode()
+        return render.render_html(
+            xml, authority_url, status=status, lookup_code=code, public_lookup_url=url
+        ).encode()
     if format == "pdf":
-        return render.render_pdf(xml, authority_url, status=status)
+        return render.render_pdf(
+            xml, authority_url, status=status, lookup_code=code, public_lookup_url=url
+        )
     raise typer.BadParameter("format is text, xml, html or pdf")
 
 

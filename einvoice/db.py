@@ -99,6 +99,8 @@ invoices = Table(
     Column("issue_date", Date, nullable=False),
     Column("issued_at", AwareDateTime(), nullable=False),
     Column("mccqt", String(32), nullable=True, unique=True),
+    # Printed on the invoice for the public lookup: random (einvoice.lookup_codes), unique.
+    Column("lookup_code", String(16), nullable=True, unique=True),
     Column("seller_tax_code", String(20), nullable=False),
     Column("seller_name", String(400), nullable=False),
     Column("buyer_account_id", String(100), nullable=True, index=True),

@@ -18,6 +18,7 @@ from billing.domain.events import InvoiceBuyer, InvoiceRequested
 from billing.domain.vat import rate_on, split_inclusive
 from einvoice.model import (
     LOCAL_TZ,
+    VEHICLE_CLASS_NAMES,
     Buyer,
     BuyerKind,
     Invoice,
@@ -31,19 +32,6 @@ from einvoice.model import (
 log = logging.getLogger(__name__)
 
 ANONYMOUS_BUYER = "Người mua không lấy hóa đơn"  # the usual text when a person gives no name
-
-VEHICLE_CLASS_NAMES = {
-    # billing's classes (billing/tariffs), as the tax office and the driver should read them
-    "car_le9": "ô tô đến 9 chỗ",
-    "car_gt9_truck": "ô tô trên 9 chỗ, xe tải",
-    "car": "ô tô",
-    "motorbike": "xe máy",
-    "motorcycle": "xe máy",
-    "truck": "xe tải",
-    "bus": "xe khách",
-    "van": "xe van",
-    "bicycle": "xe đạp",
-}
 
 
 def _duration_text(entry: datetime, exit_: datetime) -> str:
@@ -60,6 +48,12 @@ def _clock(moment: datetime) -> str:
     """``HH:MM dd/mm/yyyy`` in local time (f-string: strftime is slow on the hot path)."""
     t = moment.astimezone(LOCAL_TZ)
     return f"{t.hour:02d}:{t.minute:02d} {t.day:02d}/{t.month:02d}/{t.year}"
+
+
+def _face_time(moment: datetime) -> str:
+    """``dd/mm/yyyy HH:MM`` in local time, as Vietnamese invoices print times."""
+    t = moment.astimezone(LOCAL_TZ)
+    return f"{t.day:02d}/{t.month:02d}/{t.year} {t.hour:02d}:{t.minute:02d}"
 
 
 def parking_line_name(
@@ -111,10 +105,7 @@ def _line_and_times(request: InvoiceRequested) -> tuple[str, str, list[tuple[str
     assert request.entry_at is not None and request.exit_at is not None  # InvoiceRequested says
     lot = request.lot_name or request.lot_id
     name = parking_line_name(vehicle_class, plate, lot, request.entry_at, request.exit_at)
-    times = [
-        ("Giờ vào", request.entry_at.astimezone(LOCAL_TZ).isoformat()),
-        ("Giờ ra", request.exit_at.astimezone(LOCAL_TZ).isoformat()),
-    ]
+    times = [("Giờ vào", _face_time(request.entry_at)), ("Giờ ra", _face_time(request.exit_at))]
     return name, f"PARKING-{vehicle_class.upper()}", times
 
 
@@ -154,15 +145,14 @@ def invoice_from_request(
             raise ValueError("the seller has no cash-register code")
         year = issued_at.astimezone(LOCAL_TZ).year
         mccqt = cash_register_mccqt(template, year, seller.cash_register_code, mccqt_sequence)
+    # What the buyer and the tax office read: no ids of our records (event, session, lot and
+    # gate codes live in the invoice's row, not on its face).
+    vehicle_class = request.vehicle_class or "car"
     extras = [
         ("Biển số xe", request.plate or ""),
-        ("Loại xe", request.vehicle_class or "car"),
+        ("Loại xe", VEHICLE_CLASS_NAMES.get(vehicle_class.lower(), vehicle_class)),
         ("Bãi xe", request.lot_name or request.lot_id),
-        ("Mã bãi xe", request.lot_id),
-        ("Cổng ra", request.gate_id or ""),
         *times,
-        ("Mã sự kiện", request.event_id),
-        ("Mã phiên gửi xe", "" if request.session_id is None else str(request.session_id)),
     ]
     lines = (line,)
     return Invoice(

@@ -27,6 +27,19 @@ FORMAT_VERSION = "2.1.0"
 BuyerKind = Literal["person", "business"]
 InvoiceMode = Literal["cash_register", "authority_coded"]
 
+VEHICLE_CLASS_NAMES = {
+    # billing's classes (billing/tariffs), as the tax office and the driver should read them
+    "car_le9": "ô tô đến 9 chỗ",
+    "car_gt9_truck": "ô tô trên 9 chỗ, xe tải",
+    "car": "ô tô",
+    "motorbike": "xe máy",
+    "motorcycle": "xe máy",
+    "truck": "xe tải",
+    "bus": "xe khách",
+    "van": "xe van",
+    "bicycle": "xe đạp",
+}
+
 
 @dataclass(frozen=True)
 class SellerParty:

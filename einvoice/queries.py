@@ -6,15 +6,17 @@ table objects. Nothing here writes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, false, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from einvoice.db import ACCEPTED, ORIGINAL, REJECTED, SENT, SIGNED, invoices, status_history
+from einvoice.invoice_codes import InvoiceCode, invoice_key, parse_invoice_code
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,12 @@ class InvoiceSummary:
     total_vnd: int
     vat_rate: str
     last_error: str | None
+    lookup_code: str | None = None  # random, printed on the invoice (einvoice.lookup_codes)
 
     @property
     def key(self) -> str:
         """Template + series + number, as printed: ``1C26MPK-00000042``."""
-        return f"{self.template}{self.series}-{self.number:08d}"
+        return invoice_key(self.template, self.series, self.number)
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ _SUMMARY_COLUMNS = (
     invoices.c.total_vnd,
     invoices.c.vat_rate,
     invoices.c.last_error,
+    invoices.c.lookup_code,
 )
 
 
@@ -128,22 +132,42 @@ def _summary(row: Any) -> InvoiceSummary:
     return InvoiceSummary(**{c.name: row._mapping[c.name] for c in _SUMMARY_COLUMNS})
 
 
+def _plate_key(text: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", text.upper().replace("Đ", "D"))
+
+
+def _stored_plate_key() -> Any:
+    """The stored plate with its separators taken out, as :func:`_plate_key` does."""
+    column: Any = func.upper(invoices.c.plate)
+    for separator in ("-", ".", " "):
+        column = func.replace(column, separator, "")
+    return column
+
+
 def _filtered(
     stmt: Select[Any],
     *,
     account_id: str | int | None = None,
     lot_id: str | None = None,
+    lot_ids: Sequence[str] | None = None,
     status: str | Sequence[str] | None = None,
     kind: str | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
     seller_tax_code: str | None = None,
     plate: str | None = None,
+    code: str | None = None,
 ) -> Select[Any]:
+    """``plate`` matches any part of the plate, separators aside (``12345`` finds
+    ``30A-123.45``); ``code`` is an invoice code, a series, a number or an MCCQT
+    (:func:`einvoice.invoice_codes.parse_invoice_code`); text that is none of these finds
+    nothing."""
     if account_id is not None:
         stmt = stmt.where(invoices.c.buyer_account_id == str(account_id))
     if lot_id is not None:
         stmt = stmt.where(invoices.c.lot_id == lot_id)
+    if lot_ids is not None:
+        stmt = stmt.where(invoices.c.lot_id.in_(list(lot_ids)))
     if status is not None:
         wanted = [status] if isinstance(status, str) else list(status)
         stmt = stmt.where(invoices.c.status.in_(wanted))
@@ -155,16 +179,32 @@ def _filtered(
         stmt = stmt.where(invoices.c.issue_date <= date_to)
     if seller_tax_code is not None:
         stmt = stmt.where(invoices.c.seller_tax_code == seller_tax_code)
-    if plate is not None:
-        stmt = stmt.where(invoices.c.plate == plate)
+    if plate is not None and _plate_key(plate):
+        stmt = stmt.where(_stored_plate_key().contains(_plate_key(plate), autoescape=True))
+    if code is not None and code.strip():
+        stmt = _code_filtered(stmt, parse_invoice_code(code))
+    return stmt
+
+
+def _code_filtered(stmt: Select[Any], code: InvoiceCode | None) -> Select[Any]:
+    if code is None:
+        return stmt.where(false())
+    if code.mccqt is not None:
+        stmt = stmt.where(invoices.c.mccqt == code.mccqt)
+    if code.template is not None:
+        stmt = stmt.where(invoices.c.template == code.template)
+    if code.series is not None:
+        stmt = stmt.where(invoices.c.series == code.series)
+    if code.number is not None:
+        stmt = stmt.where(invoices.c.number == code.number)
     return stmt
 
 
 def list_invoices(
     session: Session, *, limit: int = 100, offset: int = 0, **filters: Any
 ) -> list[InvoiceSummary]:
-    """Newest first. Filters: account_id, lot_id, status (one or several), kind,
-    date_from/date_to (invoice date, inclusive), seller_tax_code, plate."""
+    """Newest first. Filters: account_id, lot_id or lot_ids, status (one or several), kind,
+    date_from/date_to (invoice date, inclusive), seller_tax_code, plate, code."""
     stmt = _filtered(select(*_SUMMARY_COLUMNS), **filters)
     stmt = stmt.order_by(invoices.c.issued_at.desc(), invoices.c.id.desc())
     return [_summary(r) for r in session.execute(stmt.limit(limit).offset(offset))]
@@ -201,6 +241,14 @@ def get_invoice(session: Session, invoice_id: int) -> InvoiceDetail | None:
     )
 
 
+def find_by_lookup_code(session: Session, code: str) -> InvoiceSummary | None:
+    """The invoice printed with this lookup code (already normalized), if any."""
+    row = session.execute(
+        select(*_SUMMARY_COLUMNS).where(invoices.c.lookup_code == code)
+    ).one_or_none()
+    return None if row is None else _summary(row)
+
+
 def get_invoice_for_event(session: Session, event_id: str) -> InvoiceSummary | None:
     """The original invoice of one exit (its corrections: :func:`get_invoice`)."""
     row = session.execute(
@@ -209,6 +257,18 @@ def get_invoice_for_event(session: Session, event_id: str) -> InvoiceSummary | N
         )
     ).one_or_none()
     return None if row is None else _summary(row)
+
+
+def invoice_ids_by_event(session: Session, event_ids: Sequence[str]) -> dict[str, int]:
+    """The original invoice of each of these exits (gate event ids), where there is one."""
+    wanted = [e for e in dict.fromkeys(event_ids) if e]
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):
+        stmt = select(invoices.c.event_id, invoices.c.id).where(
+            invoices.c.event_id.in_(wanted[start : start + 500]), invoices.c.kind == ORIGINAL
+        )
+        found.update({str(e): int(i) for e, i in session.execute(stmt)})
+    return found
 
 
 def history_of(session: Session, invoice_id: int) -> list[StatusChange]:

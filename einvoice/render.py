@@ -1,22 +1,30 @@
-"""Human renditions of an invoice: HTML and PDF, with a QR code to look it up at the authority.
+"""Human renditions of an invoice: HTML and PDF, with a QR code to look it up.
 
 Both are drawn from the stored, signed XML (the legal document), never from side columns, so
-what a driver reads is what was signed. The QR code encodes the authority's public lookup page
-for the invoice's code (``<tax authority>/lookup?code=<MCCQT>``).
+what a driver reads is what was signed. What people read is in Vietnamese: vehicle classes by
+name, times as ``dd/mm/yyyy HH:MM`` in local time, the status in words; internal ids (gate
+event, parking session, lot and gate codes, the buyer's account id) stay off the face, and the
+buyer's tax code is printed only when there is one. The QR code encodes the seller's public
+lookup page with the invoice's random lookup code (``<PARKING_PUBLIC_URL>/tra-cuu?ma=...``),
+or, without one, the authority's lookup page for the invoice's code.
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import segno
 from jinja2 import Environment, PackageLoader, select_autoescape
 from lxml import etree
 
+from einvoice.lookup_codes import format_lookup_code
+from einvoice.model import VEHICLE_CLASS_NAMES
 from einvoice.xmlsafe import parse
 
 FONT_CANDIDATES = (
@@ -25,6 +33,16 @@ FONT_CANDIDATES = (
     Path("/usr/local/share/fonts/DejaVuSans.ttf"),
 )
 RELATION_NAMES = {"1": "Thay thế cho hóa đơn", "2": "Điều chỉnh cho hóa đơn"}
+STATUS_NAMES = {
+    "signed": "Đã ký, chờ gửi cơ quan thuế",
+    "sent": "Đã gửi cơ quan thuế",
+    "accepted": "Cơ quan thuế đã tiếp nhận",
+    "rejected": "Cơ quan thuế từ chối",
+}
+# Extras (TTKhac) that name our own records, not anything a buyer or a tax officer reads.
+INTERNAL_EXTRAS = frozenset({"Mã sự kiện", "Mã phiên gửi xe", "Mã bãi xe", "Cổng ra"})
+TIME_EXTRAS = frozenset({"Giờ vào", "Giờ ra", "Hiệu lực từ", "Hiệu lực đến"})
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @dataclass(frozen=True)
@@ -77,6 +95,7 @@ class InvoiceView:
     signing_time: str
     authority_signed: bool
     lookup_url: str
+    lookup_code: str = ""  # as printed, "7KQ2M-X9D4P"; empty for an invoice without one
 
     @property
     def key(self) -> str:
@@ -118,7 +137,55 @@ def lookup_url(base_url: str, mccqt: str) -> str:
     return f"{base_url.rstrip('/')}/lookup?{urlencode({'code': mccqt})}" if mccqt else ""
 
 
-def invoice_view(xml: bytes, authority_url: str) -> InvoiceView:
+LOOKUP_PATH = "/tra-cuu"
+
+
+def public_lookup_url(base_url: str | None, lookup_code: str | None) -> str:
+    """The seller's public lookup page of an invoice: ``<base>/tra-cuu?ma=7KQ2M-X9D4P``
+    ("" without a base URL or a code)."""
+    if not base_url or not lookup_code:
+        return ""
+    query = urlencode({"ma": format_lookup_code(lookup_code)})
+    return f"{base_url.rstrip('/')}{LOOKUP_PATH}?{query}"
+
+
+def local_clock(text: str) -> str:
+    """An ISO time (any offset) as ``dd/mm/yyyy HH:MM`` in local time, an ISO date as
+    ``dd/mm/yyyy``; other text unchanged."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return text
+    if len(text.strip()) == 10:
+        return moment.strftime("%d/%m/%Y")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(LOCAL_TZ)
+    return moment.strftime("%d/%m/%Y %H:%M")
+
+
+def readable_extras(extras: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """The TTKhac fields a person reads: ids dropped, classes named, times made local."""
+    out = []
+    for name, value in extras:
+        if name in INTERNAL_EXTRAS or not value:
+            continue
+        if name == "Loại xe":
+            value = VEHICLE_CLASS_NAMES.get(value.lower(), value)
+        elif name in TIME_EXTRAS:
+            value = local_clock(value)
+        out.append((name, value))
+    return tuple(out)
+
+
+def status_name(status: str | None) -> str:
+    return STATUS_NAMES.get(status or "", status or "")
+
+
+def invoice_view(
+    xml: bytes, authority_url: str, *, public_lookup_url: str = "", lookup_code: str = ""
+) -> InvoiceView:
+    """What the face of the invoice shows. ``public_lookup_url`` (the seller's lookup page for
+    this invoice's ``lookup_code``) goes in the QR code; without it, the authority's page."""
     root = parse(xml).getroot()
     if root.tag == "TDiep":
         found = root.find("DLieu/HDon")
@@ -180,20 +247,22 @@ def invoice_view(xml: bytes, authority_url: str) -> InvoiceView:
         payment_method=_t(head, "HTTToan"),
         currency=_t(head, "DVTTe") or "VND",
         seller=Party(_t(seller, "Ten"), _t(seller, "MST"), _t(seller, "DChi"), ""),
-        buyer=Party(buyer_name, _t(buyer, "MST"), _t(buyer, "DChi"), _t(buyer, "MKHang")),
+        # MKHang is our account id: kept in the XML, never printed.
+        buyer=Party(buyer_name, _t(buyer, "MST"), _t(buyer, "DChi"), ""),
         lines=lines,
         rate_totals=rate_totals,
         pretax=vnd(_t(totals, "TgTCThue")),
         vat=vnd(_t(totals, "TgTThue")),
         total=vnd(_t(totals, "TgTTTBSo")),
         total_words=_t(totals, "TgTTTBChu"),
-        extras=extras,
+        extras=readable_extras(extras),
         related=related,
         signed_by=_t(seller, "Ten"),
-        signing_time=signing_time.replace("T", " "),
+        signing_time=local_clock(signing_time),
         authority_signed=root.find("DSCKS/CQT/{*}Signature") is not None
         or root.find("DSCKS/CQT/Signature") is not None,
-        lookup_url=lookup_url(authority_url, mccqt),
+        lookup_url=public_lookup_url or lookup_url(authority_url, mccqt),
+        lookup_code=format_lookup_code(lookup_code) if lookup_code else "",
     )
 
 
@@ -219,11 +288,28 @@ def qr_svg(url: str) -> str:
     return str(segno.make(url, error="m").svg_inline(scale=3, border=2)) if url else ""
 
 
-def render_html(xml: bytes, authority_url: str, *, status: str | None = None) -> str:
-    """A standalone HTML page (inline CSS and SVG, no external assets)."""
-    view = invoice_view(xml, authority_url)
+def render_html(
+    xml: bytes,
+    authority_url: str,
+    *,
+    status: str | None = None,
+    public_lookup_url: str = "",
+    lookup_code: str = "",
+    links: tuple[tuple[str, str], ...] = (),
+) -> str:
+    """A standalone HTML page (inline CSS and SVG, no external assets); ``links`` (label,
+    href) go in a bar above the invoice (downloads on the public lookup page)."""
+    view = invoice_view(
+        xml, authority_url, public_lookup_url=public_lookup_url, lookup_code=lookup_code
+    )
     template = _environment().get_template("invoice.html")
-    return template.render(view=view, qr=qr_svg(view.lookup_url), status=status)
+    return template.render(
+        view=view,
+        qr=qr_svg(view.lookup_url),
+        status=status,
+        status_name=status_name(status),
+        links=links,
+    )
 
 
 # --- PDF ----------------------------------------------------------------------------------
@@ -258,7 +344,13 @@ def _register_fonts(regular: str) -> tuple[str, str]:
 
 
 def render_pdf(
-    xml: bytes, authority_url: str, *, font_path: Path | None = None, status: str | None = None
+    xml: bytes,
+    authority_url: str,
+    *,
+    font_path: Path | None = None,
+    status: str | None = None,
+    public_lookup_url: str = "",
+    lookup_code: str = "",
 ) -> bytes:
     """An A4 PDF of the invoice with embedded DejaVu Sans (Vietnamese glyphs) and the QR code."""
     from reportlab.lib import colors
@@ -267,7 +359,9 @@ def render_pdf(
     from reportlab.lib.units import mm
     from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    view = invoice_view(xml, authority_url)
+    view = invoice_view(
+        xml, authority_url, public_lookup_url=public_lookup_url, lookup_code=lookup_code
+    )
     regular, bold = _register_fonts(str(font_path or find_font()))
     normal = ParagraphStyle("n", fontName=regular, fontSize=9, leading=12)
     small = ParagraphStyle("s", parent=normal, fontSize=8, leading=10)
@@ -292,18 +386,23 @@ def render_pdf(
     if view.related:
         story.append(p(view.related, centre))
     if status:
-        story.append(p(f"Trạng thái: {status}", centre))
+        story.append(p(f"Trạng thái: {status_name(status)}", centre))
     story.append(Spacer(1, 4 * mm))
-    parties = [
-        [p(f"<b>Đơn vị bán:</b> {view.seller.name}"), p(f"<b>Người mua:</b> {view.buyer.name}")],
-        [p(f"Mã số thuế: {view.seller.tax_code}"), p(f"Mã số thuế: {view.buyer.tax_code}")],
-        [p(f"Địa chỉ: {view.seller.address}"), p(f"Địa chỉ: {view.buyer.address}")],
-        [
-            p(f"Hình thức thanh toán: {view.payment_method}"),
-            p(f"Mã khách hàng: {view.buyer.customer_code}"),
-        ],
+    seller_lines = [
+        f"<b>Đơn vị bán:</b> {view.seller.name}",
+        f"Mã số thuế: {view.seller.tax_code}",
+        f"Địa chỉ: {view.seller.address}",
+        f"Hình thức thanh toán: {view.payment_method}",
     ]
-    story.append(Table(parties, colWidths=[90 * mm, 90 * mm]))
+    buyer_lines = [f"<b>Người mua:</b> {view.buyer.name}"]
+    if view.buyer.tax_code:
+        buyer_lines.append(f"Mã số thuế: {view.buyer.tax_code}")
+    if view.buyer.address:
+        buyer_lines.append(f"Địa chỉ: {view.buyer.address}")
+    parties = [[[p(x) for x in seller_lines], [p(x) for x in buyer_lines]]]
+    story.append(
+        Table(parties, colWidths=[90 * mm, 90 * mm], style=[("VALIGN", (0, 0), (-1, -1), "TOP")])
+    )
     story.append(Spacer(1, 4 * mm))
     rows: list[list[object]] = [
         [
@@ -357,10 +456,13 @@ def render_pdf(
     sign = [p(f"Ký điện tử bởi: {view.signed_by}"), p(f"Thời gian ký: {view.signing_time}")]
     if view.authority_signed:
         sign.append(p("Đã có chữ ký của cơ quan thuế"))
+    if view.lookup_code:
+        sign.append(p(f"Mã tra cứu: <b>{view.lookup_code}</b>"))
     qr_cell: object = p("Chưa có mã của cơ quan thuế", small)
     if view.lookup_url:
         png = io.BytesIO(qr_png(view.lookup_url))
-        qr_cell = [Image(png, width=32 * mm, height=32 * mm), p("Tra cứu tại cơ quan thuế", small)]
+        caption = "Quét mã để tra cứu" if view.lookup_code else "Tra cứu tại cơ quan thuế"
+        qr_cell = [Image(png, width=32 * mm, height=32 * mm), p(caption, small)]
     story.append(
         Table(
             [[sign, qr_cell]],

@@ -25,6 +25,7 @@ from billing.domain.events import INVOICE_REQUEST, InvoiceRequested
 from billing.domain.model import Seller
 from einvoice import numbering
 from einvoice.db import AUTHORITY_CODED, CASH_REGISTER, ORIGINAL, SIGNED, invoices, status_history
+from einvoice.lookup_codes import new_lookup_code
 from einvoice.model import LOCAL_TZ, OriginalInvoice
 
 log = logging.getLogger(__name__)
@@ -193,6 +194,7 @@ def store_invoice(
             issue_date=identity.issue_date,
             issued_at=now,
             mccqt=identity.mccqt,
+            lookup_code=new_lookup_code(),
             seller_tax_code=seller.tax_code,
             seller_name=seller.name,
             buyer_account_id=str(buyer.account_id),

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -35,6 +39,9 @@ def _default_uow_factory(session_factory: Any) -> Any:
 def create_app(settings: Settings | None = None, container: Any = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
+        lifespan=_lifespan,
+        docs_url=None,  # served by gateway.web.docs from the installed Swagger UI (no CDN)
+        redoc_url=None,
         title="Cashless parking",
         version="1.0",
         description=(
@@ -58,20 +65,33 @@ def create_app(settings: Settings | None = None, container: Any = None) -> FastA
     app.state.token_signer = TokenSigner(settings.secret_key)
 
     from gateway.api import router as api_router
-    from gateway.web import pages
+    from gateway.web import assets, docs, pages
     from gateway.web.auth_pages import router as auth_pages_router
+    from gateway.web.lookup import TooManyLookups
     from gateway.web.rendering import STATIC_DIR
     from gateway.web.session import LoginRequired, PageForbidden
 
     app.include_router(api_router.build(), prefix=API_PREFIX)
+    app.include_router(assets.router)
+    app.include_router(docs.router)
     app.include_router(auth_pages_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Pages, JSON and our own CSS/JS compressed on the way out (vendor assets come compressed).
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     _include_ops(app)
 
     @app.exception_handler(LoginRequired)
     def _to_login(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(f"/login?next={exc.next_url}", status_code=303)
+
+    @app.exception_handler(TooManyLookups)
+    def _too_many(request: Request, exc: TooManyLookups) -> Response:
+        from gateway.web.rendering import render
+
+        response = render(request, "error.html", status_code=429, message="too_many_lookups")
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
 
     @app.exception_handler(PageForbidden)
     def _forbidden(request: Request, exc: PageForbidden) -> Response:
@@ -80,6 +100,14 @@ def create_app(settings: Settings | None = None, container: Any = None) -> FastA
         return render(request, "error.html", status_code=403, message="forbidden")
 
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    from gateway.web import assets
+
+    assets.warm(Path(app.state.settings.data_dir) / "cache" / "vendor")
+    yield
 
 
 def _include_ops(app: FastAPI) -> None:

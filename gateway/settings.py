@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     payment_webhook_secret: str = ""
 
     tax_authority_url: str = "http://127.0.0.1:8100"
+    # Where people reach this service, e.g. https://parking.example.vn: the QR code on every
+    # invoice points at <public_url>/tra-cuu. Unset: the address the request came in on.
+    public_url: str | None = None
+    # Public invoice lookups allowed per client address and minute (429 beyond).
+    lookup_per_minute: int = Field(default=10, ge=1)
     signing_pkcs12: Path | None = None
     signing_pkcs12_password: str | None = None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
@@ -87,8 +89,12 @@ def register_seller_cmd(
 
 
 @app.command()
-def sellers(db: str | None = DbOption, data_dir: Path | None = DataDirOption) -> None:
-    """List registered sellers."""
+def sellers(
+    db: str | None = DbOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = typer.Option(False, "--json", help="One JSON array of objects."),
+) -> None:
+    """List registered sellers (tab-separated: MST, code, series, name)."""
     from simulator.tax_authority import db as ta_db
     from simulator.tax_authority.store import list_sellers
 
@@ -96,7 +102,11 @@ def sellers(db: str | None = DbOption, data_dir: Path | None = DataDirOption) ->
     engine = ta_db.make_engine(settings.effective_database_url)
     ta_db.create_schema(engine)
     with ta_db.make_session_factory(engine)() as session:
-        for s in list_sellers(session):
+        found = list_sellers(session)
+    if as_json:
+        typer.echo(json.dumps([asdict(s) for s in found], ensure_ascii=False))
+    else:
+        for s in found:
             typer.echo(
                 f"{s.tax_code}\t{s.cash_register_code}\t{','.join(s.series_patterns)}\t{s.name}"
             )

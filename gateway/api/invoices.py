@@ -6,15 +6,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel
-from sqlalchemy import func, select
+from pydantic import BaseModel, Field
 
 from gateway.api import queries
+from gateway.api.csv_export import CsvLimit, csv_response, local_cell, local_column
 from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep, as_json_errors, not_found
 from gateway.auth.principal import Principal
 from gateway.deps import CurrentUser, SessionDep, SettingsDep
+from gateway.invoice_links import lookup_link, public_base
 
 router = APIRouter(tags=["invoices"], responses=AUTH_ERRORS)
 NO_INVOICE = not_found("no such invoice")
@@ -47,6 +48,7 @@ class InvoiceOut(BaseModel):
     total_vnd: int
     vat_rate: str
     last_error: str | None
+    lookup_code: str | None = None
 
 
 class StatusChangeOut(BaseModel):
@@ -61,7 +63,10 @@ class InvoiceDetailOut(BaseModel):
     history: list[StatusChangeOut]
     corrections: list[InvoiceOut]
     rejection_reasons: list[dict[str, Any]]
-    lookup_url: str | None
+    lookup_url: str | None = Field(
+        description="the public lookup page (QR target): PARKING_PUBLIC_URL/tra-cuu?ma=<code>"
+    )
+    authority_lookup_url: str | None = None
 
 
 def invoice_out(s: Any) -> InvoiceOut:
@@ -77,6 +82,7 @@ def visible_invoices(
     limit: int,
     offset: int,
 ) -> tuple[list[Any], int]:
+    """A driver's own invoices, an operator's lots' invoices, an admin's all (or one lot's)."""
     from einvoice import queries as inv
 
     if user.role == "driver":
@@ -91,35 +97,38 @@ def visible_invoices(
             if lot_id not in lots:
                 raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to lot {lot_id}")
             lots = [lot_id]
-        if len(lots) != 1:
-            return _several_lots(session, lots, filters, limit, offset)
-        filters = {**filters, "lot_id": lots[0]}
+        filters = {**filters, "lot_ids": lots}
     items = inv.list_invoices(session, limit=limit, offset=offset, **filters)
     return items, inv.count_invoices(session, **filters)
 
 
-def _several_lots(
-    session: SessionDep, lots: list[str], filters: dict[str, Any], limit: int, offset: int
-) -> tuple[list[Any], int]:
-    """An operator of several (or no) lots: the einvoice reads filter one lot at a time."""
-    from einvoice import queries as inv
-    from einvoice.db import invoices
+def invoice_filters(
+    status_: Annotated[InvoiceStatus | None, Query(alias="status")] = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    plate: Annotated[
+        str | None, Query(max_length=20, description="any part of the plate, e.g. 12345")
+    ] = None,
+    code: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="invoice code 1C26MPK-00000013, series C26MPK, number, or MCCQT",
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    """The list's filters as einvoice.queries takes them (unset ones left out)."""
+    given = {
+        "status": status_,
+        "date_from": date_from,
+        "date_to": date_to,
+        "plate": plate,
+        "code": code,
+    }
+    return {k: v for k, v in given.items() if v}
 
-    stmt = select(invoices.c.id).where(invoices.c.lot_id.in_(lots or [""]))
-    if filters.get("status"):
-        stmt = stmt.where(invoices.c.status == filters["status"])
-    if filters.get("date_from"):
-        stmt = stmt.where(invoices.c.issue_date >= filters["date_from"])
-    if filters.get("date_to"):
-        stmt = stmt.where(invoices.c.issue_date <= filters["date_to"])
-    if filters.get("plate"):
-        stmt = stmt.where(invoices.c.plate == filters["plate"])
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    ids = session.scalars(
-        stmt.order_by(invoices.c.issued_at.desc(), invoices.c.id.desc()).limit(limit).offset(offset)
-    ).all()
-    found = [inv.get_invoice(session, i) for i in ids]
-    return [d.invoice for d in found if d is not None], int(total)
+
+InvoiceFiltersDep = Annotated[dict[str, Any], Depends(invoice_filters)]
 
 
 @router.get("/invoices", response_model=Page[InvoiceOut])
@@ -127,22 +136,10 @@ def list_invoices(
     session: SessionDep,
     user: CurrentUser,
     paging: PagingDep,
+    filters: InvoiceFiltersDep,
     lot_id: Annotated[str | None, Query(max_length=40)] = None,
-    status_: Annotated[InvoiceStatus | None, Query(alias="status")] = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    plate: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Page[InvoiceOut]:
     """Newest first: a driver's own invoices, an operator's lots' invoices."""
-    filters: dict[str, Any] = {}
-    if status_:
-        filters["status"] = status_
-    if date_from:
-        filters["date_from"] = date_from
-    if date_to:
-        filters["date_to"] = date_to
-    if plate:
-        filters["plate"] = plate
     items, total = visible_invoices(session, user, lot_id, filters, paging.limit, paging.offset)
     return Page(
         items=[invoice_out(i) for i in items],
@@ -150,6 +147,56 @@ def list_invoices(
         limit=paging.limit,
         offset=paging.offset,
     )
+
+
+CSV_COLUMNS = (
+    "invoice",
+    "mccqt",
+    local_column("issued_at"),
+    "lot_id",
+    "plate",
+    "buyer_name",
+    "buyer_tax_code",
+    "pretax_vnd",
+    "vat_vnd",
+    "total_vnd",
+    "vat_rate",
+    "status",
+    "kind",
+)
+
+
+@router.get(
+    "/invoices.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}}
+)
+def invoices_csv(
+    session: SessionDep,
+    user: CurrentUser,
+    filters: InvoiceFiltersDep,
+    lot_id: Annotated[str | None, Query(max_length=40)] = None,
+    limit: CsvLimit = 10_000,
+) -> Response:
+    """The same invoices as ``/invoices`` for a spreadsheet, in local time."""
+    items, _ = visible_invoices(session, user, lot_id, filters, limit, 0)
+    rows = (
+        (
+            i.key,
+            i.mccqt,
+            local_cell(i.issued_at),
+            i.lot_id,
+            i.plate,
+            i.buyer_name,
+            i.buyer_tax_code,
+            i.pretax_vnd,
+            i.vat_vnd,
+            i.total_vnd,
+            i.vat_rate,
+            i.status,
+            i.kind,
+        )
+        for i in items
+    )
+    return csv_response("invoices.csv", CSV_COLUMNS, rows)
 
 
 def load_invoice(session: SessionDep, user: Principal, invoice_id: int) -> Any:
@@ -181,7 +228,11 @@ def rejection_reasons(detail: Any) -> list[dict[str, Any]]:
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceDetailOut, responses=NO_INVOICE)
 def get_invoice(
-    invoice_id: IdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep
+    invoice_id: IdPath,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    settings: SettingsDep,
 ) -> InvoiceDetailOut:
     from einvoice.render import lookup_url
 
@@ -192,7 +243,8 @@ def get_invoice(
         history=[StatusChangeOut(**h.__dict__) for h in detail.history],
         corrections=[invoice_out(c) for c in detail.corrections],
         rejection_reasons=rejection_reasons(detail),
-        lookup_url=lookup_url(settings.tax_authority_url, mccqt) if mccqt else None,
+        lookup_url=lookup_link(public_base(settings, request), detail.invoice.lookup_code) or None,
+        authority_lookup_url=lookup_url(settings.tax_authority_url, mccqt) if mccqt else None,
     )
 
 
@@ -224,13 +276,29 @@ def invoice_xml(invoice_id: IdPath, session: SessionDep, user: CurrentUser) -> R
     responses=as_json_errors({**AUTH_ERRORS, **NO_INVOICE}),
 )
 def invoice_html(
-    invoice_id: IdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep
+    invoice_id: IdPath,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    settings: SettingsDep,
 ) -> HTMLResponse:
     from einvoice.render import render_html
 
     detail = load_invoice(session, user, invoice_id)
     _, data = invoice_file(session, invoice_id)
-    return HTMLResponse(render_html(data, settings.tax_authority_url, status=detail.invoice.status))
+    return HTMLResponse(
+        render_html(data, settings.tax_authority_url, **face(detail.invoice, settings, request))
+    )
+
+
+def face(summary: Any, settings: SettingsDep, request: Request) -> dict[str, Any]:
+    """What the rendition prints besides the XML: status, lookup code and its QR target."""
+    code = summary.lookup_code or ""
+    return {
+        "status": summary.status,
+        "lookup_code": code,
+        "public_lookup_url": lookup_link(public_base(settings, request), code),
+    }
 
 
 @router.get(
@@ -239,13 +307,17 @@ def invoice_html(
     responses={200: {"content": {"application/pdf": {}}}, **NO_INVOICE},
 )
 def invoice_pdf(
-    invoice_id: IdPath, session: SessionDep, user: CurrentUser, settings: SettingsDep
+    invoice_id: IdPath,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    settings: SettingsDep,
 ) -> Response:
     from einvoice.render import render_pdf
 
     detail = load_invoice(session, user, invoice_id)
     name, data = invoice_file(session, invoice_id)
-    pdf = render_pdf(data, settings.tax_authority_url, status=detail.invoice.status)
+    pdf = render_pdf(data, settings.tax_authority_url, **face(detail.invoice, settings, request))
     return Response(
         pdf,
         media_type="application/pdf",

@@ -1,17 +1,18 @@
-"""Passages (what the gates saw and decided) and parking sessions (entry to exit, fare)."""
+"""Passages: what the gates saw and decided (parking sessions are in ``gateway.api.sessions``)."""
 
 from __future__ import annotations
 
-import csv
-import io
+import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import FileResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from gateway.api import queries
+from gateway.api.csv_export import CsvLimit, csv_response, local_cell, local_column
 from gateway.api.schemas import (
     AUTH_ERRORS,
     MAX_ID,
@@ -23,8 +24,9 @@ from gateway.api.schemas import (
 )
 from gateway.auth.principal import Principal
 from gateway.deps import CurrentUser, SessionDep, SettingsDep
-from gateway.images import MAX_FRAMES, frame_paths
+from gateway.images import MAX_FRAMES, THUMB_WIDTH, frame_paths, thumbnail
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["passages"], responses=AUTH_ERRORS)
 
 
@@ -47,22 +49,6 @@ class PassageOut(BaseModel):
     reason: str
     fare_vnd: int | None
     review_status: str | None
-
-
-class SessionOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    lot_id: str
-    plate_text: str
-    account_id: int | None
-    vehicle_class: str | None
-    status: str
-    entry_at: datetime
-    exit_at: datetime | None
-    fare_vnd: int | None
-    fare_lines: list[dict[str, Any]] | None
-    tariff_version: str | None
-    payment: str | None
 
 
 def passage_out(row: Any) -> PassageOut:
@@ -93,37 +79,75 @@ def can_see(user: Principal, session: SessionDep, lot_id: str, account_id: int |
     return lot_id in queries.visible_lot_ids(session, user)
 
 
+@dataclass(frozen=True)
+class PassageFilters:
+    """The filters of the passage list, its CSV and the operator's search page."""
+
+    lot_id: str | None = None
+    gate_id: str | None = None
+    direction: str | None = None
+    plate: str | None = None
+    review_status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def passage_filters(
+    lot_id: Annotated[str | None, Query(max_length=40)] = None,
+    gate_id: Annotated[str | None, Query(max_length=40)] = None,
+    direction: Literal["entry", "exit"] | None = None,
+    plate: Annotated[
+        str | None, Query(max_length=20, description="any part of the plate, e.g. 12345")
+    ] = None,
+    review_status: Literal["pending", "resolved"] | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+) -> PassageFilters:
+    return PassageFilters(lot_id, gate_id, direction, plate, review_status, since, until)
+
+
+PassageFiltersDep = Annotated[PassageFilters, Depends(passage_filters)]
+
+
+def find_passages(
+    session: SessionDep,
+    user: Principal,
+    f: PassageFilters,
+    *,
+    limit: int,
+    offset: int = 0,
+    after_id: int | None = None,
+) -> queries.Window:
+    lots, account_id = scope(session, user, f.lot_id)
+    return queries.passages(
+        session,
+        lots,
+        account_id=account_id,
+        gate_id=f.gate_id,
+        direction=f.direction,
+        plate=f.plate,
+        review_status=f.review_status,
+        since=f.since,
+        until=f.until,
+        after_id=after_id,
+        limit=limit,
+        offset=offset,
+    )
+
+
 @router.get("/passages", response_model=Page[PassageOut])
 def list_passages(
     session: SessionDep,
     user: CurrentUser,
     paging: PagingDep,
-    lot_id: Annotated[str | None, Query(max_length=40)] = None,
-    gate_id: Annotated[str | None, Query(max_length=40)] = None,
-    direction: Literal["entry", "exit"] | None = None,
-    plate: Annotated[str | None, Query(max_length=20)] = None,
-    review_status: Literal["pending", "resolved"] | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    filters: PassageFiltersDep,
     after_id: Annotated[
         int | None, Query(ge=0, le=MAX_ID, description="only newer than this id")
     ] = None,
 ) -> Page[PassageOut]:
     """Newest first. Operators see their lots; drivers their own account's passages."""
-    lots, account_id = scope(session, user, lot_id)
-    window = queries.passages(
-        session,
-        lots,
-        account_id=account_id,
-        gate_id=gate_id,
-        direction=direction,
-        plate=plate,
-        review_status=review_status,
-        since=since,
-        until=until,
-        after_id=after_id,
-        limit=paging.limit,
-        offset=paging.offset,
+    window = find_passages(
+        session, user, filters, limit=paging.limit, offset=paging.offset, after_id=after_id
     )
     return Page(
         items=[passage_out(p) for p in window.items],
@@ -144,7 +168,7 @@ def load_passage(session: SessionDep, user: Principal, passage_id: int) -> Any:
 
 CSV_COLUMNS = (
     "id",
-    "captured_at",
+    local_column("captured_at"),
     "lot_id",
     "gate_id",
     "direction",
@@ -164,28 +188,29 @@ CSV_COLUMNS = (
 def passages_csv(
     session: SessionDep,
     user: CurrentUser,
-    lot_id: Annotated[str | None, Query(max_length=40)] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
+    filters: PassageFiltersDep,
+    limit: CsvLimit = 10_000,
 ) -> Response:
-    """The same rows as ``/passages`` (newest first) for a spreadsheet."""
-    lots, account_id = scope(session, user, lot_id)
-    window = queries.passages(
-        session, lots, account_id=account_id, since=since, until=until, limit=limit
+    """The same rows as ``/passages`` (newest first) for a spreadsheet, in local time."""
+    window = find_passages(session, user, filters, limit=limit)
+    rows = (
+        (
+            p.id,
+            local_cell(p.captured_at),
+            p.lot_id,
+            p.gate_id,
+            p.direction,
+            p.plate_read,
+            p.plate_text,
+            p.plate_confidence,
+            p.opened,
+            p.reason,
+            p.fare_vnd,
+            p.review_status,
+        )
+        for p in window.items
     )
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(CSV_COLUMNS)
-    for p in window.items:
-        row = passage_out(p).model_dump()
-        row["captured_at"] = p.captured_at.isoformat()
-        writer.writerow([row[c] for c in CSV_COLUMNS])
-    return Response(
-        buf.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="passages.csv"'},
-    )
+    return csv_response("passages.csv", CSV_COLUMNS, rows)
 
 
 @router.get(
@@ -209,52 +234,20 @@ def passage_image(
     user: CurrentUser,
     settings: SettingsDep,
     frame: Annotated[int, Query(ge=0, lt=MAX_FRAMES, description="0 = the first frame")] = 0,
-) -> FileResponse:
+    size: Annotated[
+        Literal["full", "thumb"], Query(description=f"thumb: {THUMB_WIDTH} px wide, for lists")
+    ] = "full",
+) -> Response:
     """A camera frame of the passage (JPEG); the gate sends 1-5 per passage."""
     row = load_passage(session, user, passage_id)
     paths = frame_paths(settings.data_dir, row.image_ref) if row.image_ref else []
     if frame >= len(paths):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such stored frame for this passage")
-    return FileResponse(paths[frame], media_type="image/jpeg")
-
-
-@router.get("/sessions", response_model=Page[SessionOut], tags=["sessions"])
-def list_sessions(
-    session: SessionDep,
-    user: CurrentUser,
-    paging: PagingDep,
-    lot_id: Annotated[str | None, Query(max_length=40)] = None,
-    status_: Annotated[Literal["open", "closed", "void"] | None, Query(alias="status")] = None,
-    plate: Annotated[str | None, Query(max_length=20)] = None,
-) -> Page[SessionOut]:
-    lots, account_id = scope(session, user, lot_id)
-    window = queries.sessions(
-        session,
-        lots,
-        account_id=account_id,
-        status=status_,
-        plate=plate,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
-    return Page(
-        items=[SessionOut.model_validate(s) for s in window.items],
-        total=window.total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
-
-
-@router.get(
-    "/sessions/{session_id}",
-    response_model=SessionOut,
-    tags=["sessions"],
-    responses=not_found("no such parking session"),
-)
-def get_session(session_id: IdPath, session: SessionDep, user: CurrentUser) -> SessionOut:
-    row = queries.parking_session(session, session_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no session {session_id}")
-    if not can_see(user, session, row.lot_id, row.account_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to session {session_id}")
-    return SessionOut.model_validate(row)
+    private = {"Cache-Control": "private, max-age=86400"}  # a stored frame never changes
+    if size == "thumb":
+        try:
+            return Response(thumbnail(paths[frame]), media_type="image/jpeg", headers=private)
+        except (OSError, ValueError) as exc:  # not a picture Pillow can read
+            log.warning("no thumbnail of %s: %s", paths[frame], exc)
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "frame unreadable") from None
+    return FileResponse(paths[frame], media_type="image/jpeg", headers=private)

@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from billing.adapters import orm as b
+from billing.domain.plates import plate_key
 from gateway.auth.principal import Principal
 from gateway.web.formatting import LOCAL_TZ
 
@@ -98,6 +99,12 @@ def topups(session: Session, account_id: int, limit: int, offset: int) -> Window
 # ------------------------------------------------------------------ passages and sessions
 
 
+def plate_search_key(text: str | None) -> str:
+    """What a typed plate is compared on: letters and digits only, so ``30a 12345``,
+    ``30A-123.45`` and ``123.45`` all find ``30A-123.45`` (a part is enough)."""
+    return plate_key(text or "")
+
+
 def passages(
     session: Session,
     lot_ids: Sequence[str] | None,
@@ -122,8 +129,9 @@ def passages(
         stmt = stmt.where(b.Passage.gate_id == gate_id)
     if direction:
         stmt = stmt.where(b.Passage.direction == direction)
-    if plate:
-        stmt = stmt.where(b.Passage.plate_text.ilike(f"%{plate}%"))
+    key = plate_search_key(plate)
+    if key:
+        stmt = stmt.where(b.Passage.plate_key.contains(key, autoescape=True))
     if review_status:
         stmt = stmt.where(b.Passage.review_status == review_status)
     if since:
@@ -137,6 +145,15 @@ def passages(
 
 def passage(session: Session, passage_id: int) -> b.Passage | None:
     return session.get(b.Passage, passage_id)
+
+
+def exit_event_ids(session: Session, passage_ids: Sequence[int | None]) -> dict[int, str]:
+    """Gate event id of each exit passage: the key an exit's invoice is found by."""
+    wanted = [i for i in passage_ids if i]
+    if not wanted:
+        return {}
+    stmt = select(b.Passage.id, b.Passage.event_id).where(b.Passage.id.in_(wanted))
+    return {int(pid): str(event_id) for pid, event_id in session.execute(stmt)}
 
 
 def review_actions(session: Session, passage_id: int) -> list[b.ReviewAction]:
@@ -155,9 +172,13 @@ def sessions(
     account_id: int | None = None,
     status: str | None = None,
     plate: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> Window:
+    """Newest first. ``since``/``until``: stays that overlap the interval (a car parked across
+    midnight belongs to both days)."""
     stmt = select(b.ParkingSession).order_by(b.ParkingSession.id.desc())
     if lot_ids is not None:
         stmt = stmt.where(b.ParkingSession.lot_id.in_(lot_ids))
@@ -165,8 +186,15 @@ def sessions(
         stmt = stmt.where(b.ParkingSession.account_id == account_id)
     if status:
         stmt = stmt.where(b.ParkingSession.status == status)
-    if plate:
-        stmt = stmt.where(b.ParkingSession.plate_text.ilike(f"%{plate}%"))
+    key = plate_search_key(plate)
+    if key:
+        stmt = stmt.where(b.ParkingSession.plate_key.contains(key, autoescape=True))
+    if until:
+        stmt = stmt.where(b.ParkingSession.entry_at < until)
+    if since:
+        stmt = stmt.where(
+            or_(b.ParkingSession.exit_at.is_(None), b.ParkingSession.exit_at >= since)
+        )
     return page(session, stmt, limit, offset)
 
 

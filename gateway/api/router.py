@@ -14,6 +14,7 @@ from gateway.api import (
     reconciliation,
     reports,
     review,
+    sessions,
     topups,
     users,
 )
@@ -28,6 +29,7 @@ def build() -> APIRouter:
         topups,
         lots,
         passages,
+        sessions,
         review,
         reports,
         invoices,

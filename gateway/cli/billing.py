@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -24,6 +25,7 @@ from billing.domain.tariffs import local_zone, price_stay
 from billing.domain.vat import rate_on
 from billing.services.reads import LOCAL
 from gateway.cli.common import database_uow
+from gateway.cli.listing import Col, JsonFlag, emit
 from gateway.db import make_engine, make_session_factory
 from gateway.settings import get_settings
 
@@ -84,20 +86,28 @@ def _local(t: datetime | None) -> str:
 def accounts_list(
     search: str = typer.Option(None, "--search", "-s", help="Part of a name, tax code or plate."),
     limit: int = typer.Option(50, help="At most this many rows."),
+    as_json: JsonFlag = False,
 ) -> None:
     """List transport accounts with balance and plates."""
-    table = Table("id", "kind", "name", "tax code", "status", "balance", "plates")
-    for a in services.list_accounts(database_uow(), search=search, limit=limit):
-        table.add_row(
-            str(a.id),
-            a.kind,
-            a.name,
-            a.tax_code or "",
-            a.status,
-            _money(a.balance_vnd),
-            ", ".join(v.plate for v in a.vehicles if v.active),
-        )
-    console.print(table)
+    rows = services.list_accounts(database_uow(), search=search, limit=limit)
+    emit(
+        rows,
+        [
+            Col("id", lambda a: a.id, 0, "right"),
+            Col("name", lambda a: a.name, 0, max_width=24),
+            Col("status", lambda a: a.status, 1),
+            Col("balance", lambda a: _money(a.balance_vnd), 0, "right"),
+            Col("plates", lambda a: _plates(a), 1, max_width=24),
+            Col("tax code", lambda a: a.tax_code or "", 2),
+            Col("kind", lambda a: a.kind, 3),
+        ],
+        as_json,
+        asdict,
+    )
+
+
+def _plates(account: Any) -> str:
+    return ", ".join(v.plate for v in account.vehicles if v.active)
 
 
 @accounts.command("show")
@@ -208,20 +218,23 @@ def accounts_notice(account_id: int, level: int = typer.Argument(..., help="VND"
 def vehicles_list(
     account: int = typer.Option(None, "--account", "-a", help="Only this account."),
     all_: bool = typer.Option(False, "--all", help="Include removed vehicles."),
+    as_json: JsonFlag = False,
 ) -> None:
     """List registered vehicles."""
-    table = Table("id", "account", "plate", "key", "class", "colour", "active")
-    for v in services.list_vehicles(database_uow(), account, active_only=not all_):
-        table.add_row(
-            str(v.id),
-            str(v.account_id),
-            v.plate,
-            v.plate_key,
-            v.vehicle_class,
-            v.colour,
-            "yes" if v.active else "no",
-        )
-    console.print(table)
+    emit(
+        services.list_vehicles(database_uow(), account, active_only=not all_),
+        [
+            Col("id", lambda v: v.id, 0, "right"),
+            Col("account", lambda v: v.account_id, 0, "right"),
+            Col("plate", lambda v: v.plate, 0),
+            Col("class", lambda v: v.vehicle_class, 1),
+            Col("active", lambda v: "yes" if v.active else "no", 2),
+            Col("colour", lambda v: v.colour, 3),
+            Col("key", lambda v: v.plate_key, 4),
+        ],
+        as_json,
+        asdict,
+    )
 
 
 @vehicles.command("add")
@@ -268,21 +281,31 @@ def topup(
 
 @tariff.command("list")
 @_clear_errors
-def tariff_list() -> None:
+def tariff_list(as_json: JsonFlag = False) -> None:
     """Every tariff version with its validity."""
     cat = database_uow().tariffs
-    table = Table("tariff", "version", "name", "valid from", "valid until", "classes")
-    for tid in cat.ids():
-        for t in cat.versions(tid):
-            table.add_row(
-                t.id,
-                t.version,
-                t.name,
-                str(t.valid_from),
-                str(t.valid_until or "-"),
-                ", ".join(t.classes),
-            )
-    console.print(table)
+    versions = [t for tid in cat.ids() for t in cat.versions(tid)]
+    emit(
+        versions,
+        [
+            Col("tariff", lambda t: t.id, 0),
+            Col("version", lambda t: t.version, 0),
+            Col("valid from", lambda t: t.valid_from, 1),
+            Col("valid until", lambda t: t.valid_until or "-", 1),
+            Col("name", lambda t: t.name, 2, max_width=30),
+            Col("classes", lambda t: ", ".join(t.classes), 3, max_width=30),
+        ],
+        as_json,
+        lambda t: {
+            "tariff": t.id,
+            "version": t.version,
+            "name": t.name,
+            "valid_from": t.valid_from,
+            "valid_until": t.valid_until,
+            "vat_percent": t.vat_percent,
+            "classes": list(t.classes),
+        },
+    )
 
 
 @tariff.command("show")
@@ -352,14 +375,22 @@ def tariff_quote(
 
 @lots.command("list")
 @_clear_errors
-def lots_list() -> None:
+def lots_list(as_json: JsonFlag = False) -> None:
     """Lots with tariff, capacity and current occupancy."""
     uow = database_uow()
     occ = {o.lot_id: o.occupied for o in services.occupancy(uow)}
-    table = Table("lot", "name", "tariff", "capacity", "parked")
-    for lot in services.list_lots(uow):
-        table.add_row(lot.id, lot.name, lot.tariff_id, str(lot.capacity), str(occ.get(lot.id, 0)))
-    console.print(table)
+    emit(
+        services.list_lots(uow),
+        [
+            Col("lot", lambda lot: lot.id, 0),
+            Col("parked", lambda lot: occ.get(lot.id, 0), 0, "right"),
+            Col("capacity", lambda lot: lot.capacity, 1, "right"),
+            Col("tariff", lambda lot: lot.tariff_id, 1),
+            Col("name", lambda lot: lot.name, 2, max_width=32),
+        ],
+        as_json,
+        lambda lot: {**asdict(lot), "parked": occ.get(lot.id, 0)},
+    )
 
 
 @lots.command("show")

@@ -6,15 +6,17 @@ command run twice (a retry after a timeout) sells or refunds once.
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import asdict
+from datetime import date, datetime
 
 import typer
-from rich.table import Table
 
 from billing import services
 from billing.domain.decisions import vnd
-from gateway.cli.billing import _clear_errors, _local, _money, console
+from billing.services.reads import LOCAL
+from gateway.cli.billing import _clear_errors, _money, console
 from gateway.cli.common import database_uow
+from gateway.cli.listing import Col, JsonFlag, emit
 
 passes = typer.Typer(
     help="Monthly passes: sell from the prepaid balance, list.", no_args_is_help=True
@@ -64,25 +66,28 @@ def passes_list(
     lot: str = typer.Option(None, "--lot", help="Only this lot."),
     valid_on: str = typer.Option(None, "--valid-on", help="Only passes valid that day."),
     limit: int = typer.Option(100, help="At most this many rows."),
+    as_json: JsonFlag = False,
 ) -> None:
     """Monthly passes, newest first."""
-    table = Table("id", "plate", "account", "lot", "kind", "from", "until", "price", "entry")
     day = date.fromisoformat(valid_on) if valid_on else None
-    for p in services.list_passes(
-        database_uow(), account_id=account, lot_id=lot, valid_on=day, limit=limit
-    ):
-        table.add_row(
-            str(p.id),
-            p.plate,
-            str(p.account_id),
-            p.lot_id,
-            p.kind,
-            str(p.valid_from),
-            str(p.valid_until),
-            vnd(p.price_vnd),
-            str(p.journal_entry_id or ""),
-        )
-    console.print(table)
+    emit(
+        services.list_passes(
+            database_uow(), account_id=account, lot_id=lot, valid_on=day, limit=limit
+        ),
+        [
+            Col("id", lambda p: p.id, 0, "right"),
+            Col("plate", lambda p: p.plate, 0),
+            Col("from", lambda p: p.valid_from, 0),
+            Col("until", lambda p: p.valid_until, 0),
+            Col("kind", lambda p: p.kind, 1),
+            Col("lot", lambda p: p.lot_id, 1),
+            Col("price", lambda p: vnd(p.price_vnd), 1, "right"),
+            Col("account", lambda p: p.account_id, 2, "right"),
+            Col("entry", lambda p: p.journal_entry_id or "", 3, "right"),
+        ],
+        as_json,
+        asdict,
+    )
 
 
 # ---------------------------------------------------------------- refund
@@ -122,36 +127,30 @@ def refund(
 def review_list(
     lot: str = typer.Option(None, "--lot", help="Only this lot."),
     limit: int = typer.Option(100, help="At most this many rows."),
+    as_json: JsonFlag = False,
 ) -> None:
     """Passages waiting for an operator, oldest first."""
-    table = Table(
-        "passage",
-        "time",
-        "lot",
-        "gate",
-        "dir",
-        "plate",
-        "read",
-        "reason",
-        "open",
-        "fare",
-        "session",
+    emit(
+        services.review_queue(database_uow(), lot, limit),
+        [
+            Col("passage", lambda p: p.id, 0, "right"),
+            Col("time", lambda p: _short_time(p.captured_at), 0),
+            Col("dir", lambda p: p.direction, 1),
+            Col("plate", lambda p: p.plate or "?", 0),
+            Col("reason", lambda p: p.reason, 1, max_width=20),
+            Col("fare", lambda p: _money(p.fare_vnd), 2, "right"),
+            Col("lot/gate", lambda p: f"{p.lot_id}/{p.gate_id}", 2, max_width=22),
+            Col("read", lambda p: p.plate_read or "", 3),
+            Col("session", lambda p: p.session_id or "", 4, "right"),
+            Col("open", lambda p: "yes" if p.opened else "no", 4),
+        ],
+        as_json,
+        asdict,
     )
-    for p in services.review_queue(database_uow(), lot, limit):
-        table.add_row(
-            str(p.id),
-            _local(p.captured_at),
-            p.lot_id,
-            p.gate_id,
-            p.direction,
-            p.plate or "",
-            p.plate_read or "",
-            p.reason,
-            "yes" if p.opened else "no",
-            _money(p.fare_vnd),
-            str(p.session_id or ""),
-        )
-    console.print(table)
+
+
+def _short_time(t: datetime | None) -> str:
+    return "" if t is None else t.astimezone(LOCAL).strftime("%d/%m %H:%M")
 
 
 @review.command("charge")

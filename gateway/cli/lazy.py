@@ -43,6 +43,8 @@ MODULE_EXTRAS: Mapping[str, str] = {
             "argon2",
             "itsdangerous",
             "plotly",
+            "fastapi_offline",
+            "zopfli",
         ),
         "gateway",
     ),

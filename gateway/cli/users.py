@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.auth import users as user_service
+from gateway.cli.listing import Col, JsonFlag, emit
 from gateway.db import make_engine, make_session_factory
 from gateway.settings import get_settings
 
@@ -42,23 +43,25 @@ def create(
 
 
 @app.command("list")
-def list_users() -> None:
+def list_users(as_json: JsonFlag = False) -> None:
     """List users, their roles and grants."""
     with _session_factory()() as session:
         rows = user_service.list_users(session)
-    table = Table("id", "username", "name", "role", "account", "lots", "companies", "active")
-    for r in rows:
-        table.add_row(
-            str(r.id),
-            r.username,
-            r.display_name,
-            r.role,
-            r.account_id or "",
-            ", ".join(r.lots),
-            ", ".join(r.companies),
-            "yes" if r.active else "no",
-        )
-    Console().print(table)
+    emit(
+        rows,
+        [
+            Col("id", lambda u: u.id, 0, "right"),
+            Col("username", lambda u: u.username, 0, max_width=20),
+            Col("role", lambda u: u.role, 0),
+            Col("account", lambda u: u.account_id or "", 1),
+            Col("lots", lambda u: ", ".join(u.lots), 1, max_width=24),
+            Col("companies", lambda u: ", ".join(u.companies), 2, max_width=20),
+            Col("name", lambda u: u.display_name, 3, max_width=24),
+            Col("active", lambda u: "yes" if u.active else "no", 4),
+        ],
+        as_json,
+        asdict,
+    )
 
 
 @app.command()

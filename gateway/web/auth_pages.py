@@ -1,13 +1,12 @@
-"""Sign in, sign out, language switch, and the vendored chart library."""
+"""Sign in, sign out and the language switch."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlparse
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from gateway.auth.audit import record
 from gateway.auth.tokens import COOKIE_MAX_AGE_S, COOKIE_NAME
@@ -87,19 +86,3 @@ def set_lang(code: str, request: Request) -> RedirectResponse:
     if code in LANGS:
         response.set_cookie("lang", code, max_age=365 * 86400, samesite="lax")
     return response
-
-
-def plotly_js_path() -> Path:
-    import plotly
-
-    return Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
-
-
-@router.get("/static/vendor/plotly.min.js")
-def plotly_js() -> FileResponse:
-    """Plotly's browser bundle as shipped inside the installed plotly package (no CDN)."""
-    return FileResponse(
-        plotly_js_path(),
-        media_type="application/javascript",
-        headers={"Cache-Control": "public, max-age=86400"},
-    )

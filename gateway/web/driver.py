@@ -15,6 +15,7 @@ from gateway.api.topups import MAX_TOP_UP_VND, MIN_TOP_UP_VND, simulate_payment
 from gateway.auth.audit import record
 from gateway.auth.principal import Principal
 from gateway.deps import SessionDep, SessionFactoryDep, SettingsDep, UowDep, release
+from gateway.invoice_links import lookup_link, public_base
 from gateway.web.rendering import render
 from gateway.web.session import DriverPage
 
@@ -178,7 +179,7 @@ def invoices(
     request: Request, session: SessionDep, user: DriverPage, settings: SettingsDep
 ) -> HTMLResponse:
     from einvoice import queries as inv
-    from einvoice.render import lookup_url, qr_svg
+    from einvoice.render import qr_svg
 
     account_id = _account_id(user)
     items = inv.list_invoices(session, account_id=account_id, limit=100)
@@ -189,7 +190,7 @@ def invoices(
             reasons[item.id] = rejection_reasons(detail) if detail else []
     qr = {}
     for item in items:
-        url = lookup_url(settings.tax_authority_url, item.mccqt) if item.mccqt else ""
+        url = lookup_link(public_base(settings, request), item.lookup_code)
         qr[item.id] = (url, qr_svg(url) if url else "")
     return render(
         request,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from gateway.web.console_labels import CONSOLE_LABELS
+
 LANGS = ("vi", "en")
 DEFAULT_LANG = "vi"
 
@@ -137,6 +139,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "reason_exit_without_entry": ("ra không có lượt vào", "exit without entry"),
     "reason_low_balance": ("số dư không đủ", "balance too low"),
     "reason_account_suspended": ("tài khoản bị khóa", "account suspended"),
+    **CONSOLE_LABELS,
 }
 
 

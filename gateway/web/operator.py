@@ -16,10 +16,12 @@ from gateway.api.lots import tariff_versions
 from gateway.api.reports import date_range, today_local
 from gateway.api.review import act
 from gateway.api.schemas import IdPath
+from gateway.auth.principal import Principal
 from gateway.deps import SessionDep, SettingsDep, UowDep
 from gateway.images import frame_paths
 from gateway.web import charts
 from gateway.web.rendering import lang_of, render
+from gateway.web.search import PAGE_SIZE, Pager, SearchDep
 from gateway.web.session import OperatorPage, PageForbidden
 
 router = APIRouter(prefix="/dashboard")
@@ -122,23 +124,96 @@ def dashboard(
     )
 
 
-@router.get("/passages", response_class=HTMLResponse)
-def live_feed(
-    request: Request, session: SessionDep, user: OperatorPage, lot_id: str | None = None
-) -> HTMLResponse:
+def lot_scope(
+    session: SessionDep, user: Principal, lot_id: str | None
+) -> tuple[list[Any], list[str]]:
+    """(the lots this person may see, the ids a page is limited to: one lot or all of them)."""
     lots = queries.visible_lots(session, user)
-    lot_ids = [lot.id for lot in lots]
-    scope = [lot_id] if lot_id in lot_ids else lot_ids
-    recent = queries.passages(session, scope, limit=30)
+    if lot_id and lot_id not in {lot.id for lot in lots}:
+        raise PageForbidden()
+    return lots, [lot_id] if lot_id else [lot.id for lot in lots]
+
+
+@router.get("/passages", response_class=HTMLResponse)
+def passages_page(
+    request: Request,
+    session: SessionDep,
+    user: OperatorPage,
+    search: SearchDep,
+    direction: Annotated[str, Query(max_length=5)] = "",
+) -> HTMLResponse:
+    """Live passages; with a plate, days or a direction, a search through all of them."""
+    lots, scope = lot_scope(session, user, search.lot_id)
+    direction = direction if direction in ("entry", "exit") else ""
+    window = queries.passages(
+        session,
+        scope,
+        plate=search.plate or None,
+        direction=direction or None,
+        since=search.since,
+        until=search.until,
+        limit=PAGE_SIZE,
+        offset=search.offset,
+    )
+    live = not (search.narrowed or direction) and search.page == 1
     return render(
         request,
         "operator/passages.html",
         user,
         nav="passages",
         lots=lots,
-        lot_id=lot_id or "",
-        passages=recent.items,
-        last_id=max((p.id for p in recent.items), default=0),
+        search=search,
+        direction=direction,
+        pager=Pager.of(search, window.total),
+        passages=window.items,
+        live=live,
+        extra={"direction": direction} if direction else {},
+        lot_id=search.lot_id,
+        last_id=max((p.id for p in window.items), default=0),
+        csv_url=search.api_link("/api/v1/passages.csv", direction=direction),
+    )
+
+
+@router.get("/sessions", response_class=HTMLResponse)
+def sessions_page(
+    request: Request,
+    session: SessionDep,
+    user: OperatorPage,
+    search: SearchDep,
+    status: Annotated[str, Query(max_length=10)] = "",
+) -> HTMLResponse:
+    """Parking sessions (entry to exit) by lot, plate and the days they overlap."""
+    from einvoice import queries as inv
+
+    lots, scope = lot_scope(session, user, search.lot_id)
+    status = status if status in ("open", "closed", "void") else ""
+    window = queries.sessions(
+        session,
+        scope,
+        status=status or None,
+        plate=search.plate or None,
+        since=search.since,
+        until=search.until,
+        limit=PAGE_SIZE,
+        offset=search.offset,
+    )
+    exits = queries.exit_event_ids(session, [s.exit_passage_id for s in window.items])
+    invoice_of = inv.invoice_ids_by_event(session, list(exits.values()))
+    return render(
+        request,
+        "operator/sessions.html",
+        user,
+        nav="sessions",
+        lots=lots,
+        search=search,
+        status=status,
+        pager=Pager.of(search, window.total),
+        sessions=window.items,
+        invoice_ids={
+            s.id: invoice_of.get(exits.get(s.exit_passage_id or 0, "")) for s in window.items
+        },
+        lot_names=_lot_names(lots),
+        csv_url=search.api_link("/api/v1/sessions.csv", status=status),
     )
 
 
@@ -244,12 +319,26 @@ def invoices_page(
     request: Request,
     session: SessionDep,
     user: OperatorPage,
-    status: str | None = None,
+    search: SearchDep,
+    status: Annotated[str, Query(max_length=10)] = "",
+    code: Annotated[str, Query(max_length=40)] = "",
 ) -> HTMLResponse:
+    """Invoices by lot, plate, invoice code or number, date and the tax authority's status."""
     from einvoice import queries as inv
 
-    filters = {"status": status} if status in ("signed", "sent", "accepted", "rejected") else {}
-    items, total = visible_invoices(session, user, None, filters, 100, 0)
+    lots, _ = lot_scope(session, user, search.lot_id)
+    status = status if status in ("signed", "sent", "accepted", "rejected") else ""
+    filters: dict[str, Any] = {
+        "status": status or None,
+        "plate": search.plate or None,
+        "code": code.strip() or None,
+        "date_from": search.day_from,
+        "date_to": search.day_to,
+    }
+    filters = {k: v for k, v in filters.items() if v is not None}
+    items, total = visible_invoices(
+        session, user, search.lot_id or None, filters, PAGE_SIZE, search.offset
+    )
     reasons = {}
     for item in items:
         if item.status == "rejected":
@@ -260,10 +349,18 @@ def invoices_page(
         "operator/invoices.html",
         user,
         nav="invoices",
+        lots=lots,
+        lot_names=_lot_names(lots),
+        search=search,
         invoices=items,
-        total=total,
+        pager=Pager.of(search, total),
         reasons=reasons,
-        status=status or "",
+        status=status,
+        code=code.strip(),
+        extra={k: v for k, v in {"status": status, "code": code.strip()}.items() if v},
+        csv_url=search.api_link(
+            "/api/v1/invoices.csv", by_date=True, status=status, code=code.strip()
+        ),
     )
 
 

@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from gateway.auth.principal import Principal
-from gateway.web.formatting import local_date, local_time, percent, vnd
+from gateway.web.assets import asset_url
+from gateway.web.formatting import local_date, local_time, percent, stay_length, vnd
 from gateway.web.i18n import normalize_lang, reason_labels, translator
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -25,6 +26,8 @@ def templates() -> Jinja2Templates:
     tpl.env.filters["local_time"] = local_time
     tpl.env.filters["local_date"] = local_date
     tpl.env.filters["percent"] = percent
+    tpl.env.filters["stay_length"] = stay_length
+    tpl.env.globals["vendor_url"] = asset_url
     return tpl
 
 

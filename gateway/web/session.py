@@ -41,5 +41,12 @@ def page_driver(user: PageUser) -> Principal:
     return user
 
 
+def page_admin(user: PageUser) -> Principal:
+    if not user.is_admin:
+        raise PageForbidden()
+    return user
+
+
 OperatorPage = Annotated[Principal, Depends(page_operator)]
+AdminPage = Annotated[Principal, Depends(page_admin)]
 DriverPage = Annotated[Principal, Depends(page_driver)]

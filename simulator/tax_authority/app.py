@@ -12,10 +12,12 @@ from cryptography import x509
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp
 
 from simulator.tax_authority import api, db, pages
+from simulator.tax_authority.captcha import CaptchaSource, PictureCaptcha
 from simulator.tax_authority.checks import LOCAL_TZ, Checkers, default_checkers
 from simulator.tax_authority.faults import FaultDice, FaultInjector, FaultPlan
 from simulator.tax_authority.registry import RegisteredSeller, parse_series_patterns
@@ -75,6 +77,7 @@ def create_app(
     checkers: Checkers | None = None,
     countersign: Countersign | None = None,
     clock: Callable[[], datetime] | None = None,
+    captcha: CaptchaSource | None = None,
 ) -> FastAPI:
     """Build the app. Without ``countersign`` the authority's key comes from the settings
     (or the demo key set), loaded on the first coding request."""
@@ -109,6 +112,7 @@ def create_app(
     app.state.sessions = sessions
     app.state.service = service
     app.state.templates = make_templates()
+    app.state.captcha = captcha or PictureCaptcha()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     app.include_router(api.router)
@@ -132,9 +136,20 @@ class _LazyCountersign:
 
 
 def make_templates() -> Jinja2Templates:
-    templates = Jinja2Templates(directory=HERE / "templates")
+    # Our pages, and einvoice's face of an invoice (``_invoice.html``) to show one as a document.
+    loader = ChoiceLoader([FileSystemLoader(HERE / "templates"), PackageLoader("einvoice")])
+    templates = Jinja2Templates(env=Environment(loader=loader, autoescape=True))
     templates.env.filters["vnd"] = lambda v: "" if v is None else f"{int(v):,}".replace(",", ".")
     templates.env.filters["local"] = local_time
+    templates.env.globals["modes"] = {
+        "cash_register": "Khởi tạo từ máy tính tiền",
+        "authority_coded": "Có mã của cơ quan thuế",
+    }
+    templates.env.globals["roles"] = {
+        "seller": "người bán",
+        "authority": "cơ quan thuế",
+        "unknown": "không rõ",
+    }
     return templates
 
 
@@ -144,4 +159,4 @@ def local_time(value: datetime | None) -> str:
         return ""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
+    return value.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M:%S")

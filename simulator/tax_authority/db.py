@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -93,6 +94,9 @@ class InvoiceRow(Base):
     total_pretax: Mapped[int] = mapped_column(BigInteger)
     total_vat: Mapped[int] = mapped_column(BigInteger)
     total: Mapped[int] = mapped_column(BigInteger)
+    # The vehicle's plate as the invoice names it (TTKhac "Biển số xe"), letters and digits
+    # only, so a tax officer's search finds it however it is typed.
+    plate_key: Mapped[str | None] = mapped_column(String(16), index=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     message_id: Mapped[str] = mapped_column(String(64), index=True)
     content_sha256: Mapped[str] = mapped_column(String(64), index=True)
@@ -140,8 +144,18 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+# Columns added after the first release: (table, column, DDL type). create_all makes new tables
+# only, so a database kept from an earlier run (the demo's) gets them here.
+ADDED_COLUMNS = (("ta_invoice", "plate_key", "VARCHAR(16)"),)
+
+
 def create_schema(engine: Engine) -> None:
     metadata.create_all(engine)
+    with engine.begin() as conn:
+        for table, column, ddl in ADDED_COLUMNS:
+            have = {c["name"] for c in inspect(conn).get_columns(table)}
+            if column not in have:
+                conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from simulator.tax_authority.captcha import CaptchaSource
 from simulator.tax_authority.service import TaxAuthority
 from simulator.tax_authority.settings import TaxAuthoritySettings
 
@@ -30,7 +31,12 @@ def get_templates(request: Request) -> Jinja2Templates:
     return request.app.state.templates
 
 
+def get_captcha(request: Request) -> CaptchaSource:
+    return request.app.state.captcha
+
+
 ServiceDep = Annotated[TaxAuthority, Depends(get_service)]
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[TaxAuthoritySettings, Depends(get_settings)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
+CaptchaDep = Annotated[CaptchaSource, Depends(get_captcha)]

@@ -123,6 +123,34 @@ _TABLE: tuple[ErrorCode, ...] = (
     ),
 )
 
+# The same meanings in Vietnamese, for the tax office's pages.
+VIETNAMESE: dict[str, str] = {
+    "T001": "Thông điệp không phải XML hợp lệ.",
+    "T002": "Thông điệp vượt quá dung lượng cho phép.",
+    "T003": "Thông điệp có khai báo DOCTYPE hoặc thực thể (bị cấm vì lý do an toàn).",
+    "T004": "Loại thông điệp (MLTDiep) không được tiếp nhận.",
+    "T005": "Phần đầu hoặc phần dữ liệu của thông điệp TDiep không đầy đủ.",
+    "T006": "Số hóa đơn trong một thông điệp vượt quá giới hạn.",
+    "E101": "Hóa đơn không đúng định dạng XSD của HDon.",
+    "E102": "Thiếu chữ ký số của người bán, hoặc chữ ký không hợp lệ (nội dung đã bị sửa).",
+    "E103": "Mã số thuế trong chứng thư số khác mã số thuế người bán.",
+    "E104": "Mã số thuế người bán chưa đăng ký sử dụng hóa đơn điện tử.",
+    "E105": "Ký hiệu mẫu số / ký hiệu hóa đơn chưa đăng ký, hoặc không phù hợp hình thức.",
+    "E106": "Số hóa đơn (hoặc mã của cơ quan thuế) đã được tiếp nhận trước đó.",
+    "E107": "Số hóa đơn không tăng dần theo ngày lập trong cùng ký hiệu.",
+    "E108": "Thành tiền của một dòng khác số lượng x đơn giá - chiết khấu.",
+    "E109": "Tổng theo thuế suất khác tổng các dòng, hoặc tiền thuế khác thành tiền x thuế suất.",
+    "E110": "Tổng tiền chưa thuế, tiền thuế hoặc tổng thanh toán không khớp.",
+    "E111": "Số tiền viết bằng chữ không đúng với số tiền thanh toán.",
+    "E112": "Ngày lập (hoặc thời điểm ký) ở tương lai.",
+    "E113": "Ngày lập quá thời hạn gửi cho phép.",
+    "E114": "Năm trong ký hiệu hóa đơn khác năm của ngày lập.",
+    "E115": "Mã của cơ quan thuế (máy tính tiền) thiếu hoặc sai cấu trúc, hoặc gửi kèm mã khi "
+    "cơ quan thuế cấp mã.",
+    "E116": "Mã số thuế ở phần đầu thông điệp khác mã số thuế người bán.",
+    "E117": "Chứng thư số không thuộc tổ chức chứng thực được cơ quan thuế tin cậy.",
+}
+
 BY_CODE: dict[str, ErrorCode] = {e.code: e for e in _TABLE}
 BY_NAME: dict[str, ErrorCode] = {e.name: e for e in _TABLE}
 

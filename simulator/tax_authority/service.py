@@ -48,6 +48,22 @@ class Answer:
     resent: bool = False
 
 
+PLATE_FIELD = "Biển số xe"
+
+
+def plate_key_of(hdon: etree._Element) -> str | None:
+    """The plate an invoice names in its extras, letters and digits only (None without one)."""
+    for info in hdon.iterfind("DLHDon/TTKhac/TTin"):
+        if (info.findtext("TTruong") or "").strip() == PLATE_FIELD:
+            return search_key(info.findtext("DLieu") or "") or None
+    return None
+
+
+def search_key(text: str) -> str:
+    """Upper-case letters and digits: how plates (and what officers type) are compared."""
+    return "".join(ch for ch in text.upper().replace("Đ", "D") if ch.isascii() and ch.isalnum())
+
+
 @dataclass
 class TaxAuthority:
     settings: TaxAuthoritySettings
@@ -330,6 +346,7 @@ class TaxAuthority:
             total_pretax=facts.total_pretax or 0,
             total_vat=facts.total_vat or 0,
             total=facts.total or 0,
+            plate_key=plate_key_of(hdon),
             received_at=self.clock(),
             message_id=header.message_id,
             content_sha256=content_sha,

@@ -40,7 +40,7 @@ function passageRow(p, labels) {
   tr.dataset.passageId = p.id;
   tr.className = "new";
   const img = p.has_image
-    ? `<img class="plate" loading="lazy" src="/api/v1/passages/${p.id}/image" alt="">`
+    ? `<img class="plate" loading="lazy" src="/api/v1/passages/${p.id}/image?size=thumb" alt="">`
     : "—";
   const decision = p.opened ? "open" : "closed";
   const review = p.review_status === "pending" ? ` <span class="badge review">${esc(labels.review)}</span>` : "";

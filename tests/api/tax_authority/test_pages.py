@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from einvoice import tdiep
@@ -11,6 +13,7 @@ from tests.unit.tax_authority.factory import (
     build_invoice,
     envelope,
     now_local,
+    series,
     set_text,
 )
 
@@ -51,36 +54,67 @@ def test_invoice_list_filters_and_search(client: TestClient, keyset: KeySet) -> 
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
     assert results[0].mccqt in page.text and results[1].mccqt in page.text
-    assert "2 invoice(s)" in page.text
+    assert "2 hóa đơn" in page.text
 
     by_buyer = client.get("/", params={"q": "Sao Mai"})
     assert results[1].mccqt in by_buyer.text and results[0].mccqt not in by_buyer.text
     by_code = client.get("/", params={"q": results[0].mccqt})
-    assert "1 invoice(s)" in by_code.text and results[0].mccqt in by_code.text
+    assert "1 hóa đơn" in by_code.text and results[0].mccqt in by_code.text
     by_seller = client.get("/", params={"seller": SELLER_MST, "date": now_local().date()})
-    assert "2 invoice(s)" in by_seller.text
+    assert "2 hóa đơn" in by_seller.text
     by_person = client.get("/", params={"q": "Nguyễn Văn An"})
     assert results[0].mccqt in by_person.text and results[1].mccqt not in by_person.text
     nothing = client.get("/", params={"seller": "0000000000"})
-    assert "No invoice matches." in nothing.text
+    assert "Không có hóa đơn nào phù hợp." in nothing.text
 
 
-def test_detail_and_lookup_show_signature_and_xml(client: TestClient, keyset: KeySet) -> None:
+def test_search_by_series_invoice_code_and_plate(client: TestClient, keyset: KeySet) -> None:
+    results = _seed(client, keyset)
+    symbol = series()  # e.g. C26MPK
+    by_series = client.get("/", params={"q": symbol})
+    assert "2 hóa đơn" in by_series.text
+    for typed in (f"1{symbol}-00000002", f"1/{symbol}/2", f"{symbol}-2", f"1{symbol.lower()}-2"):
+        found = client.get("/", params={"q": typed})
+        assert "1 hóa đơn" in found.text, typed
+        assert results[1].mccqt in found.text and results[0].mccqt not in found.text
+    for plate in ("30A-123.45", "30a12345", "123.45"):
+        assert "2 hóa đơn" in client.get("/", params={"q": plate}).text, plate
+    assert "0 hóa đơn" in client.get("/", params={"q": "99Z-999.99"}).text
+
+
+def test_detail_shows_the_invoice_as_a_document_beside_its_xml(
+    client: TestClient, keyset: KeySet
+) -> None:
     results = _seed(client, keyset)
     code = results[0].mccqt
     assert code is not None
     detail = client.get(f"/invoices/{code}")
     assert detail.status_code == 200
-    assert "valid" in detail.text and SELLER_MST in detail.text
+    assert "hợp lệ" in detail.text and SELLER_MST in detail.text
     assert "rsa-sha256" in detail.text
     assert "&lt;HDon&gt;" in detail.text  # the original XML, escaped
-    assert "25.000" in detail.text
-    lookup = client.get("/lookup", params={"code": code})
-    assert lookup.status_code == 200 and "holds this invoice" in lookup.text
-    missing = client.get("/lookup", params={"code": "M1-26-41849-99999999999"})
-    assert missing.status_code == 404 and "No invoice with code" in missing.text
+    assert '<article class="invoice">' in detail.text  # and the same invoice, readable
+    assert 'Tổng tiền thanh toán: <span class="amount">25.000</span>' in detail.text
+    assert "Số tiền viết bằng chữ" in detail.text and "Mã sự kiện" not in detail.text
+    missing = client.get("/invoices/M1-26-41849-99999999999")
+    assert missing.status_code == 404 and "chưa nhận hóa đơn nào" in missing.text
     xml = client.get(f"/invoices/{code}/xml")
     assert xml.status_code == 200 and code.encode() in xml.content
+
+
+def test_pages_are_in_vietnamese(client: TestClient, keyset: KeySet) -> None:
+    results = _seed(client, keyset)
+    english = re.compile(
+        r">\s*(Invoices received|Totals per seller|Rejections|Error codes|Look up|Seller|Buyer|"
+        r"Filter|Issue date|Received|previous|next|No invoice matches)\b"
+    )
+    for path in ("/", "/sellers", "/rejections", "/errors", "/tra-cuu", "/rejections/1",
+                 f"/invoices/{results[0].mccqt}"):  # fmt: skip
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert '<html lang="vi">' in page.text, path
+        assert not english.search(page.text), (path, english.search(page.text))
+    assert "Số tiền viết bằng chữ không đúng" in client.get("/errors").text
 
 
 def test_totals_per_seller_and_rejections(client: TestClient, keyset: KeySet) -> None:
@@ -91,7 +125,7 @@ def test_totals_per_seller_and_rejections(client: TestClient, keyset: KeySet) ->
     assert "65.000" in sellers.text  # 25,000 + 40,000 accepted
     assert f"/?seller={SELLER_MST}&date={now_local().date()}" in sellers.text
     rejections = client.get("/rejections")
-    assert "E111" in rejections.text and "AMOUNT_IN_WORDS_WRONG" in rejections.text
+    assert "E111" in rejections.text and "Số tiền viết bằng chữ" in rejections.text
     assert "T001" in rejections.text
     only_seller = client.get("/rejections", params={"seller": SELLER_MST})
     assert "E111" in only_seller.text and "T001" not in only_seller.text

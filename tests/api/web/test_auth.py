@@ -155,11 +155,3 @@ def test_create_user_rules(gw_env: Env) -> None:
             create_user(s, "y", PASSWORD, "driver")  # no account
         with pytest.raises(UserError):
             create_user(s, "z", "short", "admin")
-
-
-def test_plotly_is_served_locally(gw_env: Env) -> None:
-    r = gw_env.client.get("/static/vendor/plotly.min.js")
-    assert r.status_code == 200
-    assert r.headers["content-type"].startswith("application/javascript")
-    assert "plotly" in r.text[:2000].lower()
-    assert gw_env.client.get("/static/app.css").status_code == 200

@@ -17,6 +17,7 @@ from tests.api.web.helpers import settle, stay
 OPERATOR_PAGES = (
     "/dashboard",
     "/dashboard/passages",
+    "/dashboard/sessions",
     "/dashboard/review",
     "/dashboard/invoices",
     "/dashboard/tariffs",
@@ -287,7 +288,7 @@ def test_pages_load_nothing_from_other_hosts(world: Env, invoice_maker: object) 
             assert r.status_code == 200, path
             assert not external.findall(r.text), path
     _sign_in(world, "op-b")
-    assert '<script src="/static/vendor/plotly.min.js">' in world.client.get("/dashboard").text
+    assert '<script src="/static/vendor/plotly.min.js?v=' in world.client.get("/dashboard").text
 
 
 def test_codes_and_states_are_shown_in_words_in_both_languages(world: Env) -> None:

@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -131,10 +132,18 @@ def site(tmp_path: Path) -> Iterator[Site]:
         payment_webhook_secret="browser-webhook",
         tax_authority_url="http://127.0.0.1:8100",
     )
+    try:
+        with serve(create_app(settings)) as url:
+            yield Site(url, settings, factory, demo)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """``app`` on uvicorn in a thread, on a free port of 127.0.0.1; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -143,11 +152,10 @@ def site(tmp_path: Path) -> Iterator[Site]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
     try:
-        yield Site(f"http://127.0.0.1:{port}", settings, factory, demo)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        engine.dispose()
 
 
 @pytest.fixture(scope="package")

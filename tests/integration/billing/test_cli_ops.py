@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -48,9 +49,9 @@ def test_account_status_auto_topup_and_notice(cli: CliRunner) -> None:
 def test_vehicles_list_and_remove(cli: CliRunner) -> None:
     out = ok(cli, "vehicles", "list", "--account", "1")
     assert "30A-123.45" in out and "29-B1 678.90" in out and "30G-999.99" not in out
-    vehicle = re.search(r"│\s*(\d+)\s*│\s*1\s*│\s*30A-123\.45", out)
-    assert vehicle is not None
-    assert f"vehicle {vehicle[1]} removed" in ok(cli, "vehicles", "remove", vehicle[1])
+    listed = json.loads(ok(cli, "vehicles", "list", "--account", "1", "--json"))
+    (vehicle,) = [str(v["id"]) for v in listed if v["plate"] == "30A-123.45"]
+    assert f"vehicle {vehicle} removed" in ok(cli, "vehicles", "remove", vehicle)
     assert "30A-123.45" not in ok(cli, "vehicles", "list", "--account", "1")
     assert "30A-123.45" in ok(cli, "vehicles", "list", "--account", "1", "--all")
     assert "no vehicle 999" in fails(cli, "vehicles", "remove", "999")
@@ -61,7 +62,8 @@ def test_tariff_show_and_lot_set_tariff(cli: CliRunner) -> None:
     assert "hn-central@2026" in out and "car_le9" in out and "motorbike" in out
     assert re.search(r"day_night pass [\d.]+đ/month", out)
     assert "now uses airport" in ok(cli, "lots", "set-tariff", CENTRAL_LOT, "airport")
-    assert re.search(rf"{CENTRAL_LOT}\s*│[^│]*│\s*airport", ok(cli, "lots", "list"))
+    lots = {lot["id"]: lot for lot in json.loads(ok(cli, "lots", "list", "--json"))}
+    assert lots[CENTRAL_LOT]["tariff_id"] == "airport"
     assert "no tariff" in fails(cli, "lots", "set-tariff", CENTRAL_LOT, "moon")
 
 
@@ -71,10 +73,9 @@ def test_sell_list_and_refund_a_pass(cli: CliRunner) -> None:
     out = ok(cli, *sell)
     assert "30E-246.80 day_night" in out and "2026-11-30" in out and "4.000.000đ" in out
     assert ok(cli, *sell).split(":")[0] == out.split(":")[0]  # the same pass, sold once
-    listing = ok(cli, "passes", "list", "--account", "3", "--valid-on", "2026-11-15")
-    row = re.search(r"30E-246\.80.*?│\s*(\d+)\s*│\s*$", listing, re.M)
-    assert row is not None, listing
-    entry = row[1]
+    listing = ok(cli, "passes", "list", "--account", "3", "--valid-on", "2026-11-15", "--json")
+    (sold,) = [p for p in json.loads(listing) if p["plate"] == "30E-246.80"]
+    entry = str(sold["journal_entry_id"])
     assert "balance 1.000.000đ" in ok(cli, "accounts", "show", "3")
     refund = ["refund", entry, "--request-id", "R-1", "--reason", "sold twice", "--actor", "op"]
     out = ok(cli, *refund, "--amount", "1000000")

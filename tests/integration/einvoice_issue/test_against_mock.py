@@ -73,8 +73,9 @@ def test_round_trip_in_process_cash_register_and_authority_coded(
             assert report.valid, report
             assert {s.role for s in report.signatures} == {"seller", "authority"}
             assert row.series.startswith("C") and row.series[3] == "T"
-        # The QR target page knows the invoice.
-        page = http.get("/lookup", params={"code": rows[0].mccqt})
+        # The tax office's page of the invoice knows it (the public lookup needs the portal's
+        # fields and a captcha: tests/api/tax_authority/test_portal_lookup.py).
+        page = http.get(f"/invoices/{rows[0].mccqt}")
         assert page.status_code == 200 and rows[0].mccqt in page.text
     with pg_sessions() as s:
         hist = (

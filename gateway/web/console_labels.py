@@ -1,0 +1,113 @@
+"""Words of the operator console and the admin pages (Vietnamese, English).
+
+Kept apart from the shared catalogue (``gateway.web.i18n``), which includes them, so the
+console's pages can grow without editing the driver portal's words.
+"""
+
+from __future__ import annotations
+
+# key: (Vietnamese, English)
+CONSOLE_LABELS: dict[str, tuple[str, str]] = {
+    # search forms
+    "all_lots": ("Tất cả các bãi", "All lots"),
+    "all": ("Tất cả", "All"),
+    "search": ("Tìm kiếm", "Search"),
+    "plate_hint": ("Một phần biển số, ví dụ 12345", "Any part of a plate, e.g. 12345"),
+    "invoice_code": ("Số hoặc ký hiệu hóa đơn", "Invoice number or code"),
+    "invoice_code_hint": (
+        "Ví dụ 1C26MPK-00000013, C26MPK, 13",
+        "E.g. 1C26MPK-00000013, C26MPK, 13",
+    ),
+    "bad_date": ("Ngày không hợp lệ", "Not a date"),
+    "date_order": ("Ngày kết thúc trước ngày bắt đầu", "The end is before the start"),
+    "results": ("kết quả", "results"),
+    "page": ("Trang", "Page"),
+    "previous": ("Trang trước", "Previous"),
+    "next": ("Trang sau", "Next"),
+    "live_updates": ("Đang cập nhật trực tiếp", "Updating live"),
+    "search_results": ("Kết quả tìm kiếm", "Search results"),
+    "clear": ("Xóa bộ lọc", "Clear"),
+    # sessions
+    "sessions": ("Lượt gửi xe", "Parking sessions"),
+    "stay": ("Thời gian gửi", "Stay"),
+    "invoice": ("Hóa đơn", "Invoice"),
+    "session_status": ("Trạng thái lượt gửi", "Session status"),
+    "minutes_short": ("phút", "min"),
+    "hours_short": ("giờ", "h"),
+    # admin
+    "admin": ("Quản trị", "Administration"),
+    "audit_log": ("Nhật ký hệ thống", "Audit log"),
+    "accounts": ("Tài khoản giao thông", "Transport accounts"),
+    "refunds": ("Hoàn tiền", "Refunds"),
+    "passes_admin": ("Vé tháng", "Monthly passes"),
+    "grants": ("Quyền theo bãi", "Lot grants"),
+    "create_user": ("Tạo người dùng", "Create user"),
+    "display_name": ("Tên hiển thị", "Display name"),
+    "role": ("Vai trò", "Role"),
+    "account_for_driver": ("Số tài khoản (lái xe)", "Account no. (drivers)"),
+    "company": ("Công ty vận hành", "Operator company"),
+    "grant": ("Cấp quyền", "Grant"),
+    "active": ("đang hoạt động", "active"),
+    "inactive": ("ngừng hoạt động", "inactive"),
+    "action": ("Thao tác", "Action"),
+    "target": ("Đối tượng", "Target"),
+    "detail": ("Chi tiết", "Detail"),
+    "all_consistent": ("Số liệu khớp", "All consistent"),
+    "mismatches_found": ("Có chênh lệch", "Mismatches found"),
+    "trial_balance": ("Cân đối thử", "Trial balance"),
+    "closed_sessions": ("Lượt đã ra", "Closed stays"),
+    "fares": ("Phí gửi xe", "Fares"),
+    "ledger": ("Sổ cái", "Ledger"),
+    "invoiced": ("Đã xuất hóa đơn", "Invoiced"),
+    "find_account": ("Tìm tài khoản", "Find an account"),
+    "find_account_hint": ("Tên, mã số thuế hoặc biển số", "Name, tax code or plate"),
+    "name": ("Tên", "Name"),
+    "tax_code": ("Mã số thuế", "Tax code"),
+    "address": ("Địa chỉ", "Address"),
+    "phone": ("Điện thoại", "Phone"),
+    "account": ("Tài khoản", "Account"),
+    "account_active": ("đang hoạt động", "active"),
+    "account_suspended": ("tạm khóa", "suspended"),
+    "account_closed": ("đã đóng", "closed"),
+    "statement": ("Sao kê", "Statement"),
+    "description": ("Nội dung", "Description"),
+    "entry_fare": ("Phí gửi xe", "Parking fare"),
+    "entry_pass": ("Vé tháng", "Monthly pass"),
+    "entry_topup": ("Nạp tiền", "Top-up"),
+    "entry_refund": ("Hoàn tiền", "Refund"),
+    "refund": ("Hoàn tiền", "Refund"),
+    "new_refund": ("Hoàn tiền cho một khoản phí", "Refund a fare or a pass"),
+    "journal_entry": ("Bút toán", "Journal entry"),
+    "refund_all": ("toàn bộ phần còn lại", "all that is left"),
+    "refund_once": (
+        "Gửi lại cùng một biểu mẫu chỉ hoàn tiền một lần.",
+        "Sending the same form again refunds once.",
+    ),
+    "sell_pass": ("Bán vé tháng", "Sell a monthly pass"),
+    "pass_kind": ("Loại vé", "Pass kind"),
+    # outcomes (?done=) and form errors
+    "user_created": ("Đã tạo người dùng", "User created"),
+    "grant_added": ("Đã cấp quyền", "Grant added"),
+    "refund_done": ("Đã hoàn tiền", "Refunded"),
+    "pass_sold": ("Đã bán vé tháng", "Pass sold"),
+    "status_changed": ("Đã đổi trạng thái tài khoản", "Account status changed"),
+    "bad_account": ("Số tài khoản không hợp lệ", "Not an account number"),
+    "bad_status": ("Trạng thái không hợp lệ", "Not a status"),
+    "bad_amount": ("Số tiền không hợp lệ", "Not an amount"),
+    "unknown_plate_admin": ("Không có xe nào mang biển số này", "No vehicle has this plate"),
+    # the public invoice lookup
+    "invoice_lookup": ("Tra cứu hóa đơn điện tử", "Look up an e-invoice"),
+    "invoice_lookup_help": (
+        "Nhập mã tra cứu in trên hóa đơn, hoặc quét mã QR trên hóa đơn.",
+        "Type the lookup code printed on the invoice, or scan its QR code.",
+    ),
+    "invoice_lookup_missing": (
+        "Không có hóa đơn nào với mã tra cứu này. Hãy kiểm tra lại mã in trên hóa đơn.",
+        "No invoice has this lookup code. Check the code printed on the invoice.",
+    ),
+    "lookup_code": ("Mã tra cứu", "Lookup code"),
+    "too_many_lookups": (
+        "Bạn đã tra cứu quá nhiều lần. Vui lòng thử lại sau ít phút.",
+        "Too many lookups. Please try again in a few minutes.",
+    ),
+}

@@ -109,6 +109,11 @@ class Tariff:
     def valid_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
 
+    def vat_rate(self, today: date) -> vat.VatRate:
+        """The VAT its prices include from the day it applies (today, if in force): the law's
+        rate by date, not the tariff's."""
+        return vat.rate_on(max(today, self.valid_from))
+
 
 @dataclass(frozen=True)
 class FareLine:

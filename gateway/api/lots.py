@@ -139,7 +139,6 @@ def tariff_versions(tariff_id: str | None = None) -> list[TariffVersionOut]:
     from datetime import UTC
 
     from billing.domain.tariffs import local_zone
-    from billing.domain.vat import rate_on
     from billing.tariffs import load_catalog
 
     catalog = load_catalog()
@@ -153,7 +152,7 @@ def tariff_versions(tariff_id: str | None = None) -> list[TariffVersionOut]:
         except ValueError:
             current = None
         for t in catalog.versions(tid):
-            vat = rate_on(max(now.astimezone(local_zone(t.timezone)).date(), t.valid_from))
+            vat = t.vat_rate(now.astimezone(local_zone(t.timezone)).date())
             out.append(
                 TariffVersionOut(
                     id=t.id,

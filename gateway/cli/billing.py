@@ -302,7 +302,7 @@ def tariff_list(as_json: JsonFlag = False) -> None:
             "name": t.name,
             "valid_from": t.valid_from,
             "valid_until": t.valid_until,
-            "vat_percent": t.vat_percent,
+            "vat_percent": t.vat_rate(datetime.now(LOCAL).date()).percent,
             "classes": list(t.classes),
         },
     )

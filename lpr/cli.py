@@ -40,7 +40,11 @@ def read(
     from lpr.images import to_bgr
     from lpr.reader import PlateReader
 
-    reader = PlateReader(recognizer)
+    try:
+        reader = PlateReader(recognizer)
+    except LprError as exc:  # a recognizer whose model or package is missing
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     failed = False
     for path in images:
         t0 = time.perf_counter()

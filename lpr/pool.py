@@ -25,6 +25,7 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -96,16 +97,14 @@ def _init_worker(make_reader: ReaderFactory, recognizer: str, threads: int, pare
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One inference thread per worker: the workers themselves use the cores.
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    try:
-        import torch
-
-        torch.set_num_threads(threads)
-    except ImportError:  # pragma: no cover - torch is only needed for the EasyOCR path
-        pass
     import cv2
 
     cv2.setNumThreads(threads)
     _READER = make_reader(recognizer)
+    # torch is there only when the reader asked for EasyOCR or CRAFT: never import it here.
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
     log.info("lpr worker %d ready (%s)", os.getpid(), _ready())
 
 

@@ -7,6 +7,7 @@ frames add up, so two agreeing reads beat one confident read, and disagreement c
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import time
@@ -84,6 +85,11 @@ def _auto_recognizers(
     return primary, "rapidocr" if second is None else second
 
 
+def easyocr_installed() -> bool:
+    """Whether EasyOCR (and so torch) is installed, without importing either."""
+    return importlib.util.find_spec("easyocr") is not None
+
+
 class PlateReader:
     def __init__(
         self,
@@ -91,12 +97,14 @@ class PlateReader:
         localizer: Localizer | None = None,
         threshold: float | None = None,
         retry_below: float = 0.9,
-        craft_fallback: bool = True,
+        craft_fallback: bool | None = None,
         second: Recognizer | str | None = None,
         cascade_below: float = 1.01,
     ) -> None:
         """recognizer: an instance or a name; "a+b" reads with a, and with b too when a's
-        confidence is below cascade_below (then the two vote)."""
+        confidence is below cascade_below (then the two vote). craft_fallback: CRAFT (EasyOCR's
+        detector, on torch) as the last resort on a crop; None = when EasyOCR is installed
+        (``parking[easyocr]``), so a lean install (``parking[edge]``) never looks for torch."""
         if recognizer == "auto":
             recognizer, second = _auto_recognizers(second)
         if isinstance(recognizer, str) and "+" in recognizer:
@@ -107,7 +115,7 @@ class PlateReader:
         self.localizer = localizer or OpenCvLocalizer()
         self.threshold = calibration.THRESHOLD if threshold is None else threshold
         self.retry_below = retry_below
-        self.craft_fallback = craft_fallback
+        self.craft_fallback = easyocr_installed() if craft_fallback is None else craft_fallback
         self._craft: Any = None
 
     def warm_up(self) -> None:

@@ -25,11 +25,15 @@ fi
 if [ "${1:-}" = "--system-test-deps" ]; then
   # Debian packages the tests use: xmlsec1 (independent XML-DSig verifier), chromium (browser
   # tests through Playwright, which cannot download its own browser here), mosquitto (broker
-  # binary for tests that run their own configuration).
+  # binary for tests that run their own configuration), ffmpeg and rtsp-server-perl (a local
+  # RTSP camera for the edge's stream reader: ffmpeg publishes a generated clip into the
+  # server, which the reader plays like a camera's stream).
   need=()
   command -v xmlsec1 >/dev/null || need+=(xmlsec1)
   [ -x /usr/bin/chromium ] || need+=(chromium)
   command -v mosquitto >/dev/null || need+=(mosquitto)
+  command -v ffmpeg >/dev/null || need+=(ffmpeg)
+  command -v rtsp-server-perl >/dev/null || need+=(rtsp-server-perl)
   if [ ${#need[@]} -gt 0 ]; then
     echo "== installing Debian packages: ${need[*]}"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo

@@ -64,3 +64,10 @@ def mosquitto() -> tuple[str, int]:
     with socket.create_connection((MQTT_HOST, MQTT_PORT), timeout=3):
         pass
     return MQTT_HOST, MQTT_PORT
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

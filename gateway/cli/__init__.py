@@ -1,8 +1,10 @@
 """The ``parking`` command: one Typer app, each area's commands in a module of its own.
 
-Billing, database and broker commands need only the base install and are registered here; the
-groups that need an optional extra are imported when they run (``gateway.cli.lazy``), so a
-lighter install still has a working ``parking --help`` and ``parking db upgrade``.
+Only the commands that need nothing beyond the base install are imported here (the broker
+configuration and the service commands, which import their parts when they run). Every group
+that needs an optional extra, billing's and the database's included (``parking[db]``), is
+imported when it runs (``gateway.cli.lazy``), so a gate box (``parking[edge]``, no SQLAlchemy)
+still has a working ``parking --help`` and ``parking edge ...``.
 """
 
 from __future__ import annotations
@@ -12,12 +14,58 @@ from typing import ClassVar
 
 import typer
 
-from gateway.cli import billing, db, images, mqtt, service
+from gateway.cli import mqtt, service
 from gateway.cli.lazy import Lazy, LazyGroup, install_hint, missing_extra
+
+
+def _db(target: str, help: str) -> Lazy:
+    return Lazy(target, "db", help)
 
 
 class ParkingGroup(LazyGroup):
     lazy: ClassVar[dict[str, Lazy]] = {
+        "topup": _db(
+            "gateway.cli.billing:topup",
+            "Top up a transport account; the same provider transaction is only ever credited once.",
+        ),
+        "reconcile": _db(
+            "gateway.cli.billing:reconcile",
+            "Tie passages, sessions, fares, ledger and invoices of one day; list every mismatch.",
+        ),
+        "refund": _db(
+            "gateway.cli.billing_ops:refund",
+            "Refund a fare or a pass, in part or in full: a reversing entry and an adjusting "
+            "invoice.",
+        ),
+        "db": _db("gateway.cli.db:app", "Create and migrate the database schema."),
+        "images": _db(
+            "gateway.cli.images:app", "Camera frames kept with passages (personal data)."
+        ),
+        "accounts": _db(
+            "gateway.cli.billing:accounts",
+            "Transport accounts: prepaid balances of drivers and businesses.",
+        ),
+        "vehicles": _db(
+            "gateway.cli.billing:vehicles", "Vehicles (plates) registered on transport accounts."
+        ),
+        "tariff": _db(
+            "gateway.cli.billing:tariff", "Tariff files: list versions, show prices, quote a stay."
+        ),
+        "lots": _db(
+            "gateway.cli.billing:lots", "Lots, their gates, policies and tariffs; demo data."
+        ),
+        "passes": _db(
+            "gateway.cli.billing_ops:passes", "Monthly passes: sell from the prepaid balance, list."
+        ),
+        "review": _db(
+            "gateway.cli.billing_ops:review",
+            "The review queue: passages the machine could not settle, and what to do with them.",
+        ),
+        "edge": Lazy(
+            "edge.cli:app",
+            "edge",
+            "The lot's edge computer: its config file, and checks of its cameras and I/O.",
+        ),
         "users": Lazy(
             "gateway.cli.users:app", "gateway", "Users who sign in: drivers, operators, admins."
         ),
@@ -43,11 +91,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     cls=ParkingGroup,
 )
-app.add_typer(db.app, name="db")
 app.add_typer(mqtt.app, name="mqtt")
-app.add_typer(images.app, name="images")
 service.register(app)
-billing.register(app)
 
 
 def main() -> None:

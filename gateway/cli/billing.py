@@ -44,18 +44,6 @@ tariff = typer.Typer(
 lots = typer.Typer(help="Lots, their gates, policies and tariffs; demo data.", no_args_is_help=True)
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(accounts, name="accounts")
-    app.add_typer(vehicles, name="vehicles")
-    app.add_typer(tariff, name="tariff")
-    app.add_typer(lots, name="lots")
-    app.command("topup")(topup)
-    app.command("reconcile")(reconcile)
-    from gateway.cli import billing_ops  # imports this module's helpers
-
-    billing_ops.register(app)
-
-
 def _clear_errors(fn: F) -> F:
     """Business-rule errors become one red line and exit code 1, not a traceback."""
 

@@ -27,12 +27,6 @@ review = typer.Typer(
 )
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(passes, name="passes")
-    app.add_typer(review, name="review")
-    app.command("refund")(refund)
-
-
 # ---------------------------------------------------------------- passes
 
 

@@ -20,14 +20,15 @@ from typer.core import TyperCommand, TyperGroup
 # Typer ships its own copy of click (``typer._click``) in recent versions and uses the click
 # package in older ones, so the click types below are spelled ``Any``.
 
-PROJECT_PACKAGES = frozenset({"lpr", "billing", "einvoice", "gateway", "simulator"})
+PROJECT_PACKAGES = frozenset({"lpr", "billing", "einvoice", "gateway", "simulator", "edge"})
 
 # Which extra brings a third-party module (top-level import name); see pyproject.toml.
 MODULE_EXTRAS: Mapping[str, str] = {
-    **dict.fromkeys(
-        ("cv2", "onnxruntime", "easyocr", "torch", "torchvision", "rapidocr_onnxruntime"), "lpr"
-    ),
-    **dict.fromkeys(("numpy", "PIL"), "lpr"),
+    **dict.fromkeys(("sqlalchemy", "alembic", "psycopg"), "db"),
+    **dict.fromkeys(("cv2", "onnxruntime", "numpy", "PIL"), "lpr"),
+    **dict.fromkeys(("easyocr", "easyocr_en_models", "torch", "torchvision"), "easyocr"),
+    **dict.fromkeys(("pymodbus",), "edge"),
+    **dict.fromkeys(("gpiod",), "gpio"),
     **dict.fromkeys(
         ("lxml", "cryptography", "num2words", "segno", "reportlab", "jinja2", "httpx"), "einvoice"
     ),
@@ -69,7 +70,8 @@ def install_hint(what: str, extra: str, exc: ModuleNotFoundError) -> str:
 
 @dataclass(frozen=True)
 class Lazy:
-    """``module:attribute`` of a Typer app, the extra it needs, and its line in the help."""
+    """``module:attribute`` of a Typer app (a group) or of a function (one command), the extra
+    it needs, and its line in the help."""
 
     target: str
     extra: str
@@ -84,7 +86,14 @@ class Lazy:
             if extra is None:
                 raise
             return _unavailable(name, self, install_hint(f"parking {name}", extra, exc))
-        command = typer.main.get_group(getattr(module, attr))  # a group even with one command
+        target = getattr(module, attr)
+        command: Any
+        if isinstance(target, typer.Typer):
+            command = typer.main.get_group(target)  # a group even with one command
+        else:  # a plain function: one top-level command (``parking topup ...``)
+            single = typer.Typer()
+            single.command(name)(target)
+            command = typer.main.get_command(single)
         command.name = name
         return command
 

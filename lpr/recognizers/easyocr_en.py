@@ -65,7 +65,13 @@ def checked_weights(which: Sequence[str] = ("craft", RECOGNIZER_MODEL)) -> str:
 
 def load_reader(detector: bool = False, recognizer: bool = True) -> Any:
     """An easyocr.Reader on the checked offline weights, never downloading."""
-    import easyocr
+    try:
+        import easyocr
+    except ModuleNotFoundError as exc:  # a lean install (parking[lpr] or parking[edge])
+        raise ModelMissing(
+            f"EasyOCR is not installed (no module named {exc.name!r}): "
+            "pip install 'parking[easyocr]'"
+        ) from exc
 
     which = [n for n, on in (("craft", detector), (RECOGNIZER_MODEL, recognizer)) if on]
     folder = checked_weights(which)
@@ -86,13 +92,13 @@ class EasyOcrRecognizer:
     name = "easyocr"
 
     def __init__(self, threads: int = 1) -> None:
+        reader = load_reader(detector=False, recognizer=True)  # says so when EasyOCR is missing
         import torch
 
         # Like the other recognizers: one thread per reader process. torch's default (all
         # cores, spinning OpenMP workers) is many times slower on a shared 2-core machine.
         torch.set_num_threads(threads)
         self._torch = torch
-        reader = load_reader(detector=False, recognizer=True)
         self._model = reader.recognizer
         self._model.eval()
         self.charset = "\x00" + reader.character  # index 0 = CTC blank

@@ -1,9 +1,16 @@
-"""RapidOCR's PP-OCRv4 line recognizer (ONNX, shipped inside the rapidocr-onnxruntime wheel)."""
+"""PaddleOCR's PP-OCRv4 line recognizer (ONNX) as a second opinion beside the plate model.
+
+The model file is committed in ``lpr/models/ppocr_v4_rec.onnx`` (taken unchanged from the
+rapidocr-onnxruntime wheel; ``ppocr_v4_rec.json`` says where from and its MD5): that package
+pulls in opencv-python with Qt beside our headless OpenCV, 200 MB a gate box cannot carry,
+for one 11 MB file. Only ONNX Runtime runs it.
+"""
 
 from __future__ import annotations
 
-import os
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -16,18 +23,24 @@ IMG_H = 48
 #: plate model beside it, 224 read as many plates as 320 (97.7 % vs 97.4 %, same 0.18 % wrong
 #: at the threshold) for about 20 % less time per plate (tried 320, 256, 224, 192).
 MIN_WIDTH = 224
-MODEL_FILE = "ch_PP-OCRv4_rec_infer.onnx"
+MODEL = Path(__file__).resolve().parent.parent / "models" / "ppocr_v4_rec.onnx"
 
 
-def model_path() -> str:
+def model_path(path: Path = MODEL) -> str:
+    """The model file, checked against the MD5 in its description (never downloaded)."""
+    from lpr.recognizers.plate_model import file_md5
+
+    described = path.with_suffix(".json")
     try:
-        import rapidocr_onnxruntime
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise ModelMissing("rapidocr-onnxruntime is not installed") from exc
-    path = os.path.join(os.path.dirname(rapidocr_onnxruntime.__file__), "models", MODEL_FILE)
-    if not os.path.isfile(path):
-        raise ModelMissing(f"RapidOCR recognition model missing: {path}")
-    return path
+        expected = str(json.loads(described.read_text(encoding="utf-8"))["md5"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelMissing(f"PP-OCR model description missing or unreadable: {described}") from exc
+    if not path.is_file():
+        raise ModelMissing(f"PP-OCR recognition model missing: {path}")
+    actual = file_md5(path)
+    if actual != expected:
+        raise ModelMissing(f"PP-OCR model {path} is altered: md5 {actual}, expected {expected}")
+    return str(path)
 
 
 class RapidOcrRecognizer:

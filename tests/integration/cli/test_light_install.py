@@ -1,8 +1,10 @@
-"""A base install without the extras: ``parking`` still starts, migrates and runs billing's
-commands; a command that needs a missing extra names the extra instead of a traceback.
+"""Lighter installs: ``parking`` still starts and runs what the install has; a command that
+needs a missing extra names the extra instead of a traceback.
 
 The extras' modules are hidden from a fresh interpreter by a meta path finder that fails every
-import of them, as on a machine where ``pip install parking`` ran without ``[lpr]`` & co.
+import of them, as on a machine where ``pip install 'parking[...]'`` ran without them: the
+central billing install (``parking[db]``), a gate box (``parking[edge]``: no SQLAlchemy, no web
+stack, no torch) and the bare base install.
 """
 
 from __future__ import annotations
@@ -12,19 +14,34 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
+
+from edge.config_draft import simulated_config
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
-# Top-level modules of every extra (pyproject.toml: lpr, einvoice, gateway, simulator).
-EXTRAS_MODULES = [
+# Top-level modules of the extras (pyproject.toml), by what a gate box has and has not.
+DB_MODULES = ["sqlalchemy", "alembic", "psycopg"]
+TORCH_MODULES = ["easyocr", "torch", "torchvision", "rapidocr_onnxruntime"]
+EDGE_MODULES = [
     "cv2",
     "onnxruntime",
-    "easyocr",
-    "torch",
-    "torchvision",
-    "rapidocr_onnxruntime",
+    "numpy",
+    "PIL",
+    "paho",
+    "pymodbus",
+    "httpx",
+    "prometheus_client",
+]
+EXTRAS_MODULES = [
+    *TORCH_MODULES,
+    "cv2",
+    "onnxruntime",
+    "pymodbus",
     "numpy",
     "PIL",
     "lxml",
@@ -65,11 +82,13 @@ runpy.run_module("gateway.cli", run_name="__main__", alter_sys=True)
 """
 
 
-def _parking(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _parking(
+    tmp_path: Path, *args: str, hidden: list[str] = EXTRAS_MODULES
+) -> subprocess.CompletedProcess[str]:
     wrapper = tmp_path / "without_extras.py"
     wrapper.write_text(WITHOUT_EXTRAS)
     return subprocess.run(
-        [sys.executable, str(wrapper), ",".join(EXTRAS_MODULES), *args],
+        [sys.executable, str(wrapper), ",".join(hidden), *args],
         cwd=ROOT,
         env={
             **os.environ,
@@ -87,7 +106,7 @@ def test_the_wrapper_really_hides_the_extras(tmp_path: Path) -> None:
     assert "no module named" in done.stderr.lower(), done.stderr
 
 
-def test_help_migrations_and_billing_commands_need_no_extra(tmp_path: Path) -> None:
+def test_help_migrations_and_billing_commands_need_only_the_db_extra(tmp_path: Path) -> None:
     helped = _parking(tmp_path, "--help")
     assert helped.returncode == 0, helped.stderr
     for command in ("db", "accounts", "lots", "mqtt", "users", "lpr", "einvoice", "demo"):
@@ -121,4 +140,50 @@ def test_a_command_without_its_extra_says_what_to_install(
     done = _parking(tmp_path, *args)
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"pip install 'parking[{extra}]'" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# A gate box: parking[edge] = lpr on ONNX Runtime and OpenCV, MQTT, Modbus, HTTP; nothing else.
+EDGE_BOX_HIDDEN = sorted(set(EXTRAS_MODULES + DB_MODULES) - set(EDGE_MODULES))
+
+
+def test_a_gate_box_runs_its_commands_without_the_database_web_or_torch(tmp_path: Path) -> None:
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "a.jpg"), np.full((360, 640, 3), 90, np.uint8))
+    gate_toml = tmp_path / "gate.toml"
+    gate_toml.write_text(
+        simulated_config(
+            "lot-light", {"g1": "entry"}, frames, data_dir=tmp_path, broker_port=free_port()
+        )
+    )
+    gate_toml.chmod(0o600)
+
+    helped = _parking(tmp_path, "--help", hidden=EDGE_BOX_HIDDEN)
+    assert helped.returncode == 0, helped.stderr
+    assert "edge" in helped.stdout and "accounts" in helped.stdout
+    parsed = _parking(tmp_path, "edge", "check", "-c", str(gate_toml), "--config-only",
+                      hidden=EDGE_BOX_HIDDEN)  # fmt: skip
+    assert parsed.returncode == 0, parsed.stderr
+    checked = _parking(tmp_path, "edge", "check", "-c", str(gate_toml), "--open",
+                       hidden=EDGE_BOX_HIDDEN)  # fmt: skip
+    # everything but the broker (nobody listens on its port) passes, with no import error
+    assert "ok    camera" in checked.stdout and "ok    barrier" in checked.stdout, checked.stderr
+    assert "FAIL  broker" in checked.stdout and "Traceback" not in checked.stderr
+    easyocr = _parking(tmp_path, "lpr", "read", "--recognizer", "easyocr", str(frames / "a.jpg"),
+                       hidden=EDGE_BOX_HIDDEN)  # fmt: skip
+    assert easyocr.returncode == 1
+    assert "pip install 'parking[easyocr]'" in easyocr.stderr and "Traceback" not in easyocr.stderr
+    billing = _parking(tmp_path, "accounts", "list", hidden=EDGE_BOX_HIDDEN)
+    assert billing.returncode == 1
+    assert "pip install 'parking[db]'" in billing.stderr
+
+
+def test_the_bare_base_install_names_the_edge_extra(tmp_path: Path) -> None:
+    everything = sorted(set(EXTRAS_MODULES + DB_MODULES + EDGE_MODULES))
+    helped = _parking(tmp_path, "--help", hidden=everything)
+    assert helped.returncode == 0, helped.stderr
+    done = _parking(tmp_path, "edge", "check", "--config-only", hidden=everything)
+    assert done.returncode == 1
+    assert "pip install 'parking[edge]'" in done.stderr
     assert "Traceback" not in done.stderr

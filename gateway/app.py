@@ -63,6 +63,10 @@ def create_app(settings: Settings | None = None, container: Any = None) -> FastA
         session_factory
     )
     app.state.token_signer = TokenSigner(settings.secret_key)
+    from gateway.notices import senders
+    from gateway.notices.worker import NoticeWorker
+
+    app.state.notice_worker = NoticeWorker(session_factory, senders.from_settings(settings))
 
     from gateway.api import router as api_router
     from gateway.web import assets, docs, pages

@@ -30,6 +30,7 @@ from gateway.settings import Settings
 if TYPE_CHECKING:
     from billing.services import AutoTopUpWorker
     from einvoice.service import InvoicingService
+    from gateway.notices.worker import NoticeWorker
 
 log = logging.getLogger(__name__)
 
@@ -173,22 +174,27 @@ def build_consumer(
 @dataclass
 class InvoiceLoop:
     """Invoicing (einvoice's InvoicingService: invoice requests, refunds and corrections, then
-    the tax authority) in one loop with billing's auto top-ups, so ``parking worker`` and the
-    demo run both."""
+    the tax authority) in one loop with billing's auto top-ups and the driver notices, so
+    ``parking worker`` and the demo run them all."""
 
     invoicing: InvoicingService
     auto_topups: AutoTopUpWorker | None = None
+    notices: NoticeWorker | None = None
     interval_s: float = 0.5
     issued: int = 0
     failures: int = 0
 
     def run_once(self) -> None:
-        if self.auto_topups is not None:
-            try:  # on its own: a provider failure must not hold up invoices, nor the reverse
-                self.auto_topups.run_once()
+        # Each on its own: a provider or mail server failure must not hold up invoices, nor
+        # the reverse.
+        for name, part in (("auto top-up", self.auto_topups), ("notice", self.notices)):
+            if part is None:
+                continue
+            try:
+                part.run_once()
             except Exception:
                 self.failures += 1
-                log.exception("auto top-up worker failed; retrying")
+                log.exception("%s worker failed; retrying", name)
         report = self.invoicing.run_once()
         self.issued += sum(r.outcome == "issued" for r in (*report.issued, *report.corrections))
 
@@ -210,9 +216,25 @@ def build_invoice_services(container: Container) -> InvoiceLoop:
     loop = InvoiceLoop(
         build_invoicing(container.settings, container.session_factory),
         auto_topups=build_auto_topups(container),
+        notices=build_notice_worker(container),
     )
     container._closers.append(loop.close)
     return loop
+
+
+def build_notice_worker(container: Container) -> NoticeWorker:
+    """Driver notices (low balance, receipts, codes) through the senders the settings name."""
+    from datetime import timedelta
+
+    from gateway.notices import senders
+    from gateway.notices.worker import NoticeWorker
+
+    s = container.settings
+    return NoticeWorker(
+        container.session_factory,
+        senders.from_settings(s),
+        receipt_window=timedelta(hours=s.notice_receipt_window_h),
+    )
 
 
 def build_auto_topups(container: Container) -> AutoTopUpWorker:

@@ -15,9 +15,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.adapters.uow import UnitOfWork
+from gateway import messages
 from gateway.auth.principal import Principal
 from gateway.auth.tokens import COOKIE_NAME, TokenKind, TokenSigner, fingerprint
 from gateway.auth.users import load_user, principal_for
+from gateway.notices.worker import NoticeWorker
 from gateway.settings import Settings
 
 
@@ -68,6 +70,16 @@ def get_signer(request: Request) -> TokenSigner:
 
 
 SignerDep = Annotated[TokenSigner, Depends(get_signer)]
+
+
+def get_notice_worker(request: Request) -> NoticeWorker:
+    """Sends a notice right away (a sign-up code) with the app's senders; the worker process
+    sends whatever this misses."""
+    worker: NoticeWorker = request.app.state.notice_worker
+    return worker
+
+
+NoticeWorkerDep = Annotated[NoticeWorker, Depends(get_notice_worker)]
 
 _bearer = HTTPBearer(auto_error=False, description="token from POST /api/v1/auth/token")
 
@@ -157,4 +169,5 @@ def ensure_lot(user: Principal, lot_id: object, company: str | None = None) -> N
 
 def ensure_account(user: Principal, account_id: object) -> None:
     if not user.can_see_account(account_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"no access to account {account_id}")
+        # Never echo the id: a refusal must not confirm which accounts exist.
+        raise HTTPException(status.HTTP_403_FORBIDDEN, messages.text("no_access_account", "en"))

@@ -57,6 +57,12 @@ class User(Base):
     account_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
+    # A driver's phone in E.164 ("+84912345678"), which signs them in; which channels they
+    # want notices on (the addresses are the account's, in billing) and in which language.
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True, unique=True)
+    notify_sms: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    notify_email: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    lang: Mapped[str] = mapped_column(String(2), nullable=False, default="vi")
 
 
 class OperatorGrant(Base):
@@ -105,3 +111,63 @@ class WebhookDelivery(Base):
     status_code: Mapped[int] = mapped_column(Integer, nullable=False)
     response: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
+
+
+class Notice(Base):
+    """Something a driver is told (low balance, a receipt, a code): one row per event, the key
+    making it idempotent; the portal's inbox lists them. Text comes from the message catalogue
+    (``code`` + ``params``), in ``lang``, when it is shown or sent."""
+
+    __tablename__ = "gw_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    account_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    code: Mapped[str] = mapped_column(String(64), nullable=False)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    lang: Mapped[str] = mapped_column(String(2), nullable=False, default="vi")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now, index=True)
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class NoticeDelivery(Base):
+    """One notice on one channel to one address: sent at most once by us (a lease while it is
+    being sent), retried with backoff until it goes or ``status`` is ``failed``."""
+
+    __tablename__ = "gw_notice_deliveries"
+    __table_args__ = (
+        UniqueConstraint("notice_id", "channel", "recipient", name="uq_gw_notice_deliveries_to"),
+        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("gw_notices.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    recipient: Mapped[str] = mapped_column(String(254), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now, index=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class Verification(Base):
+    """A code sent to a phone to prove it (sign-up, password reset). Only its hash is kept;
+    ``payload`` holds what the sign-up form said until the code is confirmed."""
+
+    __tablename__ = "gw_verifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # what the person's browser carries between the steps (random, unguessable)
+    token: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    purpose: Mapped[str] = mapped_column(String(16), nullable=False)
+    phone: Mapped[str] = mapped_column(String(20), nullable=False, index=True)
+    code_hash: Mapped[str] = mapped_column(String(128), nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

@@ -87,6 +87,19 @@ class Settings(BaseSettings):
     image_retention_days: int = Field(default=90, ge=0)
     log_json: bool = False
 
+    # Driver notices (gateway/notices): email through this SMTP server when a host is set;
+    # SMS and web push through the stub (data_dir/notices/*.jsonl) until a provider is chosen.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "Bãi đỗ xe không tiền mặt <no-reply@parking.local>"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    notice_stubs: bool = True
+    # Receipts are written for trips and top-ups this recent (a worker down for longer skips
+    # the older ones rather than flooding drivers with stale receipts).
+    notice_receipt_window_h: int = Field(default=24, ge=1)
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -51,7 +51,16 @@ class GateStatus(StrEnum):
 
 
 class DomainError(ValueError):
-    """Input that breaks a business rule; the message is meant for an operator."""
+    """Input that breaks a business rule; the message is meant for an operator.
+
+    ``code`` names the rule for the people's side, which shows its own words for it (the
+    message may name accounts, which a customer must never read); ``"rule_broken"`` when no
+    finer code applies.
+    """
+
+    def __init__(self, message: str, code: str = "rule_broken") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 _MST = re.compile(r"^[0-9]{10}(?:-[0-9]{3})?$")
@@ -71,14 +80,16 @@ class Owner:
 
     def __post_init__(self) -> None:
         if not self.name.strip():
-            raise DomainError("owner name is empty")
+            raise DomainError("owner name is empty", "name_required")
         if self.kind is OwnerKind.BUSINESS:
             if not self.tax_code or not is_valid_tax_code(self.tax_code):
-                raise DomainError("a business needs a tax code (MST) of 10 or 13 digits")
+                raise DomainError(
+                    "a business needs a tax code (MST) of 10 or 13 digits", "tax_code_invalid"
+                )
             if not self.address:
                 raise DomainError("a business needs an address")
         elif self.tax_code is not None and not is_valid_tax_code(self.tax_code):
-            raise DomainError(f"invalid tax code {self.tax_code!r}")
+            raise DomainError(f"invalid tax code {self.tax_code!r}", "tax_code_invalid")
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,9 @@ class AutoTopUp:
 
     def __post_init__(self) -> None:
         if self.amount_vnd <= 0 or self.threshold_vnd < 0:
-            raise DomainError("auto top-up needs a positive amount and a threshold >= 0")
+            raise DomainError(
+                "auto top-up needs a positive amount and a threshold >= 0", "auto_topup_invalid"
+            )
 
 
 def auto_topup_amount(
@@ -138,14 +151,16 @@ class Vehicle:
     ) -> Vehicle:
         plate = canonical_plate(plate_text)
         if plate is None:
-            raise DomainError(f"{plate_text!r} is not a valid Vietnamese plate")
+            raise DomainError(f"{plate_text!r} is not a valid Vietnamese plate", "plate_invalid")
         return Vehicle(plate, VehicleClass(vehicle_class), PlateColour(colour), account_id)
 
 
 def check_plate_free(key: str, active_owner_of_key: int | None, account_id: int) -> None:
     """A plate belongs to at most one active account."""
     if active_owner_of_key is not None and active_owner_of_key != account_id:
-        raise DomainError(f"plate {key} already belongs to account {active_owner_of_key}")
+        raise DomainError(
+            f"plate {key} already belongs to account {active_owner_of_key}", "plate_taken"
+        )
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,15 @@ def set_auto_topup(uow: UnitOfWork, account_id: int, auto_topup: AutoTopUp | Non
         uow.commit()
 
 
+def set_contacts(uow: UnitOfWork, account_id: int, *, phone: str | None, email: str | None) -> None:
+    """Where the account's notices go (the caller checks the formats it accepts)."""
+    with uow:
+        acct = _account(uow, account_id)
+        acct.phone = phone or None
+        acct.email = email or None
+        uow.commit()
+
+
 def set_low_balance_notice(uow: UnitOfWork, account_id: int, level_vnd: int) -> None:
     if level_vnd < 0:
         raise DomainError("notice level cannot be negative")
@@ -219,7 +228,7 @@ def add_vehicle(
     with uow:
         acct = _account(uow, account_id)
         if acct.status == AccountStatus.CLOSED.value:
-            raise DomainError(f"account {account_id} is closed")
+            raise DomainError(f"account {account_id} is closed", "account_closed")
         owner = uow.session.scalar(
             select(orm.Vehicle.account_id).where(
                 orm.Vehicle.plate_key == vehicle.key, orm.Vehicle.active.is_(True)
@@ -227,7 +236,9 @@ def add_vehicle(
         )
         check_plate_free(vehicle.key, owner, account_id)
         if owner == account_id:
-            raise DomainError(f"plate {vehicle.plate} is already on account {account_id}")
+            raise DomainError(
+                f"plate {vehicle.plate} is already on account {account_id}", "plate_already_yours"
+            )
         row = orm.Vehicle(
             account_id=account_id,
             plate_text=vehicle.plate,
@@ -240,7 +251,9 @@ def add_vehicle(
         try:
             uow.session.flush()
         except IntegrityError:
-            raise DomainError(f"plate {vehicle.plate} was just registered elsewhere") from None
+            raise DomainError(
+                f"plate {vehicle.plate} was just registered elsewhere", "plate_taken"
+            ) from None
         uow.commit()
         return row.id
 

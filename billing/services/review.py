@@ -53,7 +53,7 @@ def correct_plate(uow: UnitOfWork, passage_id: int, plate_text: str, actor: str)
     """
     plate = canonical_plate(plate_text)
     if plate is None:
-        raise DomainError(f"{plate_text!r} is not a valid Vietnamese plate")
+        raise DomainError(f"{plate_text!r} is not a valid Vietnamese plate", "plate_invalid")
     key = plate_key(plate)
     with uow:
         s = uow.session
@@ -175,21 +175,23 @@ def charge(
         s = uow.session
         passage = _passage(uow, passage_id)
         if passage.direction != "exit":
-            raise DomainError("only exits are charged")
+            raise DomainError("only exits are charged", "only_exits_charged")
         if passage.account_id is None:
-            raise DomainError("correct the plate to a registered vehicle before charging")
+            raise DomainError(
+                "correct the plate to a registered vehicle before charging", "charge_needs_vehicle"
+            )
         lot = lot_info(uow, passage.lot_id, fresh=True)
         assert lot is not None
         session = s.get(orm.ParkingSession, passage.session_id) if passage.session_id else None
         if session is not None and session.payment == "charged":
-            raise DomainError(f"passage {passage_id} was charged already")
+            raise DomainError(f"passage {passage_id} was charged already", "already_charged")
         if session is not None and session.status == "open":
             _close_at_exit(uow, lot, session, passage)  # a car held at the barrier
         # A held flat-fare exit has no session: the fare the gate showed is the one to charge.
         default = session.fare_vnd if session else passage.fare_vnd
         amount = amount_vnd if amount_vnd is not None else default
         if not amount or amount <= 0:
-            raise DomainError("nothing to charge: give an amount")
+            raise DomainError("nothing to charge: give an amount", "charge_needs_amount")
         tariff = uow.tariffs.in_force(lot.tariff_id, passage.captured_at)
         if session is None:
             session = orm.ParkingSession(
@@ -240,14 +242,14 @@ def waive(uow: UnitOfWork, passage_id: int, actor: str, reason: str) -> None:
     A car held at the exit (its session still open) is let go: the stay ends at the passage.
     """
     if not reason.strip():
-        raise DomainError("say why the passage is waived")
+        raise DomainError("say why the passage is waived", "waive_needs_reason")
     with uow:
         passage = _passage(uow, passage_id)
         session = (
             uow.session.get(orm.ParkingSession, passage.session_id) if passage.session_id else None
         )
         if session is not None and session.payment == "charged":
-            raise DomainError("this passage was charged; refund it instead")
+            raise DomainError("this passage was charged; refund it instead", "refund_instead")
         if session is not None and session.status == "open" and passage.direction == "exit":
             lot = lot_info(uow, passage.lot_id, fresh=True)
             assert lot is not None

@@ -76,7 +76,7 @@ def record_top_up(
             )
         return TopUpResult(existing.id, existing.journal_entry_id, acct.balance_vnd, False)
     if acct.status == AccountStatus.CLOSED.value:
-        raise DomainError(f"account {acct.id} is closed")
+        raise DomainError(f"account {acct.id} is closed", "account_closed")
     ensure_ledger_account(s, clearing_account(provider), f"Top-up clearing: {provider}")
     posted = post(
         s,

@@ -5,11 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.api import billing_port, queries
-from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep, conflict, invalid, not_found
+from gateway.api.schemas import (
+    AUTH_ERRORS,
+    CodedHTTPException,
+    IdPath,
+    Page,
+    PagingDep,
+    conflict,
+    invalid,
+    not_found,
+)
 from gateway.auth.audit import record
 from gateway.deps import AdminUser, CurrentUser, SessionDep, UowDep, ensure_account, release
 
@@ -80,11 +89,11 @@ def account_out(row: object) -> AccountOut:
     return out
 
 
-def _load(session: SessionDep, user: CurrentUser, account_id: int) -> AccountOut:
+def load_account(session: SessionDep, user: CurrentUser, account_id: int) -> AccountOut:
     ensure_account(user, account_id)
     row = queries.account(session, account_id)
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no account {account_id}")
+        raise CodedHTTPException(status.HTTP_404_NOT_FOUND, "account_not_found")
     return account_out(row)
 
 
@@ -107,14 +116,14 @@ def list_accounts(
 
 @router.get("/accounts/{account_id}", response_model=AccountOut, responses=NO_ACCOUNT)
 def get_account(account_id: IdPath, session: SessionDep, user: CurrentUser) -> AccountOut:
-    return _load(session, user, account_id)
+    return load_account(session, user, account_id)
 
 
 @router.get(
     "/accounts/{account_id}/vehicles", response_model=list[VehicleOut], responses=NO_ACCOUNT
 )
 def list_vehicles(account_id: IdPath, session: SessionDep, user: CurrentUser) -> list[VehicleOut]:
-    _load(session, user, account_id)
+    load_account(session, user, account_id)
     return [VehicleOut.model_validate(v) for v in queries.vehicles(session, account_id)]
 
 
@@ -127,14 +136,14 @@ def list_vehicles(account_id: IdPath, session: SessionDep, user: CurrentUser) ->
 def add_vehicle(
     account_id: IdPath, body: VehicleIn, session: SessionDep, user: CurrentUser, uow: UowDep
 ) -> VehicleOut:
-    _load(session, user, account_id)
+    load_account(session, user, account_id)
     release(session)
     try:
         vehicle_id = billing_port.add_vehicle(
             uow, account_id, body.plate, body.vehicle_class, body.colour
         )
     except billing_port.Rejected as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        raise CodedHTTPException(status.HTTP_409_CONFLICT, exc.code) from exc
     record(session, user, "vehicle.add", "account", account_id, {"plate": body.plate})
     row = next(v for v in queries.vehicles(session, account_id) if v.id == vehicle_id)
     return VehicleOut.model_validate(row)
@@ -148,12 +157,12 @@ def add_vehicle(
 def remove_vehicle(
     account_id: IdPath, vehicle_id: IdPath, session: SessionDep, user: CurrentUser, uow: UowDep
 ) -> None:
-    _load(session, user, account_id)
+    load_account(session, user, account_id)
     release(session)
     try:
         billing_port.remove_vehicle(uow, account_id, vehicle_id)
     except billing_port.NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        raise CodedHTTPException(status.HTTP_404_NOT_FOUND, exc.code) from exc
     record(session, user, "vehicle.remove", "account", account_id, {"vehicle_id": vehicle_id})
 
 
@@ -161,7 +170,7 @@ def remove_vehicle(
 def set_auto_topup(
     account_id: IdPath, body: AutoTopUpIn, session: SessionDep, user: CurrentUser, uow: UowDep
 ) -> AccountOut:
-    _load(session, user, account_id)
+    load_account(session, user, account_id)
     release(session)
     try:
         billing_port.set_auto_topup(
@@ -174,14 +183,14 @@ def set_auto_topup(
         raise invalid(("body",), str(exc)) from exc
     record(session, user, "account.auto_topup", "account", account_id, body.model_dump())
     session.expire_all()
-    return _load(session, user, account_id)
+    return load_account(session, user, account_id)
 
 
 @router.get("/accounts/{account_id}/topups", response_model=Page[TopUpOut], responses=NO_ACCOUNT)
 def list_topups(
     account_id: IdPath, session: SessionDep, user: CurrentUser, paging: PagingDep
 ) -> Page[TopUpOut]:
-    _load(session, user, account_id)
+    load_account(session, user, account_id)
     window = queries.topups(session, account_id, paging.limit, paging.offset)
     return Page(
         items=[TopUpOut.model_validate(t) for t in window.items],

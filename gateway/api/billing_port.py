@@ -1,13 +1,16 @@
 """The one place the API calls billing's write services; maps billing's errors to ours.
 
 Billing raises ``DomainError`` for every broken rule; routes need to tell "no such thing" (404)
-from "not allowed by the rules" (422), so existence is checked here first. The services are
-imported, typed, from where billing keeps them: a service that moves breaks the import (and
-mypy), not a request.
+from "not allowed by the rules" (422), so existence is checked here first. Billing's messages
+are written for operators and may name other accounts ("plate ... already belongs to account
+26"): they go to the log, and what the caller reads is the catalogue's text for the rule's code
+(``gateway.messages``). The services are imported, typed, from where billing keeps them: a
+service that moves breaks the import (and mypy), not a request.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -17,14 +20,32 @@ from billing.adapters.uow import UnitOfWork
 from billing.domain.model import AutoTopUp, DomainError
 from billing.services import accounts, review, topups
 from billing.services.reconcile import InvoiceLookup, Reconciliation, reconcile
+from gateway import messages
+
+log = logging.getLogger(__name__)
 
 
-class NotFound(LookupError):
+class _Coded(Exception):
+    """``code`` from the message catalogue; ``str()`` is its English text, safe to show anyone;
+    ``internal`` is billing's own message, for the log only."""
+
+    def __init__(self, code: str, internal: str = "") -> None:
+        self.code = code if messages.known(code) else messages.REFUSED
+        self.internal = internal
+        super().__init__(messages.text(self.code, "en"))
+
+
+class NotFound(_Coded, LookupError):
     pass
 
 
-class Rejected(ValueError):
-    """A business rule said no; the message is for the person who asked."""
+class Rejected(_Coded, ValueError):
+    """A business rule said no."""
+
+
+def rejected(exc: DomainError) -> Rejected:
+    log.info("billing refused: %s (%s)", exc, exc.code)
+    return Rejected(getattr(exc, "code", messages.REFUSED), str(exc))
 
 
 @contextmanager
@@ -33,13 +54,13 @@ def _rules() -> Iterator[None]:
     try:
         yield
     except DomainError as exc:
-        raise Rejected(str(exc)) from exc
+        raise rejected(exc) from exc
 
 
 def _require_account(uow: UnitOfWork, account_id: int) -> None:
     with uow.session_factory() as s:
         if s.get(b.TransportAccount, account_id) is None:
-            raise NotFound(f"no transport account {account_id}")
+            raise NotFound("account_not_found", f"no transport account {account_id}")
 
 
 def top_up(uow: UnitOfWork, account_id: int, amount_vnd: int, provider: str, txn_id: str) -> int:
@@ -61,7 +82,7 @@ def remove_vehicle(uow: UnitOfWork, account_id: int, vehicle_id: int) -> None:
     with uow.session_factory() as s:
         row = s.get(b.Vehicle, vehicle_id)
         if row is None or row.account_id != account_id or not row.active:
-            raise NotFound(f"no vehicle {vehicle_id} on account {account_id}")
+            raise NotFound("vehicle_not_found", f"no vehicle {vehicle_id} on account {account_id}")
     with _rules():
         accounts.remove_vehicle(uow, vehicle_id)
 
@@ -91,11 +112,11 @@ def review_action(
     """charge / waive / correct_plate on a passage waiting in the review queue."""
     with uow.session_factory() as s:
         if s.get(b.Passage, passage_id) is None:
-            raise NotFound(f"no passage {passage_id}")
+            raise NotFound("not_found", f"no passage {passage_id}")
     with _rules():
         if action == "correct_plate":
             if plate is None:
-                raise Rejected("correcting a plate needs the plate")
+                raise Rejected(messages.REFUSED, "correcting a plate needs the plate")
             return {"session_id": review.correct_plate(uow, passage_id, plate, actor)}
         if action == "charge":
             entry = review.charge(uow, passage_id, actor, amount_vnd=amount_vnd, note=note)

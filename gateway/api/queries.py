@@ -48,6 +48,11 @@ def visible_lots(session: Session, user: Principal) -> list[b.Lot]:
     return list(session.scalars(stmt).all())
 
 
+def all_lots(session: Session) -> list[b.Lot]:
+    """Every lot (names for a driver's trips, which may be anywhere)."""
+    return list(session.scalars(select(b.Lot).order_by(b.Lot.id)))
+
+
 def visible_lot_ids(session: Session, user: Principal) -> list[str]:
     return [lot.id for lot in visible_lots(session, user)]
 

@@ -14,7 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api import billing_port, queries
 from gateway.api.passages import PassageOut, load_passage, passage_out
-from gateway.api.schemas import AUTH_ERRORS, IdPath, Page, PagingDep, conflict, not_found
+from gateway.api.schemas import (
+    AUTH_ERRORS,
+    CodedHTTPException,
+    IdPath,
+    Page,
+    PagingDep,
+    conflict,
+    not_found,
+)
 from gateway.auth.audit import record
 from gateway.auth.principal import Principal
 from gateway.deps import OperatorUser, SessionDep, UowDep, release
@@ -107,9 +115,9 @@ def act(
     try:
         result = billing_port.review_action(uow, passage_id, action, user.username, **kwargs)
     except billing_port.NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        raise CodedHTTPException(status.HTTP_404_NOT_FOUND, exc.code) from exc
     except billing_port.Rejected as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        raise CodedHTTPException(status.HTTP_409_CONFLICT, exc.code) from exc
     record(session, user, f"review.{action}", "passage", passage_id, kwargs)
     session.expire_all()
     row = load_passage(session, user, passage_id)

@@ -15,6 +15,7 @@ from gateway.api import (
     reports,
     review,
     sessions,
+    statement,
     topups,
     users,
 )
@@ -26,6 +27,7 @@ def build() -> APIRouter:
         auth,
         users,
         accounts,
+        statement,
         topups,
         lots,
         passages,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Generic, TypeVar
 
-from fastapi import Depends, Path, Query
+from fastapi import Depends, HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+
+from gateway import messages
 
 T = TypeVar("T")
 
@@ -39,6 +41,15 @@ PagingDep = Annotated[Paging, Depends(paging)]
 
 class Problem(BaseModel):
     detail: str
+
+
+class CodedHTTPException(HTTPException):
+    """An API error whose text is the message catalogue's (English) for ``code``; pages that
+    call the same code path show the catalogue's text in the reader's language instead."""
+
+    def __init__(self, status_code: int, code: str, **params: object) -> None:
+        self.code = code if messages.known(code) else messages.REFUSED
+        super().__init__(status_code, messages.text(self.code, "en", **params))
 
 
 AUTH_ERRORS: dict[int | str, dict[str, object]] = {

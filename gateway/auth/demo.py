@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session
 from gateway.auth.users import create_user, grant
 from gateway.orm import User
 
+# The demo driver's phone: it signs in too, and SMS notices (the stub's inbox) go to it.
+DEMO_DRIVER_PHONE = "+84912000001"
+
 DEMO_LOGINS = (
     # username, password, role
     ("demo-operator", "operator-demo", "operator"),
@@ -40,8 +43,15 @@ def seed_demo_users(session: Session, data: Any) -> list[tuple[str, str, str]]:
             role,
             display_name=names[role],
             account_id=data.accounts["an"] if role == "driver" else None,
+            phone=DEMO_DRIVER_PHONE if role == "driver" else None,
         )
         if role == "operator":
             grant(session, username, company=data.operator_id)
+        if role == "driver":
+            from billing.adapters import orm as b
+
+            account = session.get(b.TransportAccount, data.accounts["an"])
+            if account is not None and not account.phone:
+                account.phone = DEMO_DRIVER_PHONE
     session.flush()
     return [tuple(login) for login in DEMO_LOGINS]  # type: ignore[misc]

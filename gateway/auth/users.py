@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from gateway.auth.audit import record
 from gateway.auth.passwords import hash_password, needs_rehash, verify_password
+from gateway.auth.phones import normalize_phone
 from gateway.auth.principal import Principal, Role
 from gateway.orm import ROLES, OperatorGrant, User
 
@@ -43,7 +44,12 @@ def create_user(
     display_name: str = "",
     account_id: str | int | None = None,
     actor: Principal | None = None,
+    phone: str | None = None,
+    lang: str = "vi",
+    password_hash: str | None = None,
 ) -> User:
+    """A new user. ``password_hash`` instead of ``password`` when it was hashed earlier (a
+    sign-up hashes it before the phone is verified, and keeps only the hash meanwhile)."""
     username = username.strip().lower()
     if not username:
         raise UserError("username must not be empty")
@@ -53,10 +59,13 @@ def create_user(
         raise UserError("a driver needs the transport account they own (account_id)")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise UserError(f"user {username!r} already exists")
-    try:
-        password_hash = hash_password(password)
-    except ValueError as exc:
-        raise UserError(str(exc)) from exc
+    if password_hash is None:
+        try:
+            password_hash = hash_password(password)
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+    if phone is not None and session.scalar(select(User.id).where(User.phone == phone)):
+        raise UserError("this phone number already has a sign-in")
     user = User(
         username=username,
         display_name=display_name or username,
@@ -64,6 +73,8 @@ def create_user(
         role=role,
         account_id=None if account_id is None else str(account_id),
         active=True,
+        phone=phone,
+        lang=lang,
     )
     session.add(user)
     session.flush()
@@ -104,8 +115,18 @@ def grant(
     return row
 
 
+def find_user(session: Session, username_or_phone: str) -> User | None:
+    """By user name, or by phone number however it is written ("0912 345 678")."""
+    user = session.scalar(select(User).where(User.username == username_or_phone.strip().lower()))
+    if user is None:
+        phone = normalize_phone(username_or_phone)
+        if phone is not None:
+            user = session.scalar(select(User).where(User.phone == phone))
+    return user
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    user = find_user(session, username)
     if user is None or not user.active:
         # Hash anyway so a missing user takes as long as a wrong password.
         verify_password(_DUMMY_HASH(), password)

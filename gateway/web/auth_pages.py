@@ -12,6 +12,8 @@ from gateway.auth.audit import record
 from gateway.auth.tokens import COOKIE_MAX_AGE_S, COOKIE_NAME
 from gateway.auth.users import authenticate, principal_for
 from gateway.deps import OptionalUser, SessionDep, SignerDep
+from gateway.orm import User
+from gateway.web.forms import FormErrors
 from gateway.web.i18n import LANGS
 from gateway.web.rendering import render
 
@@ -41,7 +43,7 @@ def root(user: OptionalUser) -> RedirectResponse:
 def login_form(request: Request, user: OptionalUser, next: str | None = None) -> Response:
     if user is not None:
         return RedirectResponse(_safe_next(next) or home_for(user.role), status_code=303)
-    return render(request, "login.html", next=_safe_next(next) or "", error=None)
+    return render(request, "login.html", next=_safe_next(next) or "", errors=FormErrors())
 
 
 @router.post("/login")
@@ -55,12 +57,24 @@ def login(
 ) -> Response:
     user = authenticate(session, username, password)
     if user is None:
+        errors = FormErrors()
+        errors.add("password", "bad_login")
         return render(
-            request, "login.html", status_code=401, next=_safe_next(next) or "", error="bad_login"
+            request,
+            "login.html",
+            status_code=401,
+            next=_safe_next(next) or "",
+            errors=errors,
+            username=username,
         )
     principal = principal_for(session, user)
     record(session, principal, "auth.sign_in", "user", user.id)
-    response = RedirectResponse(_safe_next(next) or home_for(user.role), status_code=303)
+    return signed_in(request, signer, user, _safe_next(next) or home_for(user.role))
+
+
+def signed_in(request: Request, signer: SignerDep, user: User, url: str) -> RedirectResponse:
+    """A redirect to ``url`` that carries a fresh session cookie for ``user``."""
+    response = RedirectResponse(url, status_code=303)
     response.set_cookie(
         COOKIE_NAME,
         signer.issue("cookie", user.id, user.password_hash),
@@ -80,9 +94,15 @@ def logout() -> RedirectResponse:
 
 
 @router.get("/lang/{code}")
-def set_lang(code: str, request: Request) -> RedirectResponse:
+def set_lang(
+    code: str, request: Request, session: SessionDep, user: OptionalUser
+) -> RedirectResponse:
+    """The pages' language (a cookie); a signed-in person's notices follow it too."""
     back = _safe_next(urlparse(request.headers.get("referer", "")).path or None) or "/"
     response = RedirectResponse(back, status_code=303)
     if code in LANGS:
         response.set_cookie("lang", code, max_age=365 * 86400, samesite="lax")
+        me = session.get(User, user.user_id) if user is not None else None
+        if me is not None:
+            me.lang = code
     return response

@@ -101,13 +101,5 @@ CONSOLE_LABELS: dict[str, tuple[str, str]] = {
         "Nhập mã tra cứu in trên hóa đơn, hoặc quét mã QR trên hóa đơn.",
         "Type the lookup code printed on the invoice, or scan its QR code.",
     ),
-    "invoice_lookup_missing": (
-        "Không có hóa đơn nào với mã tra cứu này. Hãy kiểm tra lại mã in trên hóa đơn.",
-        "No invoice has this lookup code. Check the code printed on the invoice.",
-    ),
     "lookup_code": ("Mã tra cứu", "Lookup code"),
-    "too_many_lookups": (
-        "Bạn đã tra cứu quá nhiều lần. Vui lòng thử lại sau ít phút.",
-        "Too many lookups. Please try again in a few minutes.",
-    ),
 }

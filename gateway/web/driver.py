@@ -1,203 +1,297 @@
-"""The driver portal: balance, vehicles, top-up, auto top-up, trips, invoices with QR codes."""
+"""The driver portal's own account pages: home (balance, top-up), vehicles, settings.
+
+Forms that fail are drawn again with each error next to its field (status 422); forms that
+work redirect with a catalogue code for the banner.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gateway.api import billing_port, queries
-from gateway.api.invoices import rejection_reasons
 from gateway.api.schemas import IdPath
 from gateway.api.topups import MAX_TOP_UP_VND, MIN_TOP_UP_VND, simulate_payment
 from gateway.auth.audit import record
-from gateway.auth.principal import Principal
+from gateway.auth.phones import display_phone, normalize_phone
 from gateway.deps import SessionDep, SessionFactoryDep, SettingsDep, UowDep, release
-from gateway.invoice_links import lookup_link, public_base
-from gateway.web.rendering import render
+from gateway.orm import User
+from gateway.web.formatting import vnd
+from gateway.web.forms import FormErrors, looks_like_email, parse_vnd
+from gateway.web.portal import account_id_of, back, render_portal
 from gateway.web.session import DriverPage
 
 router = APIRouter(prefix="/portal")
 
 TOP_UP_CHOICES = (100_000, 200_000, 500_000, 1_000_000)
+VEHICLE_CLASSES = ("car_le9", "motorbike", "car_gt9_truck")
+MAX_NOTICE_LEVEL_VND = 10_000_000
 
 
-def _account_id(user: Principal) -> int:
-    if user.account_id is None:
-        raise HTTPException(403, "no transport account is linked to this sign-in")
-    return int(user.account_id)
+def _account(session: SessionDep, user: DriverPage) -> Any:
+    account = queries.account(session, account_id_of(user))
+    if account is None:
+        raise HTTPException(404, "not_found")
+    return account
 
 
-def _back(path: str = "/portal", **params: str) -> RedirectResponse:
-    query = ("?" + urlencode(params)) if params else ""
-    return RedirectResponse(path + query, status_code=303)
+def low_balance(account: Any) -> bool:
+    return bool(account.balance_vnd < account.low_balance_notice_vnd)
 
 
 @router.get("", response_class=HTMLResponse)
-def portal(
+def home(request: Request, session: SessionDep, user: DriverPage) -> HTMLResponse:
+    return _home(request, session, user)
+
+
+def _home(
     request: Request,
     session: SessionDep,
     user: DriverPage,
-    msg: str | None = None,
-    err: str | None = None,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
 ) -> HTMLResponse:
-    account_id = _account_id(user)
-    account = queries.account(session, account_id)
-    if account is None:
-        raise HTTPException(404, f"no account {account_id}")
-    trips = queries.sessions(session, None, account_id=account_id, limit=5)
-    topups = queries.topups(session, account_id, 5, 0)
-    return render(
+    from gateway.web.driver_history import trip_cards
+
+    account = _account(session, user)
+    account_id = account_id_of(user)
+    trips = queries.sessions(session, None, account_id=account_id, limit=3)
+    return render_portal(
         request,
-        "driver/portal.html",
+        session,
         user,
-        nav="portal",
+        "driver/home.html",
+        "portal",
+        status_code=status_code,
         account=account,
-        low=account.balance_vnd < account.low_balance_notice_vnd,
+        low=low_balance(account),
         vehicles=queries.vehicles(session, account_id),
-        trips=trips.items,
-        lots={lot.id: lot.name for lot in _all_lots(session)},
-        topups=topups.items,
+        trips=trip_cards(session, trips.items),
         choices=TOP_UP_CHOICES,
         min_top_up=MIN_TOP_UP_VND,
         max_top_up=MAX_TOP_UP_VND,
-        msg=msg,
-        err=err,
+        errors=errors or FormErrors(),
     )
 
 
-@router.post("/topup")
+@router.post("/topup", response_model=None)
 def top_up(
+    request: Request,
     session: SessionDep,
     factory: SessionFactoryDep,
     user: DriverPage,
     uow: UowDep,
     settings: SettingsDep,
-    amount_vnd: Annotated[int, Form(ge=0, le=10**12)],
-) -> RedirectResponse:
+    amount_vnd: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
     """Pay with the simulated provider; the credit arrives through its signed webhook."""
-    account_id = _account_id(user)
-    if not MIN_TOP_UP_VND <= amount_vnd <= MAX_TOP_UP_VND:
-        return _back(err=f"{MIN_TOP_UP_VND}-{MAX_TOP_UP_VND}")
+    account_id = account_id_of(user)
+    amount = parse_vnd(amount_vnd)
+    if amount is None or not MIN_TOP_UP_VND <= amount <= MAX_TOP_UP_VND:
+        errors = FormErrors()
+        errors.add("amount_vnd", "amount_range", min=vnd(MIN_TOP_UP_VND), max=vnd(MAX_TOP_UP_VND))
+        return _home(request, session, user, errors, 422)
     release(session)
-    code, answer = simulate_payment(
-        factory, uow, settings.payment_webhook_secret, account_id, amount_vnd
-    )
+    code, _ = simulate_payment(factory, uow, settings.payment_webhook_secret, account_id, amount)
     if code != 200:
-        return _back(err=str(answer.get("detail", "top-up failed")))
-    record(session, user, "account.top_up", "account", account_id, {"amount_vnd": amount_vnd})
-    return _back(msg="payment_done")
+        return back("/portal", err="try_again")
+    record(session, user, "account.top_up", "account", account_id, {"amount_vnd": amount})
+    return back("/portal", msg="payment_done")
 
 
-@router.post("/vehicles")
+# ------------------------------------------------------------------ vehicles
+
+
+@router.get("/vehicles", response_class=HTMLResponse)
+def vehicles_page(request: Request, session: SessionDep, user: DriverPage) -> HTMLResponse:
+    return _vehicles(request, session, user)
+
+
+def _vehicles(
+    request: Request,
+    session: SessionDep,
+    user: DriverPage,
+    errors: FormErrors | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render_portal(
+        request,
+        session,
+        user,
+        "driver/vehicles.html",
+        "vehicles",
+        status_code=status_code,
+        vehicles=queries.vehicles(session, account_id_of(user)),
+        classes=VEHICLE_CLASSES,
+        errors=errors or FormErrors(),
+        values=values or {},
+    )
+
+
+@router.post("/vehicles", response_model=None)
 def add_vehicle(
+    request: Request,
     session: SessionDep,
     user: DriverPage,
     uow: UowDep,
-    plate: Annotated[str, Form(max_length=20)],
-    vehicle_class: Annotated[str, Form(max_length=20)],
-) -> RedirectResponse:
-    account_id = _account_id(user)
-    if vehicle_class not in ("motorbike", "car_le9", "car_gt9_truck"):
-        return _back(err=f"unknown vehicle class {vehicle_class}")
-    release(session)
-    try:
-        billing_port.add_vehicle(uow, account_id, plate, vehicle_class, "white")
-    except (billing_port.Rejected, billing_port.NotFound) as exc:
-        return _back(err=str(exc))
+    plate: Annotated[str, Form(max_length=20)] = "",
+    vehicle_class: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    account_id = account_id_of(user)
+    values = {"plate": plate, "vehicle_class": vehicle_class}
+    errors = FormErrors()
+    if not plate.strip():
+        errors.add("plate", "required")
+    if vehicle_class not in VEHICLE_CLASSES:
+        errors.add("vehicle_class", "vehicle_class_invalid")
+    if not errors:
+        release(session)
+        try:
+            billing_port.add_vehicle(uow, account_id, plate, vehicle_class, "white")
+        except (billing_port.Rejected, billing_port.NotFound) as exc:
+            errors.add("plate", exc.code)
+    if errors:
+        return _vehicles(request, session, user, errors, values, 422)
     record(session, user, "vehicle.add", "account", account_id, {"plate": plate})
-    return _back(msg="ok")
+    return back("/portal/vehicles", msg="vehicle_added")
 
 
 @router.post("/vehicles/{vehicle_id}/remove")
 def remove_vehicle(
     vehicle_id: IdPath, session: SessionDep, user: DriverPage, uow: UowDep
 ) -> RedirectResponse:
-    account_id = _account_id(user)
+    account_id = account_id_of(user)
     release(session)
     try:
         billing_port.remove_vehicle(uow, account_id, vehicle_id)
-    except (billing_port.Rejected, billing_port.NotFound) as exc:
-        return _back(err=str(exc))
+    except (billing_port.Rejected, billing_port.NotFound):
+        return back("/portal/vehicles", err="vehicle_not_found")
     record(session, user, "vehicle.remove", "account", account_id, {"vehicle_id": vehicle_id})
-    return _back(msg="ok")
+    return back("/portal/vehicles", msg="vehicle_removed")
 
 
-@router.post("/auto-topup")
+# ------------------------------------------------------------------ settings
+
+
+@router.get("/settings", response_class=HTMLResponse)
+def settings_page(request: Request, session: SessionDep, user: DriverPage) -> HTMLResponse:
+    return _settings(request, session, user)
+
+
+def _settings(
+    request: Request,
+    session: SessionDep,
+    user: DriverPage,
+    errors: FormErrors | None = None,
+    values: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    account = _account(session, user)
+    me = session.get(User, user.user_id)
+    defaults = {
+        "enabled": bool(account.auto_topup_amount_vnd),
+        "threshold_vnd": account.auto_topup_threshold_vnd or 50_000,
+        "amount_vnd": account.auto_topup_amount_vnd or 200_000,
+        "phone": display_phone(account.phone) if account.phone else "",
+        "email": account.email or "",
+        "notice_level_vnd": account.low_balance_notice_vnd,
+        "notify_sms": bool(me and me.notify_sms),
+        "notify_email": bool(me and me.notify_email),
+    }
+    return render_portal(
+        request,
+        session,
+        user,
+        "driver/settings.html",
+        "settings",
+        status_code=status_code,
+        account=account,
+        errors=errors or FormErrors(),
+        values={**defaults, **(values or {})},
+        min_top_up=MIN_TOP_UP_VND,
+    )
+
+
+@router.post("/auto-topup", response_model=None)
 def auto_topup(
+    request: Request,
     session: SessionDep,
     user: DriverPage,
     uow: UowDep,
-    enabled: Annotated[str | None, Form()] = None,
-    threshold_vnd: Annotated[int | None, Form(ge=0, le=MAX_TOP_UP_VND)] = None,
-    amount_vnd: Annotated[int | None, Form(ge=0, le=MAX_TOP_UP_VND)] = None,
-) -> RedirectResponse:
-    account_id = _account_id(user)
-    release(session)
+    enabled: Annotated[str | None, Form(max_length=10)] = None,
+    threshold_vnd: Annotated[str, Form(max_length=20)] = "",
+    amount_vnd: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    account_id = account_id_of(user)
     on = enabled is not None
-    if on and (threshold_vnd is None or amount_vnd is None or amount_vnd < MIN_TOP_UP_VND):
-        return _back(err="auto top-up needs a threshold and an amount of at least 10.000 ₫")
-    try:
-        billing_port.set_auto_topup(
-            uow, account_id, threshold_vnd if on else None, amount_vnd if on else None
-        )
-    except (billing_port.Rejected, billing_port.NotFound) as exc:
-        return _back(err=str(exc))
+    threshold, amount = parse_vnd(threshold_vnd), parse_vnd(amount_vnd)
+    errors = FormErrors()
+    if on:
+        if threshold is None or threshold > MAX_TOP_UP_VND:
+            errors.add("threshold_vnd", "amount_invalid")
+        if amount is None or not MIN_TOP_UP_VND <= amount <= MAX_TOP_UP_VND:
+            errors.add(
+                "amount_vnd", "amount_range", min=vnd(MIN_TOP_UP_VND), max=vnd(MAX_TOP_UP_VND)
+            )
+    if not errors:
+        release(session)
+        try:
+            billing_port.set_auto_topup(
+                uow, account_id, threshold if on else None, amount if on else None
+            )
+        except (billing_port.Rejected, billing_port.NotFound) as exc:
+            errors.add("amount_vnd", exc.code)
+    if errors:
+        values = {"enabled": on, "threshold_vnd": threshold_vnd, "amount_vnd": amount_vnd}
+        return _settings(request, session, user, errors, values, 422)
     record(session, user, "account.auto_topup", "account", account_id, {"enabled": on})
-    return _back(msg="ok")
+    return back("/portal/settings", msg="auto_topup_saved")
 
 
-@router.get("/trips", response_class=HTMLResponse)
-def trips(request: Request, session: SessionDep, user: DriverPage, page: int = 0) -> HTMLResponse:
-    account_id = _account_id(user)
-    window = queries.sessions(session, None, account_id=account_id, limit=50, offset=50 * page)
-    lots = {lot.id: lot.name for lot in _all_lots(session)}
-    return render(
-        request,
-        "driver/trips.html",
-        user,
-        nav="trips",
-        trips=window.items,
-        total=window.total,
-        page=page,
-        lots=lots,
-    )
+@router.post("/contacts", response_model=None)
+def contacts(
+    request: Request,
+    session: SessionDep,
+    user: DriverPage,
+    uow: UowDep,
+    phone: Annotated[str, Form(max_length=30)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
+    notice_level_vnd: Annotated[str, Form(max_length=20)] = "",
+    notify_sms: Annotated[str | None, Form(max_length=10)] = None,
+    notify_email: Annotated[str | None, Form(max_length=10)] = None,
+) -> Response:
+    """Where notices go, which channels, and the balance that triggers the low-balance one."""
+    from billing.services import set_contacts, set_low_balance_notice
 
-
-def _all_lots(session: SessionDep) -> list[Any]:
-    from sqlalchemy import select
-
-    from billing.adapters import orm as b
-
-    return list(session.scalars(select(b.Lot)))
-
-
-@router.get("/invoices", response_class=HTMLResponse)
-def invoices(
-    request: Request, session: SessionDep, user: DriverPage, settings: SettingsDep
-) -> HTMLResponse:
-    from einvoice import queries as inv
-    from einvoice.render import qr_svg
-
-    account_id = _account_id(user)
-    items = inv.list_invoices(session, account_id=account_id, limit=100)
-    reasons = {}
-    for item in items:
-        if item.status == "rejected":
-            detail = inv.get_invoice(session, item.id)
-            reasons[item.id] = rejection_reasons(detail) if detail else []
-    qr = {}
-    for item in items:
-        url = lookup_link(public_base(settings, request), item.lookup_code)
-        qr[item.id] = (url, qr_svg(url) if url else "")
-    return render(
-        request,
-        "driver/invoices.html",
-        user,
-        nav="invoices",
-        invoices=items,
-        qr=qr,
-        reasons=reasons,
-    )
+    account_id = account_id_of(user)
+    errors = FormErrors()
+    e164 = normalize_phone(phone) if phone.strip() else None
+    if phone.strip() and e164 is None:
+        errors.add("phone", "phone_invalid")
+    address = email.strip()
+    if address and not looks_like_email(address):
+        errors.add("email", "email_invalid")
+    level = parse_vnd(notice_level_vnd)
+    if level is None or level > MAX_NOTICE_LEVEL_VND:
+        errors.add("notice_level_vnd", "amount_invalid")
+    if errors or level is None:
+        values = {
+            "phone": phone,
+            "email": email,
+            "notice_level_vnd": notice_level_vnd,
+            "notify_sms": notify_sms is not None,
+            "notify_email": notify_email is not None,
+        }
+        return _settings(request, session, user, errors, values, 422)
+    me = session.get(User, user.user_id)
+    if me is not None:
+        me.notify_sms = notify_sms is not None
+        me.notify_email = notify_email is not None
+    release(session)
+    set_contacts(uow, account_id, phone=e164, email=address or None)
+    set_low_balance_notice(uow, account_id, level)
+    record(session, user, "account.contacts", "account", account_id, {"notice_level": level})
+    return back("/portal/settings", msg="contacts_saved")

@@ -1,22 +1,67 @@
-"""Vietnamese and English labels. The language comes from the ``lang`` cookie (default vi)."""
+"""Vietnamese and English labels (words on buttons, headings, columns). Sentences a person
+reads (errors, confirmations, notices) live in ``gateway.messages``. The language comes from
+the ``lang`` cookie (default vi)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from gateway.messages import DEFAULT_LANG, LANGS, normalize_lang
 from gateway.web.console_labels import CONSOLE_LABELS
 
-LANGS = ("vi", "en")
-DEFAULT_LANG = "vi"
+__all__ = ["DEFAULT_LANG", "LABELS", "LANGS", "normalize_lang", "reason_labels", "translator"]
 
 # key: (Vietnamese, English)
 LABELS: dict[str, tuple[str, str]] = {
     "app_name": ("Bãi đỗ xe không tiền mặt", "Cashless parking"),
+    "menu": ("Danh mục", "Menu"),
+    "skip_to_content": ("Bỏ qua, đến nội dung", "Skip to content"),
+    "phone_or_username": ("Số điện thoại hoặc tên đăng nhập", "Phone number or username"),
+    "email": ("Email", "Email"),
+    "full_name": ("Họ tên", "Full name"),
+    "new_password": ("Mật khẩu mới", "New password"),
+    "repeat_password": ("Nhập lại mật khẩu", "Repeat the password"),
+    "sign_up": ("Đăng ký", "Sign up"),
+    "optional": ("không bắt buộc", "optional"),
+    "provider_simpay": ("Ví điện tử (mô phỏng)", "E-wallet (simulated)"),
+    "provider_sim-autopay": ("Tự động nạp tiền", "Auto top-up"),
+    "no_account_yet": ("Chưa có tài khoản?", "No account yet?"),
+    "forgot_password": ("Quên mật khẩu?", "Forgot your password?"),
+    "reset_password": ("Đặt lại mật khẩu", "Reset password"),
+    "verification_code": ("Mã xác minh", "Verification code"),
+    "verify": ("Xác minh", "Verify"),
+    "send_code": ("Gửi mã", "Send code"),
+    "send_again": ("Gửi lại mã", "Send the code again"),
+    "continue": ("Tiếp tục", "Continue"),
+    "back_to_sign_in": ("Quay lại đăng nhập", "Back to sign in"),
+    "notices": ("Thông báo", "Notices"),
+    "settings": ("Cài đặt", "Settings"),
+    "balance_after": ("Số dư sau", "Balance after"),
+    "kind_fare": ("Phí gửi xe", "Parking fee"),
+    "kind_topup": ("Nạp tiền", "Top-up"),
+    "kind_refund": ("Hoàn tiền", "Refund"),
+    "kind_pass": ("Vé tháng", "Monthly pass"),
+    "kind_adjustment": ("Điều chỉnh", "Adjustment"),
+    "view_invoice": ("Xem hóa đơn", "View invoice"),
+    "invoice_pending": ("Hóa đơn đang được lập", "Invoice being issued"),
+    "older": ("Cũ hơn", "Older"),
+    "newer": ("Mới hơn", "Newer"),
+    "see_all": ("Xem tất cả", "See all"),
+    "recent_trips": ("Chuyến đi gần đây", "Recent trips"),
+    "duration": ("Thời gian gửi", "Duration"),
+    "contacts": ("Thông tin liên hệ", "Contact details"),
+    "notice_level": ("Báo khi số dư dưới", "Warn when the balance is below"),
+    "notify_by_email": ("Gửi thông báo qua email", "Send notices by email"),
+    "notify_by_sms": ("Gửi thông báo qua SMS", "Send notices by SMS"),
+    "no_notices": ("Chưa có thông báo nào", "No notices yet"),
+    "delivered": ("đã gửi", "delivered"),
+    "channel_email": ("email", "email"),
+    "channel_sms": ("SMS", "SMS"),
+    "channel_push": ("thông báo đẩy", "push"),
     "sign_in": ("Đăng nhập", "Sign in"),
     "sign_out": ("Đăng xuất", "Sign out"),
     "username": ("Tên đăng nhập", "Username"),
     "password": ("Mật khẩu", "Password"),
-    "bad_login": ("Sai tên đăng nhập hoặc mật khẩu", "Wrong username or password"),
     "dashboard": ("Bảng điều khiển", "Dashboard"),
     "revenue": ("Doanh thu", "Revenue"),
     "revenue_by_day": ("Doanh thu theo ngày", "Revenue by day"),
@@ -57,10 +102,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "frames": ("Khung hình", "Frames"),
     "nothing_to_review": ("Không có lượt nào cần xử lý", "Nothing to review"),
     "balance": ("Số dư", "Balance"),
-    "low_balance": (
-        "Số dư thấp: hãy nạp thêm tiền để qua cổng không phải dừng",
-        "Low balance: top up to keep passing without stopping",
-    ),
     "vehicles": ("Phương tiện", "Vehicles"),
     "add_vehicle": ("Thêm phương tiện", "Add vehicle"),
     "remove": ("Xóa", "Remove"),
@@ -83,7 +124,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "valid_from": ("Hiệu lực từ", "Valid from"),
     "valid_to": ("Hiệu lực đến", "Valid to"),
     "my_account": ("Tài khoản của tôi", "My account"),
-    "payment_done": ("Nạp tiền thành công", "Top-up succeeded"),
     "none": ("Không có dữ liệu", "No data"),
     "open": ("Mở", "Open"),
     "closed": ("Đóng", "Closed"),
@@ -94,12 +134,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "from": ("Từ", "From"),
     "to": ("Đến", "To"),
     "language": ("Ngôn ngữ", "Language"),
-    "forbidden": ("Bạn không có quyền xem trang này", "You may not see this page"),
-    "not_found": ("Không tìm thấy", "Not found"),
     "unknown": ("chưa rõ", "unknown"),
     "charged": ("đã thu", "charged"),
     "free": ("miễn phí", "free"),
     "pending": ("chờ xử lý", "pending"),
+    "failed": ("gửi không được", "failed"),
     "waived": ("đã miễn", "waived"),
     "unpaid": ("chưa thu", "unpaid"),
     "void": ("hủy", "void"),
@@ -141,10 +180,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "reason_account_suspended": ("tài khoản bị khóa", "account suspended"),
     **CONSOLE_LABELS,
 }
-
-
-def normalize_lang(value: str | None) -> str:
-    return value if value in LANGS else DEFAULT_LANG
 
 
 def translator(lang: str) -> Callable[[str], str]:

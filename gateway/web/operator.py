@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from gateway import messages
 from gateway.api import queries
 from gateway.api.invoices import rejection_reasons, visible_invoices
 from gateway.api.lots import tariff_versions
@@ -20,7 +21,8 @@ from gateway.auth.principal import Principal
 from gateway.deps import SessionDep, SettingsDep, UowDep
 from gateway.images import frame_paths
 from gateway.web import charts
-from gateway.web.rendering import lang_of, render
+from gateway.web.forms import FormErrors, parse_vnd
+from gateway.web.rendering import Flash, lang_of, render
 from gateway.web.search import PAGE_SIZE, Pager, SearchDep
 from gateway.web.session import OperatorPage, PageForbidden
 
@@ -223,9 +225,19 @@ def review_page(
     session: SessionDep,
     user: OperatorPage,
     settings: SettingsDep,
-    msg: str | None = None,
-    err: str | None = None,
 ) -> HTMLResponse:
+    return _review(request, session, user, settings)
+
+
+def _review(
+    request: Request,
+    session: SessionDep,
+    user: OperatorPage,
+    settings: SettingsDep,
+    failed: tuple[int, str, str] | None = None,
+) -> HTMLResponse:
+    """The queue; ``failed`` = (passage id, field, catalogue code) of an action just refused:
+    its error goes next to that field, or in the banner when the item has left the queue."""
     lot_ids = queries.visible_lot_ids(session, user)
     pending = queries.passages(session, lot_ids, review_status="pending", limit=50)
     resolved = queries.passages(session, lot_ids, review_status="resolved", limit=10)
@@ -240,78 +252,112 @@ def review_page(
         p.id: len(frame_paths(settings.data_dir, p.image_ref)) if p.image_ref else 0
         for p in pending.items
     }
+    errors: dict[int, FormErrors] = {}
+    extra: dict[str, Any] = {}
+    if failed is not None:
+        passage_id, field, code = failed
+        if any(p.id == passage_id for p in pending.items):
+            errors[passage_id] = FormErrors()
+            errors[passage_id].add(field, code)
+        else:
+            extra["flash"] = Flash("error", code)
     return render(
         request,
         "operator/review.html",
         user,
+        status_code=200 if failed is None else 422,
         nav="review",
         pending=pending.items,
         resolved=resolved.items,
         trails=trails,
         sessions=sessions,
         frames=frames,
-        msg=msg,
-        err=err,
+        errors=errors,
+        **extra,
     )
 
 
-def _after_action(fn: Any) -> RedirectResponse:
+def _after_action(
+    request: Request,
+    session: SessionDep,
+    user: OperatorPage,
+    settings: SettingsDep,
+    target: tuple[int, str],
+    fn: Any,
+) -> Response:
+    """Do a review action; a refusal is shown next to the form's ``target`` field."""
     try:
         fn()
     except HTTPException as exc:
-        return RedirectResponse(
-            "/dashboard/review?" + urlencode({"err": str(exc.detail)}), status_code=303
-        )
-    return RedirectResponse("/dashboard/review?" + urlencode({"msg": "ok"}), status_code=303)
+        session.rollback()
+        return _review(request, session, user, settings, (*target, messages.code_of(exc)))
+    return RedirectResponse("/dashboard/review?" + urlencode({"msg": "saved"}), status_code=303)
 
 
-@router.post("/review/{passage_id}/correct")
+@router.post("/review/{passage_id}/correct", response_model=None)
 def review_correct(
     passage_id: IdPath,
+    request: Request,
     session: SessionDep,
     user: OperatorPage,
+    settings: SettingsDep,
     uow: UowDep,
-    plate: Annotated[str, Form(max_length=20)],
-) -> RedirectResponse:
-    return _after_action(lambda: act(session, uow, user, passage_id, "correct_plate", plate=plate))
-
-
-@router.post("/review/{passage_id}/charge")
-def review_charge(
-    passage_id: IdPath,
-    session: SessionDep,
-    user: OperatorPage,
-    uow: UowDep,
-    amount_vnd: Annotated[str, Form(max_length=12)] = "",
-) -> RedirectResponse:
-    """Charge the tariff's fare, or the amount the operator typed (e.g. exit without entry)."""
-    amount = amount_vnd.replace(".", "").replace(" ", "").strip()
-    if amount and (not amount.isdigit() or not 0 < int(amount) <= 10_000_000):
-        return RedirectResponse(
-            "/dashboard/review?" + urlencode({"err": f"amount: {amount_vnd}"}), status_code=303
-        )
+    plate: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
     return _after_action(
-        lambda: act(
-            session,
-            uow,
-            user,
-            passage_id,
-            "charge",
-            amount_vnd=int(amount) if amount else None,
-            note="",
-        )
+        request,
+        session,
+        user,
+        settings,
+        (passage_id, "plate"),
+        lambda: act(session, uow, user, passage_id, "correct_plate", plate=plate),
     )
 
 
-@router.post("/review/{passage_id}/waive")
-def review_waive(
+@router.post("/review/{passage_id}/charge", response_model=None)
+def review_charge(
     passage_id: IdPath,
+    request: Request,
     session: SessionDep,
     user: OperatorPage,
+    settings: SettingsDep,
+    uow: UowDep,
+    amount_vnd: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    """Charge the tariff's fare, or the amount the operator typed (e.g. exit without entry)."""
+    amount = parse_vnd(amount_vnd) if amount_vnd.strip() else None
+    if amount_vnd.strip() and (amount is None or not 0 < amount <= 10_000_000):
+        return _review(
+            request, session, user, settings, (passage_id, "amount_vnd", "amount_invalid")
+        )
+    return _after_action(
+        request,
+        session,
+        user,
+        settings,
+        (passage_id, "amount_vnd"),
+        lambda: act(session, uow, user, passage_id, "charge", amount_vnd=amount, note=""),
+    )
+
+
+@router.post("/review/{passage_id}/waive", response_model=None)
+def review_waive(
+    passage_id: IdPath,
+    request: Request,
+    session: SessionDep,
+    user: OperatorPage,
+    settings: SettingsDep,
     uow: UowDep,
     reason: Annotated[str, Form(max_length=300)] = "",
-) -> RedirectResponse:
-    return _after_action(lambda: act(session, uow, user, passage_id, "waive", reason=reason))
+) -> Response:
+    return _after_action(
+        request,
+        session,
+        user,
+        settings,
+        (passage_id, "reason"),
+        lambda: act(session, uow, user, passage_id, "waive", reason=reason),
+    )
 
 
 @router.get("/invoices", response_class=HTMLResponse)

@@ -1,7 +1,45 @@
-// Shared page helpers: VND and local time formatting, chart drawing, the live passage feed.
+// Shared page helpers: the collapsing menu, VND and local time formatting, chart drawing, the
+// live passage feed. Loaded once by base.html; written so that a second load does no harm
+// (top-level "var" and function declarations only, the menu bound once).
 "use strict";
 
-const TZ = "Asia/Ho_Chi_Minh";
+var TZ = "Asia/Ho_Chi_Minh";
+
+function setupMenu() {
+  // The phone layout hides the menu behind a button (CSS: .js .topbar[data-menu=closed]).
+  const bar = document.querySelector(".topbar");
+  const button = bar && bar.querySelector(".menu-toggle");
+  if (!button || button.dataset.bound) return;
+  button.dataset.bound = "1";
+  button.addEventListener("click", () => {
+    const open = bar.dataset.menu !== "open";
+    bar.dataset.menu = open ? "open" : "closed";
+    button.setAttribute("aria-expanded", String(open));
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && bar.dataset.menu === "open") {
+      bar.dataset.menu = "closed";
+      button.setAttribute("aria-expanded", "false");
+      button.focus();
+    }
+  });
+}
+
+setupMenu();
+
+function focusableScrollers() {
+  // A table that scrolls sideways on a phone must be reachable by keyboard to be scrolled.
+  for (const table of document.querySelectorAll("main table:not(.stack-sm)")) {
+    if (table.scrollWidth > table.clientWidth + 1) {
+      table.tabIndex = 0;
+    } else if (table.tabIndex === 0) {
+      table.removeAttribute("tabindex");
+    }
+  }
+}
+
+focusableScrollers();
+window.addEventListener("resize", focusableScrollers);
 
 function vnd(amount) {
   if (amount === null || amount === undefined) return "—";

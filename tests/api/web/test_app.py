@@ -21,6 +21,7 @@ EXPECTED_PATHS = {
     "/api/v1/accounts/{account_id}/vehicles/{vehicle_id}",
     "/api/v1/accounts/{account_id}/auto-topup",
     "/api/v1/accounts/{account_id}/topups",
+    "/api/v1/accounts/{account_id}/statement",
     "/api/v1/payments/webhook",
     "/api/v1/lots",
     "/api/v1/lots/{lot_id}",

@@ -116,7 +116,8 @@ def test_driver_lands_on_portal_and_cannot_open_dashboard(world: Env) -> None:
 def test_bad_page_sign_in_shows_error(gw_env: Env) -> None:
     r = gw_env.client.post("/login", data={"username": "driver", "password": "nope nope"})
     assert r.status_code == 401
-    assert "Sai tên đăng nhập" in r.text
+    assert "Sai số điện thoại / tên đăng nhập hoặc mật khẩu" in r.text
+    assert 'data-error-for="password"' in r.text  # next to its field
 
 
 def test_sign_in_never_redirects_off_site(gw_env: Env) -> None:

@@ -6,7 +6,15 @@ from sqlalchemy import create_engine, inspect
 
 from gateway import migrate
 
-TABLES = {"gw_users", "gw_operator_grants", "gw_audit_log", "gw_webhook_deliveries"}
+TABLES = {
+    "gw_users",
+    "gw_operator_grants",
+    "gw_audit_log",
+    "gw_webhook_deliveries",
+    "gw_notices",
+    "gw_notice_deliveries",
+    "gw_verifications",
+}
 
 
 def _tables(url: str) -> set[str]:

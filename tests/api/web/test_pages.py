@@ -11,18 +11,13 @@ from sqlalchemy import func, select
 from billing.adapters import orm as b
 from billing.domain.vat import rate_on
 from billing.services.seed import AIRPORT_LOT, CENTRAL_LOT, DemoData
+from gateway.web import navigation
 from tests.api.web.conftest import PASSWORD, Env, issue_invoices
 from tests.api.web.helpers import settle, stay
 
-OPERATOR_PAGES = (
-    "/dashboard",
-    "/dashboard/passages",
-    "/dashboard/sessions",
-    "/dashboard/review",
-    "/dashboard/invoices",
-    "/dashboard/tariffs",
-)
-DRIVER_PAGES = ("/portal", "/portal/trips", "/portal/invoices")
+# Every page of each menu.
+OPERATOR_PAGES = tuple(item.href for item in navigation.OPERATOR)
+DRIVER_PAGES = tuple(item.href for item in navigation.DRIVER)
 
 
 def _sign_in(env: Env, username: str) -> None:
@@ -100,11 +95,12 @@ def test_driver_portal_top_up_vehicles_auto_top_up(world: Env) -> None:
     r = c.post("/portal/topup", data={"amount_vnd": "200000"})
     assert "700.000 ₫" in r.text and 'data-testid="flash"' in r.text
     r = c.post("/portal/topup", data={"amount_vnd": "1"})
-    assert 'role="alert"' in r.text and "700.000 ₫" in r.text
+    assert r.status_code == 422 and "700.000 ₫" in r.text
+    assert 'data-error-for="amount_vnd"' in r.text and "10.000 ₫" in r.text
     r = c.post("/portal/vehicles", data={"plate": "51F-888.88", "vehicle_class": "car_le9"})
-    assert 'data-vehicle="51F-888.88"' in r.text
+    assert 'data-vehicle="51F-888.88"' in r.text and 'data-testid="flash"' in r.text
     r = c.post("/portal/vehicles", data={"plate": "29-AA 123.45", "vehicle_class": "motorbike"})
-    assert 'role="alert"' in r.text
+    assert r.status_code == 422 and 'data-error-for="plate"' in r.text  # another account's
     with world.session_factory() as s:
         vid = s.scalar(select(b.Vehicle.id).where(b.Vehicle.plate_text == "51F-888.88"))
         other = s.scalar(select(b.Vehicle.id).where(b.Vehicle.plate_text == "29-AA 123.45"))
@@ -112,13 +108,15 @@ def test_driver_portal_top_up_vehicles_auto_top_up(world: Env) -> None:
     assert 'role="alert"' in r.text  # not theirs
     r = c.post(f"/portal/vehicles/{vid}/remove")
     assert 'data-vehicle="51F-888.88"' not in r.text
-    c.post(
+    r = c.post(
         "/portal/auto-topup",
-        data={"enabled": "on", "threshold_vnd": "60000", "amount_vnd": "300000"},
+        data={"enabled": "on", "threshold_vnd": "60.000", "amount_vnd": "300000"},
     )
+    assert r.status_code == 200 and 'data-testid="flash"' in r.text
     with world.session_factory() as s:
         acct = s.get(b.TransportAccount, world.demo.accounts["an"])  # type: ignore[attr-defined]
         assert acct is not None and acct.auto_topup_amount_vnd == 300_000
+        assert acct.auto_topup_threshold_vnd == 60_000
 
 
 def test_low_balance_notice(world: Env) -> None:
@@ -129,7 +127,7 @@ def test_low_balance_notice(world: Env) -> None:
         s.commit()
     _sign_in(world, "cuong")
     page = world.client.get("/portal").text
-    assert 'data-testid="low-balance"' in page and "10.000 ₫" in page
+    assert 'data-testid="low-balance"' in page and "10.000 ₫" in page and "50.000 ₫" in page
 
 
 def test_driver_invoices_page_has_downloads_and_qr(world: Env, invoice_maker: object) -> None:
@@ -139,9 +137,16 @@ def test_driver_invoices_page_has_downloads_and_qr(world: Env, invoice_maker: ob
     _sign_in(world, "driver")
     page = world.client.get("/portal/invoices").text
     assert page.count("data-invoice-id=") == 1
-    assert "/xml" in page and "/pdf" in page and "<svg" in page
+    assert "/xml" in page and "/pdf" in page
+    (iid,) = re.findall(r'data-invoice-id="(\d+)"', page)
+    detail = world.client.get(f"/portal/invoices/{iid}").text
+    assert "<svg" in detail and "/tra-cuu?ma=" in detail  # the public lookup's QR code
     trips = world.client.get("/portal/trips").text
     assert "30A-123.45" in trips and "29-AA 123.45" not in trips
+    assert f'href="/portal/invoices/{iid}"' in trips  # the trip links to its invoice
+    # Another driver's invoice looks like no invoice at all.
+    _sign_in(world, "driver2")
+    assert world.client.get(f"/portal/invoices/{iid}").status_code == 404
 
 
 def test_gate_health_follows_last_will_status(world: Env) -> None:
@@ -201,7 +206,12 @@ def test_review_charge_with_an_amount_for_an_exit_without_entry(world: Env) -> N
     _sign_in(world, "op-a")
     c = world.client
     r = c.post(f"/dashboard/review/{pid}/charge", data={"amount_vnd": "abc"})
-    assert 'role="alert"' in r.text and f'data-review-id="{pid}"' in r.text
+    assert r.status_code == 422
+    item = r.text.split(f'data-review-id="{pid}"')[1].split("</section>")[0]
+    assert 'data-error-for="amount_vnd"' in item and "Số tiền không hợp lệ." in item
+    r = c.post(f"/dashboard/review/{pid}/waive", data={"reason": " "})
+    item = r.text.split(f'data-review-id="{pid}"')[1].split("</section>")[0]
+    assert 'data-error-for="reason"' in item and "Hãy nêu lý do miễn phí." in item
     r = c.post(f"/dashboard/review/{pid}/charge", data={"amount_vnd": "30.000"})
     assert f'data-resolved-id="{pid}"' in r.text
     with world.session_factory() as s:

@@ -114,3 +114,47 @@ def test_concurrent_webhook_deliveries_credit_once(pg_world: Env) -> None:
         assert s.get(b.TransportAccount, acct).balance_vnd == 800_000  # type: ignore[union-attr]
         n = s.scalar(select(func.count()).where(b.TopUp.provider_txn_id == "txn-42"))
     assert n == 1
+
+
+def test_notices_and_sign_up_on_postgresql(pg_world: Env) -> None:
+    """The notification outbox (intake, lease, delivery) and a sign-up, on PostgreSQL."""
+    import re
+
+    from billing.services import set_contacts, set_low_balance_notice
+    from gateway.notices.stub import StubSender, read_inbox
+    from gateway.notices.worker import NoticeWorker
+    from gateway.orm import Notice, NoticeDelivery
+
+    env = pg_world
+    an = env.demo.accounts["an"]  # type: ignore[attr-defined]
+    set_contacts(env.uow(), an, phone="+84912000111", email=None)
+    set_low_balance_notice(env.uow(), an, 480_000)
+    stay(env, CENTRAL_LOT, "30A-123.45")
+    sms = StubSender(env.settings.data_dir / "notices" / "sms.jsonl")
+    worker = NoticeWorker(env.session_factory, {"sms": sms})
+    worker.run_once()
+    worker.run_once()
+    with env.session_factory() as s:
+        kinds = sorted(s.scalars(select(Notice.kind).where(Notice.account_id == str(an))))
+        assert kinds == ["low_balance", "topup_receipt", "trip_receipt"]
+        statuses = set(s.scalars(select(NoticeDelivery.status)))
+        assert statuses == {"sent"}
+    texts = [m["body"] for m in read_inbox(sms.inbox)]
+    assert sum("450.000 ₫" in t and "480.000 ₫" in t for t in texts) == 1
+
+    r = env.client.post(
+        "/signup",
+        data={
+            "full_name": "Lê Thị Mai",
+            "phone": "0912 345 678",
+            "plate": "51G-246.80",
+            "vehicle_class": "car_le9",
+            "password": "mai-password-1",
+            "password2": "mai-password-1",
+        },
+        follow_redirects=False,
+    )
+    token = r.headers["location"].split("token=")[1]
+    code = re.findall(r"\b(\d{6})\b", read_inbox(sms.inbox)[-1]["body"])[0]
+    r = env.client.post("/signup/verify", data={"token": token, "code": code})
+    assert r.url.path == "/portal" and "51G-246.80" in r.text

@@ -72,6 +72,16 @@ def test_demo_logins_are_seeded_once(world: Env) -> None:
         "/api/v1/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"}
     ).json()
     assert me["account_id"] == str(world.demo.accounts["an"])  # type: ignore[attr-defined]
+    # The demo driver also signs in with the phone their SMS notices go to.
+    r = world.client.post(
+        "/api/v1/auth/token", data={"username": "0912 000 001", "password": drv_pass}
+    )
+    assert r.status_code == 200
+    with world.session_factory() as s:
+        from billing.adapters import orm as b
+
+        account = s.get(b.TransportAccount, world.demo.accounts["an"])  # type: ignore[attr-defined]
+        assert account is not None and account.phone == "+84912000001"
 
 
 def test_audit_log_for_admins_only(world: Env) -> None:

@@ -189,6 +189,26 @@ def page(browser: Any, site: Site) -> Iterator[Any]:
     context.close()
 
 
+@pytest.fixture(params=["phone", "desktop"])
+def device(request: pytest.FixtureRequest, browser: Any, site: Site) -> Iterator[tuple[Any, str]]:
+    """A page at a phone's size (390x844, touch) and at a desktop's (1280x900): (page, name)."""
+    from tests.e2e.browser.checks import VIEWPORTS
+
+    name = str(request.param)
+    context = browser.new_context(
+        base_url=site.url,
+        viewport=VIEWPORTS[name],
+        is_mobile=name == "phone",
+        has_touch=name == "phone",
+        locale="vi-VN",
+        timezone_id="Asia/Ho_Chi_Minh",
+    )
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    yield pg, name
+    context.close()
+
+
 def shot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -55,7 +55,6 @@ def test_driver_tops_up_and_downloads_a_verified_invoice(
 
     page.goto("/portal/invoices")
     card = page.locator("[data-invoice-id]").first
-    assert card.locator("svg").count() >= 1  # the lookup QR code
     shot(page, "13-invoices")
     with page.expect_download() as info:
         card.locator("a", has_text="XML").click()
@@ -68,6 +67,8 @@ def test_driver_tops_up_and_downloads_a_verified_invoice(
     with page.expect_download() as info:
         card.locator("a", has_text="PDF").click()
     assert Path(info.value.path()).read_bytes().startswith(b"%PDF")
+    card.locator(".li-title a").click()  # the invoice's own page, with the lookup QR code
+    page.wait_for_selector("[data-testid=invoice-qr] svg")
     page.goto(card.locator("a", has_text="HTML").get_attribute("href") or "")
     assert "50.000" in page.content()
     shot(page, "14-invoice-html")

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, func, select, text, update  # noqa: E402
 
 from billing.adapters import outbox  # noqa: E402
+from billing.domain.events import InvoiceRequested  # noqa: E402
 from einvoice.db import invoices  # noqa: E402
 from einvoice.keys import ensure_demo_keys  # noqa: E402
 from einvoice.maker import XmlInvoiceMaker  # noqa: E402
@@ -103,11 +104,11 @@ def issue_run(
     try:
         with db.sessions.begin() as s:
             for i in range(n):
-                outbox.add(s, "invoice_request", f"ev-{i}", payload(i))
+                outbox.add(s, InvoiceRequested.from_payload(payload(i)))
         start = threading.Barrier(workers + 1)
 
         def run() -> None:
-            worker = InvoiceWorker(db.sessions, maker)
+            worker = InvoiceWorker(db.sessions, maker, outbox=outbox)
             start.wait()
             while worker.run_once(max_rows=100):
                 pass

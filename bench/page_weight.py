@@ -115,6 +115,7 @@ def seed(data_dir: Path, stays: int, reviews: int) -> tuple[Any, Any]:
 
 
 def issue_invoices(data_dir: Path, factory: Any) -> int:
+    from billing.adapters import outbox
     from einvoice.keys import ensure_demo_keys
     from einvoice.maker import XmlInvoiceMaker
     from einvoice.signing import Signer
@@ -122,7 +123,8 @@ def issue_invoices(data_dir: Path, factory: Any) -> int:
 
     keys = ensure_demo_keys(data_dir / "keys", "0109876543")
     maker = XmlInvoiceMaker(Signer.from_pkcs12(keys.seller_pkcs12, keys.password))
-    return sum(r.outcome == "issued" for r in InvoiceWorker(factory, maker).run_once())
+    worker = InvoiceWorker(factory, maker, outbox=outbox)
+    return sum(r.outcome == "issued" for r in worker.run_once())
 
 
 def measure(

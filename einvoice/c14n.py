@@ -11,10 +11,11 @@ https://www.w3.org/TR/xml-exc-c14n/ for the exclusive variant.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 
 from lxml import etree
+
+from einvoice import xmlsafe
 
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 
@@ -22,7 +23,8 @@ _Comment = etree.Comment
 _PI = etree.ProcessingInstruction
 
 
-def _text(s: str) -> str:
+def escape_text(s: str) -> str:
+    """Character data as C14N writes it (also valid XML text anywhere)."""
     if "&" in s:
         s = s.replace("&", "&amp;")
     if "<" in s:
@@ -34,7 +36,8 @@ def _text(s: str) -> str:
     return s
 
 
-def _attr(s: str) -> str:
+def escape_attr(s: str) -> str:
+    """An attribute value (between double quotes) as C14N writes it."""
     if "&" in s:
         s = s.replace("&", "&amp;")
     if "<" in s:
@@ -152,18 +155,18 @@ class _Writer:
 
         out.append("<" + qname)
         for p, value in decls:
-            out.append((f' xmlns:{p}="' if p else ' xmlns="') + _attr(value) + '"')
+            out.append((f' xmlns:{p}="' if p else ' xmlns="') + escape_attr(value) + '"')
         if attrs:
             attrs.sort(key=lambda a: (a[0], a[1]))
             for _a_uri, _a_local, a_qname, value in attrs:
-                out.append(f' {a_qname}="' + _attr(value) + '"')
+                out.append(f' {a_qname}="' + escape_attr(value) + '"')
         out.append(">")
         if el.text:
-            out.append(_text(el.text))
+            out.append(escape_text(el.text))
         for child in el:
             self.node(child, child_rendered, False)
             if child.tail:
-                out.append(_text(child.tail))
+                out.append(escape_text(child.tail))
         out.append(f"</{qname}>")
 
     @staticmethod
@@ -182,16 +185,6 @@ class _Writer:
 
 
 _XML_ATTR = "{" + XML_NS + "}"
-_local = threading.local()
-
-
-def _copy_parser() -> etree.XMLParser:
-    parser = getattr(_local, "parser", None)
-    if parser is None:
-        parser = _local.parser = etree.XMLParser(
-            resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-        )
-    return parser
 
 
 def _inherits_xml_attrs(element: etree._Element) -> bool:
@@ -230,7 +223,7 @@ def canonicalize(
             direct = etree.tostring(element, method="c14n", with_comments=with_comments)
             if b"xmlns" not in direct:
                 return direct
-        copy = etree.fromstring(etree.tostring(element, with_tail=False), _copy_parser())
+        copy = etree.fromstring(etree.tostring(element, with_tail=False), xmlsafe.parser())
         if copy.nsmap == element.nsmap:
             prefixes = list(inclusive_prefixes) if exclusive else None
             return etree.tostring(

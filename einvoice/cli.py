@@ -1,4 +1,7 @@
-"""``parking einvoice ...``: the e-invoice commands (the issuing side adds its own to ``app``)."""
+"""``parking einvoice verify``: check the signatures of invoice files, ours or any provider's.
+
+``app`` here holds the verifier alone (it needs no database); ``parking einvoice`` is
+``gateway.cli.einvoice.app``, which adds the issuing commands (``einvoice.cli_issue``)."""
 
 from __future__ import annotations
 
@@ -13,18 +16,15 @@ import typer
 from cryptography import x509
 from rich.console import Console
 
-from einvoice import cli_issue
 from einvoice.verify import VerificationReport, verify_invoice
 from einvoice.xmlsafe import MAX_XML_BYTES
 
-app = typer.Typer(
-    name="einvoice", help="Electronic invoices: verify, issue, render.", no_args_is_help=True
-)
+app = typer.Typer(name="einvoice", help="Verify e-invoice signatures.", no_args_is_help=True)
 
 
 @app.callback()
 def _einvoice() -> None:
-    """Electronic invoices: verify, issue, render."""
+    """Verify e-invoice signatures."""
 
 
 def _zip_members(path: Path) -> Iterator[tuple[str, bytes | str]]:
@@ -136,9 +136,7 @@ def verify_command(
                 + (f" - {sig.reason}" if sig.reason else ""),
                 highlight=False,
             )
+            for note in sig.notes:
+                console.print(f"    note: {note}", highlight=False, markup=False)
     if not all_valid:
         raise typer.Exit(code=1)
-
-
-# The issuing side's commands (issue, submit, resend-batch, list, show, adjust, replace).
-cli_issue.register(app)

@@ -8,32 +8,35 @@ stored like any invoice, in the caller's transaction, once per ``request_key``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.domain.events import INVOICE_ADJUSTMENT, InvoiceAdjustmentRequested, InvoiceRequested
 from einvoice.db import ADJUSTING, REJECTED, REPLACING, invoices
+from einvoice.model import OriginalInvoice
 from einvoice.worker import (
     InvoiceMaker,
     InvoiceRequestError,
     InvoiceWorker,
     IssueResult,
-    RelatedInvoice,
-    parse_seller,
+    registration_of,
     store_invoice,
     take_identity,
 )
 
 log = logging.getLogger(__name__)
 
-INVOICE_ADJUSTMENT = "invoice_adjustment"
 # Fields a replacing invoice may change; the rest comes from the original request.
 REPLACEABLE = ("plate", "vehicle_class", "fare_vnd", "buyer", "lot_name", "entry_at", "exit_at")
+# TCHDon: what the correcting invoice does to the original.
+TCHDON: dict[str, Literal[1, 2]] = {REPLACING: 1, ADJUSTING: 2}
 
 
 class CorrectionError(ValueError):
@@ -53,25 +56,23 @@ class Correction:
     changes: Mapping[str, Any] = field(default_factory=dict)
 
 
-def correction_from_adjustment(payload: Mapping[str, Any], key: str | None = None) -> Correction:
-    """An ``invoice_adjustment`` outbox payload: a refund, or a corrected plate/buyer."""
-    original = payload.get("original_event_id")
-    if not original:
-        raise InvoiceRequestError("invoice_adjustment without original_event_id")
-    request_key = "adjustment:" + str(key or payload.get("journal_entry_id") or "")
-    if request_key == "adjustment:":
-        raise InvoiceRequestError("invoice_adjustment without journal_entry_id")
-    reason = str(payload.get("reason") or "")
-    changes = {k: payload[k] for k in REPLACEABLE if k in payload and k != "fare_vnd"}
+def correction_from_adjustment(event: InvoiceAdjustmentRequested) -> Correction:
+    """Billing's ``invoice_adjustment``: a refund, or a corrected plate/buyer (``changes``).
+
+    One correction per adjustment: its request key is ``adjustment:<journal entry id>``.
+    """
+    original = event.original_event_id
+    request_key = f"adjustment:{event.journal_entry_id}"
+    changes = {k: v for k, v in event.changes.items() if k != "fare_vnd"}
     if changes:
         return Correction(
-            request_key, REPLACING, reason, original_event_id=str(original), changes=changes
+            request_key, REPLACING, event.reason, original_event_id=original, changes=changes
         )
-    amount = payload.get("amount_vnd")
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        raise InvoiceRequestError(f"amount_vnd must be a positive integer, not {amount!r}")
+    if event.amount_vnd is None:
+        raise InvoiceRequestError("invoice_adjustment without amount_vnd or changes")
+    refund = -event.amount_vnd
     return Correction(
-        request_key, ADJUSTING, reason, original_event_id=str(original), delta_vnd=-amount
+        request_key, ADJUSTING, event.reason, original_event_id=original, delta_vnd=refund
     )
 
 
@@ -127,11 +128,11 @@ def issue_correction(
     original = current_invoice(session, correction)
     if original.status == REJECTED:
         raise CorrectionError(f"invoice {original.id} was rejected: it cannot be corrected")
-    payload: dict[str, Any] = dict(original.payload)
-    payload.pop("vat_percent", None)
+    request = InvoiceRequested.from_payload(original.payload)
     rate = original.vat_rate.rstrip("%")
-    if rate.isdigit():
-        payload["vat_percent"] = int(rate)
+    if rate.isdigit():  # a correction keeps the rate the original was invoiced at
+        request = dataclasses.replace(request, vat_percent=int(rate))
+    downward = False
     if correction.kind == ADJUSTING:
         delta = correction.delta_vnd
         if not isinstance(delta, int) or delta == 0:
@@ -142,30 +143,30 @@ def issue_correction(
                 f"adjustment of {delta} VND exceeds the {remaining} VND left on invoice "
                 f"{original.id}"
             )
-        payload["fare_vnd"] = delta
+        request, downward = dataclasses.replace(request, fare_vnd=abs(delta)), delta < 0
     elif correction.kind == REPLACING:
         unknown = set(correction.changes) - set(REPLACEABLE)
         if unknown:
             raise CorrectionError(f"cannot replace fields {sorted(unknown)}")
-        payload.update(correction.changes)
+        request = InvoiceRequested.from_payload({**request.to_payload(), **correction.changes})
     else:
         raise CorrectionError(f"unknown correction kind {correction.kind!r}")
-    seller = parse_seller(payload)
-    related = RelatedInvoice(
-        kind=correction.kind,
+    seller = registration_of(request.seller)
+    reference = OriginalInvoice(
+        relation=TCHDON[correction.kind],
         template=original.template,
         series=original.series,
         number=original.number,
-        issue_date=original.issue_date,
-        note=correction.reason[:255],
+        issued_on=original.issue_date,
+        note=correction.reason[:255] or None,
     )
-    identity = take_identity(session, seller, clock, related)
-    signed = maker(payload, identity)
+    identity = take_identity(session, seller, clock, reference)
+    signed = maker(request, identity, downward=downward)
     invoice_id = store_invoice(
         session,
         request_key=correction.request_key,
         event_id=original.event_id,
-        payload=payload,
+        request=request,
         seller=seller,
         identity=identity,
         signed=signed,
@@ -208,7 +209,8 @@ class CorrectionWorker(InvoiceWorker):
     def _issue(
         self, session: Session, row_id: int, event_id: str, payload: dict[str, Any]
     ) -> IssueResult:
-        correction = correction_from_adjustment(payload)
+        event = InvoiceAdjustmentRequested.from_payload(payload, REPLACEABLE)
+        correction = correction_from_adjustment(event)
         invoice_id, created = issue_correction(session, self.maker, correction, self.clock)
         self.outbox.mark_processed(session, row_id)
         return IssueResult(row_id, event_id, invoice_id, "issued" if created else "duplicate")

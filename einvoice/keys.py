@@ -33,8 +33,13 @@ _MST = re.compile(r"MST\s*[:=]?\s*([0-9]{12}|[0-9]{10}-[0-9]{3}|[0-9]{10})(?![0-
 
 def tax_code_of(cert: x509.Certificate) -> str | None:
     """The MST in a certificate's subject (UID, CN or any attribute ``MST:0101234567``)."""
+    return tax_code_in(cert.subject)
+
+
+def tax_code_in(subject: x509.Name) -> str | None:
+    """The MST in a subject name (see :func:`tax_code_of`)."""
     preferred = (NameOID.USER_ID, NameOID.COMMON_NAME)
-    attrs = list(cert.subject)
+    attrs = list(subject)
     attrs.sort(key=lambda a: preferred.index(a.oid) if a.oid in preferred else len(preferred))
     for attr in attrs:
         value = attr.value if isinstance(attr.value, str) else attr.value.decode("utf-8", "replace")

@@ -1,4 +1,4 @@
-"""The worker's invoice maker: payload + identity -> model -> HDon XML -> seller signature.
+"""The worker's invoice maker: request + identity -> model -> HDon XML -> seller signature.
 
 Glue between the numbering side (which decides template, series, number, code and time) and the
 document side (:mod:`einvoice.model`, :mod:`einvoice.xml_build`, :mod:`einvoice.signing`).
@@ -12,14 +12,12 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
+from billing.domain.events import InvoiceRequested
 from einvoice import model, xml_build
+from einvoice.invoice_request import invoice_from_request
 from einvoice.signing import Signer
-from einvoice.vat import DEFAULT_TABLE, VatRate
 from einvoice.worker import InvoiceIdentity, SignedInvoice
-
-RELATION = {"replacing": 1, "adjusting": 2}
 
 
 class SignerMismatch(ValueError):
@@ -32,7 +30,6 @@ class XmlInvoiceMaker:
     # Further sellers (one gateway may invoice for several operators), by tax code.
     other_signers: Mapping[str, Signer] = field(default_factory=dict)
     provider_tax_code: str | None = None
-    rates: tuple[VatRate, ...] = DEFAULT_TABLE
     # Where to find a key for a seller not listed above (the demo makes one per seller).
     fallback: Callable[[str], Signer] | None = None
 
@@ -48,43 +45,28 @@ class XmlInvoiceMaker:
             )
         return signer
 
-    def invoice(self, payload: Mapping[str, Any], identity: InvoiceIdentity) -> model.Invoice:
-        related = None
-        if identity.related is not None:
-            rel = identity.related
-            related = model.RelatedInvoice(
-                relation=1 if rel.kind == "replacing" else 2,
-                template=rel.template,
-                series=rel.series,
-                number=rel.number,
-                issued_on=rel.issue_date,
-                note=rel.note or None,
-            )
-        fare = payload["fare_vnd"]
-        downward = isinstance(fare, int) and fare < 0
-        source = {**payload, "fare_vnd": abs(fare)} if downward else payload
-        rates = self.rates
-        if payload.get("vat_percent") is not None:  # a correction keeps the original's rate
-            rates = (VatRate(int(payload["vat_percent"])),)
-        invoice = model.invoice_from_request(
-            source,
+    def invoice(
+        self, request: InvoiceRequested, identity: InvoiceIdentity, *, downward: bool = False
+    ) -> model.Invoice:
+        """The invoice for ``request``; ``downward``: an adjustment that takes its fare back."""
+        invoice = invoice_from_request(
+            request,
             number=identity.number,
             issued_at=identity.issued_at,
             series=identity.series,
             template=identity.template,
             mccqt=identity.mccqt,
-            rates=rates,
             provider_tax_code=self.provider_tax_code,
-            related=related,
+            original=identity.original,
         )
-        if downward:
-            invoice = _negated(invoice, identity)
-        return invoice
+        return _negated(invoice, identity) if downward else invoice
 
-    def __call__(self, payload: Mapping[str, Any], identity: InvoiceIdentity) -> SignedInvoice:
-        invoice = self.invoice(payload, identity)
+    def __call__(
+        self, request: InvoiceRequested, identity: InvoiceIdentity, *, downward: bool = False
+    ) -> SignedInvoice:
+        invoice = self.invoice(request, identity, downward=downward)
         signer = self.signer_for(invoice.seller.tax_code)
-        xml = signer.sign_seller(xml_build.build_hdon(invoice), signing_time=identity.issued_at)
+        xml = signer.sign_seller(xml_build.hdon_text(invoice), signing_time=identity.issued_at)
         rates = {line.vat_rate for line in invoice.lines}
         return SignedInvoice(
             xml=xml,
@@ -97,7 +79,7 @@ class XmlInvoiceMaker:
 
 def _negated(invoice: model.Invoice, identity: InvoiceIdentity) -> model.Invoice:
     """A downward adjustment: the same line with negative amounts and a label saying so."""
-    note = identity.related.note if identity.related else ""
+    note = identity.original.note if identity.original else ""
     lines = tuple(
         dataclasses.replace(
             line,

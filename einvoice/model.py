@@ -1,21 +1,21 @@
 """The invoice as plain data: seller, buyer, lines, totals, and the invoice it corrects.
 
-An :class:`Invoice` holds everything the XML needs and nothing about storage or signing; the
-issuing side builds one with :func:`invoice_from_request` from an ``invoice_request`` outbox
-payload (docs/contracts.md) once it has taken the next number.
+An :class:`Invoice` holds everything the XML needs and nothing about storage, signing or where
+the sale came from; the issuing side makes one from billing's invoice request
+(:mod:`einvoice.invoice_request`) once it has taken the next number. This module imports nothing
+of billing: the mock tax authority reads invoices through it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
-from einvoice.vat import DEFAULT_TABLE, VatRate, rate_on, split_inclusive
 from einvoice.words import amount_in_words
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 VAT_INVOICE_NAME = "HÓA ĐƠN GIÁ TRỊ GIA TĂNG"
 FORMAT_VERSION = "2.1.0"
-ANONYMOUS_BUYER = "Người mua không lấy hóa đơn"  # the usual text when a person gives no name
 
 BuyerKind = Literal["person", "business"]
 InvoiceMode = Literal["cash_register", "authority_coded"]
@@ -43,7 +42,9 @@ VEHICLE_CLASS_NAMES = {
 
 
 @dataclass(frozen=True)
-class Seller:
+class SellerParty:
+    """The seller as the invoice names it (NBan); its invoicing registration is elsewhere."""
+
     name: str
     tax_code: str
     address: str
@@ -132,8 +133,8 @@ class Totals:
 
 
 @dataclass(frozen=True)
-class RelatedInvoice:
-    """TTHDLQuan: the original that this invoice replaces (1) or adjusts (2)."""
+class OriginalInvoice:
+    """The invoice this one corrects (TTHDLQuan): it replaces (1) or adjusts (2) it."""
 
     relation: Literal[1, 2]
     template: str
@@ -150,7 +151,7 @@ class Invoice:
     series: str  # KHHDon, e.g. "C26MPK"
     number: int  # SHDon
     issued_at: datetime  # aware; the invoice date NLap is its local date
-    seller: Seller
+    seller: SellerParty
     buyer: Buyer
     lines: tuple[InvoiceLine, ...]
     totals: Totals
@@ -159,7 +160,7 @@ class Invoice:
     exchange_rate: Decimal = Decimal(1)
     provider_tax_code: str | None = None  # MSTTCGP; the seller's own when None
     extras: tuple[tuple[str, str], ...] = ()  # TTKhac: (field, value)
-    related: RelatedInvoice | None = None
+    original: OriginalInvoice | None = None  # set on a replacing or adjusting invoice
     mccqt: str | None = None  # cash-register code made by the seller, or the authority's
     title: str = VAT_INVOICE_NAME
     format_version: str = FORMAT_VERSION
@@ -197,151 +198,3 @@ def cash_register_mccqt(template: str, year: int, seller_code: str, sequence: in
     code = f"M{template}-{year % 100:02d}-{seller_code.upper()}-{sequence:011d}"
     assert len(code) == 23
     return code
-
-
-def _duration_text(entry: datetime, exit_: datetime) -> str:
-    minutes = max(0, round((exit_ - entry).total_seconds() / 60))
-    hours, minutes = divmod(minutes, 60)
-    if hours and minutes:
-        return f"{hours} giờ {minutes} phút"
-    if hours:
-        return f"{hours} giờ"
-    return f"{minutes} phút"
-
-
-def _clock(moment: datetime) -> str:
-    """``HH:MM dd/mm/yyyy`` in local time (f-string: strftime is slow on the hot path)."""
-    t = moment.astimezone(LOCAL_TZ)
-    return f"{t.hour:02d}:{t.minute:02d} {t.day:02d}/{t.month:02d}/{t.year}"
-
-
-def _face_time(moment: datetime) -> str:
-    """``dd/mm/yyyy HH:MM`` in local time, as Vietnamese invoices print times."""
-    t = moment.astimezone(LOCAL_TZ)
-    return f"{t.day:02d}/{t.month:02d}/{t.year} {t.hour:02d}:{t.minute:02d}"
-
-
-def parking_line_name(
-    vehicle_class: str, plate: str, lot_name: str, entry: datetime, exit_: datetime
-) -> str:
-    """E.g. "Dịch vụ trông giữ ô tô 2 giờ 15 phút - 30A-123.45 - Bãi xe Hoàn Kiếm (...)"."""
-    vehicle = VEHICLE_CLASS_NAMES.get(vehicle_class.lower(), vehicle_class)
-    parts = [f"Dịch vụ trông giữ {vehicle} {_duration_text(entry, exit_)}", plate, lot_name]
-    return " - ".join(p for p in parts if p) + f" ({_clock(entry)} - {_clock(exit_)})"
-
-
-def _aware(value: str | datetime) -> datetime:
-    result = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    if result.tzinfo is None:
-        raise ValueError(f"time without offset: {value!r}")
-    return result
-
-
-def _sale_item(item: Any) -> tuple[str, str, list[tuple[str, str]]]:
-    """(line name, item code, validity extras) of a sale named by billing (a monthly pass)."""
-    if not isinstance(item, Mapping) or not str(item.get("name") or "").strip():
-        raise ValueError("an invoice item needs a name")
-    validity = [
-        (label, str(item[key]))
-        for label, key in (("Hiệu lực từ", "valid_from"), ("Hiệu lực đến", "valid_until"))
-        if item.get(key)
-    ]
-    return str(item["name"]), str(item.get("code") or "PARKING-PASS"), validity
-
-
-def buyer_from_payload(buyer: Mapping[str, Any]) -> Buyer:
-    """The buyer of an invoice request.
-
-    A business account without its tax code or address still gets an invoice, made out to the
-    company name as a person's would be: an exit is never left without an invoice for want of
-    an address (a replacing invoice can name the company properly later).
-    """
-    name = buyer.get("name") or None
-    tax_code = buyer.get("tax_code") or None
-    address = buyer.get("address") or None
-    wants_business = buyer.get("kind") == "business" or (not buyer.get("kind") and tax_code)
-    kind: BuyerKind = "business" if wants_business and name and tax_code and address else "person"
-    if wants_business and kind == "person":
-        log.warning("business buyer %s lacks name, tax code or address", buyer.get("account_id"))
-    account = buyer.get("account_id")
-    return Buyer(
-        kind=kind,
-        name=name or ANONYMOUS_BUYER,
-        tax_code=tax_code if kind == "business" else None,
-        address=address if kind == "business" else None,
-        customer_code=None if account is None else str(account),
-    )
-
-
-def invoice_from_request(
-    payload: Mapping[str, Any],
-    *,
-    number: int,
-    issued_at: datetime,
-    series: str | None = None,
-    template: str | None = None,
-    mccqt: str | None = None,
-    mccqt_sequence: int | None = None,
-    rates: Sequence[VatRate] = DEFAULT_TABLE,
-    provider_tax_code: str | None = None,
-    related: RelatedInvoice | None = None,
-) -> Invoice:
-    """The invoice for one paid exit (an ``invoice_request`` payload), numbered ``number``.
-
-    A sale that is not a stay (a monthly pass) carries ``item`` instead of ``entry_at`` and
-    ``exit_at``: ``{name, code?, valid_from?, valid_until?}``, named by billing.
-
-    In cash-register mode pass either the code itself (``mccqt``) or the seller's next sequence
-    (``mccqt_sequence``), from which the code is made with the seller's ``cash_register_code``.
-    """
-    s = payload["seller"]
-    template = template or str(s.get("invoice_template") or "1")
-    series = series or s["invoice_series"]
-    fare = payload["fare_vnd"]
-    if isinstance(fare, bool) or not isinstance(fare, int) or fare <= 0:
-        raise ValueError("an invoice request carries a positive integer fare")
-    rate = rate_on(issued_at.astimezone(LOCAL_TZ).date(), rates)
-    split = split_inclusive(fare, rate.percent)
-    plate = payload.get("plate") or ""
-    vehicle_class = payload.get("vehicle_class") or "car"
-    item = payload.get("item")
-    if item is not None:
-        name, code, times = _sale_item(item)
-    else:
-        entry_at, exit_at = _aware(payload["entry_at"]), _aware(payload["exit_at"])
-        lot = payload.get("lot_name") or str(payload.get("lot_id") or "")
-        name = parking_line_name(vehicle_class, plate, lot, entry_at, exit_at)
-        code = f"PARKING-{vehicle_class.upper()}"
-        times = [("Giờ vào", _face_time(entry_at)), ("Giờ ra", _face_time(exit_at))]
-    line = InvoiceLine(
-        number=1, name=name, pre_tax=split.pre_tax, vat_rate=rate.label, vat=split.vat, code=code
-    )
-    if mccqt is None and mccqt_sequence is not None:
-        if not s.get("cash_register_code"):
-            raise ValueError("the seller has no cash-register code")
-        mccqt = cash_register_mccqt(
-            template, issued_at.astimezone(LOCAL_TZ).year, s["cash_register_code"], mccqt_sequence
-        )
-    # What the buyer and the tax office read: no ids of our records (event, session, lot and
-    # gate codes live in the invoice's row, not on its face).
-    extras = [
-        ("Biển số xe", plate),
-        ("Loại xe", VEHICLE_CLASS_NAMES.get(vehicle_class.lower(), vehicle_class)),
-        ("Bãi xe", payload.get("lot_name") or str(payload.get("lot_id", ""))),
-        *times,
-    ]
-    lines = (line,)
-    return Invoice(
-        template=template,
-        series=series,
-        number=number,
-        issued_at=issued_at,
-        seller=Seller(name=s["name"], tax_code=s["tax_code"], address=s["address"]),
-        buyer=buyer_from_payload(payload["buyer"]),
-        lines=lines,
-        totals=Totals.of(lines),
-        provider_tax_code=provider_tax_code,
-        extras=tuple((k, v) for k, v in extras if v),
-        related=related,
-        mccqt=mccqt,
-    )

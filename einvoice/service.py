@@ -1,14 +1,18 @@
 """One invoicing cycle: issue from the outbox, issue corrections, send at once, resend what is due.
 
-The gateway (or ``parking einvoice issue``) builds one :class:`InvoicingService` with
-:func:`build_service` and calls :meth:`run_once` in a loop; any number of processes may do so
-on PostgreSQL (the outbox and the invoices are taken with SKIP LOCKED).
+The composition root (``gateway.invoicing``: the service's invoice loop, ``parking worker``, the
+demo and ``parking einvoice issue``) builds the one :class:`InvoicingService` with
+:func:`build_service`, billing's outbox injected, and calls :meth:`run_once` in a loop; any
+number of processes may do so on PostgreSQL (the outbox and the invoices are taken with SKIP
+LOCKED). Both outbox kinds are consumed here: ``invoice_request`` (exits, passes) and
+``invoice_adjustment`` (refunds and corrections).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +23,7 @@ from einvoice.corrections import CorrectionWorker
 from einvoice.maker import XmlInvoiceMaker
 from einvoice.signing import Signer
 from einvoice.submitter import RetryPolicy, SubmitSummary, Submitter
-from einvoice.worker import InvoiceWorker, IssueResult, OutboxPort, billing_outbox
+from einvoice.worker import InvoiceWorker, IssueResult, OutboxPort
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,7 @@ class InvoicingService:
     worker: InvoiceWorker
     corrections: CorrectionWorker
     submitter: Submitter | None
+    on_close: Callable[[], None] | None = None
 
     def run_once(self) -> CycleReport:
         issued = tuple(self.worker.run_once())
@@ -57,6 +62,11 @@ class InvoicingService:
                 first.pending + due.pending,
             )
         return CycleReport(issued, corrected, sent)
+
+    def close(self) -> None:
+        """Close what :func:`build_service` opened (the connection to the tax authority)."""
+        if self.on_close is not None:
+            self.on_close()
 
     def run_forever(self, stop: threading.Event, interval: float = 1.0) -> None:
         while not stop.is_set():
@@ -82,35 +92,33 @@ def demo_signers(keys_dir: Path) -> XmlInvoiceMaker:
 
 def build_service(
     session_factory: sessionmaker[Session],
+    outbox: OutboxPort,
     *,
     authority_url: str | None,
     pkcs12: Path | None = None,
     pkcs12_password: str | None = None,
     keys_dir: Path | None = None,
     sender: str = "PARKING",
-    outbox: OutboxPort | None = None,
     policy: RetryPolicy | None = None,
     timeout: float = 10.0,
 ) -> InvoicingService:
-    """Wire the workers and the submitter. Without ``pkcs12`` the demo keys under ``keys_dir``
-    sign; without ``authority_url`` invoices are issued but not sent."""
+    """Wire the workers and the submitter on ``outbox`` (billing's). Without ``pkcs12`` the
+    demo keys under ``keys_dir`` sign; without ``authority_url`` invoices are issued, not sent."""
     if pkcs12 is not None:
         maker = XmlInvoiceMaker(Signer.from_pkcs12(pkcs12, pkcs12_password))
     elif keys_dir is not None:
         maker = demo_signers(keys_dir)
     else:
         raise ValueError("either a PKCS#12 file or a demo keys directory is needed to sign")
-    box = outbox or billing_outbox()
-    submitter = None
+    submitter = client = None
     if authority_url:
+        client = TaxAuthorityClient(authority_url, timeout=timeout)
         submitter = Submitter(
-            session_factory,
-            TaxAuthorityClient(authority_url, timeout=timeout),
-            sender=sender,
-            policy=policy or RetryPolicy(),
+            session_factory, client, sender=sender, policy=policy or RetryPolicy()
         )
     return InvoicingService(
-        InvoiceWorker(session_factory, maker, outbox=box),
-        CorrectionWorker(session_factory, maker, outbox=box),
+        InvoiceWorker(session_factory, maker, outbox=outbox),
+        CorrectionWorker(session_factory, maker, outbox=outbox),
         submitter,
+        on_close=client.close if client is not None else None,
     )

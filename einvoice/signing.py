@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from lxml import etree
 
-from einvoice.c14n import _attr, _text, canonicalize
+from einvoice.c14n import canonicalize, escape_attr, escape_text
 from einvoice.dsig import (
     C14N,
     C14N_COMMENTS,
@@ -38,7 +38,7 @@ from einvoice.dsig import (
 )
 from einvoice.keys import load_pkcs12, tax_code_of
 from einvoice.model import LOCAL_TZ
-from einvoice.xml_build import set_mccqt, to_bytes
+from einvoice.xml_build import HdonText, set_mccqt, to_bytes
 from einvoice.xmlsafe import parse
 
 SLOTS = ("NBan", "NMua", "CQT", "CCKSKhac")
@@ -103,6 +103,7 @@ class Signer:
         )
         self._subject = certificate.subject.rfc4514_string()
         self._tax_code = tax_code_of(certificate)
+        self._key_info_cache: str | None = None
 
     @classmethod
     def from_pkcs12(
@@ -122,9 +123,17 @@ class Signer:
     # -- public API -------------------------------------------------------------------------
 
     def sign_seller(
-        self, hdon: etree._Element | bytes, signing_time: datetime | None = None
+        self, hdon: etree._Element | bytes | HdonText, signing_time: datetime | None = None
     ) -> bytes:
-        """Sign as the seller in DSCKS/NBan; an element is signed in place. Returns the file."""
+        """Sign as the seller in DSCKS/NBan; an element is signed in place. Returns the file.
+
+        An :class:`~einvoice.xml_build.HdonText` (how the issuing worker builds invoices) is
+        signed as text: its DLHDon is already canonical, so nothing is parsed or canonicalized.
+        """
+        if isinstance(hdon, HdonText):
+            if self.style.signed_info_c14n in _TEXT_C14N:
+                return self._sign_text(hdon, signing_time)
+            hdon = hdon.document()
         element = _as_hdon(hdon)
         self._sign(element, "NBan", signing_time, with_mccqt=False)
         return to_bytes(element)
@@ -149,15 +158,30 @@ class Signer:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _sign(
-        self, hdon: etree._Element, slot_name: str, signing_time: datetime | None, with_mccqt: bool
-    ) -> etree._Element:
+    def _check_algorithm(self) -> None:
         style = self.style
         if style.method not in SIGNATURE_URI or style.digest not in DIGEST_URI:
             raise SigningError(f"unknown algorithm {style.method}/{style.digest}")
         kind = SIGNATURE_METHODS[SIGNATURE_URI[style.method]][1]
         if (kind == "rsa") != isinstance(self.key, rsa.RSAPrivateKey):
             raise SigningError(f"{style.method} does not fit a {type(self.key).__name__}")
+
+    def _sign_text(self, hdon: HdonText, signing_time: datetime | None) -> bytes:
+        """The seller's signature on an invoice written as canonical text (the issuing path)."""
+        self._check_algorithm()
+        signature = self._signature_text(
+            (hdon.data_id, hdon.data.encode("utf-8")),
+            None,
+            f"NBan-{hdon.data_id}",
+            f"SigningTime-NBan-{hdon.data_id}",
+            _local(signing_time),
+        )
+        return hdon.document(signature)
+
+    def _sign(
+        self, hdon: etree._Element, slot_name: str, signing_time: datetime | None, with_mccqt: bool
+    ) -> etree._Element:
+        self._check_algorithm()
         data = hdon.find("DLHDon")
         if data is None:
             raise SigningError("HDon has no DLHDon")
@@ -195,82 +219,81 @@ class Signer:
         (the slow, general path canonicalizes a built tree; tests check both agree and xmlsec1
         accepts the result). The Signature is parsed once from that text and put in place.
         """
-        style = self.style
-        if style.signed_info_c14n not in (C14N, C14N_COMMENTS):
+        if self.style.signed_info_c14n not in _TEXT_C14N:
             return self._sign_generic(slot, data, mccqt, sig_id, obj_id, when)
-        p = style.prefix
-        q = _qualifier(p)
-
-        decl = f' xmlns:{p}="{DSIG_NS}"' if p else f' xmlns="{DSIG_NS}"'
-        if style.signing_time_ns == DSIG_NS:
-            props_decl, pq = "", q
-        else:
-            uri = style.signing_time_ns or ""
-            props_decl = "" if (not uri and p) else f' xmlns="{_attr(uri)}"'
-
-            def pq(local: str) -> str:
-                return local
-
-        props = (
-            f"<{pq('SignatureProperties')}{props_decl}>"
-            f'<{pq("SignatureProperty")} Target="#{_attr(sig_id)}">'
-            f"<{pq('SigningTime')}>{when}</{pq('SigningTime')}>"
-            f"</{pq('SignatureProperty')}></{pq('SignatureProperties')}>"
-        )
-        obj_attrs = f' Id="{_attr(obj_id)}"'
-        obj_c14n = f"<{q('Object')}{decl}{obj_attrs}>{props}</{q('Object')}>"
-
-        refs: list[str] = []
-        targets: list[tuple[str, bytes, bool, bool]] = [
-            (data.get("Id", ""), canonicalize(data), True, False),
-            (obj_id, obj_c14n.encode("utf-8"), style.enveloped_on_object, True),
-        ]
-        if mccqt is not None:
-            targets.append((mccqt.get("Id", ""), canonicalize(mccqt), False, False))
-        digest_uri = DIGEST_URI[style.digest]
-        for ident, content, enveloped, is_object in targets:
-            type_attr = f' Type="{DSIG_NS}Object"' if is_object else ""
-            ref = f'<{q("Reference")}{type_attr} URI="#{_attr(ident)}">'
-            if enveloped or style.explicit_c14n_transform:
-                ref += f"<{q('Transforms')}>"
-                if enveloped:
-                    ref += f'<{q("Transform")} Algorithm="{ENVELOPED}"></{q("Transform")}>'
-                if style.explicit_c14n_transform:
-                    ref += f'<{q("Transform")} Algorithm="{C14N}"></{q("Transform")}>'
-                ref += f"</{q('Transforms')}>"
-            ref += (
-                f'<{q("DigestMethod")} Algorithm="{digest_uri}"></{q("DigestMethod")}>'
-                f"<{q('DigestValue')}>{_digest(content, style.digest)}</{q('DigestValue')}>"
-                f"</{q('Reference')}>"
-            )
-            refs.append(ref)
-        info_body = (
-            f'<{q("CanonicalizationMethod")} Algorithm="{style.signed_info_c14n}">'
-            f"</{q('CanonicalizationMethod')}>"
-            f'<{q("SignatureMethod")} Algorithm="{SIGNATURE_URI[style.method]}">'
-            f"</{q('SignatureMethod')}>" + "".join(refs)
-        )
-        info_c14n = f"<{q('SignedInfo')}{decl}>{info_body}</{q('SignedInfo')}>"
-        value = base64.b64encode(self._raw_sign(info_c14n.encode("utf-8"))).decode("ascii")
-
-        certs = [self._cert_b64, *(self._chain_b64 if style.include_chain else ())]
-        x509_data = "".join(f"<{q('X509Certificate')}>{c}</{q('X509Certificate')}>" for c in certs)
-        if style.subject_name:
-            x509_data = (
-                f"<{q('X509SubjectName')}>{_text(self._subject)}</{q('X509SubjectName')}>"
-                + x509_data
-            )
-        signature = (
-            f'<{q("Signature")}{decl} Id="{_attr(sig_id)}">'
-            f"<{q('SignedInfo')}>{info_body}</{q('SignedInfo')}>"
-            f"<{q('SignatureValue')}>{value}</{q('SignatureValue')}>"
-            f"<{q('KeyInfo')}><{q('X509Data')}>{x509_data}</{q('X509Data')}></{q('KeyInfo')}>"
-            f"<{q('Object')}{obj_attrs}>{props}</{q('Object')}>"
-            f"</{q('Signature')}>"
+        signature = self._signature_text(
+            (data.get("Id", ""), canonicalize(data)),
+            None if mccqt is None else (mccqt.get("Id", ""), canonicalize(mccqt)),
+            sig_id,
+            obj_id,
+            when,
         )
         sig = etree.fromstring(signature.encode("utf-8"))
         slot.append(sig)
         return sig
+
+    def _signature_text(
+        self,
+        data: tuple[str, bytes],
+        mccqt: tuple[str, bytes] | None,
+        sig_id: str,
+        obj_id: str,
+        when: str,
+    ) -> str:
+        """The Signature element as text, for a place with no namespace in scope.
+
+        ``data`` and ``mccqt`` are (Id, canonical form) of what the references cover. The
+        canonical forms of the Object and of SignedInfo are then known exactly: the Object's
+        is written here, SignedInfo's is signed as written.
+        """
+        style = self.style
+        t = _template(style)
+        props = (
+            f'{t.props_open}<{t.pq_prop} Target="#{escape_attr(sig_id)}">'
+            f"{t.time_open}{when}{t.time_close}{t.props_close}"
+        )
+        obj_attrs = f' Id="{escape_attr(obj_id)}"'
+        obj_c14n = f"{t.obj_open}{t.decl}{obj_attrs}>{props}{t.obj_close}"
+
+        targets: list[tuple[str, bytes, bool, bool]] = [
+            (data[0], data[1], True, False),
+            (obj_id, obj_c14n.encode("utf-8"), style.enveloped_on_object, True),
+        ]
+        if mccqt is not None:
+            targets.append((mccqt[0], mccqt[1], False, False))
+        refs = "".join(
+            t.reference(escape_attr(ident), _digest(content, style.digest), enveloped, is_object)
+            for ident, content, enveloped, is_object in targets
+        )
+        info_body = t.info_head + refs
+        value = self._raw_sign(f"{t.info_open}{t.decl}>{info_body}{t.info_close}".encode())
+        return (
+            f'{t.sig_open}{t.decl} Id="{escape_attr(sig_id)}">'
+            f"{t.info_open}>{t.stored(info_body)}{t.info_close}"
+            f"{t.value_open}{base64.b64encode(value).decode('ascii')}{t.value_close}"
+            f"{self._key_info_text(t)}"
+            f"{t.obj_open}{obj_attrs}>{props}{t.obj_close}{t.sig_close}"
+        )
+
+    def _key_info_text(self, t: _Template) -> str:
+        """KeyInfo with the certificate (and chain): the same for every signature."""
+        key_info = self._key_info_cache
+        if key_info is None:
+            q = t.q
+            style = self.style
+            certs = [self._cert_b64, *(self._chain_b64 if style.include_chain else ())]
+            x509_data = "".join(
+                f"<{q('X509Certificate')}>{c}</{q('X509Certificate')}>" for c in certs
+            )
+            if style.subject_name:
+                x509_data = (
+                    f"<{q('X509SubjectName')}>{escape_text(self._subject)}"
+                    f"</{q('X509SubjectName')}>" + x509_data
+                )
+            key_info = self._key_info_cache = (
+                f"<{q('KeyInfo')}><{q('X509Data')}>{x509_data}</{q('X509Data')}></{q('KeyInfo')}>"
+            )
+        return key_info
 
     def _sign_generic(
         self,
@@ -357,15 +380,82 @@ class Signer:
         return r.to_bytes(size, "big") + s.to_bytes(size, "big")
 
 
+_TEXT_C14N = (C14N, C14N_COMMENTS)  # SignedInfo canonicalizations the text path can write
+
+
+class _Template:
+    """The fixed parts of a Signature written as text in one style, made once per style."""
+
+    def __init__(self, style: SignatureStyle) -> None:
+        p = style.prefix
+        q = self.q = _qualifier(p)
+        self.decl = f' xmlns:{p}="{DSIG_NS}"' if p else f' xmlns="{DSIG_NS}"'
+        pq = q
+        props_decl = ""
+        if style.signing_time_ns != DSIG_NS:
+            uri = style.signing_time_ns or ""
+            props_decl = "" if (not uri and p) else f' xmlns="{escape_attr(uri)}"'
+            pq = _qualifier(None)
+        self.props_open = f"<{pq('SignatureProperties')}{props_decl}>"
+        self.pq_prop = pq("SignatureProperty")
+        self.time_open, self.time_close = f"<{pq('SigningTime')}>", f"</{pq('SigningTime')}>"
+        self.props_close = f"</{pq('SignatureProperty')}></{pq('SignatureProperties')}>"
+        self.obj_open, self.obj_close = f"<{q('Object')}", f"</{q('Object')}>"
+        self.info_open, self.info_close = f"<{q('SignedInfo')}", f"</{q('SignedInfo')}>"
+        self.sig_open, self.sig_close = f"<{q('Signature')}", f"</{q('Signature')}>"
+        self.value_open = f"<{q('SignatureValue')}>"
+        self.value_close = f"</{q('SignatureValue')}>"
+        self.info_head = (
+            f'<{q("CanonicalizationMethod")} Algorithm="{style.signed_info_c14n}">'
+            f"</{q('CanonicalizationMethod')}>"
+            f'<{q("SignatureMethod")} Algorithm="{SIGNATURE_URI.get(style.method, "")}">'
+            f"</{q('SignatureMethod')}>"
+        )
+        c14n = f'<{q("Transform")} Algorithm="{C14N}"></{q("Transform")}>'
+        enveloped = f'<{q("Transform")} Algorithm="{ENVELOPED}"></{q("Transform")}>'
+        explicit = style.explicit_c14n_transform
+        self.transforms = {
+            True: f"<{q('Transforms')}>{enveloped}{c14n if explicit else ''}</{q('Transforms')}>",
+            False: f"<{q('Transforms')}>{c14n}</{q('Transforms')}>" if explicit else "",
+        }
+        self.ref_open = f"<{q('Reference')}"
+        self.digest_open = (
+            f'<{q("DigestMethod")} Algorithm="{DIGEST_URI.get(style.digest, "")}">'
+            f"</{q('DigestMethod')}><{q('DigestValue')}>"
+        )
+        self.ref_close = f"</{q('DigestValue')}></{q('Reference')}>"
+        self.object_type = f' Type="{DSIG_NS}Object"'
+        # Their canonical form is <X ...></X>; they are stored as <X .../>, as lxml writes them
+        # (the same document, and the same bytes as the tree path).
+        self._empty = tuple(
+            f'"></{q(name)}>'
+            for name in ("CanonicalizationMethod", "SignatureMethod", "Transform", "DigestMethod")
+        )
+
+    def stored(self, info_body: str) -> str:
+        """SignedInfo's content as stored: its empty elements closed short."""
+        for end in self._empty:
+            info_body = info_body.replace(end, '"/>')
+        return info_body
+
+    def reference(self, ident: str, digest: str, enveloped: bool, is_object: bool) -> str:
+        """One Reference; ``ident`` is already escaped for an attribute."""
+        type_attr = self.object_type if is_object else ""
+        return (
+            f'{self.ref_open}{type_attr} URI="#{ident}">{self.transforms[enveloped]}'
+            f"{self.digest_open}{digest}{self.ref_close}"
+        )
+
+
+@lru_cache(maxsize=32)
+def _template(style: SignatureStyle) -> _Template:
+    return _Template(style)
+
+
 @lru_cache(maxsize=8)
 def _qualifier(prefix: str | None) -> Callable[[str], str]:
-    names: dict[str, str] = {}
-
     def q(local: str) -> str:
-        name = names.get(local)
-        if name is None:
-            name = names[local] = f"{prefix}:{local}" if prefix else local
-        return name
+        return f"{prefix}:{local}" if prefix else local
 
     return q
 

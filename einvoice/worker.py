@@ -15,37 +15,24 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
-from zoneinfo import ZoneInfo
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.domain.events import INVOICE_REQUEST, InvoiceRequested
+from billing.domain.model import Seller
 from einvoice import numbering
 from einvoice.db import AUTHORITY_CODED, CASH_REGISTER, ORIGINAL, SIGNED, invoices, status_history
 from einvoice.lookup_codes import new_lookup_code
+from einvoice.model import LOCAL_TZ, OriginalInvoice
 
 log = logging.getLogger(__name__)
-
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-INVOICE_REQUEST = "invoice_request"
 
 
 class InvoiceRequestError(ValueError):
     """An outbox payload that cannot become an invoice (missing or invalid field)."""
-
-
-@dataclass(frozen=True)
-class RelatedInvoice:
-    """The invoice a correction refers to (TTHDLQuan)."""
-
-    kind: str  # "replacing" (TCHDon 1) or "adjusting" (TCHDon 2)
-    template: str
-    series: str
-    number: int
-    issue_date: date
-    note: str
 
 
 @dataclass(frozen=True)
@@ -57,7 +44,7 @@ class InvoiceIdentity:
     number: int
     issued_at: datetime
     mccqt: str | None
-    related: RelatedInvoice | None = None
+    original: OriginalInvoice | None = None  # what a correction replaces or adjusts
 
     @property
     def issue_date(self) -> date:
@@ -74,21 +61,30 @@ class SignedInvoice:
 
 
 class InvoiceMaker(Protocol):
-    """Builds and signs the XML of one invoice (see :mod:`einvoice.maker`)."""
+    """Builds and signs the XML of one invoice (see :mod:`einvoice.maker`); ``downward``: an
+    adjusting invoice that takes the request's fare back (a refund)."""
 
-    def __call__(self, payload: Mapping[str, Any], identity: InvoiceIdentity) -> SignedInvoice: ...
+    def __call__(
+        self, request: InvoiceRequested, identity: InvoiceIdentity, *, downward: bool = False
+    ) -> SignedInvoice: ...
 
 
+@runtime_checkable
 class OutboxPort(Protocol):
-    """The part of ``billing.adapters.outbox`` the worker uses."""
+    """The part of ``billing.adapters.outbox`` the workers use (injected by the bootstrap)."""
 
     def claim(self, session: Session, kind: str, limit: int) -> Any: ...
 
     def mark_processed(self, session: Session, row_id: int) -> Any: ...
 
+    def mark_failed(self, session: Session, row_id: int, error: str) -> Any:
+        """Keep the row pending, count the attempt and remember why it failed."""
+
 
 @dataclass(frozen=True)
-class Seller:
+class SellerRegistration:
+    """How the seller is registered for invoicing: template, series, mode, cash-register code."""
+
     name: str
     tax_code: str
     template: str
@@ -104,13 +100,6 @@ class IssueResult:
     invoice_id: int | None
     outcome: str  # issued | duplicate | failed
     error: str | None = None
-
-
-def billing_outbox() -> OutboxPort:
-    from billing.adapters import outbox as billing  # imported when a worker is made, not before
-
-    port: OutboxPort = billing
-    return port
 
 
 def row_fields(row: Any) -> tuple[int, dict[str, Any]]:
@@ -130,27 +119,21 @@ def row_fields(row: Any) -> tuple[int, dict[str, Any]]:
     return int(row_id), payload
 
 
-def parse_seller(payload: Mapping[str, Any]) -> Seller:
-    seller = payload.get("seller")
-    if not isinstance(seller, Mapping):
-        raise InvoiceRequestError("payload has no seller")
-    try:
-        mode = str(seller.get("invoice_mode") or CASH_REGISTER)
-        if mode not in (CASH_REGISTER, AUTHORITY_CODED):
-            raise InvoiceRequestError(f"unknown invoice_mode {mode!r}")
-        register_code = seller.get("cash_register_code")
-        if mode == CASH_REGISTER and not register_code:
-            raise InvoiceRequestError("cash-register seller without cash_register_code")
-        return Seller(
-            name=str(seller["name"]),
-            tax_code=str(seller["tax_code"]),
-            template=numbering.template_symbol(seller.get("invoice_template", "1")),
-            series_hint=str(seller["invoice_series"]),
-            mode=mode,
-            register_code=str(register_code) if register_code else None,
-        )
-    except KeyError as exc:
-        raise InvoiceRequestError(f"seller has no {exc.args[0]}") from None
+def registration_of(seller: Seller) -> SellerRegistration:
+    """How billing's seller (an invoice request's) is numbered."""
+    mode = seller.invoice_mode.value
+    if mode not in (CASH_REGISTER, AUTHORITY_CODED):
+        raise InvoiceRequestError(f"unknown invoice_mode {mode!r}")
+    if mode == CASH_REGISTER and not seller.cash_register_code:
+        raise InvoiceRequestError("cash-register seller without cash_register_code")
+    return SellerRegistration(
+        name=seller.name,
+        tax_code=seller.tax_code,
+        template=numbering.template_symbol(seller.invoice_template or "1"),
+        series_hint=seller.invoice_series,
+        mode=mode,
+        register_code=seller.cash_register_code or None,
+    )
 
 
 class YearTurned(RuntimeError):
@@ -159,9 +142,9 @@ class YearTurned(RuntimeError):
 
 def take_identity(
     session: Session,
-    seller: Seller,
+    seller: SellerRegistration,
     clock: Callable[[], datetime],
-    related: RelatedInvoice | None = None,
+    original: OriginalInvoice | None = None,
 ) -> InvoiceIdentity:
     """Number (and, for a cash register, code) the invoice in the caller's transaction.
 
@@ -179,7 +162,7 @@ def take_identity(
     now = clock()
     if now.astimezone(LOCAL_TZ).year != year:
         raise YearTurned(f"{year} ended while numbering; retrying in the new year")
-    return InvoiceIdentity(seller.template, series, number, now, mccqt, related)
+    return InvoiceIdentity(seller.template, series, number, now, mccqt, original)
 
 
 def store_invoice(
@@ -187,14 +170,14 @@ def store_invoice(
     *,
     request_key: str,
     event_id: str | None,
-    payload: Mapping[str, Any],
-    seller: Seller,
+    request: InvoiceRequested,
+    seller: SellerRegistration,
     identity: InvoiceIdentity,
     signed: SignedInvoice,
     kind: str = ORIGINAL,
     related_invoice_id: int | None = None,
 ) -> int:
-    buyer = payload.get("buyer") or {}
+    buyer = request.buyer
     now = identity.issued_at
     invoice_id = session.execute(
         insert(invoices)
@@ -214,16 +197,16 @@ def store_invoice(
             lookup_code=new_lookup_code(),
             seller_tax_code=seller.tax_code,
             seller_name=seller.name,
-            buyer_account_id=_opt_str(buyer.get("account_id")),
-            buyer_name=_opt_str(buyer.get("name")),
-            buyer_tax_code=_opt_str(buyer.get("tax_code")),
-            lot_id=_opt_str(payload.get("lot_id")),
-            plate=_opt_str(payload.get("plate")),
+            buyer_account_id=str(buyer.account_id),
+            buyer_name=buyer.name,
+            buyer_tax_code=buyer.tax_code,
+            lot_id=request.lot_id,
+            plate=request.plate,
             pretax_vnd=signed.pretax_vnd,
             vat_vnd=signed.vat_vnd,
             total_vnd=signed.total_vnd,
             vat_rate=signed.vat_rate,
-            payload=dict(payload),
+            payload=request.to_payload(),
             status=SIGNED,
             xml=signed.xml,
             submit_attempts=0,
@@ -239,17 +222,13 @@ def store_invoice(
     return int(invoice_id)
 
 
-def _opt_str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
 @dataclass
 class InvoiceWorker:
     """Issues invoices for ``invoice_request`` rows; run several in parallel on PostgreSQL."""
 
     session_factory: sessionmaker[Session]
     maker: InvoiceMaker
-    outbox: OutboxPort = field(default_factory=billing_outbox)
+    outbox: OutboxPort  # billing's outbox (billing.adapters.outbox), injected by the bootstrap
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     kind: str = INVOICE_REQUEST
     # A failing row is tried at most once a pass, then again after a growing pause (per worker).
@@ -257,6 +236,14 @@ class InvoiceWorker:
     retry_max_seconds: float = 300.0
     monotonic: Callable[[], float] = time.monotonic
     _retry: dict[int, tuple[int, float]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Checked here, not when the first row fails: a failure it could not record would
+        # leave the row retried with no trace of why.
+        if not isinstance(self.outbox, OutboxPort):
+            raise TypeError(
+                f"{self.outbox!r} is not an outbox: claim, mark_processed and mark_failed needed"
+            )
 
     def run_once(self, max_rows: int = 1000) -> list[IssueResult]:
         """Issue until the queue is empty (or ``max_rows``), leaving out rows in their pause."""
@@ -339,17 +326,15 @@ class InvoiceWorker:
         if existing is not None:
             self.outbox.mark_processed(session, row_id)
             return IssueResult(row_id, event_id, int(existing), "duplicate")
-        seller = parse_seller(payload)
-        fare = payload.get("fare_vnd")
-        if not isinstance(fare, int) or isinstance(fare, bool) or fare <= 0:
-            raise InvoiceRequestError(f"fare_vnd must be a positive integer, not {fare!r}")
+        request = InvoiceRequested.from_payload(payload)
+        seller = registration_of(request.seller)
         identity = take_identity(session, seller, self.clock)
-        signed = self.maker(payload, identity)
+        signed = self.maker(request, identity)
         invoice_id = store_invoice(
             session,
             request_key=event_id,
             event_id=event_id,
-            payload=payload,
+            request=request,
             seller=seller,
             identity=identity,
             signed=signed,
@@ -367,11 +352,8 @@ class InvoiceWorker:
         return IssueResult(row_id, event_id, invoice_id, "issued")
 
     def _record_failure(self, row_id: int, error: str) -> None:
-        mark_failed = getattr(self.outbox, "mark_failed", None)
-        if mark_failed is None:
-            return
         try:
             with self.session_factory.begin() as session:
-                mark_failed(session, row_id, error)
+                self.outbox.mark_failed(session, row_id, error)
         except Exception:
             log.exception("could not record the failure of outbox row %s", row_id)

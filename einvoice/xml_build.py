@@ -1,142 +1,192 @@
-"""The invoice XML (root ``HDon``, PBan 2.1.0) built with lxml from an :class:`Invoice`.
+"""The invoice XML (root ``HDon``, PBan 2.1.0) written from an :class:`Invoice`.
 
-No whitespace is added between elements: the bytes that are signed are the bytes that are
-stored, and a re-indented copy must not verify.
+The invoice is written as text, already in the canonical form (C14N 1.0) the signatures digest:
+no namespace, no whitespace between elements, characters escaped as C14N escapes them. The
+seller's signature then digests ``DLHDon`` as written, with no tree to build and no
+canonicalization pass: that was most of the time spent making an invoice beside the RSA
+operation itself (issue 14). :func:`build_hdon` parses the same text for the callers that want an
+element (countersigning, tests, the mock's factory), so there is one layout.
+
+The bytes that are signed are the bytes that are stored: a re-indented copy must not verify.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from decimal import Decimal
 
 from lxml import etree
 
-from einvoice.model import LOCAL_TZ, Buyer, Invoice, InvoiceLine, RelatedInvoice, Seller
+from einvoice.c14n import escape_attr, escape_text
+from einvoice.model import LOCAL_TZ, Buyer, Invoice, InvoiceLine, OriginalInvoice, SellerParty
 from einvoice.model import cash_register_mccqt as cash_register_mccqt  # re-export
+from einvoice.xmlsafe import parse
 
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
-__all__ = ["build_hdon", "cash_register_mccqt", "invoice_xml", "set_mccqt", "to_bytes"]
+__all__ = [
+    "HdonText",
+    "build_hdon",
+    "cash_register_mccqt",
+    "hdon_text",
+    "invoice_xml",
+    "set_mccqt",
+    "to_bytes",
+]
+
+# Characters XML 1.0 cannot carry at all (lxml refuses them when a tree is built).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def _sub(parent: etree._Element, tag: str, text: object | None = None) -> etree._Element:
-    el = etree.SubElement(parent, tag)
-    if text is not None:
-        el.text = str(text)
-    return el
+@dataclass(frozen=True)
+class HdonText:
+    """An unsigned invoice as canonical text: ``DLHDon`` (what the seller signs) and ``MCCQT``."""
+
+    data_id: str
+    data: str  # the DLHDon element; its C14N 1.0 form in the document is exactly this text
+    mccqt: str = ""  # the MCCQT element, or "" (authority-coded invoices get theirs later)
+
+    def document(self, seller_signature: str = "") -> bytes:
+        """The file: declaration, HDon, and ``seller_signature`` (a Signature) in DSCKS/NBan."""
+        body = f"<HDon>{self.data}{self.mccqt}<DSCKS><NBan>{seller_signature}</NBan></DSCKS></HDon>"
+        return XML_DECLARATION + body.encode("utf-8")
 
 
-def _opt(parent: etree._Element, tag: str, text: object | None) -> None:
-    if text is not None and text != "":
-        _sub(parent, tag, text)
+def _el(tag: str, value: object) -> str:
+    return f"<{tag}>{escape_text(str(value))}</{tag}>"
+
+
+def _opt(tag: str, value: object | None) -> str:
+    return "" if value is None or value == "" else _el(tag, value)
 
 
 def _decimal(value: Decimal | int) -> str:
     """ "." as decimal point, no thousands separator, no exponent, no trailing zeros."""
     if isinstance(value, int):
         return str(value)
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
-def _related(parent: etree._Element, rel: RelatedInvoice) -> None:
-    el = _sub(parent, "TTHDLQuan")
-    _sub(el, "TCHDon", rel.relation)
-    _sub(el, "LHDCLQuan", rel.kind)
-    _sub(el, "KHMSHDCLQuan", rel.template)
-    _sub(el, "KHHDCLQuan", rel.series)
-    _sub(el, "SHDCLQuan", rel.number)
-    _sub(el, "NLHDCLQuan", rel.issued_on.isoformat())
-    _opt(el, "GChu", rel.note)
+def _original(rel: OriginalInvoice) -> str:
+    return (
+        "<TTHDLQuan>"
+        f"<TCHDon>{rel.relation}</TCHDon>"
+        f"<LHDCLQuan>{rel.kind}</LHDCLQuan>"
+        + _el("KHMSHDCLQuan", rel.template)
+        + _el("KHHDCLQuan", rel.series)
+        + f"<SHDCLQuan>{rel.number}</SHDCLQuan>"
+        f"<NLHDCLQuan>{rel.issued_on.isoformat()}</NLHDCLQuan>"
+        + _opt("GChu", rel.note)
+        + "</TTHDLQuan>"
+    )
 
 
-def _seller(parent: etree._Element, s: Seller) -> None:
-    el = _sub(parent, "NBan")
-    _sub(el, "Ten", s.name)
-    _sub(el, "MST", s.tax_code)
-    _sub(el, "DChi", s.address)
-    _opt(el, "SDThoai", s.phone)
-    _opt(el, "DCTDTu", s.email)
-    _opt(el, "STKNHang", s.bank_account)
-    _opt(el, "TNHang", s.bank_name)
+def _seller(s: SellerParty) -> str:
+    return (
+        "<NBan>"
+        + _el("Ten", s.name)
+        + _el("MST", s.tax_code)
+        + _el("DChi", s.address)
+        + _opt("SDThoai", s.phone)
+        + _opt("DCTDTu", s.email)
+        + _opt("STKNHang", s.bank_account)
+        + _opt("TNHang", s.bank_name)
+        + "</NBan>"
+    )
 
 
-def _buyer(parent: etree._Element, b: Buyer) -> None:
-    el = _sub(parent, "NMua")
+def _buyer(b: Buyer) -> str:
+    parts = ["<NMua>"]
     if b.kind == "business":
-        _sub(el, "Ten", b.name)
-        _sub(el, "MST", b.tax_code)
-        _sub(el, "DChi", b.address)
-    _opt(el, "MKHang", b.customer_code)
+        parts += (_el("Ten", b.name), _el("MST", b.tax_code), _el("DChi", b.address))
+    parts.append(_opt("MKHang", b.customer_code))
     if b.kind == "person":
-        _opt(el, "HVTNMHang", b.name)
-        _opt(el, "CCCDan", b.citizen_id)
+        parts += (_opt("HVTNMHang", b.name), _opt("CCCDan", b.citizen_id))
+    parts.append("</NMua>")
+    return "".join(parts)
 
 
-def _line(parent: etree._Element, line: InvoiceLine) -> None:
-    el = _sub(parent, "HHDVu")
-    _sub(el, "TChat", line.nature)
-    _sub(el, "STT", line.number)
-    _opt(el, "MHHDVu", line.code)
-    _sub(el, "THHDVu", line.name)
-    _opt(el, "DVTinh", line.unit)
-    _sub(el, "SLuong", _decimal(line.quantity))
-    _sub(el, "DGia", _decimal(line.effective_unit_price))
-    _sub(el, "ThTien", line.pre_tax)
-    _sub(el, "TSuat", line.vat_rate)
+def _line(line: InvoiceLine) -> str:
+    return (
+        f"<HHDVu><TChat>{line.nature}</TChat><STT>{line.number}</STT>"
+        + _opt("MHHDVu", line.code)
+        + _el("THHDVu", line.name)
+        + _opt("DVTinh", line.unit)
+        + f"<SLuong>{_decimal(line.quantity)}</SLuong>"
+        f"<DGia>{_decimal(line.effective_unit_price)}</DGia>"
+        f"<ThTien>{line.pre_tax}</ThTien>" + _el("TSuat", line.vat_rate) + "</HHDVu>"
+    )
+
+
+def _totals(invoice: Invoice) -> str:
+    totals = invoice.totals
+    per_rate = "".join(
+        "<LTSuat>"
+        + _el("TSuat", rt.vat_rate)
+        + f"<ThTien>{rt.pre_tax}</ThTien><TThue>{rt.vat}</TThue></LTSuat>"
+        for rt in totals.per_rate
+    )
+    return (
+        f"<TToan><THTTLTSuat>{per_rate}</THTTLTSuat>"
+        f"<TgTCThue>{totals.pre_tax}</TgTCThue>"
+        f"<TgTThue>{totals.vat}</TgTThue>"
+        f"<TgTTTBSo>{totals.total}</TgTTTBSo>" + _el("TgTTTBChu", totals.words) + "</TToan>"
+    )
+
+
+def _extras(invoice: Invoice) -> str:
+    if not invoice.extras:
+        return ""
+    items = "".join(
+        f"<TTin>{_el('TTruong', name)}<KDLieu>string</KDLieu>{_el('DLieu', value)}</TTin>"
+        for name, value in invoice.extras
+    )
+    return f"<TTKhac>{items}</TTKhac>"
+
+
+def hdon_text(invoice: Invoice) -> HdonText:
+    """The unsigned invoice as canonical text (see the module's docstring)."""
+    data_id = invoice.data_id
+    head = (
+        "<TTChung>"
+        + _el("PBan", invoice.format_version)
+        + _el("THDon", invoice.title)
+        + _el("KHMSHDon", invoice.template)
+        + _el("KHHDon", invoice.series)
+        + f"<SHDon>{invoice.number}</SHDon>"
+        f"<NLap>{invoice.issued_at.astimezone(LOCAL_TZ).date().isoformat()}</NLap>"
+        + _el("DVTTe", invoice.currency)
+        + f"<TGia>{_decimal(invoice.exchange_rate)}</TGia>"
+        + _el("HTTToan", invoice.payment_method)
+        + _el("MSTTCGP", invoice.provider_tax_code or invoice.seller.tax_code)
+        + (_original(invoice.original) if invoice.original is not None else "")
+        + "</TTChung>"
+    )
+    content = (
+        "<NDHDon>"
+        + _seller(invoice.seller)
+        + _buyer(invoice.buyer)
+        + "<DSHHDVu>"
+        + "".join(_line(line) for line in invoice.lines)
+        + "</DSHHDVu>"
+        + _totals(invoice)
+        + "</NDHDon>"
+    )
+    data = f'<DLHDon Id="{escape_attr(data_id)}">{head}{content}{_extras(invoice)}</DLHDon>'
+    bad = _NOT_XML.search(data)
+    if bad is not None:
+        raise ValueError(f"invoice text holds a character XML cannot carry: {bad.group()!r}")
+    mccqt = ""
+    if invoice.mccqt:
+        _check_code(invoice.mccqt)
+        mccqt = _el("MCCQT", invoice.mccqt)
+    return HdonText(data_id, data, mccqt)
 
 
 def build_hdon(invoice: Invoice) -> etree._Element:
     """The unsigned ``HDon`` element (with an empty ``DSCKS/NBan`` for the seller's signature)."""
-    hdon = etree.Element("HDon")
-    data = _sub(hdon, "DLHDon")
-    data.set("Id", invoice.data_id)
-
-    head = _sub(data, "TTChung")
-    _sub(head, "PBan", invoice.format_version)
-    _sub(head, "THDon", invoice.title)
-    _sub(head, "KHMSHDon", invoice.template)
-    _sub(head, "KHHDon", invoice.series)
-    _sub(head, "SHDon", invoice.number)
-    _sub(head, "NLap", invoice.issued_at.astimezone(LOCAL_TZ).date().isoformat())
-    _sub(head, "DVTTe", invoice.currency)
-    _sub(head, "TGia", _decimal(invoice.exchange_rate))
-    _sub(head, "HTTToan", invoice.payment_method)
-    _sub(head, "MSTTCGP", invoice.provider_tax_code or invoice.seller.tax_code)
-    if invoice.related is not None:
-        _related(head, invoice.related)
-
-    content = _sub(data, "NDHDon")
-    _seller(content, invoice.seller)
-    _buyer(content, invoice.buyer)
-    lines = _sub(content, "DSHHDVu")
-    for line in invoice.lines:
-        _line(lines, line)
-    totals = _sub(content, "TToan")
-    per_rate = _sub(totals, "THTTLTSuat")
-    for rt in invoice.totals.per_rate:
-        lt = _sub(per_rate, "LTSuat")
-        _sub(lt, "TSuat", rt.vat_rate)
-        _sub(lt, "ThTien", rt.pre_tax)
-        _sub(lt, "TThue", rt.vat)
-    _sub(totals, "TgTCThue", invoice.totals.pre_tax)
-    _sub(totals, "TgTThue", invoice.totals.vat)
-    _sub(totals, "TgTTTBSo", invoice.totals.total)
-    _sub(totals, "TgTTTBChu", invoice.totals.words)
-
-    if invoice.extras:
-        extra = _sub(data, "TTKhac")
-        for name, value in invoice.extras:
-            info = _sub(extra, "TTin")
-            _sub(info, "TTruong", name)
-            _sub(info, "KDLieu", "string")
-            _sub(info, "DLieu", value)
-
-    if invoice.mccqt:
-        _check_code(invoice.mccqt)
-        _sub(hdon, "MCCQT", invoice.mccqt)
-    signatures = _sub(hdon, "DSCKS")
-    _sub(signatures, "NBan")
-    return hdon
+    return parse(hdon_text(invoice).document()).getroot()
 
 
 def _check_code(code: str) -> None:
@@ -171,4 +221,4 @@ def to_bytes(hdon: etree._Element) -> bytes:
 
 def invoice_xml(invoice: Invoice) -> bytes:
     """The unsigned invoice as bytes."""
-    return to_bytes(build_hdon(invoice))
+    return hdon_text(invoice).document()

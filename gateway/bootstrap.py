@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,11 +20,17 @@ from billing.domain.decisions import GateDecision
 from gateway.consumer import Consumer, Passage
 from gateway.db import make_engine, make_session_factory
 from gateway.images import store_frames
+from gateway.invoicing import build_invoicing
 from gateway.metrics import DatabaseCollector, Metrics
 from gateway.mqtt.client import MqttConfig
 from gateway.outbox_publisher import OutboxPublisher
 from gateway.protocol import GateEvent
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from billing.services import AutoTopUpWorker
+    from einvoice.service import InvoicingService
+    from gateway.notices.worker import NoticeWorker
 
 log = logging.getLogger(__name__)
 
@@ -165,32 +171,18 @@ def build_consumer(
     return consumer
 
 
-def demo_signing_keys(settings: Settings, seller_tax_code: str) -> tuple[Path, str]:
-    """The seller's PKCS#12: from settings in production, a local demo CA otherwise."""
-    if settings.signing_pkcs12 is not None:
-        return settings.signing_pkcs12, settings.signing_pkcs12_password or ""
-    from einvoice.keys import ensure_demo_keys
-
-    keys = ensure_demo_keys(settings.data_dir / "keys", seller_tax_code)
-    return keys.seller_pkcs12, keys.password
-
-
 @dataclass
-class InvoiceServices:
-    """The invoice worker (outbox -> signed invoices) and submitter (-> tax authority).
+class InvoiceLoop:
+    """Invoicing (einvoice's InvoicingService: invoice requests, refunds and corrections, then
+    the tax authority) in one loop with billing's auto top-ups and the driver notices, so
+    ``parking worker`` and the demo run them all."""
 
-    Billing's auto top-up worker (outbox -> payment provider) rides in the same loop, so
-    ``parking worker`` and the demo run it too.
-    """
-
-    worker: Any
-    submitter: Any
-    client: Any
+    invoicing: InvoicingService
+    auto_topups: AutoTopUpWorker | None = None
+    notices: NoticeWorker | None = None
     interval_s: float = 0.5
     issued: int = 0
     failures: int = 0
-    auto_topups: Any = None  # billing.services.AutoTopUpWorker, or None
-    notices: Any = None  # gateway.notices.worker.NoticeWorker, or None
 
     def run_once(self) -> None:
         # Each on its own: a provider or mail server failure must not hold up invoices, nor
@@ -203,9 +195,8 @@ class InvoiceServices:
             except Exception:
                 self.failures += 1
                 log.exception("%s worker failed; retrying", name)
-        results = self.worker.run_once()
-        self.issued += sum(1 for r in results if getattr(r, "outcome", "") == "issued")
-        self.submitter.submit_due()
+        report = self.invoicing.run_once()
+        self.issued += sum(r.outcome == "issued" for r in (*report.issued, *report.corrections))
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -217,31 +208,21 @@ class InvoiceServices:
             stop.wait(self.interval_s)
 
     def close(self) -> None:
-        self.client.close()
+        self.invoicing.close()
 
 
-def build_invoice_services(container: Container, seller_tax_code: str) -> InvoiceServices:
-    from einvoice.client import TaxAuthorityClient
-    from einvoice.maker import XmlInvoiceMaker
-    from einvoice.signing import Signer
-    from einvoice.submitter import Submitter
-    from einvoice.worker import InvoiceWorker
-
-    path, password = demo_signing_keys(container.settings, seller_tax_code)
-    maker = XmlInvoiceMaker(Signer.from_pkcs12(path, password))
-    client = TaxAuthorityClient(container.settings.tax_authority_url)
-    services = InvoiceServices(
-        worker=InvoiceWorker(container.session_factory, maker),
-        submitter=Submitter(container.session_factory, client),
-        client=client,
+def build_invoice_services(container: Container) -> InvoiceLoop:
+    """The invoice loop of ``parking worker`` and the demo (see :mod:`gateway.invoicing`)."""
+    loop = InvoiceLoop(
+        build_invoicing(container.settings, container.session_factory),
         auto_topups=build_auto_topups(container),
         notices=build_notice_worker(container),
     )
-    container._closers.append(services.close)
-    return services
+    container._closers.append(loop.close)
+    return loop
 
 
-def build_notice_worker(container: Container) -> Any:
+def build_notice_worker(container: Container) -> NoticeWorker:
     """Driver notices (low balance, receipts, codes) through the senders the settings name."""
     from datetime import timedelta
 
@@ -258,7 +239,7 @@ def build_notice_worker(container: Container) -> Any:
     )
 
 
-def build_auto_topups(container: Container) -> Any:
+def build_auto_topups(container: Container) -> AutoTopUpWorker | None:
     """Billing's auto top-up worker with the configured providers that pull from a linked
     account; None when there is none (requests then wait, and are dropped once not needed)."""
     from billing.services import AutoTopUpWorker

@@ -382,7 +382,7 @@ def run_demo(
         if retention is not None:
             stack.add("frame retention", retention.stop)
 
-        invoicing = build_invoice_services(container, seller.tax_code)
+        invoicing = build_invoice_services(container)
         invoice_stop = threading.Event()
         invoice_thread = threading.Thread(
             target=invoicing.run, args=(invoice_stop,), name="invoices", daemon=True

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import paho.mqtt.client as mqtt
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.domain.events import BARRIER_COMMAND, BarrierDecided
 from gateway.logging import passage_context
 from gateway.metrics import Metrics
 from gateway.mqtt.client import QOS, expiring
@@ -29,7 +30,7 @@ from gateway.protocol import BarrierCommand, ProtocolError, encode_command, now
 
 log = logging.getLogger(__name__)
 
-BARRIER_KIND = "barrier_command"
+BARRIER_KIND = BARRIER_COMMAND
 
 
 class OutboxRow(Protocol):
@@ -44,17 +45,19 @@ MarkFn = Callable[[Session, Any], None]
 def command_from_payload(
     payload: Mapping[str, Any], issued_at: datetime | None = None
 ) -> BarrierCommand:
-    """The contract's ``barrier_command`` payload as a wire message."""
+    """Billing's ``BarrierDecided`` event (an outbox payload) as a wire message; a payload that
+    is not one raises ``EventPayloadError`` (a ValueError)."""
+    decided = BarrierDecided.from_payload(payload)
     return BarrierCommand(
-        event_id=str(payload["event_id"]),
-        lot_id=str(payload["lot_id"]),
-        gate_id=str(payload["gate_id"]),
-        open=bool(payload["open"]),
-        display=str(payload.get("display") or "")[:200],
-        reason=str(payload.get("reason") or "")[:64],
-        plate=payload.get("plate"),
-        fare_vnd=payload.get("fare_vnd"),
-        balance_vnd=payload.get("balance_vnd"),
+        event_id=decided.event_id,
+        lot_id=decided.lot_id,
+        gate_id=decided.gate_id,
+        open=decided.open,
+        display=decided.display[:200],
+        reason=decided.reason[:64],
+        plate=decided.plate,
+        fare_vnd=decided.fare_vnd,
+        balance_vnd=decided.balance_vnd,
         issued_at=issued_at or now(),
     )
 

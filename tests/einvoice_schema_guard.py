@@ -1,11 +1,12 @@
 """Every invoice the tests build is validated against the XSD (issue 5: "validate every invoice
 built in tests").
 
-The fixture wraps :func:`einvoice.xml_build.build_hdon`, the one place an ``HDon`` is made from
-an :class:`einvoice.model.Invoice` (the issuing maker, the mock's test factory, the verifier's
-builders all go through it), and fails the test when a freshly built element does not conform.
-Tests that break an invoice on purpose (wrong totals, tampering) do so *after* building, so they
-are unaffected. Modules that imported ``build_hdon`` by name get the wrapper too.
+The fixture wraps :func:`einvoice.xml_build.hdon_text`, the one place an ``HDon`` is written
+from an :class:`einvoice.model.Invoice` (the issuing maker signs its text; ``build_hdon`` and
+``invoice_xml``, which the mock's test factory and the verifier's builders use, go through it),
+and fails the test when a freshly built invoice does not conform. Tests that break an invoice on
+purpose (wrong totals, tampering) do so *after* building, so they are unaffected. Modules that
+imported ``hdon_text`` by name get the wrapper too.
 
 Conftests opt in with ``from tests.einvoice_schema_guard import every_built_invoice_is_valid``.
 """
@@ -25,19 +26,19 @@ BUILT: list[int] = []  # how many invoices were validated this session (the guar
 def every_built_invoice_is_valid(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from einvoice import xml_build, xsd
 
-    original = xml_build.build_hdon
+    original = xml_build.hdon_text
 
     def checked(*args: Any, **kwargs: Any) -> Any:
-        hdon = original(*args, **kwargs)
-        errors = xsd.validate_element(hdon)
+        text = original(*args, **kwargs)
+        errors = xsd.validate(text.document())
         assert errors == [], f"built invoice does not conform to einvoice/schema/hdon.xsd: {errors}"
         BUILT.append(1)
-        return hdon
+        return text
 
-    monkeypatch.setattr(xml_build, "build_hdon", checked)
+    monkeypatch.setattr(xml_build, "hdon_text", checked)
     for name, module in list(sys.modules.items()):
         if module is None or not name.startswith(("tests.", "einvoice.", "simulator.", "bench")):
             continue
-        if getattr(module, "build_hdon", None) is original:
-            monkeypatch.setattr(module, "build_hdon", checked)
+        if getattr(module, "hdon_text", None) is original:
+            monkeypatch.setattr(module, "hdon_text", checked)
     yield

@@ -1,5 +1,8 @@
 """The transactional outbox: rows written in the settle transaction, taken by workers after commit.
 
+A row is one of billing's events (billing.domain.events): its kind, its key (unique per kind)
+and its payload as JSON.
+
 Workers on PostgreSQL take rows with ``FOR UPDATE SKIP LOCKED`` so several of them share the
 queue without taking the same row; on SQLite the writer lock already serializes them.
 """
@@ -16,14 +19,32 @@ from sqlalchemy.orm import Session
 
 from billing.adapters.orm import OutboxRow, table_of, utcnow
 from billing.adapters.sql import insert_rows
+from billing.domain.events import (
+    AUTO_TOPUP_REQUEST,
+    BARRIER_COMMAND,
+    INVOICE_ADJUSTMENT,
+    INVOICE_REQUEST,
+    LOW_BALANCE_NOTICE,
+    OutboxEvent,
+)
 
 log = logging.getLogger(__name__)
 
-BARRIER_COMMAND = "barrier_command"
-INVOICE_REQUEST = "invoice_request"
-INVOICE_ADJUSTMENT = "invoice_adjustment"
-LOW_BALANCE_NOTICE = "low_balance_notice"
-AUTO_TOPUP_REQUEST = "auto_topup_request"
+__all__ = [
+    "AUTO_TOPUP_REQUEST",
+    "BARRIER_COMMAND",
+    "INVOICE_ADJUSTMENT",
+    "INVOICE_REQUEST",
+    "LOW_BALANCE_NOTICE",
+    "add",
+    "add_many",
+    "claim",
+    "insert_params",
+    "insert_statement",
+    "mark_failed",
+    "mark_processed",
+    "pending",
+]
 
 
 @functools.cache
@@ -43,25 +64,24 @@ def insert_statement(n: int) -> Any:
     )
 
 
-def add(session: Session, kind: str, key: str, payload: dict[str, Any]) -> None:
-    """Queue one message in the caller's transaction (unique per kind and key)."""
-    add_many(session, [(kind, key, payload)])
+def add(session: Session | Connection, event: OutboxEvent) -> None:
+    """Queue one event in the caller's transaction (unique per kind and key)."""
+    add_many(session, [event])
 
 
-def add_many(
-    session: Session | Connection, rows: Sequence[tuple[str, str, dict[str, Any]]]
-) -> None:
-    """Queue several messages with one statement, in the order given."""
-    if not rows:
+def add_many(session: Session | Connection, events: Sequence[OutboxEvent]) -> None:
+    """Queue several events with one statement, in the order given."""
+    if not events:
         return
-    session.execute(insert_statement(len(rows)), insert_params(rows))
+    session.execute(insert_statement(len(events)), insert_params(events))
 
 
-def insert_params(rows: Sequence[tuple[str, str, dict[str, Any]]]) -> dict[str, Any]:
-    """The parameters of ``insert_statement(len(rows))`` for these rows."""
+def insert_params(events: Sequence[OutboxEvent]) -> dict[str, Any]:
+    """The parameters of ``insert_statement(len(events))`` for these events."""
     params: dict[str, Any] = {"outbox_created_at": utcnow()}
-    for i, (kind, key, payload) in enumerate(rows):
-        params[f"kind_{i}"], params[f"key_{i}"], params[f"payload_{i}"] = kind, key, payload
+    for i, event in enumerate(events):
+        params[f"kind_{i}"], params[f"key_{i}"] = event.kind, event.key
+        params[f"payload_{i}"] = event.to_payload()
     return params
 
 

@@ -15,6 +15,8 @@ the files are versioned by validity dates and chosen by :class:`TariffCatalog`. 
   again in each window and each window pays at most the cap, holiday surcharge included.
 * holiday surcharge: a percentage of a window's price when its charged time touches a public
   holiday (local date), rounded up to the 1,000 VND, added before the cap.
+* VAT is included in every price, at the rate in force on the local date the stay ends (the
+  law's rate, billing.domain.vat: not a tariff's).
 * monthly passes (billing.domain.coverage): a ``day_night`` pass covers its whole dates, a
   ``day`` pass the day period (06:00-18:00) of its dates. Only the time no pass covers is
   charged: in each window it is summed and priced as above (blocks counted from its first
@@ -32,6 +34,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from billing.domain import vat
 from billing.domain.coverage import PASS_KINDS, PassCover, covered_spans, uncovered
 from billing.domain.model import DomainError
 
@@ -91,7 +94,6 @@ class Tariff:
     valid_from: date
     valid_until: date | None  # inclusive; None: until a newer version starts
     timezone: str
-    vat_percent: int
     holiday_surcharge_percent: int
     holidays: frozenset[date]
     classes: Mapping[str, ClassTariff]
@@ -107,6 +109,11 @@ class Tariff:
     def valid_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
 
+    def vat_rate(self, today: date) -> vat.VatRate:
+        """The VAT its prices include from the day it applies (today, if in force): the law's
+        rate by date, not the tariff's."""
+        return vat.rate_on(max(today, self.valid_from))
+
 
 @dataclass(frozen=True)
 class FareLine:
@@ -119,10 +126,11 @@ class FareLine:
 @dataclass(frozen=True)
 class Fare:
     amount_vnd: int
-    vat_vnd: int
+    vat_vnd: int  # included in amount_vnd
     lines: tuple[FareLine, ...]
     tariff_id: str
     tariff_version: str
+    vat_percent: int  # the rate in force on the day the fare is for (billing.domain.vat)
 
     def explain(self) -> list[dict[str, Any]]:
         return [
@@ -136,9 +144,18 @@ class Fare:
         ]
 
 
-def vat_included(amount_vnd: int, vat_percent: int) -> int:
-    """The VAT inside a VAT-inclusive amount, rounded half up to the dong."""
-    return (amount_vnd * vat_percent * 2 + (100 + vat_percent)) // (2 * (100 + vat_percent))
+def fare_of(tariff: Tariff, lines: Sequence[FareLine], at: datetime) -> Fare:
+    """The fare made of ``lines``, with the VAT in force on ``at``'s local date."""
+    total = sum(ln.amount_vnd for ln in lines)
+    rate = vat.rate_on(at.astimezone(local_zone(tariff.timezone)).date())
+    return Fare(
+        total,
+        vat.split_inclusive(total, rate.percent).vat,
+        tuple(lines),
+        tariff.id,
+        tariff.version,
+        rate.percent,
+    )
 
 
 # ---------------------------------------------------------------- blocks
@@ -224,7 +241,7 @@ def price_stay(
     ct = tariff.for_class(vehicle_class)
     tz = local_zone(tariff.timezone)
     if _ceil_seconds(exit_ - entry) < ct.grace_minutes * 60:
-        return _fare(tariff, [FareLine(f"grace: under {ct.grace_minutes} min", 1, 0, 0)])
+        return fare_of(tariff, [FareLine(f"grace: under {ct.grace_minutes} min", 1, 0, 0)], exit_)
 
     held = tuple(passes)
     covered = covered_spans(held, tz, entry, exit_, *ct.day_hours())
@@ -241,7 +258,7 @@ def price_stay(
         prefix = f"day {i + 1}: " if len(windows) > 1 else ""
         note = "outside the pass: " if gaps != [(start, end)] else ""
         lines += _window_lines(tariff, ct, tz, gaps, prefix, note)
-    return _fare(tariff, lines)
+    return fare_of(tariff, lines, exit_)
 
 
 def _window_lines(
@@ -284,13 +301,6 @@ def _windows(entry: datetime, exit_: datetime) -> list[Span]:
 
 def _ceil_seconds(span: timedelta) -> int:
     return -(-span // SECOND)
-
-
-def _fare(tariff: Tariff, lines: list[FareLine]) -> Fare:
-    total = sum(ln.amount_vnd for ln in lines)
-    return Fare(
-        total, vat_included(total, tariff.vat_percent), tuple(lines), tariff.id, tariff.version
-    )
 
 
 def _touches_holiday(tariff: Tariff, tz: tzinfo, gaps: Sequence[Span]) -> bool:
@@ -369,13 +379,17 @@ def tariff_from_dict(raw: Mapping[str, Any]) -> Tariff:
             valid_from=_date(raw["valid_from"]),
             valid_until=None if until is None else _date(until),
             timezone=str(raw.get("timezone", "Asia/Ho_Chi_Minh")),
-            vat_percent=_int(raw.get("vat_percent", 10), "vat_percent"),
             holiday_surcharge_percent=_int(raw.get("holiday_surcharge_percent", 0), "surcharge"),
             holidays=frozenset(_date(d) for d in raw.get("holidays", [])),
             classes={k: _class_from_dict(k, v) for k, v in raw["classes"].items()},
         )
     except KeyError as exc:
         raise DomainError(f"tariff is missing {exc.args[0]!r}") from None
+    if "vat_percent" in raw:
+        raise DomainError(
+            "vat_percent is not a tariff's: prices include the VAT rate in force on the day "
+            "(billing.domain.vat); remove it from the tariff"
+        )
     local_zone(tariff.timezone)
     return tariff
 

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from billing.adapters import orm, outbox
 from billing.adapters.autopay import TopUpProvider
 from billing.adapters.uow import UnitOfWork
+from billing.domain.events import AutoTopUpRequested
 from billing.domain.model import AccountStatus, DomainError, auto_topup_amount
 from billing.domain.payments import IntentKind, auto_reference
 from billing.services.intents import ensure_intent
@@ -66,8 +67,8 @@ class _Request:
 
 def auto_topup_request(
     acct: LockedAccount, event_id: str, need_vnd: int
-) -> tuple[str, str, dict[str, Any]] | None:
-    """The outbox row asking for an auto top-up, or None when none is due: the account has auto
+) -> AutoTopUpRequested | None:
+    """The outbox event asking for an auto top-up, or None when none is due: the account has auto
     top-up on, is active, and its balance (less ``need_vnd``, a fare it could not pay) is below
     the threshold. Settlement writes the row in its own transaction (``acct`` locked there).
 
@@ -79,18 +80,14 @@ def auto_topup_request(
     amount = auto_topup_amount(acct.balance_vnd, threshold, step, need_vnd)
     if not amount:
         return None
-    return (
-        outbox.AUTO_TOPUP_REQUEST,
-        event_id,
-        {
-            "event_id": event_id,
-            "account_id": acct.id,
-            "provider": acct.auto_topup_provider,
-            "amount_vnd": amount,
-            "threshold_vnd": threshold,
-            "need_vnd": need_vnd,
-            "balance_vnd": acct.balance_vnd,
-        },
+    return AutoTopUpRequested(
+        event_id=event_id,
+        account_id=acct.id,
+        provider=acct.auto_topup_provider or "",  # "": the operator's default provider
+        amount_vnd=amount,
+        threshold_vnd=threshold,
+        need_vnd=need_vnd,
+        balance_vnd=acct.balance_vnd,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from billing.adapters import outbox
 from billing.adapters.uow import UnitOfWork
 from billing.domain.coverage import PassCover
+from billing.domain.events import InvoiceBuyer, InvoiceRequested, LowBalanceNoticed, OutboxEvent
 from billing.domain.ledger import fare_posting
 from billing.domain.model import DomainError
 from billing.domain.tariffs import Fare, local_zone, price_stay
@@ -61,15 +62,9 @@ def _pass_cover(row: Any) -> PassCover | None:
         return None
 
 
-def invoice_buyer(acct: AccountLike) -> dict[str, Any]:
-    """The ``buyer`` of an ``invoice_request`` (docs/contracts.md): the transport account."""
-    return {
-        "account_id": acct.id,
-        "kind": acct.kind,
-        "name": acct.name,
-        "tax_code": acct.tax_code,
-        "address": acct.address,
-    }
+def invoice_buyer(acct: AccountLike) -> InvoiceBuyer:
+    """The buyer of an invoice request: the transport account."""
+    return InvoiceBuyer(acct.id, acct.kind, acct.name, acct.tax_code, acct.address)
 
 
 def debit_fare(
@@ -79,25 +74,25 @@ def debit_fare(
     lot: LotInfo,
     gate_id: str,
     session: SessionLike,
-    amount_vnd: int,
-    vat_vnd: int,
+    fare: Fare,
     *,
     fresh_key: bool = False,
-    queue: list[tuple[str, str, dict[str, Any]]] | None = None,
+    queue: list[OutboxEvent] | None = None,
 ) -> int:
-    """Post the fare (key ``exit:<event id>``: one debit per passage) and queue its invoice.
+    """Post the fare (key ``exit:<event id>``: one debit per passage) and queue its invoice,
+    which names the VAT rate the fare was booked at.
 
     ``fresh_key``: the caller inserted this event's passage in the same transaction, so no entry
     can carry the key yet (the unique index still guards it); skip the look-up.
-    ``queue``: collect the outbox rows there (written together by the caller) instead of now.
+    ``queue``: collect the outbox events there (written together by the caller) instead of now.
     """
-    rows: list[tuple[str, str, dict[str, Any]]] = [] if queue is None else queue
+    rows: list[OutboxEvent] = [] if queue is None else queue
     posting = fare_posting(
         f"exit:{event_id}",
         acct.id,
         lot.id,
-        amount_vnd,
-        vat_vnd,
+        fare.amount_vnd,
+        fare.vat_vnd,
         f"parking {session.plate_text} at {lot.id}",
     )
     posted = post(
@@ -106,38 +101,26 @@ def debit_fare(
     if posted.created:
         tz = local_zone(LOCAL_TZ)
         rows.append(
-            (
-                outbox.INVOICE_REQUEST,
-                event_id,
-                {
-                    "event_id": event_id,
-                    "journal_entry_id": posted.entry_id,
-                    "session_id": session.id,
-                    "lot_id": lot.id,
-                    "lot_name": lot.name,
-                    "gate_id": gate_id,
-                    "plate": session.plate_text,
-                    "vehicle_class": session.vehicle_class,
-                    "entry_at": session.entry_at.astimezone(tz).isoformat(),
-                    "exit_at": (session.exit_at or session.entry_at).astimezone(tz).isoformat(),
-                    "fare_vnd": amount_vnd,
-                    "seller": dict(lot.seller),
-                    "buyer": invoice_buyer(acct),
-                },
+            InvoiceRequested(
+                event_id=event_id,
+                journal_entry_id=posted.entry_id,
+                lot_id=lot.id,
+                lot_name=lot.name,
+                plate=session.plate_text,
+                vehicle_class=session.vehicle_class,
+                fare_vnd=fare.amount_vnd,
+                vat_percent=fare.vat_percent,
+                seller=lot.seller,
+                buyer=invoice_buyer(acct),
+                session_id=session.id,
+                gate_id=gate_id,
+                entry_at=session.entry_at.astimezone(tz),
+                exit_at=(session.exit_at or session.entry_at).astimezone(tz),
             )
         )
         if acct.balance_vnd < acct.low_balance_notice_vnd:
             rows.append(
-                (
-                    outbox.LOW_BALANCE_NOTICE,
-                    event_id,
-                    {
-                        "account_id": acct.id,
-                        "balance_vnd": acct.balance_vnd,
-                        "notice_level_vnd": acct.low_balance_notice_vnd,
-                        "event_id": event_id,
-                    },
-                )
+                LowBalanceNoticed(event_id, acct.id, acct.balance_vnd, acct.low_balance_notice_vnd)
             )
     if queue is None and rows:
         outbox.add_many(uow.session, rows)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from billing.adapters import orm
 from billing.adapters.uow import UnitOfWork
+from billing.domain.model import InvoiceMode, Seller
 from billing.domain.policy import LotPolicy
 
 
@@ -25,7 +26,7 @@ class LotInfo:
     tariff_id: str
     policy: LotPolicy
     gates: frozenset[str]
-    seller: dict[str, Any]
+    seller: Seller  # the operator, as its invoices name it
 
 
 def lot_info(uow: UnitOfWork, lot_id: str, *, fresh: bool = False) -> LotInfo | None:
@@ -51,15 +52,15 @@ def lot_info(uow: UnitOfWork, lot_id: str, *, fresh: bool = False) -> LotInfo | 
         tariff_id=lot.tariff_id,
         policy=LotPolicy.from_dict(lot.policy),
         gates=gates,
-        seller={
-            "name": op.name,
-            "tax_code": op.tax_code,
-            "address": op.address,
-            "invoice_template": op.invoice_template,
-            "invoice_series": op.invoice_series,
-            "invoice_mode": op.invoice_mode,
-            "cash_register_code": op.cash_register_code,
-        },
+        seller=Seller(
+            name=op.name,
+            tax_code=op.tax_code,
+            address=op.address,
+            invoice_template=op.invoice_template,
+            invoice_series=op.invoice_series,
+            invoice_mode=InvoiceMode(op.invoice_mode),
+            cash_register_code=op.cash_register_code,
+        ),
     )
     cache[lot_id] = (now, info)
     return info

@@ -11,15 +11,15 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 from sqlalchemy import select
 
 from billing.adapters import orm, outbox
 from billing.adapters.uow import UnitOfWork
+from billing.domain.events import InvoiceRequested, SaleItem
 from billing.domain.ledger import IdempotencyConflict, fare_posting
 from billing.domain.model import DomainError
-from billing.domain.tariffs import vat_included
+from billing.domain.vat import rate_on, split_inclusive
 from billing.services.fares import invoice_buyer
 from billing.services.ledger import lock_account, post
 from billing.services.lots import lot_info
@@ -94,6 +94,7 @@ def buy_monthly_pass(
             raise DomainError(f"lot {lot_id} sells no {kind} pass for {vehicle.vehicle_class}")
         price = prices[kind]
         acct = lock_account(s, vehicle.account_id)
+        rate = rate_on(datetime.now(LOCAL).date())  # the VAT of the day of the sale
         if acct.balance_vnd < price:
             raise DomainError(f"balance {acct.balance_vnd} VND is below the pass price {price}")
         posting = fare_posting(
@@ -101,7 +102,7 @@ def buy_monthly_pass(
             acct.id,
             lot_id,
             price,
-            vat_included(price, tariff.vat_percent),
+            split_inclusive(price, rate.percent).vat,
             f"monthly {kind} pass {vehicle.plate_text}",
             kind="pass",
         )
@@ -119,40 +120,39 @@ def buy_monthly_pass(
         s.flush()
         outbox.add(
             s,
-            outbox.INVOICE_REQUEST,
-            event_id,
-            {
-                "event_id": event_id,
-                "journal_entry_id": posted.entry_id,
-                "pass_id": row.id,
-                "lot_id": lot.id,
-                "lot_name": lot.name,
-                "plate": vehicle.plate_text,
-                "vehicle_class": vehicle.vehicle_class,
-                "fare_vnd": price,
-                "item": _item(vehicle.vehicle_class, vehicle.plate_text, lot.name, row),
-                "seller": dict(lot.seller),
-                "buyer": invoice_buyer(acct),
-            },
+            InvoiceRequested(
+                event_id=event_id,
+                journal_entry_id=posted.entry_id,
+                lot_id=lot.id,
+                lot_name=lot.name,
+                plate=vehicle.plate_text,
+                vehicle_class=vehicle.vehicle_class,
+                fare_vnd=price,
+                vat_percent=rate.percent,
+                seller=lot.seller,
+                buyer=invoice_buyer(acct),
+                pass_id=row.id,
+                item=_item(vehicle.vehicle_class, vehicle.plate_text, lot.name, row),
+            ),
         )
         uow.commit()
         return row.id
 
 
-def _item(vehicle_class: str, plate: str, lot_name: str, p: orm.MonthlyPass) -> dict[str, Any]:
+def _item(vehicle_class: str, plate: str, lot_name: str, p: orm.MonthlyPass) -> SaleItem:
     """What the invoice line says was sold, e.g. "Vé tháng gửi ô tô đến 9 chỗ (ngày và đêm) -
     30E-246.80 - Bãi xe Hoàn Kiếm (01/11/2026 - 30/11/2026)"."""
     what = CLASS_NAMES.get(vehicle_class, vehicle_class)
     span = f"{p.valid_from:%d/%m/%Y} - {p.valid_until:%d/%m/%Y}"
-    return {
-        "kind": "monthly_pass",
-        "name": f"Vé tháng gửi {what} ({KIND_NAMES.get(p.kind, p.kind)}) - {plate} - "
+    return SaleItem(
+        kind="monthly_pass",
+        name=f"Vé tháng gửi {what} ({KIND_NAMES.get(p.kind, p.kind)}) - {plate} - "
         f"{lot_name} ({span})",
-        "code": f"PARKING-PASS-{p.kind.upper()}",
-        "pass_kind": p.kind,
-        "valid_from": p.valid_from.isoformat(),
-        "valid_until": p.valid_until.isoformat(),
-    }
+        code=f"PARKING-PASS-{p.kind.upper()}",
+        pass_kind=p.kind,
+        valid_from=p.valid_from,
+        valid_until=p.valid_until,
+    )
 
 
 def list_passes(

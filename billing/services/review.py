@@ -19,7 +19,7 @@ from billing.adapters import orm
 from billing.adapters.uow import UnitOfWork
 from billing.domain.model import DomainError
 from billing.domain.plates import canonical_plate, plate_key
-from billing.domain.tariffs import Fare, FareLine, vat_included
+from billing.domain.tariffs import Fare, FareLine, fare_of
 from billing.services.fares import debit_fare, price_session
 from billing.services.ledger import lock_account
 from billing.services.lots import LotInfo, lot_info
@@ -324,17 +324,11 @@ def charge(
             s.add(session)
             s.flush()
             passage.session_id = session.id
+        fare = fare_of(
+            tariff, [FareLine(f"set by {actor}", 1, amount, amount)], passage.captured_at
+        )
         if amount != session.fare_vnd:
-            _set_fare(
-                session,
-                Fare(
-                    amount,
-                    0,
-                    (FareLine(f"set by {actor}", 1, amount, amount),),
-                    tariff.id,
-                    tariff.version,
-                ),
-            )
+            _set_fare(session, fare)
         acct = lock_account(s, passage.account_id)
         entry_id = debit_fare(
             uow,
@@ -343,8 +337,7 @@ def charge(
             lot,
             passage.gate_id,
             session,
-            amount,
-            vat_included(amount, tariff.vat_percent),
+            fare,
         )
         session.payment, session.journal_entry_id = "charged", entry_id
         passage.fare_vnd, passage.review_status = amount, "resolved"

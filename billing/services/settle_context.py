@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Row
 from billing.adapters import outbox
 from billing.adapters.uow import UnitOfWork
 from billing.domain.decisions import GateDecision, PassageInput, Reason, display_text
+from billing.domain.events import BarrierDecided, OutboxEvent
 from billing.domain.model import AccountStatus
 from billing.domain.policy import LotPolicy
 from billing.services import statements
@@ -51,7 +52,7 @@ class Ctx:
     account_balance: int | None = None
     locked_account: LockedAccount | None = None
     locked_balance: int | None = None  # the locked account's balance when it was read
-    outbox_rows: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    outbox_rows: list[OutboxEvent] = field(default_factory=list)
     # statements.TRAILING_WRITES queued for finish, with their parameters
     writes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
@@ -155,20 +156,16 @@ def finish(
         "passage_decision": decision.to_dict(),
     }
     ctx.outbox_rows.append(
-        (
-            outbox.BARRIER_COMMAND,
+        BarrierDecided(
             ctx.p.event_id,
-            {
-                "event_id": ctx.p.event_id,
-                "lot_id": ctx.p.lot_id,
-                "gate_id": ctx.p.gate_id,
-                "open": opened,
-                "display": decision.display,
-                "reason": reason.value,
-                "plate": ctx.plate,
-                "fare_vnd": fare,
-                "balance_vnd": balance,
-            },
+            ctx.p.lot_id,
+            ctx.p.gate_id,
+            opened,
+            decision.display,
+            reason.value,
+            ctx.plate,
+            fare,
+            balance,
         )
     )
     _write_finish(ctx, passage_params)

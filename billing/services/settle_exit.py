@@ -12,7 +12,7 @@ from sqlalchemy import Row
 from billing.adapters import orm
 from billing.domain.decisions import GateDecision, Reason
 from billing.domain.policy import Outcome, debit_allowed
-from billing.domain.tariffs import Fare, FareLine, vat_included
+from billing.domain.tariffs import Fare, FareLine, fare_of
 from billing.services import statements
 from billing.services.autotopup import auto_topup_request
 from billing.services.fares import debit_fare, price_session
@@ -117,12 +117,8 @@ def _charge_flat(ctx: Ctx, vehicle: Row[Any]) -> GateDecision:
     """
     amount = ctx.policy.exit_without_entry_fare_vnd
     tariff = ctx.uow.tariffs.in_force(ctx.lot.tariff_id, ctx.p.captured_at)
-    fare = Fare(
-        amount,
-        vat_included(amount, tariff.vat_percent),
-        (FareLine("exit without entry: flat fare", 1, amount, amount),),
-        tariff.id,
-        tariff.version,
+    fare = fare_of(
+        tariff, [FareLine("exit without entry: flat fare", 1, amount, amount)], ctx.p.captured_at
     )
     # No open session, so q_exit_locked found nothing and the account is not locked yet.
     acct = lock_account(ctx, vehicle.account_id)
@@ -219,9 +215,9 @@ def _charge(
 def _request_auto_topup(ctx: Ctx, acct: LockedAccount, need_vnd: int) -> None:
     """Queue an auto top-up if one is due; the payment provider is a remote party, asked by a
     worker after this commit, never while the gate waits for its decision."""
-    row = auto_topup_request(acct, ctx.p.event_id, need_vnd)
-    if row is not None:
-        ctx.outbox_rows.append(row)
+    request = auto_topup_request(acct, ctx.p.event_id, need_vnd)
+    if request is not None:
+        ctx.outbox_rows.append(request)
 
 
 def _debit(
@@ -279,8 +275,7 @@ def _debit(
         ctx.lot,
         ctx.p.gate_id,
         session,
-        fare.amount_vnd,
-        fare.vat_vnd,
+        fare,
         fresh_key=True,
         queue=ctx.outbox_rows,
     )

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from billing.adapters import orm, outbox
 from billing.adapters.uow import UnitOfWork
+from billing.domain.events import InvoiceAdjustmentRequested
 from billing.domain.ledger import (
     IdempotencyConflict,
     Line,
@@ -137,8 +138,8 @@ def refund(
         original = s.get(orm.JournalEntry, journal_entry_id)
         if original is None or original.kind not in ("fare", "pass"):
             raise DomainError(f"journal entry {journal_entry_id} is not a fare or pass to refund")
-        if original.account_id is None:
-            raise DomainError("entry has no transport account")
+        if original.account_id is None or original.event_id is None:
+            raise DomainError("entry has no transport account or no event to invoice against")
         acct = lock_account(s, original.account_id)
         prior = s.scalar(
             select(orm.JournalEntry).where(orm.JournalEntry.idempotency_key == entry_key)
@@ -208,18 +209,17 @@ def refund(
         if posted.created:
             outbox.add(
                 s,
-                outbox.INVOICE_ADJUSTMENT,
-                entry_key,
-                {
-                    "original_event_id": original.event_id,
-                    "original_journal_entry_id": original.id,
-                    "journal_entry_id": posted.entry_id,
-                    "reason": reason,
-                    "amount_vnd": amount,
-                    "account_id": acct.id,
-                    "lot_id": original.lot_id,
-                    "actor": actor,
-                },
+                InvoiceAdjustmentRequested(
+                    original_event_id=original.event_id,
+                    journal_entry_id=posted.entry_id,
+                    reason=reason,
+                    amount_vnd=amount,
+                    original_journal_entry_id=original.id,
+                    account_id=acct.id,
+                    lot_id=original.lot_id,
+                    actor=actor,
+                    request_key=entry_key,
+                ),
             )
         uow.commit()
         return RefundResult(posted.entry_id, amount, acct.balance_vnd, posted.created)

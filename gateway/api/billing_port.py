@@ -4,17 +4,23 @@ Billing raises ``DomainError`` for every broken rule; routes need to tell "no su
 from "not allowed by the rules" (422), so existence is checked here first. Billing's messages
 are written for operators and may name other accounts ("plate ... already belongs to account
 26"): they go to the log, and what the caller reads is the catalogue's text for the rule's code
-(``gateway.messages``).
+(``gateway.messages``). The services are imported, typed, from where billing keeps them: a
+service that moves breaks the import (and mypy), not a request.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
 
 from billing.adapters import orm as b
+from billing.adapters.uow import UnitOfWork
 from billing.domain.model import AutoTopUp, DomainError
+from billing.services import accounts, review
+from billing.services.reconcile import InvoiceLookup, Reconciliation, reconcile
+from billing.services.reconcile_money import PaymentRecords
 from gateway import messages
 
 log = logging.getLogger(__name__)
@@ -43,93 +49,83 @@ def rejected(exc: DomainError) -> Rejected:
     return Rejected(getattr(exc, "code", messages.REFUSED), str(exc))
 
 
-def _service(name: str) -> Any:
-    """billing.services.<name>, wherever billing's package keeps it."""
-    package = importlib.import_module("billing.services")
-    fn = getattr(package, name, None)
-    if fn is not None:
-        return fn
-    for module in ("accounts", "topups", "passages", "review", "reconciliation", "reports"):
-        try:
-            mod = importlib.import_module(f"billing.services.{module}")
-        except ModuleNotFoundError:
-            continue
-        fn = getattr(mod, name, None)
-        if fn is not None:
-            return fn
-    raise RuntimeError(f"billing.services has no {name}()")
+@contextmanager
+def _rules() -> Iterator[None]:
+    """Billing's refusals as :class:`Rejected`."""
+    try:
+        yield
+    except DomainError as exc:
+        raise rejected(exc) from exc
 
 
-def _require_account(uow: Any, account_id: int) -> None:
+def _require_account(uow: UnitOfWork, account_id: int) -> None:
     with uow.session_factory() as s:
         if s.get(b.TransportAccount, account_id) is None:
             raise NotFound("account_not_found", f"no transport account {account_id}")
 
 
-def _call(name: str, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return _service(name)(*args, **kwargs)
-    except DomainError as exc:
-        raise rejected(exc) from exc
-
-
-def add_vehicle(uow: Any, account_id: int, plate: str, vehicle_class: str, colour: str) -> int:
+def add_vehicle(
+    uow: UnitOfWork, account_id: int, plate: str, vehicle_class: str, colour: str
+) -> int:
     _require_account(uow, account_id)
-    return int(_call("add_vehicle", uow, account_id, plate, vehicle_class, colour))
+    with _rules():
+        return accounts.add_vehicle(uow, account_id, plate, vehicle_class, colour)
 
 
-def remove_vehicle(uow: Any, account_id: int, vehicle_id: int) -> None:
+def remove_vehicle(uow: UnitOfWork, account_id: int, vehicle_id: int) -> None:
     with uow.session_factory() as s:
         row = s.get(b.Vehicle, vehicle_id)
         if row is None or row.account_id != account_id or not row.active:
             raise NotFound("vehicle_not_found", f"no vehicle {vehicle_id} on account {account_id}")
-    _call("remove_vehicle", uow, vehicle_id)
+    with _rules():
+        accounts.remove_vehicle(uow, vehicle_id)
 
 
 def set_auto_topup(
-    uow: Any, account_id: int, threshold_vnd: int | None, amount_vnd: int | None
+    uow: UnitOfWork, account_id: int, threshold_vnd: int | None, amount_vnd: int | None
 ) -> None:
     _require_account(uow, account_id)
-    setting = None
-    if threshold_vnd is not None and amount_vnd is not None:
-        try:
+    with _rules():
+        setting = None
+        if threshold_vnd is not None and amount_vnd is not None:
             setting = AutoTopUp(threshold_vnd=threshold_vnd, amount_vnd=amount_vnd)
-        except DomainError as exc:
-            raise rejected(exc) from exc
-    _call("set_auto_topup", uow, account_id, setting)
+        accounts.set_auto_topup(uow, account_id, setting)
 
 
-def review_action(uow: Any, passage_id: int, action: str, actor: str, **kwargs: Any) -> Any:
+def review_action(
+    uow: UnitOfWork,
+    passage_id: int,
+    action: str,  # "charge" | "waive" | "correct_plate"
+    actor: str,
+    *,
+    plate: str | None = None,
+    amount_vnd: int | None = None,
+    note: str = "",
+    reason: str = "",
+) -> dict[str, int | None]:
     """charge / waive / correct_plate on a passage waiting in the review queue."""
-    from billing.services import review
-
     with uow.session_factory() as s:
         if s.get(b.Passage, passage_id) is None:
             raise NotFound("not_found", f"no passage {passage_id}")
-    try:
+    with _rules():
         if action == "correct_plate":
-            session_id = review.correct_plate(uow, passage_id, kwargs["plate"], actor)
-            return {"session_id": session_id}
+            if plate is None:
+                raise Rejected(messages.REFUSED, "correcting a plate needs the plate")
+            return {"session_id": review.correct_plate(uow, passage_id, plate, actor)}
         if action == "charge":
-            entry = review.charge(
-                uow,
-                passage_id,
-                actor,
-                amount_vnd=kwargs.get("amount_vnd"),
-                note=kwargs.get("note", ""),
-            )
+            entry = review.charge(uow, passage_id, actor, amount_vnd=amount_vnd, note=note)
             return {"journal_entry_id": entry}
         if action == "waive":
-            review.waive(uow, passage_id, actor, kwargs.get("reason", ""))
+            review.waive(uow, passage_id, actor, reason)
             return {}
-    except DomainError as exc:
-        raise rejected(exc) from exc
     raise ValueError(f"unknown review action {action!r}")
 
 
 def reconciliation(
-    uow: Any, day: Any, lot_id: str | None, invoices: Any = None, payments: Any = None
-) -> Any:
-    from billing.services.reconcile import reconcile
-
+    uow: UnitOfWork,
+    day: date,
+    lot_id: str | None,
+    invoices: InvoiceLookup | None = None,
+    payments: PaymentRecords | None = None,
+) -> Reconciliation:
     return reconcile(uow, day, lot_id, invoices, payments)

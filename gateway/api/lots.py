@@ -62,7 +62,11 @@ class TariffVersionOut(BaseModel):
     valid_from: date
     valid_until: date | None
     timezone: str
+    # The VAT rate its prices include, from the day it applies (today, if in force): the law's
+    # rate by date (billing.domain.vat), the one invoices and the ledger use.
     vat_percent: int
+    vat_source: str
+    vat_valid_until: date | None
     holiday_surcharge_percent: int
     holidays: list[date]
     classes: list[ClassTariffOut]
@@ -124,6 +128,7 @@ def list_gates(lot_id: LotId, session: SessionDep) -> list[GateOut]:
 def tariff_versions(tariff_id: str | None = None) -> list[TariffVersionOut]:
     from datetime import UTC
 
+    from billing.domain.tariffs import local_zone
     from billing.tariffs import load_catalog
 
     catalog = load_catalog()
@@ -137,6 +142,7 @@ def tariff_versions(tariff_id: str | None = None) -> list[TariffVersionOut]:
         except ValueError:
             current = None
         for t in catalog.versions(tid):
+            vat = t.vat_rate(now.astimezone(local_zone(t.timezone)).date())
             out.append(
                 TariffVersionOut(
                     id=t.id,
@@ -145,7 +151,9 @@ def tariff_versions(tariff_id: str | None = None) -> list[TariffVersionOut]:
                     valid_from=t.valid_from,
                     valid_until=t.valid_until,
                     timezone=t.timezone,
-                    vat_percent=t.vat_percent,
+                    vat_percent=vat.percent,
+                    vat_source=vat.source,
+                    vat_valid_until=vat.valid_to,
                     holiday_surcharge_percent=t.holiday_surcharge_percent,
                     holidays=sorted(t.holidays),
                     classes=[

@@ -73,7 +73,7 @@ class ParkingGroup(LazyGroup):
         ),
         "lpr": Lazy("lpr.cli:app", "lpr", "Plate reading (offline Vietnamese LPR)."),
         "einvoice": Lazy(
-            "einvoice.cli:app", "einvoice", "Electronic invoices: verify, issue, render."
+            "gateway.cli.einvoice:app", "einvoice", "Electronic invoices: verify, issue, render."
         ),
         "tax-authority": Lazy(
             "simulator.cli:app",

@@ -20,6 +20,7 @@ from billing.adapters.uow import UnitOfWork
 from billing.domain.decisions import vnd
 from billing.domain.model import AutoTopUp, DomainError, Owner, OwnerKind
 from billing.domain.tariffs import local_zone, price_stay
+from billing.domain.vat import rate_on
 from billing.services.reads import LOCAL
 from gateway.cli.common import database_uow
 from gateway.cli.listing import Col, JsonFlag, emit
@@ -267,7 +268,7 @@ def tariff_list(as_json: JsonFlag = False) -> None:
             "name": t.name,
             "valid_from": t.valid_from,
             "valid_until": t.valid_until,
-            "vat_percent": t.vat_percent,
+            "vat_percent": t.vat_rate(datetime.now(LOCAL).date()).percent,
             "classes": list(t.classes),
         },
     )
@@ -284,9 +285,10 @@ def tariff_show(
         else datetime.now(LOCAL)
     )
     t = database_uow().tariffs.in_force(tariff_id, at)
+    vat = rate_on(at.date())
     console.print(
-        f"[bold]{t.name}[/bold] {t.id}@{t.version}, VAT {t.vat_percent}% included, "
-        f"holiday surcharge {t.holiday_surcharge_percent}%"
+        f"[bold]{t.name}[/bold] {t.id}@{t.version}, VAT {vat.percent}% included on "
+        f"{at.date():%d/%m/%Y} ({vat.source}), holiday surcharge {t.holiday_surcharge_percent}%"
     )
     for cls, ct in t.classes.items():
         parts = [f"grace {ct.grace_minutes} min"]
@@ -327,7 +329,8 @@ def tariff_quote(
         table.add_row(ln.label, str(ln.quantity), vnd(ln.unit_vnd), vnd(ln.amount_vnd))
     console.print(table)
     console.print(
-        f"total [bold]{vnd(fare.amount_vnd)}[/bold] (VAT {vnd(fare.vat_vnd)}), {t.id}@{t.version}"
+        f"total [bold]{vnd(fare.amount_vnd)}[/bold] (VAT {fare.vat_percent}%: "
+        f"{vnd(fare.vat_vnd)}), {t.id}@{t.version}"
     )
 
 

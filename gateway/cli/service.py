@@ -66,19 +66,16 @@ def serve(
         raise typer.Exit(1)
 
 
-def worker(
-    seller_tax_code: Annotated[
-        str, typer.Option("--seller", help="MST of the demo seller key (no PKCS#12 configured)")
-    ] = "0109876543",
-) -> None:
-    """Run the invoice worker, the submitter and the auto top-ups until SIGINT/SIGTERM."""
+def worker() -> None:
+    """Run the invoice worker (requests, refunds, corrections), the submitter and the auto
+    top-ups until SIGINT/SIGTERM. Signs with PARKING_SIGNING_PKCS12, else a demo key per seller."""
     from gateway.bootstrap import build, build_invoice_services
 
     _logging()
     with stop_on_signals() as stop:
         container = build(get_settings())
         try:
-            services = build_invoice_services(container, seller_tax_code)
+            services = build_invoice_services(container)
             thread = threading.Thread(target=services.run, args=(stop,), name="invoices")
             thread.start()
             typer.echo("invoice worker and submitter running (and auto top-ups)")

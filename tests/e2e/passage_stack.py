@@ -162,7 +162,7 @@ def passage_stack(
             build_consumer(container, read_plates=read_plates, lot_filter=lot)
         )
         consumer.start()
-        invoicing = build_invoice_services(container, seller.tax_code)
+        invoicing = build_invoice_services(container)
         invoicing.interval_s = 0.2
         stop_invoices = threading.Event()
         worker = threading.Thread(target=invoicing.run, args=(stop_invoices,), daemon=True)

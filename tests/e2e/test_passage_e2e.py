@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from billing.adapters import orm
 from gateway.broker import free_port
@@ -140,6 +141,62 @@ def scrape(stack: PassageStack) -> dict[str, float]:
         for sample in family.samples:
             totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
     return totals
+
+
+def test_refund_while_the_service_runs_is_invoiced_and_accepted(stack: PassageStack) -> None:
+    """An operator refunds an exit (``parking refund``) while the service runs: the service's
+    invoice loop (``parking worker``, the demo) issues the adjusting invoice and the mock tax
+    authority accepts it. Refunds used to be invoiced only by ``parking einvoice issue``."""
+    gate_in, gate_out = stack.agent(stack.entry_gate), stack.agent(stack.exit_gate)
+    plate = "29C-456.78"  # seeded business account, 5,000,000 VND
+    now = datetime.now(UTC)
+    entry = gate_in.capture(plate, camera_text=True, captured_at=now - timedelta(minutes=80))
+    assert gate_in.wait_command(entry.event_id, 30)
+    exit_ = gate_out.capture(plate, camera_text=True, captured_at=now)
+    cmd = gate_out.wait_command(exit_.event_id, 30)
+    assert cmd is not None and cmd.open and cmd.fare_vnd
+    wait_until(
+        lambda: [r for r in stack.invoices_for(exit_.event_id) if r.status == "accepted"],
+        60,
+        "the exit's invoice accepted",
+    )
+    with stack.container.session_factory() as s:
+        entry_id = s.scalar(
+            select(orm.JournalEntry.id).where(orm.JournalEntry.event_id == exit_.event_id)
+        )
+    refund = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "parking"),
+            "refund",
+            str(entry_id),
+            "--request-id",
+            f"refund-{uuid.uuid4().hex[:8]}",
+            "--reason",
+            "Barrier opened late",
+            "--actor",
+            "operator-1",
+            "--amount",
+            "5000",
+        ],
+        env={**os.environ, "PARKING_DATABASE_URL": stack.container.settings.database_url or ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refund.returncode == 0, refund.stdout + refund.stderr
+
+    def adjusting_accepted() -> list[Any]:
+        return [
+            r
+            for r in stack.invoices_for(exit_.event_id)
+            if r.kind == "adjusting" and r.status == "accepted"
+        ]
+
+    (adjusting,) = wait_until(adjusting_accepted, 60, "the adjusting invoice accepted")
+    assert adjusting.total_vnd == -5000
+    answer = httpx.get(f"{stack.tax_url}/api/invoices/{adjusting.mccqt}", timeout=10)
+    assert answer.status_code == 200, answer.text
 
 
 def test_one_passage_shows_in_the_metrics(stack: PassageStack) -> None:

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.adapters import outbox as billing_outbox
 from gateway import migrate
 from gateway.app import create_app
 from gateway.auth.users import create_user, grant
@@ -200,5 +201,5 @@ def issue_invoices(env: Env, maker: object) -> int:
     """Run the invoice worker over the outbox, as the gateway's invoice loop does."""
     from einvoice.worker import InvoiceWorker
 
-    results = InvoiceWorker(env.session_factory, maker).run_once()  # type: ignore[arg-type]
+    results = InvoiceWorker(env.session_factory, maker, outbox=billing_outbox).run_once()  # type: ignore[arg-type]
     return sum(1 for r in results if r.outcome == "issued")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from billing.adapters import orm as b
+from billing.domain.vat import rate_on
 from billing.services import credit_topup
 from billing.services.seed import AIRPORT_LOT, CENTRAL_LOT, DemoData
 from gateway.web import navigation
@@ -54,6 +56,18 @@ def test_operator_pages_show_their_lots_only(world: Env, invoice_maker: object) 
     invoices = c.get("/dashboard/invoices").text
     assert "30A-123.45" in invoices and "30E-246.80" not in invoices
     assert "hn-central" in c.get("/dashboard/tariffs").text
+
+
+def test_the_tariffs_page_shows_the_vat_rate_invoices_use(world: Env) -> None:
+    """Prices include the law's VAT rate of the day (billing.domain.vat), as the invoices and
+    the ledger do; the page used to print each tariff file's own 10% in the 8% period."""
+    today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    rate = rate_on(today)
+    _sign_in(world, "op-a")
+    page = world.client.get("/dashboard/tariffs").text
+    in_force = page[page.index("✓") :]  # the cards of the versions in force
+    assert f"VAT {rate.percent}%" in in_force and rate.source in in_force
+    assert "VAT 10%" not in in_force or rate.percent == 10
 
 
 def test_review_forms_correct_and_charge_once(world: Env) -> None:

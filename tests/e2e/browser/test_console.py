@@ -39,6 +39,7 @@ def fits(page: Page) -> None:
 
 
 def issue_invoices(site: Site) -> None:
+    from billing.adapters import outbox
     from einvoice.keys import ensure_demo_keys
     from einvoice.maker import XmlInvoiceMaker
     from einvoice.signing import Signer
@@ -46,7 +47,7 @@ def issue_invoices(site: Site) -> None:
 
     keys = ensure_demo_keys(site.settings.data_dir / "keys", "0109876543")
     maker = XmlInvoiceMaker(Signer.from_pkcs12(keys.seller_pkcs12, keys.password))
-    InvoiceWorker(site.session_factory, maker).run_once()
+    InvoiceWorker(site.session_factory, maker, outbox=outbox).run_once()
 
 
 def test_operator_finds_a_car_by_plate_day_and_invoice(sized: tuple[Page, str], site: Site) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
+from billing.adapters import outbox as billing_outbox
 from billing.services.seed import CENTRAL_LOT
 from tests.e2e.browser.conftest import Site, now, shot, sign_in
 
@@ -23,7 +24,7 @@ def _issue_invoices(site: Site, tmp_path: Path) -> None:
 
     keys = ensure_demo_keys(tmp_path / "keys", "0109876543")
     maker = XmlInvoiceMaker(Signer.from_pkcs12(keys.seller_pkcs12, keys.password))
-    results = InvoiceWorker(site.session_factory, maker).run_once()
+    results = InvoiceWorker(site.session_factory, maker, outbox=billing_outbox).run_once()
     assert [r.outcome for r in results] == ["issued"]
 
 

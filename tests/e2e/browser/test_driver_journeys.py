@@ -134,6 +134,7 @@ def test_password_reset_by_code(device: tuple[Page, str], site: Site) -> None:
 
 
 def _issue_invoices(site: Site, tmp_path: Path) -> None:
+    from billing.adapters import outbox
     from einvoice.keys import ensure_demo_keys
     from einvoice.maker import XmlInvoiceMaker
     from einvoice.signing import Signer
@@ -141,7 +142,7 @@ def _issue_invoices(site: Site, tmp_path: Path) -> None:
 
     keys = ensure_demo_keys(tmp_path / "keys", "0109876543")
     maker = XmlInvoiceMaker(Signer.from_pkcs12(keys.seller_pkcs12, keys.password))
-    InvoiceWorker(site.session_factory, maker).run_once()
+    InvoiceWorker(site.session_factory, maker, outbox=outbox).run_once()
 
 
 def _notices(site: Site) -> Any:

@@ -20,8 +20,9 @@ from billing.services import (
     settle_passage,
 )
 from billing.services.seed import CENTRAL_LOT
+from einvoice.service import CycleReport
 from gateway import migrate
-from gateway.bootstrap import InvoiceServices, build, build_auto_topups, build_invoice_services
+from gateway.bootstrap import InvoiceLoop, build, build_auto_topups, build_invoice_services
 from gateway.broker import free_port
 from gateway.demo import simulated_payments
 from gateway.settings import Settings
@@ -31,12 +32,12 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=local_zone("Asia/Ho_Chi_Minh"))
 
 
 class Idle:
-    """An invoice worker and submitter with nothing to do."""
+    """An invoicing service with nothing to do."""
 
-    def run_once(self) -> list[object]:
-        return []
+    def run_once(self) -> CycleReport:
+        return CycleReport((), (), None)
 
-    def submit_due(self) -> None:
+    def close(self) -> None:
         return None
 
 
@@ -71,17 +72,17 @@ def test_the_invoice_loop_runs_the_auto_top_ups(tmp_path: Path) -> None:
                     "30G-999.99",
                 ),
             )
-        loop = InvoiceServices(
-            worker=Idle(), submitter=Idle(), client=None, auto_topups=build_auto_topups(container)
-        )
+        worker = build_auto_topups(container)
+        assert worker is not None
+        loop = InvoiceLoop(Idle(), auto_topups=worker)  # type: ignore[arg-type]
         loop.run_once()
-        assert loop.auto_topups.run_once() == []  # the request was taken: nothing left to ask
+        assert worker.run_once() == []  # the request was taken: nothing left to ask
         acct = get_account(uow, cuong)
         assert acct is not None and acct.balance_vnd == 10_000 - 25_000  # no webhook, no money
         with httpx.Client() as c:
             taken = c.get(f"http://127.0.0.1:{port}/api/momo/transactions").json()
         assert [(t["reference"], t["amount_vnd"]) for t in taken] == [("auto:w-out", 100_000)]
-        invoicing = build_invoice_services(container, "0109876543")
+        invoicing = build_invoice_services(container)
         assert isinstance(invoicing.auto_topups, AutoTopUpWorker)
     finally:
         container.close()

@@ -61,6 +61,17 @@ def test_tariff_and_lot_commands(cli: CliRunner) -> None:
     assert "hn-noibai-p1-out1" in r.output
 
 
+def test_the_quote_shows_the_vat_rate_of_the_day_as_invoices_do(cli: CliRunner) -> None:
+    """5,000 VND for a motorbike's hour: 370 VND of VAT at 8% in November 2026 (the invoice's
+    figure), 455 VND at 10% from 2027; the quote used to say 455 in both."""
+    for entry, vat in (("2026-11-23T09:00", "VAT 8%: 370đ"), ("2027-01-04T09:00", "VAT 10%: 455đ")):
+        r = cli.invoke(app, ["tariff", "quote", "hn-central", "motorbike", "--entry", entry])
+        assert r.exit_code == 0, r.output
+        assert "5.000đ" in r.output and vat in r.output, r.output
+    r = cli.invoke(app, ["tariff", "show", "hn-central", "--on", "2026-11-23"])
+    assert r.exit_code == 0 and "VAT 8% included" in r.output and "174/2025" in r.output
+
+
 def test_reconcile_exits_1_on_a_mismatch(cli: CliRunner, sqlite_url: str) -> None:
     engine = create_engine(sqlite_url)
     with engine.begin() as conn:  # a cached balance drifts from the journal

@@ -23,7 +23,7 @@ from einvoice.verify import verify_invoice
 from einvoice.worker import InvoiceWorker
 from simulator.tax_authority.db import InvoiceRow
 from tests.integration.einvoice_issue.conftest import make_authority
-from tests.unit.einvoice_issue.fakes import SellerFields, request_payload
+from tests.unit.einvoice_issue.fakes import SellerFields, invoice_request
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ FAST = RetryPolicy(
 def queue(sessions: sessionmaker[Session], *event_ids: str, **seller: Unpack[SellerFields]) -> None:
     with sessions.begin() as s:
         for event_id in event_ids:
-            outbox.add(s, "invoice_request", event_id, request_payload(event_id, **seller))
+            outbox.add(s, invoice_request(event_id, **seller))
 
 
 def statuses(sessions: sessionmaker[Session]) -> dict[str, int]:
@@ -54,7 +54,7 @@ def test_round_trip_in_process_cash_register_and_authority_coded(
     app = make_authority(tmp_path, demo_keys)
     queue(pg_sessions, "ev-1", "ev-2", "ev-3")
     queue(pg_sessions, "ev-4", "ev-5", invoice_mode="authority_coded")
-    issued = InvoiceWorker(pg_sessions, xml_maker).run_once()
+    issued = InvoiceWorker(pg_sessions, xml_maker, outbox=outbox).run_once()
     assert [r.outcome for r in issued] == ["issued"] * 5
     with TestClient(app) as http:
         client = TaxAuthorityClient("http://testserver", http=http)
@@ -95,7 +95,7 @@ def test_rejected_invoice_carries_the_authoritys_reasons(
     queue(pg_sessions, "ev-old")
     # Issued 40 days ago: older than the authority accepts (30 days).
     old = datetime.now(UTC) - timedelta(days=40)
-    InvoiceWorker(pg_sessions, xml_maker, clock=lambda: old).run_once()
+    InvoiceWorker(pg_sessions, xml_maker, clock=lambda: old, outbox=outbox).run_once()
     with TestClient(app) as http:
         client = TaxAuthorityClient("http://testserver", http=http)
         summary = Submitter(pg_sessions, client, policy=FAST).submit_due()
@@ -118,7 +118,7 @@ def test_authority_coded_invoice_rejected_by_the_mock_gets_no_code(
     app = make_authority(tmp_path, demo_keys)
     queue(pg_sessions, "ev-old-coded", invoice_mode="authority_coded")
     old = datetime.now(UTC) - timedelta(days=40)  # older than the mock's 30-day limit
-    InvoiceWorker(pg_sessions, xml_maker, clock=lambda: old).run_once()
+    InvoiceWorker(pg_sessions, xml_maker, clock=lambda: old, outbox=outbox).run_once()
     with TestClient(app) as http:
         client = TaxAuthorityClient("http://testserver", http=http)
         summary = Submitter(pg_sessions, client, policy=FAST).submit_due()
@@ -154,7 +154,7 @@ def test_submitter_survives_injected_faults_without_loss_or_duplicates(
     total = 30
     queue(pg_sessions, *(f"ev-{i}" for i in range(total - 6)))
     queue(pg_sessions, *(f"ev-c{i}" for i in range(6)), invoice_mode="authority_coded")
-    worker = InvoiceWorker(pg_sessions, xml_maker)
+    worker = InvoiceWorker(pg_sessions, xml_maker, outbox=outbox)
     client = TaxAuthorityClient(running.url, timeout=5.0)
     submitter = Submitter(pg_sessions, client, policy=FAST, rng=random.Random(3))
     # Issue and send each invoice at once, as the gateway does.
@@ -181,7 +181,7 @@ def test_unreachable_authority_then_batch_resend(
     tmp_path: Path, demo_keys: DemoKeys, xml_maker: XmlInvoiceMaker, pg_sessions: Any, serve: Any
 ) -> None:
     queue(pg_sessions, "ev-1", "ev-2", "ev-3")
-    issued = InvoiceWorker(pg_sessions, xml_maker).run_once()
+    issued = InvoiceWorker(pg_sessions, xml_maker, outbox=outbox).run_once()
     # Nothing listens on this port: every attempt fails to connect.
     with httpx.Client(timeout=1.0) as http:
         down = TaxAuthorityClient("http://127.0.0.1:9", http=http)

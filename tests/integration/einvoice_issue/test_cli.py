@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import sessionmaker
 from typer.testing import CliRunner
 
@@ -16,8 +18,9 @@ from billing.adapters import outbox
 from einvoice.db import invoices
 from gateway import migrate
 from gateway.cli import app
+from gateway.db import make_engine, make_session_factory
 from tests.integration.einvoice_issue.conftest import make_authority
-from tests.unit.einvoice_issue.fakes import request_payload
+from tests.unit.einvoice_issue.fakes import invoice_request
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +34,7 @@ def test_issue_list_show_adjust_and_submit_from_the_command_line(
     engine = create_engine(url)
     sessions = sessionmaker(bind=engine)
     with sessions.begin() as s:
-        outbox.add(s, "invoice_request", "ev-1", request_payload("ev-1"))
+        outbox.add(s, invoice_request("ev-1"))
     env = {"PARKING_DATABASE_URL": url, "PARKING_DATA_DIR": str(tmp_path / "var"), "COLUMNS": "200"}
     runner = CliRunner()
 
@@ -104,3 +107,41 @@ def _keys_in(directory: Path) -> Any:
     from einvoice.keys import ensure_demo_keys
 
     return ensure_demo_keys(directory, "0101234567")
+
+
+def test_issue_waits_for_the_services_writer_on_sqlite(tmp_path: Path) -> None:
+    """``parking einvoice issue`` beside a running service on the default SQLite database: while
+    another process's transaction holds the write lock, the command waits for it (the engine of
+    ``gateway.db.make_engine``: BEGIN IMMEDIATE, 30 s busy timeout), as the service's own workers
+    do. Its own engine gave up after SQLite's default 5 s ("database is locked")."""
+    url = f"sqlite:///{(tmp_path / 'parking.db').as_posix()}"
+    migrate.upgrade(url, "billing@head")
+    migrate.upgrade(url, "einvoice@head")
+    service = make_engine(url)  # stands in for `parking worker` / `parking serve`
+    with make_session_factory(service).begin() as s:
+        outbox.add(s, invoice_request("ev-1"))
+    command_started = threading.Event()
+
+    def first_statement(conn: Any, *_: Any) -> None:
+        if conn.engine is not service:
+            command_started.set()
+
+    def hold_the_write_lock() -> None:
+        with service.begin() as conn:  # BEGIN IMMEDIATE: the write lock ...
+            outbox.add(conn, invoice_request("ev-2"))
+            command_started.wait(60)
+            time.sleep(6.5)  # ... held past SQLite's default 5 s from the command's start
+
+    event.listen(Engine, "before_cursor_execute", first_statement)
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    try:
+        env = {"PARKING_DATABASE_URL": url, "PARKING_DATA_DIR": str(tmp_path / "var")}
+        result = CliRunner().invoke(app, ["einvoice", "issue", "--no-send"], env=env)
+    finally:
+        holder.join(90)
+        event.remove(Engine, "before_cursor_execute", first_statement)
+        service.dispose()
+    assert command_started.is_set()
+    assert result.exit_code == 0, result.output
+    assert "failed 0" in result.output

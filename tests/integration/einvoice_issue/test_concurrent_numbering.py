@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,10 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.adapters import outbox
 from billing.adapters.orm import OutboxRow
+from billing.domain.events import InvoiceRequested
 from einvoice import numbering
 from einvoice.db import invoices
 from einvoice.worker import LOCAL_TZ, InvoiceIdentity, InvoiceWorker, SignedInvoice
-from tests.unit.einvoice_issue.fakes import FakeMaker, request_payload
+from tests.unit.einvoice_issue.fakes import FakeMaker, invoice_request, request_payload
 
 pytestmark = pytest.mark.integration
 
@@ -35,14 +35,16 @@ class FlakyMaker(FakeMaker):
         self.lock = threading.Lock()
         self.rng = random.Random(7)
 
-    def __call__(self, payload: Mapping[str, Any], identity: InvoiceIdentity) -> SignedInvoice:
+    def __call__(
+        self, request: InvoiceRequested, identity: InvoiceIdentity, *, downward: bool = False
+    ) -> SignedInvoice:
         with self.lock:
-            fail = payload["event_id"] not in self.failed_once and self.rng.random() < 0.1
+            fail = request.event_id not in self.failed_once and self.rng.random() < 0.1
             if fail:
-                self.failed_once.add(payload["event_id"])
+                self.failed_once.add(request.event_id)
         if fail:
             raise RuntimeError("injected failure after numbering")
-        return super().__call__(payload, identity)
+        return super().__call__(request, identity, downward=downward)
 
 
 def run_workers(count: int, make: Any) -> None:
@@ -76,12 +78,14 @@ def test_four_workers_number_800_invoices_without_gaps_or_duplicates(
             # Two series share the database: each counts on its own.
             hint = "PK" if i % 4 else "AB"
             payload = request_payload(f"ev-{i}", invoice_series=hint)
-            outbox.add(s, "invoice_request", f"ev-{i}", payload)
+            outbox.add(s, InvoiceRequested.from_payload(payload))
     maker = FlakyMaker()
     now = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)
     run_workers(
         WORKERS,
-        lambda: InvoiceWorker(pg_sessions, maker, clock=lambda: now, retry_base_seconds=0),
+        lambda: InvoiceWorker(
+            pg_sessions, maker, clock=lambda: now, retry_base_seconds=0, outbox=outbox
+        ),
     )
     assert maker.failed_once  # the injected failures did happen
     with pg_sessions() as s:
@@ -109,8 +113,8 @@ def test_numbers_follow_commit_order_per_series(pg_sessions: sessionmaker[Sessio
     """A number is taken under the counter's row lock held to commit: ids and numbers agree."""
     with pg_sessions.begin() as s:
         for i in range(120):
-            outbox.add(s, "invoice_request", f"ev-{i}", request_payload(f"ev-{i}"))
-    run_workers(3, lambda: InvoiceWorker(pg_sessions, FakeMaker()))
+            outbox.add(s, invoice_request(f"ev-{i}"))
+    run_workers(3, lambda: InvoiceWorker(pg_sessions, FakeMaker(), outbox=outbox))
     with pg_sessions() as s:
         rows = s.execute(select(invoices.c.id, invoices.c.number).order_by(invoices.c.id)).all()
     assert [r.number for r in rows] == list(range(1, 121))
@@ -118,8 +122,8 @@ def test_numbers_follow_commit_order_per_series(pg_sessions: sessionmaker[Sessio
 
 def test_same_outbox_row_twice_gives_one_invoice(pg_sessions: sessionmaker[Session]) -> None:
     with pg_sessions.begin() as s:
-        outbox.add(s, "invoice_request", "ev-1", request_payload("ev-1"))
-    worker = InvoiceWorker(pg_sessions, FakeMaker())
+        outbox.add(s, invoice_request("ev-1"))
+    worker = InvoiceWorker(pg_sessions, FakeMaker(), outbox=outbox)
     assert [r.outcome for r in worker.run_once()] == ["issued"]
     with pg_sessions.begin() as s:  # the row comes back (e.g. requeued by an operator)
         s.query(OutboxRow).update({OutboxRow.processed_at: None})
@@ -133,13 +137,13 @@ def test_invoice_time_is_read_after_waiting_for_the_counter(
 ) -> None:
     """Dates never go backwards as numbers go up: a waiting worker's time is after the commit."""
     with pg_sessions.begin() as s:
-        outbox.add(s, "invoice_request", "ev-1", request_payload("ev-1"))
+        outbox.add(s, invoice_request("ev-1"))
     year = datetime.now(UTC).astimezone(LOCAL_TZ).year
     series = f"C{year % 100:02d}MPK"
     holder = pg_sessions()
     holder.begin()
     assert numbering.next_invoice_number(holder, "1", series, year) == 1  # lock held
-    worker = InvoiceWorker(pg_sessions, FakeMaker())
+    worker = InvoiceWorker(pg_sessions, FakeMaker(), outbox=outbox)
     thread = threading.Thread(target=worker.run_once)
     thread.start()
     time.sleep(0.5)  # the worker now waits on the counter row
@@ -181,11 +185,13 @@ def test_worker_on_postgresql_starts_the_new_year_at_one(
     numbered from 1, with the issue dates in the invoices' own years."""
     with pg_sessions.begin() as s:
         for i in range(5):
-            outbox.add(s, "invoice_request", f"ev-{i}", request_payload(f"ev-{i}"))
+            outbox.add(s, invoice_request(f"ev-{i}"))
     old_year = datetime(2026, 12, 31, 16, 59, tzinfo=UTC)  # 23:59 on 31 Dec in Hanoi
-    InvoiceWorker(pg_sessions, FakeMaker(), clock=lambda: old_year).run_once(max_rows=3)
+    InvoiceWorker(pg_sessions, FakeMaker(), clock=lambda: old_year, outbox=outbox).run_once(
+        max_rows=3
+    )
     new_year = datetime(2026, 12, 31, 17, 0, tzinfo=UTC)  # 00:00 on 1 Jan 2027 in Hanoi
-    InvoiceWorker(pg_sessions, FakeMaker(), clock=lambda: new_year).run_once()
+    InvoiceWorker(pg_sessions, FakeMaker(), clock=lambda: new_year, outbox=outbox).run_once()
     with pg_sessions() as s:
         rows = s.execute(
             select(

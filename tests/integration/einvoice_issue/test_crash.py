@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing.adapters import outbox
 from einvoice.db import invoices
 from einvoice.worker import InvoiceWorker
-from tests.unit.einvoice_issue.fakes import FakeMaker, request_payload
+from tests.unit.einvoice_issue.fakes import FakeMaker, invoice_request
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
@@ -26,6 +26,7 @@ CHILD = textwrap.dedent(
     """
     import os, signal, sys
     from gateway.db import make_engine, make_session_factory
+    from billing.adapters import outbox
     from einvoice.worker import InvoiceWorker
     from tests.unit.einvoice_issue.fakes import FakeMaker
 
@@ -36,7 +37,7 @@ CHILD = textwrap.dedent(
             return super().__call__(payload, identity)
 
     factory = make_session_factory(make_engine(sys.argv[1]))
-    InvoiceWorker(factory, Dying()).run_once()
+    InvoiceWorker(factory, Dying(), outbox=outbox).run_once()
     """
 )
 
@@ -46,7 +47,7 @@ def test_killed_worker_leaves_no_gap_and_no_lost_request(
 ) -> None:
     with pg_sessions.begin() as s:
         for i in range(20):
-            outbox.add(s, "invoice_request", f"ev-{i}", request_payload(f"ev-{i}"))
+            outbox.add(s, invoice_request(f"ev-{i}"))
     child = subprocess.run(
         [sys.executable, "-c", CHILD, pg_url], cwd=ROOT, capture_output=True, timeout=120
     )
@@ -54,7 +55,7 @@ def test_killed_worker_leaves_no_gap_and_no_lost_request(
     with pg_sessions() as s:
         assert s.execute(select(func.count()).select_from(invoices)).scalar_one() == 7
     # A restarted worker carries on: the number the dead one had taken is given again.
-    InvoiceWorker(pg_sessions, FakeMaker()).run_once()
+    InvoiceWorker(pg_sessions, FakeMaker(), outbox=outbox).run_once()
     with pg_sessions() as s:
         rows = s.execute(select(invoices.c.event_id, invoices.c.number)).all()
         assert outbox.pending(s, "invoice_request") == 0

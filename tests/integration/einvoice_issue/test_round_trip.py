@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from billing.adapters import outbox as billing_outbox
 from billing.adapters.uow import UnitOfWork
 from billing.domain.decisions import PassageInput
 from billing.domain.model import InvoiceMode, Owner, OwnerKind, Seller
@@ -86,8 +87,8 @@ def test_paid_exit_gets_one_accepted_invoice_and_reconciles(
     with TestClient(app) as http:
         client = TaxAuthorityClient("http://testserver", http=http)
         service = InvoicingService(
-            InvoiceWorker(pg_sessions, xml_maker),
-            CorrectionWorker(pg_sessions, xml_maker),
+            InvoiceWorker(pg_sessions, xml_maker, outbox=billing_outbox),
+            CorrectionWorker(pg_sessions, xml_maker, outbox=billing_outbox),
             Submitter(pg_sessions, client, policy=FAST),
         )
         report = service.run_once()

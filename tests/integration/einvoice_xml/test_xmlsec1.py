@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from einvoice.dsig import C14N_COMMENTS
+from einvoice.invoice_request import invoice_from_request
 from einvoice.keys import DemoKeys, ensure_demo_keys
-from einvoice.model import LOCAL_TZ, invoice_from_request
+from einvoice.model import LOCAL_TZ
 from einvoice.signing import SignatureStyle, Signer
 from einvoice.verify import verify_invoice
-from einvoice.xml_build import build_hdon, to_bytes
+from einvoice.xml_build import build_hdon, hdon_text, to_bytes
 from tests.unit.einvoice_xml.builders import authority_202
 from tests.unit.einvoice_xml.conftest import ISSUED_AT, SELLER_MST, request
 
@@ -105,6 +106,25 @@ def test_xmlsec1_verifies_seller_signature(
     assert result.returncode == 0, result.stderr
     assert result.stderr.startswith("OK")
     assert "SignedInfo References (ok/all): 2/2" in result.stderr
+
+
+@pytest.mark.parametrize("style", list(STYLES.values()), ids=list(STYLES))
+def test_xmlsec1_verifies_invoices_signed_as_written_text(
+    xmlsec1: str, keys: DemoKeys, style: SignatureStyle, tmp_path: Path
+) -> None:
+    """The issuing path signs the invoice as canonical text, never parsed: xmlsec1 agrees, with
+    text that needs escaping in the data, and so it does once the authority countersigned."""
+    seller = Signer.from_pkcs12(keys.seller_pkcs12, keys.password, style)
+    payload = request(lot_name="Bãi \"A\" & <B> 'C'\r\n\tD", plate="30A-123.45 &")
+    invoice = invoice_from_request(payload, number=6, issued_at=ISSUED_AT, mccqt_sequence=6)
+    xml = seller.sign_seller(hdon_text(invoice), SIGNED_AT)
+    result = run_xmlsec1(xmlsec1, xml, keys.ca_cert, SELLER, tmp_path)
+    assert result.returncode == 0, result.stderr
+    authority = Signer.from_pkcs12(keys.authority_pkcs12, keys.password)
+    both = authority.countersign_authority(xml, SIGNED_AT)
+    for node in (SELLER, AUTHORITY):
+        result = run_xmlsec1(xmlsec1, both, keys.ca_cert, node, tmp_path)
+        assert result.returncode == 0, result.stderr
 
 
 def test_xmlsec1_verifies_authority_countersignature(

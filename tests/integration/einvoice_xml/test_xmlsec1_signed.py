@@ -18,8 +18,9 @@ import pytest
 from lxml import etree
 
 from einvoice.dsig import C14N, C14N_COMMENTS, DIGEST_URI, DSIG_NS, ENVELOPED, SIGNATURE_URI
+from einvoice.invoice_request import invoice_from_request
 from einvoice.keys import DemoKeys, ensure_demo_keys
-from einvoice.model import LOCAL_TZ, invoice_from_request
+from einvoice.model import LOCAL_TZ
 from einvoice.verify import verify_invoice
 from einvoice.xml_build import build_hdon, to_bytes
 from tests.unit.einvoice_xml.conftest import ISSUED_AT, SELLER_MST, request

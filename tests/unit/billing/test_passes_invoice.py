@@ -12,6 +12,7 @@ from lxml import etree
 from sqlalchemy import select
 
 from billing.adapters import orm
+from billing.adapters import outbox as billing_outbox
 from billing.adapters.uow import UnitOfWork
 from billing.domain.ledger import IdempotencyConflict
 from billing.domain.model import DomainError
@@ -80,7 +81,10 @@ def test_einvoice_issues_the_pass_invoice(uow: UnitOfWork, demo: DemoData, tmp_p
     vid = vehicle_id(uow, "30E24680")
     buy_monthly_pass(uow, vid, CENTRAL_LOT, "day", NOVEMBER, "sale-2")
     worker = InvoiceWorker(
-        uow.session_factory, maker, clock=lambda: datetime(2026, 11, 1, 3, tzinfo=UTC)
+        uow.session_factory,
+        maker,
+        clock=lambda: datetime(2026, 11, 1, 3, tzinfo=UTC),
+        outbox=billing_outbox,
     )
     (result,) = worker.run_once()
     assert (result.outcome, result.event_id) == ("issued", "pass:sale-2"), result.error

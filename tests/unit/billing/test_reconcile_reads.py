@@ -41,7 +41,8 @@ def test_a_clean_day_reconciles(uow: UnitOfWork, demo: DemoData, lane: Lane, air
         2,
     )
     assert central.fares_vnd == central.ledger_fares_vnd == 55_000
-    assert central.vat_vnd == 4_545 + 455
+    # Inside the fares, at 8%: the rate in force on 23 November 2026 (billing.domain.vat).
+    assert central.vat_vnd == 3_704 + 370
     air = next(x for x in r.lots if x.lot_id == AIRPORT_LOT)
     assert (air.fares_vnd, air.review_pending) == (45_000, 2)
     assert r.trial_balance_vnd == 0

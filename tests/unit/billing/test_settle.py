@@ -90,9 +90,11 @@ def test_entry_then_exit_prices_debits_and_queues_barrier_and_invoice(
         "entry_at",
         "exit_at",
         "fare_vnd",
+        "vat_percent",
         "seller",
         "buyer",
     }
+    assert p["vat_percent"] == 8  # the rate billing booked the fare at (November 2026)
     assert (p["fare_vnd"], p["plate"], p["vehicle_class"]) == (120_000, CAR, "car_le9")
     assert p["entry_at"] == "2026-11-23T09:00:00+07:00" and p["exit_at"].endswith("+07:00")
     assert set(p["seller"]) == {
@@ -121,10 +123,10 @@ def test_entry_then_exit_prices_debits_and_queues_barrier_and_invoice(
                 select(orm.JournalLine).where(orm.JournalLine.entry_id == entry_row.id)
             )
         }
-    assert lines == {
+    assert lines == {  # VAT at 8%, as on the invoice: 120,000 / 1.08 = 111,111
         f"liability:prepaid:{demo.accounts['an']}": 120_000,
-        f"revenue:lot:{CENTRAL_LOT}": -109_091,
-        "liability:vat_payable": -10_909,
+        f"revenue:lot:{CENTRAL_LOT}": -111_111,
+        "liability:vat_payable": -8_889,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -20,8 +21,8 @@ from billing.domain.tariffs import (
     local_zone,
     price_stay,
     tariff_from_dict,
-    vat_included,
 )
+from billing.tariffs import TARIFF_DIR as TARIFFS
 from billing.tariffs import load_catalog
 
 HN = local_zone("Asia/Ho_Chi_Minh")
@@ -242,10 +243,20 @@ def test_tariff_version_is_chosen_by_entry_date() -> None:
         CATALOG.in_force("hn-central", datetime(2024, 12, 31, tzinfo=HN))
 
 
-def test_vat_is_inside_the_price() -> None:
-    assert vat_included(110_000, 10) == 10_000
-    assert vat_included(25_000, 10) == 2_273
-    assert fee(CENTRAL, "car_le9", T0, 60).vat_vnd == 2_273
+def test_vat_is_inside_the_price_at_the_rate_of_the_day_the_stay_ends() -> None:
+    """The law's rate by date (billing.domain.vat), not a tariff's: 8% in the reduced period
+    that runs to 31 December 2026, 10% after it; what the invoice and the ledger use too."""
+    fare = fee(CENTRAL, "car_le9", T0, 60)  # 23 November 2026
+    assert (fare.amount_vnd, fare.vat_percent, fare.vat_vnd) == (25_000, 8, 1_852)
+    late = datetime(2026, 12, 31, 23, 30, tzinfo=HN)  # ends at 00:30 on 1 January 2027
+    fare = fee(CENTRAL, "car_le9", late, 60)
+    assert (fare.vat_percent, fare.vat_vnd) == (10, fare.amount_vnd - round(fare.amount_vnd / 1.1))
+
+
+def test_a_tariff_that_names_a_vat_rate_is_refused() -> None:
+    raw = tomllib.loads((TARIFFS / "hn-central-2026.toml").read_text(encoding="utf-8"))
+    with pytest.raises(DomainError, match="vat_percent"):
+        tariff_from_dict({**raw, "vat_percent": 10})
 
 
 def test_bad_tariff_files_are_rejected_clearly() -> None:

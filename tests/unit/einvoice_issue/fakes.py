@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from billing.domain.events import InvoiceRequested
 from einvoice.worker import InvoiceIdentity, SignedInvoice
 
 outbox_metadata = MetaData()
@@ -95,10 +96,12 @@ class FakeMaker:
         self.fail_on = fail_on or set()
         self.calls = 0
 
-    def __call__(self, payload: Mapping[str, Any], identity: InvoiceIdentity) -> SignedInvoice:
+    def __call__(
+        self, request: InvoiceRequested, identity: InvoiceIdentity, *, downward: bool = False
+    ) -> SignedInvoice:
         self.calls += 1
-        if payload["event_id"] in self.fail_on:
-            raise RuntimeError(f"signing failed for {payload['event_id']}")
+        if request.event_id in self.fail_on:
+            raise RuntimeError(f"signing failed for {request.event_id}")
         root = etree.Element("HDon")
         for name, value in (
             ("KHMSHDon", identity.template),
@@ -108,7 +111,7 @@ class FakeMaker:
             ("MCCQT", identity.mccqt or ""),
         ):
             etree.SubElement(root, name).text = value
-        fare = int(payload["fare_vnd"])
+        fare = -request.fare_vnd if downward else request.fare_vnd
         vat = round(fare / 11)
         return SignedInvoice(etree.tostring(root), fare - vat, vat, fare, "10%")
 
@@ -152,10 +155,17 @@ def request_payload(
         "fare_vnd": fare,
         "seller": base_seller,
         "buyer": {
-            "account_id": "acc-1",
+            "account_id": 1,
             "kind": "person",
             "name": "Nguyễn Văn An",
             "tax_code": None,
             "address": None,
         },
     }
+
+
+def invoice_request(
+    event_id: str, fare: int = 25000, **seller: Unpack[SellerFields]
+) -> InvoiceRequested:
+    """billing's event for :func:`request_payload` (for billing's real outbox)."""
+    return InvoiceRequested.from_payload(request_payload(event_id, fare, **seller))

@@ -10,8 +10,10 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.domain.events import InvoiceAdjustmentRequested
 from einvoice import xsd
 from einvoice.corrections import (
+    REPLACEABLE,
     Correction,
     CorrectionError,
     CorrectionWorker,
@@ -62,8 +64,9 @@ def test_issued_invoice_is_schema_valid_signed_and_numbered(
     assert hdon.findtext("DLHDon/TTChung/SHDon") == "1"
     assert hdon.findtext("DLHDon/TTChung/NLap") == "2027-03-02"
     assert hdon.findtext("MCCQT") == "M1-27-41849-00000000001"
-    # 25,000 VAT-inclusive at 10%: 22,727 + 2,273 adds back to the fare.
-    assert (row.pretax_vnd, row.vat_vnd, row.total_vnd, row.vat_rate) == (22727, 2273, 25000, "10%")
+    # 25,000 VAT-inclusive at 8%, the rate on the exit's day (2 March 2026; the request names no
+    # rate, as before billing named it): 23,148 + 1,852 adds back to the fare.
+    assert (row.pretax_vnd, row.vat_vnd, row.total_vnd, row.vat_rate) == (23148, 1852, 25000, "8%")
     assert hdon.findtext("DLHDon/NDHDon/TToan/TgTTTBSo") == "25000"
     assert row.payload["plate"] == "30A-123.45"
 
@@ -182,8 +185,12 @@ def test_correction_of_an_invoice_not_issued_yet_waits(
     assert worker.run_once() == []
 
 
+def adjustment(payload: dict[str, object]) -> Correction:
+    return correction_from_adjustment(InvoiceAdjustmentRequested.from_payload(payload, REPLACEABLE))
+
+
 def test_adjustment_payloads() -> None:
-    refund = correction_from_adjustment(
+    refund = adjustment(
         {"original_event_id": "e", "journal_entry_id": 7, "reason": "r", "amount_vnd": 3000}
     )
     assert (refund.kind, refund.delta_vnd, refund.request_key) == (
@@ -191,11 +198,9 @@ def test_adjustment_payloads() -> None:
         -3000,
         "adjustment:7",
     )
-    plate = correction_from_adjustment(
+    plate = adjustment(
         {"original_event_id": "e", "journal_entry_id": 8, "reason": "r", "plate": "51F-999.99"}
     )
     assert (plate.kind, dict(plate.changes)) == ("replacing", {"plate": "51F-999.99"})
     with pytest.raises(ValueError):
-        correction_from_adjustment(
-            {"original_event_id": "e", "journal_entry_id": 9, "amount_vnd": -1}
-        )
+        adjustment({"original_event_id": "e", "journal_entry_id": 9, "amount_vnd": -1})

@@ -33,7 +33,7 @@ def seed(session_factory: sessionmaker[Session], maker: Any) -> list[int]:
         p2["lot_id"] = "lot-2"
         p3 = request_payload("ev-3", fare=15000)
         p3["buyer"] = {
-            "account_id": "acc-2",
+            "account_id": 2,
             "kind": "business",
             "name": "Công ty CP Vận tải",
             "tax_code": "0109999999",
@@ -67,7 +67,7 @@ def test_listing_filters_and_reconciliation(
     ).submit_due(invoice_ids=ids)
     with session_factory() as s:
         assert [i.number for i in queries.list_invoices(s, lot_id="lot-1")] == [4, 3, 1]
-        assert [i.event_id for i in queries.list_invoices(s, account_id="acc-2")] == ["ev-3"]
+        assert [i.event_id for i in queries.list_invoices(s, account_id="2")] == ["ev-3"]
         assert queries.count_invoices(s, kind="original") == 3
         assert queries.status_counts(s) == {"accepted": 2, "rejected": 1, "signed": 1}
         assert queries.list_invoices(s, date_from=date(2027, 3, 3)) == []

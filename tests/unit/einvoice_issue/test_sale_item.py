@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from einvoice.model import invoice_from_request
+from einvoice.invoice_request import invoice_from_request
 from einvoice.worker import InvoiceIdentity
 from tests.unit.einvoice_issue.fakes import request_payload
 

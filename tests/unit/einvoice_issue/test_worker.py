@@ -119,6 +119,28 @@ def test_failed_request_burns_no_number_and_stays_queued(
         )
 
 
+class OutboxThatCannotRecordFailures:
+    """Claims and marks rows processed, but has no ``mark_failed``."""
+
+    def claim(self, session: Session, kind: str, limit: int) -> list[object]:
+        return []
+
+    def mark_processed(self, session: Session, row_id: int) -> None:
+        return None
+
+
+def test_an_outbox_that_cannot_record_failures_is_refused_at_once(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """A failure must be recorded on its row (attempts, last_error): an outbox that cannot do
+    that is refused when the worker is made, not discovered when a row fails unrecorded."""
+    from einvoice.corrections import CorrectionWorker
+
+    for worker in (InvoiceWorker, CorrectionWorker):
+        with pytest.raises(TypeError, match="mark_failed"):
+            worker(session_factory, FakeMaker(), outbox=OutboxThatCannotRecordFailures())  # type: ignore[arg-type]
+
+
 def test_bad_payload_is_reported_not_invoiced(session_factory: sessionmaker[Session]) -> None:
     worker, box = make_worker(session_factory)
     with session_factory.begin() as s:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import textwrap
-from datetime import datetime
+import warnings
+from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from einvoice.c14n import canonicalize
@@ -63,6 +65,37 @@ def signer_with_validity(
         ca_key, ca_cert, "Old Seller", tax_code, not_before=not_before, days=days
     )
     return Signer(key, cert, (ca_cert,), style)
+
+
+def signer_with_long_common_name(ca_p12: str, password: str, tax_code: str) -> Signer:
+    """A seller signer whose certificate has a common name longer than X.520's 64 characters,
+    as some real providers' certificates do (``cryptography`` warns on reading it)."""
+    ca_key, ca_cert, _ = load_pkcs12(ca_p12, password)
+    assert isinstance(ca_key, rsa.RSAPrivateKey)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = "Công ty Cổ phần Dịch vụ Trông giữ Xe Thông minh Thành phố Hà Nội Chi nhánh 1"
+    assert len(name.encode()) > 64
+    now = datetime.now(UTC)
+    with warnings.catch_warnings():  # making and signing with it is not under test
+        warnings.simplefilter("ignore")
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
+                x509.NameAttribute(NameOID.COMMON_NAME, name, _validate=False),
+                x509.NameAttribute(NameOID.USER_ID, f"MST:{tax_code}"),
+            ]
+        )
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(datetime(2025, 1, 1, tzinfo=UTC))
+            .not_valid_after(now + timedelta(days=3650))
+            .sign(ca_key, hashes.SHA256())
+        )
+        return Signer(key, cert, (ca_cert,))
 
 
 def certificate_of(signer: Signer) -> x509.Certificate:

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from einvoice.invoice_request import invoice_from_request
 from einvoice.keys import DemoKeys, ensure_demo_keys
-from einvoice.model import LOCAL_TZ, Invoice, invoice_from_request
+from einvoice.model import LOCAL_TZ, Invoice
 from einvoice.signing import Signer
 from tests.einvoice_schema_guard import (  # autouse: every built invoice is XSD-checked
     every_built_invoice_is_valid as every_built_invoice_is_valid,

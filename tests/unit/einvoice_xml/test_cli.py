@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +17,7 @@ from einvoice.signing import Signer
 from einvoice.xml_build import build_hdon, to_bytes
 from gateway.cli import app as parking_app
 
-from .builders import authority_202
+from .builders import authority_202, signer_with_long_common_name
 from .conftest import SELLER_MST, SIGNED_AT
 
 runner = CliRunner()
@@ -114,3 +117,35 @@ def test_verify_reports_each_signature_of_a_tdiep_202(
     assert text.exit_code == 0
     assert "seller" in text.stdout and "authority" in text.stdout
     assert f"MST {SELLER_MST}" in text.stdout and f"MST {authority_signer.tax_code}" in text.stdout
+
+
+def test_a_third_partys_certificate_warning_goes_into_the_report_not_stderr(
+    make_invoice: Callable[..., Invoice],
+    tmp_xml: Callable[[str, bytes], Path],
+    demo_keys: DemoKeys,
+) -> None:
+    """Real providers' certificates may carry a subject attribute longer than 64 characters:
+    ``cryptography`` warns when it reads one. That is about the certificate, so the report
+    says it; nothing is printed on stderr, and the signature still verifies."""
+    signer = signer_with_long_common_name(
+        str(demo_keys.directory / "ca.p12"), demo_keys.password, SELLER_MST
+    )
+    path = tmp_xml("long.xml", signer.sign_seller(build_hdon(make_invoice()), SIGNED_AT))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning escaping the verifier fails the test
+        result = runner.invoke(app, ["verify", "--json", str(path)])
+    assert result.exit_code == 0, result.stdout
+    (sig,) = json.loads(result.stdout)["signatures"]
+    assert sig["valid"] and sig["signer_tax_code"] == SELLER_MST
+    assert any("length" in note and "64" in note for note in sig["notes"]), sig["notes"]
+
+    text = subprocess.run(
+        [sys.executable, "-c", "from einvoice.cli import app; app()", "verify", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert text.returncode == 0, text.stderr
+    assert text.stderr == ""
+    assert "VALID" in text.stdout and "64" in text.stdout

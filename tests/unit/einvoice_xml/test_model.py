@@ -5,14 +5,8 @@ from datetime import date
 
 import pytest
 
-from einvoice.model import (
-    ANONYMOUS_BUYER,
-    Buyer,
-    Invoice,
-    RelatedInvoice,
-    cash_register_mccqt,
-    invoice_from_request,
-)
+from einvoice.invoice_request import ANONYMOUS_BUYER, invoice_from_request
+from einvoice.model import Buyer, Invoice, OriginalInvoice, cash_register_mccqt
 
 from .conftest import BUSINESS_BUYER, ISSUED_AT, request
 
@@ -75,9 +69,9 @@ def test_naive_times_are_refused() -> None:
 
 
 def test_related_invoice_is_carried() -> None:
-    related = RelatedInvoice(2, "1", "C26MPK", 12, date(2026, 3, 2), note="Điều chỉnh biển số")
-    inv = invoice_from_request(request(), number=13, issued_at=ISSUED_AT, related=related)
-    assert inv.related == related
+    related = OriginalInvoice(2, "1", "C26MPK", 12, date(2026, 3, 2), note="Điều chỉnh biển số")
+    inv = invoice_from_request(request(), number=13, issued_at=ISSUED_AT, original=related)
+    assert inv.original == related
 
 
 def test_number_limits() -> None:

@@ -17,11 +17,11 @@ from einvoice.keys import DemoKeys, ensure_demo_keys
 from einvoice.model import LOCAL_TZ, Invoice
 from einvoice.signing import SignatureStyle, Signer, SigningError
 from einvoice.verify import verify_invoice
-from einvoice.xml_build import build_hdon, to_bytes
+from einvoice.xml_build import build_hdon, hdon_text, to_bytes
 from einvoice.xsd import validate
 
 from .builders import resign, signer_with_validity
-from .conftest import SELLER_MST, SIGNED_AT
+from .conftest import SELLER_MST, SIGNED_AT, request
 
 SELLER_XPATH = "DSCKS/NBan/" + DSIG + "Signature"
 
@@ -356,6 +356,22 @@ def test_missing_certificate_fails(signed: bytes) -> None:
     _fails(to_bytes(root), "no X509 certificate")
 
 
+def test_certificate_with_an_unreadable_subject_fails_with_a_reason(signed: bytes) -> None:
+    """``cryptography`` reads a certificate's names only when asked: a mangled subject must be
+    reported as an unreadable certificate, not crash the check when the MST is read (a random
+    byte edit found it: "verification error: error parsing asn1 value ... subject")."""
+    root = etree.fromstring(signed)
+    cert_el = root.find(f"{SELLER_XPATH}/{DSIG}KeyInfo/{DSIG}X509Data/{DSIG}X509Certificate")
+    der = bytearray(base64.b64decode(cert_el.text))
+    mst = der.find(f"MST:{SELLER_MST}".encode())
+    assert der[mst - 2] == 0x0C  # the UID's UTF8String tag ...
+    der[mst - 2] = 0x01  # ... made a BOOLEAN of 16 bytes: the subject no longer parses
+    cert_el.text = base64.b64encode(bytes(der)).decode()
+    report = verify_invoice(to_bytes(root))
+    assert not report.valid
+    assert report.error and "unreadable certificate" in report.error, report.error
+
+
 def _edit_signed_info(signed: bytes, old: bytes, new: bytes, signer: Signer) -> bytes:
     """Change SignedInfo and sign it again, so that only the reference handling is tested."""
     root = etree.fromstring(signed.replace(old, new, 1))
@@ -426,6 +442,48 @@ def test_fast_and_general_signing_paths_agree(
     general = sign()
     assert values(fast) == values(general)
     assert verify_invoice(fast).valid and verify_invoice(general).valid
+
+
+# Text that needs escaping in the data (and a CR, which C14N writes as &#xD;).
+AWKWARD = request(lot_name="Bãi \"A\" & <B> 'C'\r\n\tD", plate="30A-123.45 &")
+
+
+@pytest.mark.parametrize("payload", [request(), AWKWARD], ids=["plain", "awkward"])
+@pytest.mark.parametrize("style", STYLES_FOR_PATHS)
+def test_signing_the_written_text_agrees_with_signing_the_tree(
+    style: SignatureStyle,
+    payload: dict[str, object],
+    make_invoice: Callable[..., Invoice],
+    seller_signer: Signer,
+    authority_signer: Signer,
+) -> None:
+    """The issuing path signs the invoice as written (no tree, no C14N pass): the signature is
+    the one the tree path makes, it verifies, and the authority can countersign it."""
+    signer = seller_signer.with_style(style)
+    invoice = make_invoice(payload=payload)
+    as_text = signer.sign_seller(hdon_text(invoice), SIGNED_AT)
+    as_tree = signer.sign_seller(build_hdon(invoice), SIGNED_AT)
+
+    def values(xml: bytes) -> list[str]:
+        root = etree.fromstring(xml)
+        return [v.text for v in root.iter(DSIG + "SignatureValue", DSIG + "DigestValue")]
+
+    assert values(as_text) == values(as_tree)
+    if payload is AWKWARD:  # lxml writes a CR as &#13;, C14N as &#xD;: the same document
+        as_tree = as_tree.replace(b"&#13;", b"&#xD;")
+    assert as_text == as_tree
+    _ok(as_text)
+    assert validate(as_text) == []
+    _ok(authority_signer.countersign_authority(as_text, SIGNED_AT), ("seller", "authority"))
+    _fails(as_text.replace(b"30A-123.45", b"30A-123.46"), "digest mismatch")
+
+
+@pytest.mark.parametrize("bad", ["\x01", "\x0b", "\ufffe", "\ud800"])
+def test_a_character_xml_cannot_carry_is_refused(
+    bad: str, make_invoice: Callable[..., Invoice]
+) -> None:
+    with pytest.raises(ValueError, match="XML cannot carry"):
+        hdon_text(make_invoice(payload=request(plate=f"30A{bad}123.45")))
 
 
 def test_signing_inside_namespace_declarations(

@@ -8,7 +8,8 @@ from datetime import date
 import pytest
 from lxml import etree
 
-from einvoice.model import Invoice, RelatedInvoice, invoice_from_request
+from einvoice.invoice_request import invoice_from_request
+from einvoice.model import Invoice, OriginalInvoice
 from einvoice.xml_build import build_hdon, invoice_xml, set_mccqt, to_bytes
 from einvoice.xsd import validate
 
@@ -63,8 +64,8 @@ def test_invoice_date_is_local() -> None:
 
 
 def test_adjusting_invoice_validates() -> None:
-    related = RelatedInvoice(2, "1", "C26MPK", 12, date(2026, 3, 2), note="Điều chỉnh biển số")
-    inv = invoice_from_request(request(), number=13, issued_at=ISSUED_AT, related=related)
+    related = OriginalInvoice(2, "1", "C26MPK", 12, date(2026, 3, 2), note="Điều chỉnh biển số")
+    inv = invoice_from_request(request(), number=13, issued_at=ISSUED_AT, original=related)
     xml = invoice_xml(inv)
     assert validate(xml) == []
     rel = etree.fromstring(xml).find("DLHDon/TTChung/TTHDLQuan")
@@ -147,6 +148,6 @@ def test_every_built_invoice_is_schema_checked(make_invoice: Callable[..., Invoi
     from einvoice import xml_build
 
     bad = replace(make_invoice(), series="C26mpk")  # lower case: not a KHHDon
-    for build in (build_hdon, xml_build.build_hdon, invoice_xml):
+    for build in (build_hdon, xml_build.build_hdon, invoice_xml, xml_build.hdon_text):
         with pytest.raises(AssertionError, match="does not conform"):
             build(bad)

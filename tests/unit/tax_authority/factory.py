@@ -11,6 +11,7 @@ from typing import Any
 from lxml import etree
 
 from einvoice import keys, model, tdiep, xml_build
+from einvoice.invoice_request import invoice_from_request
 from einvoice.signing import Signer
 
 SELLER_MST = "0101234567"
@@ -72,6 +73,7 @@ def request_payload(
         "vehicle_class": "car",
         "entry_at": (now_local() - timedelta(hours=2)).isoformat(),
         "exit_at": now_local().isoformat(),
+        "journal_entry_id": 1,
         "fare_vnd": fare,
         "seller": {
             "name": "Công ty TNHH Bãi đỗ xe Thông Minh",
@@ -105,7 +107,7 @@ def build_invoice(
     first = "K" if mode == "no_code" else "C"
     if mode == "cash_register" and mccqt is None:
         mccqt = model.cash_register_mccqt("1", issued_at.year, CR_CODE, number)
-    invoice = model.invoice_from_request(
+    invoice = invoice_from_request(
         request_payload(fare, seller_mst, buyer),
         number=number,
         issued_at=issued_at,

@@ -203,13 +203,14 @@ def test_read_facts_of_a_business_buyer(keyset: KeySet) -> None:
     days_back=st.integers(min_value=0, max_value=20),
 )
 def test_any_fare_built_by_the_project_adds_up(fare: int, days_back: int) -> None:
-    from einvoice import model, xml_build
+    from einvoice import xml_build
+    from einvoice.invoice_request import invoice_from_request
     from einvoice.tdiep import safe_fromstring
     from simulator.tax_authority.checks import check_arithmetic
     from tests.unit.tax_authority.factory import request_payload
 
     issued = now_local() - timedelta(days=days_back)
-    invoice = model.invoice_from_request(
+    invoice = invoice_from_request(
         request_payload(fare), number=1, issued_at=issued, series=f"C{issued:%y}MPK"
     )
     hdon = safe_fromstring(xml_build.to_bytes(xml_build.build_hdon(invoice)))

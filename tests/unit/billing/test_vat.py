@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from einvoice.vat import STANDARD, VatRate, rate_on, split_inclusive, vat_is_consistent
+from billing.domain.vat import STANDARD, VatRate, rate_on, split_inclusive, vat_is_consistent
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,15 @@
-"""VAT as data: which rate applies on a date, and the split of a VAT-inclusive fare.
+"""VAT as data: which rate applies on a date, and the split of a VAT-inclusive amount.
+
+The one source of the rate: billing prices and books every fare and pass with the rate in force
+on its (local) date and names it in the invoice request; einvoice writes that rate on the
+invoice; the tariffs page, ``parking tariff quote`` and the reports show it. The rate is the
+law's, not a tariff's: the standard rate, and the reduced rate while a decree keeps it, each with
+its validity dates below (a new decree is a new line).
 
 Parking fares are quoted VAT-inclusive. The split rounds the pre-tax amount half away from zero
-and gives the VAT as the remainder, so pre-tax + VAT always equals the fare that was debited; the
-VAT then differs from ``round(pre_tax * rate)`` by at most one dong, which
-:func:`vat_is_consistent` accepts (the mock tax authority checks with it).
+and gives the VAT as the remainder, so pre-tax + VAT always equals the amount that was debited;
+the VAT then differs from ``round(pre_tax * rate)`` by at most one dong, which
+:func:`vat_is_consistent` accepts.
 """
 
 from __future__ import annotations
@@ -47,10 +53,10 @@ REDUCED_PERIODS: tuple[VatRate, ...] = (
     VatRate(8, date(2025, 7, 1), date(2026, 12, 31), "Decree 174/2025/ND-CP"),
 )
 
-DEFAULT_TABLE: tuple[VatRate, ...] = (*REDUCED_PERIODS, STANDARD)
+VAT_RATES: tuple[VatRate, ...] = (*REDUCED_PERIODS, STANDARD)
 
 
-def rate_on(day: date, table: Sequence[VatRate] = DEFAULT_TABLE) -> VatRate:
+def rate_on(day: date, table: Sequence[VatRate] = VAT_RATES) -> VatRate:
     """The first rate of ``table`` in force on ``day`` (the seller's local date)."""
     for rate in table:
         if rate.applies_on(day):

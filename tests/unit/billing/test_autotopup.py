@@ -94,7 +94,7 @@ def test_an_exit_below_the_threshold_queues_a_request_and_never_calls_the_provid
     assert req.payload == {
         "event_id": "exit-1",
         "account_id": demo.accounts["cuong"],
-        "provider": None,  # the operator's default auto top-up provider
+        "provider": "",  # the operator's default auto top-up provider
         "amount_vnd": 100_000,
         "threshold_vnd": 20_000,
         "need_vnd": 0,

@@ -11,8 +11,9 @@ make one be skipped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -146,32 +147,13 @@ def topup_receipts(
     limit: int = 200,
 ) -> int:
     """A receipt for every top-up credited since ``now - window``."""
-    rows = session.scalars(
-        select(b.TopUp).where(b.TopUp.created_at >= now - window).order_by(b.TopUp.id).limit(limit)
-    ).all()
-    keys = {f"{TOPUP_RECEIPT}:{t.id}": t for t in rows}
-    fresh = _unwritten(session, keys)
-    channels = tuple(channels)
-    for key in fresh:
-        t = keys[key]
-        who = audience(session, t.account_id, channels)
-        if not who.anyone:
-            continue
-        enqueue(
-            session,
-            key=key,
-            kind=TOPUP_RECEIPT,
-            code="notice_topup_receipt",
-            params={
-                "amount": vnd(t.amount_vnd),
-                "provider": provider_names.get(t.provider, t.provider),
-                "at": local_time(t.created_at, TIME_FORMAT),
-            },
-            lang=who.lang,
-            to=who.to,
-            account_id=t.account_id,
-        )
-    return len(fresh)
+    return _money_in_receipts(
+        session,
+        channels,
+        _recent(session, b.TopUp, now - window, limit),
+        TOPUP_RECEIPT,
+        lambda t: {"provider": provider_names.get(t.provider, t.provider)},
+    )
 
 
 def credit_receipts(
@@ -183,29 +165,53 @@ def credit_receipts(
 ) -> int:
     """A receipt for every operator's manual credit since ``now - window`` (the operator's
     reason is internal and is not sent)."""
-    rows = session.scalars(
-        select(b.ManualCredit)
-        .where(b.ManualCredit.created_at >= now - window)
-        .order_by(b.ManualCredit.id)
-        .limit(limit)
-    ).all()
-    keys = {f"{CREDIT_RECEIPT}:{c.id}": c for c in rows}
+    return _money_in_receipts(
+        session,
+        channels,
+        _recent(session, b.ManualCredit, now - window, limit),
+        CREDIT_RECEIPT,
+        lambda c: {},
+    )
+
+
+MoneyIn = TypeVar("MoneyIn", b.TopUp, b.ManualCredit)
+
+
+def _recent(session: Session, table: type[MoneyIn], since: datetime, limit: int) -> list[MoneyIn]:
+    stmt = select(table).where(table.created_at >= since).order_by(table.id).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def _money_in_receipts(
+    session: Session,
+    channels: Iterable[Channel],
+    rows: Sequence[MoneyIn],
+    kind: str,
+    extra: Callable[[MoneyIn], dict[str, str]],
+) -> int:
+    """Notice ``kind`` (code ``notice_<kind>``) for each of ``rows`` that has none yet: its amount
+    and time, and ``extra(row)``."""
+    keys = {f"{kind}:{row.id}": row for row in rows}
     fresh = _unwritten(session, keys)
     channels = tuple(channels)
     for key in fresh:
-        c = keys[key]
-        who = audience(session, c.account_id, channels)
+        row = keys[key]
+        who = audience(session, row.account_id, channels)
         if not who.anyone:
             continue
         enqueue(
             session,
             key=key,
-            kind=CREDIT_RECEIPT,
-            code="notice_credit_receipt",
-            params={"amount": vnd(c.amount_vnd), "at": local_time(c.created_at, TIME_FORMAT)},
+            kind=kind,
+            code=f"notice_{kind}",
+            params={
+                "amount": vnd(row.amount_vnd),
+                **extra(row),
+                "at": local_time(row.created_at, TIME_FORMAT),
+            },
             lang=who.lang,
             to=who.to,
-            account_id=c.account_id,
+            account_id=row.account_id,
         )
     return len(fresh)
 

@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing.domain.decisions import GateDecision
 from gateway.consumer import Consumer, Passage
 from gateway.db import make_engine, make_session_factory
-from gateway.images import store_frames
+from gateway.images import store_frames, store_read_box
 from gateway.invoicing import build_invoicing
 from gateway.metrics import DatabaseCollector, Metrics
 from gateway.mqtt.client import MqttConfig
@@ -162,6 +163,7 @@ def build_consumer(
         share_group=s.mqtt_share_group,
         lot_filter=lot_filter or s.mqtt_lot_filter,
         image_store=image_store(s.data_dir) if s.keep_images else None,
+        box_store=partial(store_read_box, s.data_dir) if s.keep_images else None,
         permanent_errors=(DomainError,),
         record_status=container.record_gate_status,
         command_expiry_s=s.mqtt_command_expiry_s,

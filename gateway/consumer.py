@@ -132,6 +132,8 @@ class Decision(Protocol):
 
 SettleFn = Callable[[Passage], Decision]
 ImageStoreFn = Callable[[GateEvent], str | None]
+# Keeps where the reader found the plate (frame index, x, y, w, h) beside the stored frames.
+BoxStoreFn = Callable[[str, tuple[int, int, int, int, int]], None]
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,7 @@ class Consumer:
         lot_filter: str = "+",
         max_event_bytes: int = MAX_EVENT_BYTES,
         image_store: ImageStoreFn | None = None,
+        box_store: BoxStoreFn | None = None,
         sweep_interval_s: float = 1.0,
         retry: Backoff = Backoff(0.2, 5.0),
         connect_retry: Backoff = Backoff(0.5, 4.0),
@@ -175,6 +178,7 @@ class Consumer:
         self._lot_filter = lot_filter
         self._max_event_bytes = max_event_bytes
         self._image_store = image_store
+        self._box_store = box_store
         self._sweep_interval = sweep_interval_s
         self._retry = retry
         self._connect_retry = connect_retry
@@ -420,11 +424,14 @@ class Consumer:
             decision = self._recent[key]
             await asyncio.to_thread(self._republish, event, decision)
             return
-        text, confidence, review = await self._read(event)
+        outcome = await self._reading.read_outcome(event)
+        text, confidence, review = outcome.as_tuple()
         image_ref = None
         if self._image_store is not None:
             try:
                 image_ref = await asyncio.to_thread(self._image_store, event)
+                if image_ref and outcome.box and self._box_store is not None:
+                    await asyncio.to_thread(self._box_store, image_ref, outcome.box)
             except OSError as exc:  # a full disk costs the review image, not the passage
                 log.warning("frames not kept: %s", exc)
         passage = Passage(

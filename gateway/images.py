@@ -2,8 +2,10 @@
 
 A passage records one ``image_ref``: the first frame, ``images/<day>/<event id>.jpg`` under the
 data directory. The event's further frames lie beside it as ``<event id>.<n>.jpg`` (n = 1..4)
-and the camera's plate crop, when it sent one, as ``<event id>.crop.jpg``; billing needs to
-know only the first.
+and the camera's plate crop, when it sent one, as ``<event id>.crop.jpg``; where the reader
+found the plate, as ``<event id>.box.json`` (frame index and box). Billing needs to know only
+the first. The review page shows small thumbnails and a zoomed plate (``plate_zoom``), made
+here from these files and cached, never the full 1280x720 frames.
 
 Frames show vehicles and often people: personal data, kept only as long as operators need them
 (``prune_frames``, run by ``parking serve``, the demo and ``parking images prune`` with
@@ -14,6 +16,7 @@ review queue keeps its frames whatever their age.
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -62,6 +65,85 @@ def frame_paths(data_dir: Path, image_ref: str) -> list[Path]:
     return out
 
 
+def _sidecar(first: Path, suffix: str) -> Path:
+    return first.with_name(f"{first.stem}.{suffix}")
+
+
+def store_read_box(data_dir: Path, image_ref: str, box: tuple[int, int, int, int, int]) -> None:
+    """Keep where the reader found the plate: (frame index, x, y, w, h) in that frame."""
+    first = _inside(data_dir, image_ref)
+    if first is None:
+        return
+    frame, x, y, w, h = (int(v) for v in box)
+    payload = {"frame": frame, "bbox": [x, y, w, h]}
+    _sidecar(first, "box.json").write_text(json.dumps(payload), encoding="utf-8")
+
+
+def read_box(data_dir: Path, image_ref: str) -> tuple[int, tuple[int, int, int, int]] | None:
+    """(frame index, (x, y, w, h)) kept by ``store_read_box``; None when absent or damaged."""
+    first = _inside(data_dir, image_ref)
+    if first is None:
+        return None
+    path = _sidecar(first, "box.json")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        frame = int(data["frame"])
+        x, y, w, h = (int(v) for v in data["bbox"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("unreadable plate box %s: %s", path, exc)
+        return None
+    if frame < 0 or w <= 0 or h <= 0:
+        return None
+    return frame, (x, y, w, h)
+
+
+ZOOM_WIDTH = 360  # the zoomed plate, px: a plate is ~120-250 px wide in a 1280x720 frame
+ZOOM_MARGIN = 0.25  # of the box's size on each side, so a slightly-off box still shows it
+
+
+@lru_cache(maxsize=256)
+def _zoom(path: Path, mtime_ns: int, box: tuple[int, int, int, int] | None, width: int) -> bytes:
+    from PIL import Image
+
+    with Image.open(path) as source:
+        image = source.convert("RGB")
+    if box is not None:
+        x, y, w, h = box
+        mx, my = int(w * ZOOM_MARGIN), int(h * ZOOM_MARGIN)
+        left, top = max(0, x - mx), max(0, y - my)
+        right, bottom = min(image.width, x + w + mx), min(image.height, y + h + my)
+        if right <= left or bottom <= top:
+            raise ValueError(f"plate box {box} lies outside the {image.size} frame")
+        image = image.crop((left, top, right, bottom))
+    scale = width / image.width
+    image = image.resize((width, max(1, round(image.height * scale))), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85, optimize=True)
+    return out.getvalue()
+
+
+def plate_zoom(data_dir: Path, image_ref: str, width: int = ZOOM_WIDTH) -> bytes | None:
+    """The plate, enlarged, for the operator to read: the camera's own plate crop when it sent
+    one, else the reader's box cut out of its frame (with a margin). None when neither exists
+    (the reader found no plate): the page then says so. Cached in memory per file version."""
+    first = _inside(data_dir, image_ref)
+    if first is None or not first.is_file():
+        return None
+    crop = _sidecar(first, "crop.jpg")
+    if crop.is_file():
+        return _zoom(crop, crop.stat().st_mtime_ns, None, width)
+    found = read_box(data_dir, image_ref)
+    if found is None:
+        return None
+    frame, box = found
+    paths = frame_paths(data_dir, image_ref)
+    if frame >= len(paths):
+        return None
+    return _zoom(paths[frame], paths[frame].stat().st_mtime_ns, box, width)
+
+
 THUMB_WIDTH = 320
 
 
@@ -97,7 +179,9 @@ def _files_of(image_ref: str) -> set[str]:
     as ``<day>/<name>``."""
     ref = Path(image_ref)
     day, stem = ref.parent.name, ref.stem
-    names = {ref.name, f"{stem}.crop.jpg"} | {f"{stem}.{n}.jpg" for n in range(1, MAX_FRAMES)}
+    names = {ref.name, f"{stem}.crop.jpg", f"{stem}.box.json"} | {
+        f"{stem}.{n}.jpg" for n in range(1, MAX_FRAMES)
+    }
     return {f"{day}/{name}" for name in names}
 
 
@@ -131,3 +215,11 @@ def prune_frames(data_dir: Path, *, before: date, keep: Collection[str]) -> Prun
     if files:
         log.info("pruned %d frames (%d bytes) from before %s; kept %d", files, size, before, kept)
     return PruneReport(days, files, size, kept)
+
+
+def has_plate_zoom(data_dir: Path, image_ref: str) -> bool:
+    """Whether ``plate_zoom`` has something to cut (a camera crop or the reader's box)."""
+    first = _inside(data_dir, image_ref)
+    if first is None:
+        return False
+    return _sidecar(first, "crop.jpg").is_file() or _sidecar(first, "box.json").is_file()

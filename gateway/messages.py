@@ -244,6 +244,44 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Your cashless parking password reset code: {code}. Valid for {minutes} minutes. "
         "If you did not ask for it, ignore this message.",
     ),
+    # -- operator console: review outcomes, lot lists, alerts
+    "review_corrected": (
+        "Đã sửa biển số. Trạng thái mới của lượt được hiển thị bên dưới.",
+        "Plate corrected. The passage's new state is shown below.",
+    ),
+    "review_charged": (
+        "Đã thu phí. Hóa đơn được lập tự động và hiện bên dưới khi sẵn sàng.",
+        "Charged. The invoice is issued automatically and shows below when ready.",
+    ),
+    "review_waived": ("Đã miễn phí lượt này.", "The passage was waived."),
+    "list_entry_added": ("Đã thêm biển số vào danh sách.", "Plate added to the list."),
+    "list_entry_removed": ("Đã xóa biển số khỏi danh sách.", "Plate removed from the list."),
+    "list_kind_invalid": (
+        "Hãy chọn danh sách: đen, trắng hoặc VIP.",
+        "Choose a list: blacklist, whitelist or VIP.",
+    ),
+    "list_entry_exists": (
+        "Biển số này đã có trong một danh sách của bãi.",
+        "This plate is already on one of the lot's lists.",
+    ),
+    "lot_required": ("Hãy chọn bãi xe.", "Choose a lot."),
+    "alert_gate_offline": (
+        "Cổng {gate} của bãi {lot} mất kết nối từ {since}.",
+        "Gate {gate} at lot {lot} has been offline since {since}.",
+    ),
+    "alert_review_backlog": (
+        "Hàng chờ xử lý của bãi {lot} có {count} lượt (ngưỡng {limit}).",
+        "The review queue of lot {lot} holds {count} passages (limit {limit}).",
+    ),
+    "alert_listed_plate": (
+        "Xe {plate} thuộc {list} vừa qua cổng {gate} của bãi {lot} lúc {since}.",
+        "Vehicle {plate} on the {list} passed gate {gate} at lot {lot} at {since}.",
+    ),
+    "alert_tax_rejected": (
+        "Cơ quan thuế từ chối hóa đơn {invoice} ({since}).",
+        "The tax authority rejected invoice {invoice} ({since}).",
+    ),
+    "alert_cleared": ("Đã hết: {text}", "Cleared: {text}"),
 }
 
 # Codes a link may name in ``?msg=`` / ``?err=``: outcomes of our own forms, nothing alarming.
@@ -271,6 +309,16 @@ URL_CODES = frozenset(
         "plate_invalid",
         "plate_taken",
         "code_expired",
+        "review_corrected",
+        "review_charged",
+        "review_waived",
+        "list_entry_added",
+        "list_entry_removed",
+        "list_kind_invalid",
+        "list_entry_exists",
+        "lot_required",
+        "not_found",
+        "no_access",
     }
 )
 

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.metrics import Metrics
@@ -26,6 +27,30 @@ class PlateReadLike(Protocol):
     text: str | None
     confidence: float
     auto_ok: bool
+
+
+@dataclass(frozen=True)
+class ReadOutcome:
+    """What billing needs (text, confidence, review) and, for the review page's zoomed plate,
+    where the reader found the plate: ``box`` = (frame index, x, y, w, h) in the event's frames,
+    None when the answer came from the camera (its text, or its own plate crop)."""
+
+    text: str | None
+    confidence: float
+    review: bool
+    box: tuple[int, int, int, int, int] | None = None
+
+    def as_tuple(self) -> tuple[str | None, float, bool]:
+        return self.text, self.confidence, self.review
+
+
+def _box_of(read: Any) -> tuple[int, int, int, int, int] | None:
+    bbox = getattr(read, "bbox", None)
+    frame = getattr(read, "bbox_frame", -1)
+    if bbox is None or not isinstance(frame, int) or frame < 0:
+        return None
+    x, y, w, h = (int(v) for v in bbox)
+    return (frame, x, y, w, h) if w > 0 and h > 0 else None
 
 
 # lpr.pool.ReaderPool.read: frames, a crop hint (None, a bbox, or "frame" for plate crops) and
@@ -49,33 +74,44 @@ class PlateReading:
 
     async def read(self, event: GateEvent) -> tuple[str | None, float, bool]:
         """(plate text or None, confidence, needs review) for billing's PassageInput."""
+        return (await self.read_outcome(event)).as_tuple()
+
+    async def read_outcome(self, event: GateEvent) -> ReadOutcome:
+        """The read with the plate's place in the frames (see ``ReadOutcome``)."""
         started = time.perf_counter()
         if event.plate_text:
             confidence = 1.0 if event.plate_confidence is None else event.plate_confidence
             self._metrics.plate_read_seconds.labels(source="camera").observe(0.0)
-            return event.plate_text, confidence, confidence < CAMERA_TEXT_REVIEW_BELOW
+            return ReadOutcome(event.plate_text, confidence, confidence < CAMERA_TEXT_REVIEW_BELOW)
         if self._reader is None:
             log.warning("no plate text and no reader: sent to review")
-            return None, 0.0, True
+            return ReadOutcome(None, 0.0, True)
         read: PlateReadLike | None = None
+        from_crop = False
         try:
             if event.plate_crop is not None:
                 # The camera's own plate crop: read as it is ("frame" = the image is the plate);
                 # the full frames only when the crop alone is not conclusive.
                 read = await asyncio.wrap_future(self._reader([event.plate_crop], "frame", None))
+                from_crop = True
             if read is None or not (read.auto_ok and read.text):
                 from_frames = await self._read_frames(event.frames)
                 if read is None or from_frames.confidence >= read.confidence:
-                    read = from_frames
+                    read, from_crop = from_frames, False
         except Exception as exc:  # a corrupt frame must not stop the lane
             log.warning("plate reading failed: %s", exc)
             if read is None:
-                return None, 0.0, True
+                return ReadOutcome(None, 0.0, True)
         finally:
             self._metrics.plate_read_seconds.labels(source="lpr").observe(
                 time.perf_counter() - started
             )
-        return read.text, float(read.confidence), not (read.auto_ok and read.text)
+        return ReadOutcome(
+            read.text,
+            float(read.confidence),
+            not (read.auto_ok and read.text),
+            None if from_crop else _box_of(read),
+        )
 
     async def _read_frames(self, frames: Sequence[bytes]) -> PlateReadLike:
         """Frames read one by one until the vote is conclusive, else a vote over all of them.

@@ -12,7 +12,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -47,6 +47,7 @@ class FrameRead:
     bbox: BBox
     lines: int
     colour: str
+    frame: int = -1  # index of the frame among the passage's frames
 
 
 def load_recognizer(name: str = "auto") -> Recognizer:
@@ -258,7 +259,11 @@ class PlateReader:
             t0 = time.perf_counter()
             images = [to_bgr(f) for f in frames]
             t["decode"] = (time.perf_counter() - t0) * 1000
-            reads = [r for r in (self._read_frame(img, crop, t) for img in images) if r is not None]
+            reads = [
+                replace(r, frame=n)
+                for n, img in enumerate(images)
+                if (r := self._read_frame(img, crop, t)) is not None
+            ]
             result = self._vote(reads, len(images))
         else:
             result = self._read_until(frames, crop, enough, t)
@@ -277,7 +282,7 @@ class PlateReader:
             t["decode"] = t.get("decode", 0.0) + (time.perf_counter() - t0) * 1000
             fr = self._read_frame(img, crop, t)
             if fr is not None:
-                reads.append(fr)
+                reads.append(replace(fr, frame=n - 1))
                 so_far = self._vote(reads, n)
                 if n < len(frames) and so_far.auto_ok and so_far.confidence >= enough:
                     return so_far
@@ -319,6 +324,7 @@ class PlateReader:
             candidates=cands,
             colour=top.colour,
             frames=len(agree),
+            bbox_frame=top.frame,
         )
 
 

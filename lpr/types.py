@@ -29,3 +29,4 @@ class PlateRead:
     colour: str = "unknown"
     frames: int = 0  # frames that gave an admitted read
     recognizer: str = ""
+    bbox_frame: int = -1  # index of the frame ``bbox`` is in (0 = first), -1 when unknown

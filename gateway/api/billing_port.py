@@ -19,8 +19,10 @@ from billing.adapters import orm as b
 from billing.adapters.uow import UnitOfWork
 from billing.domain.model import AutoTopUp, DomainError
 from billing.services import accounts, review
+from billing.services import review_quote as review_quote_service
 from billing.services.reconcile import InvoiceLookup, Reconciliation, reconcile
 from billing.services.reconcile_money import PaymentRecords
+from billing.services.review_quote import FareQuote
 from gateway import messages
 
 log = logging.getLogger(__name__)
@@ -129,3 +131,8 @@ def reconciliation(
     payments: PaymentRecords | None = None,
 ) -> Reconciliation:
     return reconcile(uow, day, lot_id, invoices, payments)
+
+
+def review_quotes(uow: UnitOfWork, passage_ids: list[int]) -> dict[int, FareQuote]:
+    """The fare the review page suggests for each passage that has one (read-only)."""
+    return review_quote_service.quotes(uow, passage_ids)

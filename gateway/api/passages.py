@@ -24,7 +24,7 @@ from gateway.api.schemas import (
 )
 from gateway.auth.principal import Principal
 from gateway.deps import CurrentUser, SessionDep, SettingsDep
-from gateway.images import MAX_FRAMES, THUMB_WIDTH, frame_paths, thumbnail
+from gateway.images import MAX_FRAMES, THUMB_WIDTH, frame_paths, plate_zoom, thumbnail
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["passages"], responses=AUTH_ERRORS, route_class=AccessFirstRoute)
@@ -246,3 +246,27 @@ def passage_image(
             log.warning("no thumbnail of %s: %s", paths[frame], exc)
             raise HTTPException(status.HTTP_404_NOT_FOUND, "frame unreadable") from None
     return FileResponse(paths[frame], media_type="image/jpeg", headers=private)
+
+
+@router.get(
+    "/passages/{passage_id}/plate",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/jpeg": {}}},
+        **as_json_errors({**AUTH_ERRORS, **not_found("no passage, or no plate found on it")}),
+    },
+)
+def passage_plate(passage_id: PassageId, session: SessionDep, settings: SettingsDep) -> Response:
+    """The plate enlarged (JPEG, 360 px wide): the camera's crop, or the reader's box cut out of
+    its frame; 404 when the reader found no plate."""
+    row = load_passage(session, passage_id)
+    try:
+        jpeg = plate_zoom(settings.data_dir, row.image_ref) if row.image_ref else None
+    except (OSError, ValueError) as exc:
+        log.warning("no plate zoom for passage %s: %s", passage_id, exc)
+        jpeg = None
+    if jpeg is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no plate found on this passage")
+    return Response(
+        jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
+    )

@@ -119,6 +119,7 @@ def passages(
     direction: str | None = None,
     plate: str | None = None,
     review_status: str | None = None,
+    reason: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     after_id: int | None = None,
@@ -139,6 +140,8 @@ def passages(
         stmt = stmt.where(b.Passage.plate_key.contains(key, autoescape=True))
     if review_status:
         stmt = stmt.where(b.Passage.review_status == review_status)
+    if reason:
+        stmt = stmt.where(b.Passage.reason == reason)
     if since:
         stmt = stmt.where(b.Passage.captured_at >= since)
     if until:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from gateway.messages import DEFAULT_LANG, LANGS, normalize_lang
 from gateway.web.console_labels import CONSOLE_LABELS
+from gateway.web.ops_labels import OPS_LABELS
 
 __all__ = ["DEFAULT_LANG", "LABELS", "LANGS", "normalize_lang", "reason_labels", "translator"]
 
@@ -187,6 +188,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "reason_low_balance": ("số dư không đủ", "balance too low"),
     "reason_account_suspended": ("tài khoản bị khóa", "account suspended"),
     **CONSOLE_LABELS,
+    **OPS_LABELS,
 }
 
 

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gateway import messages
 from gateway.api import queries
+from gateway.api.access import check_passage
 from gateway.api.invoices import rejection_reasons, visible_invoices
 from gateway.api.lots import tariff_versions
 from gateway.api.reports import date_range, today_local
@@ -19,8 +20,7 @@ from gateway.api.review import act
 from gateway.api.schemas import IdPath
 from gateway.auth.principal import Principal
 from gateway.deps import SessionDep, SettingsDep, UowDep
-from gateway.images import frame_paths
-from gateway.web import charts
+from gateway.web import charts, review_items
 from gateway.web.forms import FormErrors, parse_vnd
 from gateway.web.rendering import Flash, lang_of, render
 from gateway.web.search import PAGE_SIZE, Pager, SearchDep
@@ -225,56 +225,104 @@ def review_page(
     session: SessionDep,
     user: OperatorPage,
     settings: SettingsDep,
+    uow: UowDep,
+    search: SearchDep,
+    reason: Annotated[str, Query(max_length=30)] = "",
 ) -> HTMLResponse:
-    return _review(request, session, user, settings)
-
-
-def _review(
-    request: Request,
-    session: SessionDep,
-    user: OperatorPage,
-    settings: SettingsDep,
-    failed: tuple[int, str, str] | None = None,
-) -> HTMLResponse:
-    """The queue; ``failed`` = (passage id, field, catalogue code) of an action just refused:
-    its error goes next to that field, or in the banner when the item has left the queue."""
-    lot_ids = queries.visible_lot_ids(session, user)
-    pending = queries.passages(session, lot_ids, review_status="pending", limit=50)
-    resolved = queries.passages(session, lot_ids, review_status="resolved", limit=10)
-    trails = {
-        p.id: queries.review_actions(session, p.id) for p in [*pending.items, *resolved.items]
-    }
-    sessions = {
-        p.id: queries.parking_session(session, p.session_id) if p.session_id else None
-        for p in pending.items
-    }
-    frames = {
-        p.id: len(frame_paths(settings.data_dir, p.image_ref)) if p.image_ref else 0
-        for p in pending.items
-    }
-    errors: dict[int, FormErrors] = {}
-    extra: dict[str, Any] = {}
-    if failed is not None:
-        passage_id, field, code = failed
-        if any(p.id == passage_id for p in pending.items):
-            errors[passage_id] = FormErrors()
-            errors[passage_id].add(field, code)
-        else:
-            extra["flash"] = Flash("error", code)
+    """The queue: filters (lot, reason, plate, days), pages of a few items, thumbnails."""
+    lots, scope = lot_scope(session, user, search.lot_id)
+    reason = reason if reason in review_items.REVIEW_REASONS else ""
+    size = review_items.REVIEW_PAGE_SIZE
+    window = queries.passages(
+        session,
+        scope,
+        review_status="pending",
+        reason=reason or None,
+        plate=search.plate or None,
+        since=search.since,
+        until=search.until,
+        limit=size,
+        offset=(search.page - 1) * size,
+    )
+    resolved = queries.passages(session, scope, review_status="resolved", limit=10).items
+    trails = {p.id: queries.review_actions(session, p.id) for p in resolved}
+    items = review_items.build(session, uow, settings.data_dir, window.items)
     return render(
         request,
         "operator/review.html",
         user,
+        nav="review",
+        lots=lots,
+        search=search,
+        reason=reason,
+        reasons_offered=review_items.REVIEW_REASONS,
+        items=items,
+        pager=Pager(search.page, max(1, -(-window.total // size)), window.total),
+        extra={"reason": reason} if reason else {},
+        resolved=resolved,
+        trails=trails,
+        errors={},
+    )
+
+
+@router.get("/review/{passage_id}", response_class=HTMLResponse)
+def review_item_page(
+    passage_id: IdPath,
+    request: Request,
+    session: SessionDep,
+    user: OperatorPage,
+    settings: SettingsDep,
+    uow: UowDep,
+) -> HTMLResponse:
+    """One item, pending or settled: its frames, plate, fare, actions; once acted on, its new
+    state and the invoice it made."""
+    return _review_item(request, session, user, settings, uow, passage_id)
+
+
+def _review_item(
+    request: Request,
+    session: SessionDep,
+    user: OperatorPage,
+    settings: SettingsDep,
+    uow: UowDep,
+    passage_id: int,
+    failed: tuple[str, str] | None = None,
+) -> HTMLResponse:
+    """``failed`` = (field, catalogue code) of an action just refused: shown next to the field."""
+    try:
+        check_passage(session, user, passage_id)
+    except HTTPException as exc:
+        if exc.status_code == 404:
+            raise
+        raise PageForbidden() from None
+    row = queries.passage(session, passage_id)
+    assert row is not None
+    (item,) = review_items.build(session, uow, settings.data_dir, [row], with_invoice=True)
+    errors: dict[int, FormErrors] = {}
+    extra: dict[str, Any] = {}
+    if failed is not None and row.review_status == "pending":
+        errors[passage_id] = FormErrors()
+        errors[passage_id].add(*failed)
+    elif failed is not None:  # no form left to show it beside: the banner says it
+        extra["flash"] = Flash("error", failed[1])
+    return render(
+        request,
+        "operator/review_item.html",
+        user,
         status_code=200 if failed is None else 422,
         nav="review",
-        pending=pending.items,
-        resolved=resolved.items,
-        trails=trails,
-        sessions=sessions,
-        frames=frames,
+        item=item,
         errors=errors,
         **extra,
     )
+
+
+# What an operator is told after each action (catalogue codes).
+DONE_CODES = {
+    "correct_plate": "review_corrected",
+    "charge": "review_charged",
+    "waive": "review_waived",
+}
 
 
 def _after_action(
@@ -282,16 +330,26 @@ def _after_action(
     session: SessionDep,
     user: OperatorPage,
     settings: SettingsDep,
+    uow: UowDep,
     target: tuple[int, str],
+    action: str,
     fn: Any,
 ) -> Response:
-    """Do a review action; a refusal is shown next to the form's ``target`` field."""
+    """Do a review action, then show the item's new state; a refusal is shown next to the
+    form's ``target`` field."""
+    passage_id, field = target
     try:
         fn()
     except HTTPException as exc:
         session.rollback()
-        return _review(request, session, user, settings, (*target, messages.code_of(exc)))
-    return RedirectResponse("/dashboard/review?" + urlencode({"msg": "saved"}), status_code=303)
+        if exc.status_code in (403, 404):  # not this operator's, or gone: back to the queue
+            code = "no_access" if exc.status_code == 403 else "not_found"
+            return RedirectResponse("/dashboard/review?" + urlencode({"err": code}), 303)
+        return _review_item(
+            request, session, user, settings, uow, passage_id, (field, messages.code_of(exc))
+        )
+    query = urlencode({"msg": DONE_CODES[action]})
+    return RedirectResponse(f"/dashboard/review/{passage_id}?{query}", status_code=303)
 
 
 @router.post("/review/{passage_id}/correct", response_model=None)
@@ -309,7 +367,9 @@ def review_correct(
         session,
         user,
         settings,
+        uow,
         (passage_id, "plate"),
+        "correct_plate",
         lambda: act(session, uow, user, passage_id, "correct_plate", plate=plate),
     )
 
@@ -327,15 +387,17 @@ def review_charge(
     """Charge the tariff's fare, or the amount the operator typed (e.g. exit without entry)."""
     amount = parse_vnd(amount_vnd) if amount_vnd.strip() else None
     if amount_vnd.strip() and (amount is None or not 0 < amount <= 10_000_000):
-        return _review(
-            request, session, user, settings, (passage_id, "amount_vnd", "amount_invalid")
+        return _review_item(
+            request, session, user, settings, uow, passage_id, ("amount_vnd", "amount_invalid")
         )
     return _after_action(
         request,
         session,
         user,
         settings,
+        uow,
         (passage_id, "amount_vnd"),
+        "charge",
         lambda: act(session, uow, user, passage_id, "charge", amount_vnd=amount, note=""),
     )
 
@@ -350,12 +412,18 @@ def review_waive(
     uow: UowDep,
     reason: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
+    if not reason.strip():
+        return _review_item(
+            request, session, user, settings, uow, passage_id, ("reason", "waive_needs_reason")
+        )
     return _after_action(
         request,
         session,
         user,
         settings,
+        uow,
         (passage_id, "reason"),
+        "waive",
         lambda: act(session, uow, user, passage_id, "waive", reason=reason),
     )
 

@@ -145,8 +145,11 @@ def test_the_dashboard_forms_act_only_on_the_operators_lots(world: Env) -> None:
             headers=own,
             follow_redirects=False,
         )
-        assert r.status_code == 422 and "Bạn không có quyền với mục này." in r.text
-        assert "29-AA 123.45" not in r.text  # the other lot's passage is not on the page
+        # Refused: back to the operator's own queue, which says why.
+        assert r.status_code == 303 and r.headers["location"] == "/dashboard/review?err=no_access"
+        page = world.client.get(r.headers["location"])
+        assert "Bạn không có quyền với mục này." in page.text
+        assert "29-AA 123.45" not in page.text  # the other lot's passage is not on the page
     with world.session_factory() as s:
         passage = s.get(b.Passage, held.passage_id)
         assert passage is not None and passage.review_status == "pending"

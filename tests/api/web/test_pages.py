@@ -78,11 +78,25 @@ def test_review_forms_correct_and_charge_once(world: Env) -> None:
     c = world.client
     assert f'data-review-id="{pid}"' in c.get("/dashboard/review").text
     r = c.post(f"/dashboard/review/{pid}/correct", data={"plate": "30A-123.45"})
-    assert r.status_code == 200 and "50.000 ₫" in r.text  # the priced fare, awaiting a charge
+    # The item's own page, its new state: the priced fare fills the charge form.
+    assert r.status_code == 200 and str(r.url).endswith(
+        f"/dashboard/review/{pid}?msg=review_corrected"
+    )
+    assert (
+        "50.000 ₫" in r.text
+        and 'name="amount_vnd" inputmode="numeric" size="9" value="50000"' in r.text
+    )
+    assert "Đã sửa biển số" in r.text  # the catalogue's Vietnamese
+    r = c.post(f"/dashboard/review/{pid}/charge", data={"amount_vnd": "50.000"})
+    assert (
+        'data-testid="review-status">đã xử lý' in r.text
+        and 'data-testid="review-invoice"' in r.text
+    )
+    queue = c.get("/dashboard/review").text
+    assert f'data-review-id="{pid}"' not in queue and f'data-resolved-id="{pid}"' in queue
     r = c.post(f"/dashboard/review/{pid}/charge")
-    assert f'data-review-id="{pid}"' not in r.text and f'data-resolved-id="{pid}"' in r.text
-    r = c.post(f"/dashboard/review/{pid}/charge")
-    assert 'role="alert"' in r.text
+    assert r.status_code == 422 and 'role="alert"' in r.text
+    assert "Lượt này đã được thu phí." in r.text
     with world.session_factory() as s:
         acct = s.get(b.TransportAccount, world.demo.accounts["an"])  # type: ignore[attr-defined]
         assert acct is not None and acct.balance_vnd == 450_000
@@ -236,7 +250,8 @@ def test_review_charge_with_an_amount_for_an_exit_without_entry(world: Env) -> N
     item = r.text.split(f'data-review-id="{pid}"')[1].split("</section>")[0]
     assert 'data-error-for="reason"' in item and "Hãy nêu lý do miễn phí." in item
     r = c.post(f"/dashboard/review/{pid}/charge", data={"amount_vnd": "30.000"})
-    assert f'data-resolved-id="{pid}"' in r.text
+    assert 'data-testid="review-status">đã xử lý' in r.text
+    assert 'data-testid="charged">30.000 ₫' in r.text
     with world.session_factory() as s:
         acct = s.get(b.TransportAccount, world.demo.accounts["an"])  # type: ignore[attr-defined]
         assert acct is not None and acct.balance_vnd == 470_000
@@ -286,9 +301,12 @@ def test_review_waive_form_leaves_an_audit_trail(world: Env) -> None:
     assert "không đọc được biển số" in item  # the decision code in words
     assert f"/api/v1/passages/{pid}/image" not in item  # no stored frame: none shown
     r = c.post(f"/dashboard/review/{pid}/waive", data={"reason": "xe cứu thương"})
-    assert f'data-review-id="{pid}"' not in r.text
-    resolved = r.text.split(f'data-resolved-id="{pid}"')[1].split("</tr>")[0]
-    assert "op-a" in resolved and "waive" in resolved
+    assert 'data-testid="review-status">đã xử lý' in r.text and "Đã miễn phí lượt này." in r.text
+    assert "xe cứu thương" in r.text.split('class="trail"')[1]
+    queue = c.get("/dashboard/review").text
+    assert f'data-review-id="{pid}"' not in queue
+    resolved = queue.split(f'data-resolved-id="{pid}"')[1].split("</li>")[0]
+    assert "op-a" in resolved and "miễn phí" in resolved
     with world.session_factory() as s:
         from gateway.orm import AuditEntry
 
@@ -367,8 +385,12 @@ def test_review_item_shows_every_frame_the_gate_sent(world: Env) -> None:
     c = world.client
     item = c.get("/dashboard/review").text.split(f'data-review-id="{pid.passage_id}"')[1]
     item = item.split("</section>")[0]
-    srcs = re.findall(r'src="(/api/v1/passages/\d+/image\?frame=\d)"', item)
-    assert srcs == [f"/api/v1/passages/{pid.passage_id}/image?frame={n}" for n in range(3)]
+    # A thumbnail of the first frame links to it; the others are linked by number.
+    assert f'src="/api/v1/passages/{pid.passage_id}/image?size=thumb"' in item
+    hrefs = re.findall(r'href="(/api/v1/passages/\d+/image(?:\?frame=\d)?)"', item)
+    base = f"/api/v1/passages/{pid.passage_id}/image"
+    assert hrefs == [base, f"{base}?frame=1", f"{base}?frame=2"]
+    srcs = [base + "?frame=0", *hrefs[1:]]
     assert [c.get(src).content for src in srcs] == list(frames)
     assert c.get(f"/api/v1/passages/{pid.passage_id}/image?frame=3").status_code == 404
     assert c.get(f"/api/v1/passages/{pid.passage_id}/image?frame=9").status_code == 422

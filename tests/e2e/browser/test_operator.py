@@ -59,19 +59,23 @@ def test_operator_live_feed_review_and_charts(page: Page, site: Site) -> None:
     page.goto("/dashboard/review")
     item = page.locator(f"[data-review-id='{pid}']")
     item.wait_for()
-    assert item.locator("img.frame").count() == 1
+    assert item.locator("img.thumb").count() >= 1  # thumbnails, not full frames
     shot(page, "04-review-queue")
     item.locator("input[name=plate]").fill("30E-246.80")
     item.locator("form[action$='/correct'] button").click()
     page.wait_for_load_state()
-    item = page.locator(f"[data-review-id='{pid}']")
+    item = page.locator(f"[data-review-id='{pid}']")  # the item's own page, its new state
     assert "30E-246.80" in item.locator("[data-testid=plate]").inner_text()
     assert "50.000 ₫" in item.inner_text()
+    assert item.locator("input[name=amount_vnd]").input_value() == "50000"  # suggested fare
     item.locator("form[action$='/charge'] button").click()
     page.wait_for_load_state()
+    assert "đã xử lý" in page.locator("[data-testid=review-status]").inner_text()
+    page.locator("[data-testid=review-invoice]").wait_for()
+    shot(page, "05-review-charged")
+    page.goto("/dashboard/review")
     page.locator(f"[data-resolved-id='{pid}']").wait_for()
     assert page.locator(f"[data-review-id='{pid}']").count() == 0
-    shot(page, "05-review-charged")
 
     # A second charge of the same passage (a double submit) is refused; the money moved once.
     again = page.request.post(f"/api/v1/review/{pid}/charge")

@@ -99,3 +99,30 @@ async def test_frames_go_in_one_read_that_may_stop_once_conclusive() -> None:
     c = Consumer(MqttConfig(), settle=lambda p: None, read_plate=every, progressive_reading=False)  # type: ignore[arg-type,return-value]
     await c._read(event(frames=frames))
     assert every.calls == [(frames, None)] and every.enough is None
+
+
+@dataclass(frozen=True)
+class BoxedRead:
+    text: str | None
+    confidence: float
+    auto_ok: bool
+    bbox: tuple[int, int, int, int] | None
+    bbox_frame: int
+
+
+async def test_the_readers_box_comes_with_the_read_of_frames_not_of_the_cameras_crop() -> None:
+    """Where the plate was found (frame, box) goes beside the frames for the review page's zoom;
+    a read of the camera's own crop has no box in the frames."""
+    from gateway.metrics import Metrics
+    from gateway.plate_reading import PlateReading
+
+    found = BoxedRead("30A-123.45", 0.99, True, (600, 500, 160, 40), 1)
+    frames = FakeReader({None: found})
+    outcome = await PlateReading(frames, Metrics()).read_outcome(event(frames=[JPEG, JPEG]))
+    assert outcome.as_tuple() == ("30A-123.45", 0.99, False)
+    assert outcome.box == (1, 600, 500, 160, 40)
+    crop = FakeReader({"frame": BoxedRead("30A-123.45", 0.99, True, (0, 0, 120, 30), 0)})
+    outcome = await PlateReading(crop, Metrics()).read_outcome(event(plate_crop=CROP))
+    assert outcome.box is None
+    nothing = FakeReader({None: BoxedRead(None, 0.0, False, None, -1)})
+    assert (await PlateReading(nothing, Metrics()).read_outcome(event())).box is None

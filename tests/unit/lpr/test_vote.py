@@ -96,3 +96,13 @@ def test_calibration_fit_learns_that_a_higher_posterior_is_safer() -> None:
     ok = rng.uniform(0, 1, 400) < post
     weights, _bias = calibration.fit([(p, 0.0) for p in post], list(ok))
     assert weights[0] > 0
+
+
+def test_the_answers_box_names_the_frame_it_is_in() -> None:
+    """The box of the best agreeing read, and which frame that was (the review page cuts the
+    zoomed plate from it); a dissenting frame is never the one named."""
+    r = reader([("30A12845", 0.99), ("30A12345", 0.7), ("30A12345", 0.95)]).read([FRAME] * 3)
+    assert r.text == "30A-123.45" and r.bbox == (0, 0, 300, 60)
+    assert r.bbox_frame == 2
+    progressive = reader([("30A12345", 0.99)]).read([FRAME] * 3, enough=0.5)
+    assert progressive.bbox_frame == 0

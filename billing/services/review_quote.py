@@ -53,41 +53,36 @@ def quote(uow: UnitOfWork, passage_id: int) -> FareQuote | None:
 
 
 def _quote(uow: UnitOfWork, passage_id: int) -> FareQuote | None:
+    passage = uow.session.scalar(select(orm.Passage).where(orm.Passage.id == passage_id))
+    if passage is None or passage.direction != "exit":
+        return None
+    session = _stay_of(uow, passage)
+    if session is None:  # a held flat-fare exit: the fare the gate showed
+        has_fare = passage.session_id is None and bool(passage.fare_vnd)
+        return FareQuote(passage.id, passage.fare_vnd or 0, "gate", None, "") if has_fare else None
+    if session.status == "closed" and session.fare_vnd is not None:
+        version = session.tariff_version or ""
+        return FareQuote(passage.id, session.fare_vnd, "session", session.id, version)
+    return _price_held(uow, passage, session)
+
+
+def _price_held(
+    uow: UnitOfWork, passage: orm.Passage, session: orm.ParkingSession
+) -> FareQuote | None:
+    """A car held at this barrier: its open stay priced up to the passage's time."""
+    lot = lot_info(uow, passage.lot_id)
+    if lot is None:
+        return None
     try:
-        passage = uow.session.scalar(select(orm.Passage).where(orm.Passage.id == passage_id))
-        if passage is None or passage.direction != "exit":
-            return None
-        session = _stay_of(uow, passage)
-        if session is None:
-            if passage.session_id is None and passage.fare_vnd:
-                return FareQuote(passage.id, passage.fare_vnd, "gate", None, "")
-            return None
-        if session.status == "closed" and session.fare_vnd is not None:
-            return FareQuote(
-                passage.id,
-                session.fare_vnd,
-                "session",
-                session.id,
-                session.tariff_version or "",
-            )
-        lot = lot_info(uow, passage.lot_id)
-        if lot is None:
-            return None
-        cls = session.vehicle_class or DEFAULT_CLASS
         fare = price_session(
             uow,
             lot,
             session,
-            cls,
+            session.vehicle_class or DEFAULT_CLASS,
             passage.captured_at,
             passage.vehicle_id or session.vehicle_id,
         )
-        return FareQuote(
-            passage.id,
-            fare.amount_vnd,
-            "tariff",
-            session.id,
-            f"{fare.tariff_id}@{fare.tariff_version}",
-        )
     except DomainError:
         return None  # no tariff in force, an unknown class: the operator types the amount
+    version = f"{fare.tariff_id}@{fare.tariff_version}"
+    return FareQuote(passage.id, fare.amount_vnd, "tariff", session.id, version)

@@ -228,6 +228,22 @@ class Passage(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
+class LotListEntry(Base):
+    """A plate on one of a lot's lists (blacklist, whitelist, VIP: billing.domain.lists); a
+    plate is on at most one list per lot."""
+
+    __tablename__ = "billing_lot_lists"
+    __table_args__ = (UniqueConstraint("lot_id", "plate_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lot_id: Mapped[str] = mapped_column(ForeignKey("billing_lots.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    plate_text: Mapped[str] = mapped_column(String(20))
+    plate_key: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
 class ReviewAction(Base):
     """Audit trail of the review queue: who did what to which passage, and when."""
 

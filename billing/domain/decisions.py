@@ -23,6 +23,7 @@ class Reason(StrEnum):
     EXIT_WITHOUT_ENTRY = "exit_without_entry"
     LOW_BALANCE = "low_balance"
     ACCOUNT_SUSPENDED = "account_suspended"
+    LISTED_PLATE = "listed_plate"  # on the lot's blacklist: kept closed (billing.domain.lists)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ DISPLAY = {
     Reason.EXIT_WITHOUT_ENTRY: "{plate}: không tìm thấy lượt vào",
     Reason.LOW_BALANCE: "Số dư {balance} không đủ cho phí {fare} - vui lòng nạp tiền",
     Reason.ACCOUNT_SUSPENDED: "Tài khoản của {plate} đang bị khoá",
+    Reason.LISTED_PLATE: "{plate}: vui lòng chờ nhân viên",
 }
 
 

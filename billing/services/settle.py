@@ -27,7 +27,7 @@ from billing.domain.ledger import IdempotencyConflict
 from billing.domain.model import Direction, DomainError
 from billing.domain.plates import canonical_plate, plate_key
 from billing.domain.policy import Outcome, plate_readable
-from billing.services import statements
+from billing.services import lot_lists, statements
 from billing.services.fares import price_session
 from billing.services.lots import lot_info
 from billing.services.rows import OpenSession
@@ -199,6 +199,9 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
     if vehicle is not None:
         ctx.account_status, ctx.account_balance = vehicle.status, vehicle.balance_vnd
         passage.vehicle_id, passage.account_id = vehicle.id, vehicle.account_id
+    listed = lot_lists.at_gate(ctx)  # blacklist, whitelist, VIP: billing.domain.lists
+    if listed is not None:
+        return listed
     if p.direction == Direction.ENTRY.value:
         return _entry(ctx, vehicle)
     return settle_exit(ctx, vehicle, locked)

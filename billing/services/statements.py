@@ -245,7 +245,7 @@ def q_hold_session() -> Update:
 
 
 # Exits kept closed that wait for the car's own retry or for an operator (see policy.Outcome).
-HELD_REASONS = ("low_balance", "account_suspended")
+HELD_REASONS = ("low_balance", "account_suspended", "listed_plate")
 
 
 @functools.cache

@@ -88,6 +88,19 @@ def remove_entry(uow: UnitOfWork, entry_id: int) -> ListEntry:
     return entry
 
 
+def entries(uow: UnitOfWork, lot_id: str | None = None, kind: str | None = None) -> list[ListEntry]:
+    """The plates on the lists, by lot, list and plate (one lot, one list, or all)."""
+    stmt = select(orm.LotListEntry).order_by(
+        orm.LotListEntry.lot_id, orm.LotListEntry.kind, orm.LotListEntry.plate_key
+    )
+    if lot_id:
+        stmt = stmt.where(orm.LotListEntry.lot_id == lot_id)
+    if kind:
+        stmt = stmt.where(orm.LotListEntry.kind == list_kind(kind).value)
+    with uow:
+        return [_entry(row) for row in uow.session.scalars(stmt)]
+
+
 def listed(ctx: Ctx) -> ListKind | None:
     """The list this passage's plate is on at its lot, if any."""
     if ctx.passage.plate_key is None:

@@ -18,7 +18,7 @@ from datetime import date
 from billing.adapters import orm as b
 from billing.adapters.uow import UnitOfWork
 from billing.domain.model import AutoTopUp, DomainError
-from billing.services import accounts, review
+from billing.services import accounts, lot_lists, review
 from billing.services import review_quote as review_quote_service
 from billing.services.reconcile import InvoiceLookup, Reconciliation, reconcile
 from billing.services.reconcile_money import PaymentRecords
@@ -136,3 +136,16 @@ def reconciliation(
 def review_quotes(uow: UnitOfWork, passage_ids: list[int]) -> dict[int, FareQuote]:
     """The fare the review page suggests for each passage that has one (read-only)."""
     return review_quote_service.quotes(uow, passage_ids)
+
+
+def add_list_entry(
+    uow: UnitOfWork, lot_id: str, plate: str, kind: str, actor: str, note: str = ""
+) -> lot_lists.ListEntry:
+    """Put a plate on a lot's blacklist, whitelist or VIP list (billing.domain.lists)."""
+    with _rules():
+        return lot_lists.add_entry(uow, lot_id, plate, kind, actor, note)
+
+
+def remove_list_entry(uow: UnitOfWork, entry_id: int) -> lot_lists.ListEntry:
+    with _rules():
+        return lot_lists.remove_entry(uow, entry_id)

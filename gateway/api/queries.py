@@ -164,6 +164,27 @@ def exit_event_ids(session: Session, passage_ids: Sequence[int | None]) -> dict[
     return {int(pid): str(event_id) for pid, event_id in session.execute(stmt)}
 
 
+def list_entries(
+    session: Session, lot_ids: Sequence[str], kind: str | None = None, plate: str | None = None
+) -> list[b.LotListEntry]:
+    """Plates on the lots' lists (blacklist, whitelist, VIP), by lot, list and plate."""
+    stmt = (
+        select(b.LotListEntry)
+        .where(b.LotListEntry.lot_id.in_(lot_ids))
+        .order_by(b.LotListEntry.lot_id, b.LotListEntry.kind, b.LotListEntry.plate_key)
+    )
+    if kind:
+        stmt = stmt.where(b.LotListEntry.kind == kind)
+    key = plate_search_key(plate)
+    if key:
+        stmt = stmt.where(b.LotListEntry.plate_key.contains(key, autoescape=True))
+    return list(session.scalars(stmt).all())
+
+
+def list_entry(session: Session, entry_id: int) -> b.LotListEntry | None:
+    return session.get(b.LotListEntry, entry_id)
+
+
 def review_actions(session: Session, passage_id: int) -> list[b.ReviewAction]:
     stmt = (
         select(b.ReviewAction)

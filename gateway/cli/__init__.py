@@ -63,6 +63,10 @@ class ParkingGroup(LazyGroup):
             "gateway.cli.billing_ops:review",
             "The review queue: passages the machine could not settle, and what to do with them.",
         ),
+        "lists": _db(
+            "gateway.cli.lists:app",
+            "Plate lists of each lot: blacklist (kept closed), whitelist (free), VIP (never held).",
+        ),
         "edge": Lazy(
             "edge.cli:app",
             "edge",

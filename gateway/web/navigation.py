@@ -52,6 +52,7 @@ OPERATOR: tuple[NavItem, ...] = (
     NavItem("review", "/dashboard/review", "review_queue"),
     NavItem("invoices", "/dashboard/invoices", "invoices"),
     NavItem("tariffs", "/dashboard/tariffs", "tariffs"),
+    NavItem("lists", "/dashboard/lists", "lot_lists"),
 )
 
 ADMIN: tuple[NavItem, ...] = (

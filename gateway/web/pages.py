@@ -5,10 +5,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.web import admin, admin_money, driver, driver_history, lookup, operator, signup
+from gateway.web import (
+    admin,
+    admin_money,
+    driver,
+    driver_history,
+    lists,
+    lookup,
+    operator,
+    signup,
+)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(operator.router)
+router.include_router(lists.router)
 router.include_router(driver.router)
 router.include_router(driver_history.router)
 router.include_router(signup.router)

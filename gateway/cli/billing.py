@@ -19,8 +19,9 @@ from billing import services
 from billing.adapters.uow import UnitOfWork
 from billing.domain.decisions import vnd
 from billing.domain.model import AutoTopUp, DomainError, Owner, OwnerKind
-from billing.domain.tariffs import local_zone, price_stay
+from billing.domain.tariffs import price_stay
 from billing.domain.vat import rate_on
+from billing.domain.vn import LOCAL_TZ
 from billing.services.reads import LOCAL
 from gateway.cli.common import database_uow
 from gateway.cli.listing import Col, JsonFlag, emit
@@ -318,7 +319,7 @@ def tariff_quote(
     minutes: int = typer.Option(60, help="Length of the stay."),
 ) -> None:
     """Price a stay and explain it block by block."""
-    tz = local_zone("Asia/Ho_Chi_Minh")
+    tz = LOCAL_TZ
     start = datetime.fromisoformat(entry) if entry else datetime.now(tz)
     if start.tzinfo is None:
         start = start.replace(tzinfo=tz)

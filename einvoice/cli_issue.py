@@ -317,7 +317,7 @@ def month(
                 r.seller_tax_code,
                 str(r.invoice_id or r.error or ""),
                 str(r.passages),
-                f"{r.total_vnd:,}",
+                group_digits(r.total_vnd),
             )
         Console(width=80).print(table)
         typer.echo(f"issued {sum(r.outcome == 'issued' for r in results)} monthly invoices")

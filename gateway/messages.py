@@ -173,6 +173,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Đang chờ {provider} xác nhận thanh toán…",
         "Waiting for {provider} to confirm the payment…",
     ),
+    "topup_failed": (
+        "{provider} báo thanh toán không thành công hoặc đã bị hủy. Tài khoản không bị trừ tiền.",
+        "{provider} reports the payment failed or was cancelled. Nothing was taken.",
+    ),
     "topup_credited": ("Đã cộng {amount} vào tài khoản.", "{amount} credited to your account."),
     "topup_expired": (
         "Yêu cầu nạp tiền đã hết hạn. Nếu bạn đã thanh toán, tiền sẽ được cộng khi cổng thanh "

@@ -146,6 +146,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "topup_requests": ("Yêu cầu nạp tiền", "Top-up requests"),
     "reference": ("Mã giao dịch", "Reference"),
     "credited": ("đã cộng tiền", "credited"),
+    "payment_failed": ("không thành công", "failed"),
+    "retry_topup": ("Nạp lại", "Try again"),
     "expired": ("hết hạn", "expired"),
     "back_to_account": ("Về tài khoản", "Back to my account"),
     "none": ("Không có dữ liệu", "No data"),

@@ -171,7 +171,13 @@ def create_provider_app(
 
     @app.post("/checkout/{provider}/cancel")
     def cancel(form: CheckoutForm) -> RedirectResponse:
-        return RedirectResponse(form[1]["return_url"], status_code=303)
+        """The payer gave up: the merchant hears it from a signed ``payment.failed``."""
+        known, fields = form
+        failed, new = book.decline(known.name, fields["reference"], int(fields["amount_vnd"]))
+        if failed is not None and new:
+            log.info("%s: payment for %s cancelled", known.name, failed.reference)
+            sender.report(failed)
+        return RedirectResponse(fields["return_url"], status_code=303)
 
     @app.post("/api/{provider}/charges")
     async def charge(provider: str, request: Request) -> JSONResponse:

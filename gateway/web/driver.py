@@ -63,6 +63,7 @@ def _home(
     providers: ProvidersDep,
     errors: FormErrors | None = None,
     status_code: int = 200,
+    values: dict[str, str] | None = None,
 ) -> HTMLResponse:
     from gateway.web.driver_history import trip_cards
 
@@ -90,6 +91,7 @@ def _home(
         provider_labels={p.name: p.label for p in providers.values()},
         intents=intents,
         errors=errors or FormErrors(),
+        values=values or {},
     )
 
 
@@ -114,8 +116,9 @@ def top_up(
         errors.add(field, "amount_range", min=vnd(MIN_TOP_UP_VND), max=vnd(MAX_TOP_UP_VND))
     if provider not in providers:
         errors.add("provider", "provider_unknown")
+    typed = {"amount_vnd": amount_vnd, "other_amount": other_amount, "provider": provider}
     if errors:
-        return _home(request, session, user, providers, errors, 422)
+        return _home(request, session, user, providers, errors, 422, typed)
     assert amount is not None
     release(session)
     try:
@@ -124,7 +127,7 @@ def top_up(
         )
     except (UnknownProvider, DomainError) as exc:
         errors.add("amount_vnd", getattr(exc, "code", "try_again"))
-        return _home(request, session, user, providers, errors, 422)
+        return _home(request, session, user, providers, errors, 422, typed)
     audit_checkout(session, user, checkout)
     return RedirectResponse(checkout.url, status_code=303)
 

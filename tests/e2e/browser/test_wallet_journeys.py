@@ -125,6 +125,7 @@ def _decode_qr(page: Page, selector: str, out: Path) -> str:
 
     page.locator(selector).screenshot(path=str(out))
     image = cv2.imread(str(out))
+    assert image is not None, out
     big = cv2.resize(image, None, fx=3, fy=3, interpolation=cv2.INTER_NEAREST)
     text, _, _ = cv2.QRCodeDetector().detectAndDecode(big)
     assert text, "the QR code does not decode"

@@ -5,6 +5,7 @@ carry the company and its tax code, and the monthly option keeps its trips for o
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from lxml import etree
 from sqlalchemy import select
@@ -119,6 +120,22 @@ def test_the_monthly_option_keeps_trips_for_the_months_invoice(
         assert s.execute(select(invoices.c.id)).all() == []
         [item] = s.execute(select(monthly_items)).all()
     assert item.invoice_id is None and item.total_vnd == 50_000
+    page = world.client.get("/portal/invoices").text
+    assert "1 lượt gửi xe (50.000 ₫) sẽ được gộp vào hóa đơn tháng" in page
+    # After the month: one invoice, and the trip links to it.
+    from einvoice.monthly import issue_month
+
+    month_end = datetime.now(UTC) + timedelta(days=32)
+    [result] = issue_month(
+        world.session_factory,
+        invoice_maker,  # type: ignore[arg-type]
+        item.period,
+        clock=lambda: month_end,
+    )
+    assert result.outcome == "issued" and result.invoice_id is not None
+    assert 'data-testid="monthly-waiting"' not in world.client.get("/portal/invoices").text
+    trips = world.client.get("/portal/trips").text
+    assert f'href="/portal/invoices/{result.invoice_id}"' in trips
     # Back to a person: later trips are invoiced one by one again, to the driver's name.
     r = world.client.post(
         "/portal/invoicing", data={"buyer_kind": "person"}, follow_redirects=False

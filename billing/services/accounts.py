@@ -18,6 +18,7 @@ from billing.domain.model import (
     DomainError,
     GateStatus,
     Owner,
+    OwnerKind,
     Seller,
     Vehicle,
     check_plate_free,

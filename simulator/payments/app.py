@@ -179,6 +179,15 @@ def create_provider_app(
             sender.report(failed)
         return RedirectResponse(fields["return_url"], status_code=303)
 
+    _api_routes(app, config, book, sender)
+    return app
+
+
+def _api_routes(
+    app: FastAPI, config: ServiceConfig, book: PaymentBook, sender: WebhookSender
+) -> None:
+    """The merchant's API: pulls from a linked account, and the provider's statement."""
+
     @app.post("/api/{provider}/charges")
     async def charge(provider: str, request: Request) -> JSONResponse:
         """Pull from the linked account (auto top-up): accepted now, reported by webhook."""
@@ -221,5 +230,3 @@ def create_provider_app(
             }
             for p in book.payments(provider)
         ]
-
-    return app

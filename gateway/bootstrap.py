@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -31,6 +32,7 @@ from gateway.settings import Settings
 if TYPE_CHECKING:
     from billing.services import AutoTopUpWorker
     from einvoice.service import InvoicingService
+    from gateway.alerts.monitor import AlertMonitor
     from gateway.notices.worker import NoticeWorker
 
 log = logging.getLogger(__name__)
@@ -182,7 +184,10 @@ class InvoiceLoop:
     invoicing: InvoicingService
     auto_topups: AutoTopUpWorker | None = None
     notices: NoticeWorker | None = None
+    alerts: AlertMonitor | None = None  # operators' alerts (gateway.alerts), every few seconds
+    alert_every_s: float = 10.0
     interval_s: float = 0.5
+    _alerted_at: float = -1e9
     issued: int = 0
     failures: int = 0
 
@@ -197,6 +202,13 @@ class InvoiceLoop:
             except Exception:
                 self.failures += 1
                 log.exception("%s worker failed; retrying", name)
+        if self.alerts is not None and time.monotonic() - self._alerted_at >= self.alert_every_s:
+            self._alerted_at = time.monotonic()
+            try:
+                self.alerts.run_once()
+            except Exception:
+                self.failures += 1
+                log.exception("alert monitor failed; retrying")
         report = self.invoicing.run_once()
         self.issued += sum(r.outcome == "issued" for r in (*report.issued, *report.corrections))
 
@@ -219,9 +231,18 @@ def build_invoice_services(container: Container) -> InvoiceLoop:
         build_invoicing(container.settings, container.session_factory),
         auto_topups=build_auto_topups(container),
         notices=build_notice_worker(container),
+        alerts=build_alert_monitor(container),
     )
     container._closers.append(loop.close)
     return loop
+
+
+def build_alert_monitor(container: Container) -> AlertMonitor:
+    """Operators' alerts (gate offline, review backlog, blacklisted plate, tax rejections),
+    emailed and sent to the webhook the settings name (``PARKING_ALERT_*``)."""
+    from gateway.alerts.monitor import from_settings
+
+    return from_settings(container.settings, container.session_factory)
 
 
 def build_notice_worker(container: Container) -> NoticeWorker:

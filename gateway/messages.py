@@ -310,9 +310,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The review queue of lot {lot} holds {count} passages (limit {limit}).",
     ),
     "alert_listed_plate": (
-        "Xe {plate} thuộc {list} vừa qua cổng {gate} của bãi {lot} lúc {since}.",
-        "Vehicle {plate} on the {list} passed gate {gate} at lot {lot} at {since}.",
+        "Xe {plate} trong danh sách đen đến cổng {gate} của bãi {lot} lúc {since}.",
+        "Blacklisted vehicle {plate} came to gate {gate} at lot {lot} at {since}.",
     ),
+    "alert_title": ("Cảnh báo bãi đỗ xe", "Car park alert"),
+    "alert_cleared_title": ("Cảnh báo đã hết", "Alert cleared"),
     "alert_tax_rejected": (
         "Cơ quan thuế từ chối hóa đơn {invoice} ({since}).",
         "The tax authority rejected invoice {invoice} ({since}).",

@@ -184,3 +184,44 @@ class Verification(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_now)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class Alert(Base):
+    """One operator alert (gateway.alerts): opened when its condition appears, kept open (one
+    per ``key``) while it lasts, cleared when it is gone; a new occurrence is a new row."""
+
+    __tablename__ = "gw_alerts"
+    __table_args__ = (Index("ix_gw_alerts_key_open", "key", "cleared_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    lot_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    code: Mapped[str] = mapped_column(String(64), nullable=False)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class AlertDelivery(Base):
+    """An alert's opening or clearing sent on one channel (email, webhook) to one address;
+    retried with backoff until it goes or ``status`` is ``failed``."""
+
+    __tablename__ = "gw_alert_deliveries"
+    __table_args__ = (
+        UniqueConstraint(
+            "alert_id", "event", "channel", "recipient", name="uq_gw_alert_deliveries_to"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("gw_alerts.id"), nullable=False, index=True)
+    event: Mapped[str] = mapped_column(String(10), nullable=False)  # opened | cleared
+    channel: Mapped[str] = mapped_column(String(10), nullable=False)  # email | webhook
+    recipient: Mapped[str] = mapped_column(String(300), nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)

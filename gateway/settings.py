@@ -104,6 +104,16 @@ class Settings(BaseSettings):
     # Receipts are written for trips and top-ups this recent (a worker down for longer skips
     # the older ones rather than flooding drivers with stale receipts).
     notice_receipt_window_h: int = Field(default=24, ge=1)
+    # Operator alerts (gateway/alerts): a gate offline, a review backlog, a blacklisted plate
+    # seen, the tax authority rejecting. Emailed (through the SMTP server above) to these
+    # addresses (comma-separated) and POSTed, signed with HMAC-SHA256, to the webhook.
+    alert_emails: str = ""
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: str | None = None
+    alert_review_backlog: int = Field(default=20, ge=1)  # pending passages of one lot
+    alert_gate_offline_s: int = Field(default=120, ge=0)  # offline this long before an alert
+    alert_listed_window_min: int = Field(default=30, ge=1)  # a listed plate's alert lasts this
+    alert_rejected_window_h: int = Field(default=72, ge=1)  # rejections this recent are alerted
 
     @property
     def effective_database_url(self) -> str:

@@ -315,3 +315,40 @@ def occupancy_over_day(
             )
             out[lot_id].append((t, n))
     return out
+
+
+# ------------------------------------------------------------------ alerts
+
+
+def alerts(
+    session: Session, lot_ids: Sequence[str], *, open_only: bool = True, limit: int = 100
+) -> list[Any]:
+    """Operator alerts (gateway.alerts) of these lots, newest first; open ones only, or the
+    recent ones of any state."""
+    from gateway.orm import Alert
+
+    stmt = (
+        select(Alert)
+        .where(Alert.lot_id.in_(lot_ids))
+        .order_by(Alert.opened_at.desc(), Alert.id.desc())
+        .limit(limit)
+    )
+    if open_only:
+        stmt = stmt.where(Alert.cleared_at.is_(None))
+    return list(session.scalars(stmt).all())
+
+
+def alert_deliveries(session: Session, alert_ids: Sequence[int]) -> dict[int, list[Any]]:
+    from gateway.orm import AlertDelivery
+
+    out: dict[int, list[Any]] = {}
+    if not alert_ids:
+        return out
+    stmt = (
+        select(AlertDelivery)
+        .where(AlertDelivery.alert_id.in_(alert_ids))
+        .order_by(AlertDelivery.id)
+    )
+    for d in session.scalars(stmt):
+        out.setdefault(d.alert_id, []).append(d)
+    return out

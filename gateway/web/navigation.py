@@ -53,6 +53,7 @@ OPERATOR: tuple[NavItem, ...] = (
     NavItem("invoices", "/dashboard/invoices", "invoices"),
     NavItem("tariffs", "/dashboard/tariffs", "tariffs"),
     NavItem("lists", "/dashboard/lists", "lot_lists"),
+    NavItem("alerts", "/dashboard/alerts", "alerts"),
 )
 
 ADMIN: tuple[NavItem, ...] = (

@@ -123,6 +123,23 @@ def dashboard(
         today=today,
         recent=recent,
         last_id=max((p.id for p in recent), default=0),
+        alerts=queries.alerts(session, lot_ids),
+    )
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request, session: SessionDep, user: OperatorPage) -> HTMLResponse:
+    """Open alerts, and the recent ones with how each was delivered (email, webhook)."""
+    lot_ids = queries.visible_lot_ids(session, user)
+    recent = queries.alerts(session, lot_ids, open_only=False)
+    return render(
+        request,
+        "operator/alerts.html",
+        user,
+        nav="alerts",
+        alerts=[a for a in recent if a.cleared_at is None],
+        recent=recent,
+        deliveries=queries.alert_deliveries(session, [a.id for a in recent]),
     )
 
 

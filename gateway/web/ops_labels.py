@@ -53,4 +53,9 @@ OPS_LABELS: dict[str, tuple[str, str]] = {
     "alert_open": ("đang diễn ra", "active"),
     "alert_since": ("Từ", "Since"),
     "no_alerts": ("Không có cảnh báo", "No alerts"),
+    "alert_history": ("Cảnh báo gần đây", "Recent alerts"),
+    "alert_cleared_at": ("đã hết", "cleared"),
+    "delivery_pending": ("đang gửi", "sending"),
+    "delivery_sent": ("đã gửi", "sent"),
+    "delivery_failed": ("gửi lỗi", "failed"),
 }

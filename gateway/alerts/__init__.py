@@ -1,0 +1,1 @@
+"""Operator alerts: conditions worth a person's attention, opened once, delivered, cleared."""

@@ -6,6 +6,8 @@ answers and the database, in one place for the fault tests and ``bench/faults.py
 - one debit per paid exit (none twice, none missing), the trial balance zero;
 - one original invoice per debit, each accepted by the tax authority, for the debit's amount;
 - invoice numbers gapless per (template, series, year), and the counter not ahead of them;
+- no ghost session: none open for a car that has left since it began (an entry that arrived
+  after its car's exit must not open one);
 - ``parking reconcile`` clean for every local day the events touched.
 """
 
@@ -54,6 +56,7 @@ class FaultReport:
     invoices_not_accepted: int
     invoice_amount_wrong: int
     number_gaps: int  # numbers missing, repeated, or burned by the counter
+    ghost_sessions: int  # open sessions of cars that passed an exit of the lot after entering
     reconcile: tuple[str, ...] = field(default=())  # what `parking reconcile` said was wrong
 
     @property
@@ -73,6 +76,7 @@ class FaultReport:
                 ("invoices_not_accepted", self.invoices_not_accepted),
                 ("invoice_amount_wrong", self.invoice_amount_wrong),
                 ("number_gaps", self.number_gaps),
+                ("ghost_sessions", self.ghost_sessions),
             )
             if value
         ]
@@ -147,6 +151,7 @@ def check_run(
                     invoices.c.mccqt,
                 )
             ).all()
+            ghosts = _ghost_sessions(s)
             counted = {
                 (r.template, r.series, r.year): int(r.last_number)
                 for r in s.execute(select(counters)).all()
@@ -197,12 +202,34 @@ def check_run(
             if r.event_id in fare_amounts and r.total_vnd != fare_amounts[r.event_id]
         ),
         number_gaps=gaps,
+        ghost_sessions=ghosts,
         reconcile=problems,
     )
 
 
 def _chunks(ids: list[str], size: int = 500) -> list[list[str]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)] or [[]]
+
+
+def _ghost_sessions(s: object) -> int:
+    """Open sessions whose car passed an exit of the same lot after the session began."""
+    from sqlalchemy import and_, exists
+    from sqlalchemy.orm import Session
+
+    from billing.adapters import orm
+
+    assert isinstance(s, Session)
+    sess, p = orm.ParkingSession, orm.Passage
+    later_exit = exists().where(
+        and_(
+            p.lot_id == sess.lot_id,
+            p.plate_key == sess.plate_key,
+            p.direction == "exit",
+            p.captured_at > sess.entry_at,
+        )
+    )
+    stmt = select(func.count()).select_from(sess).where(sess.status == "open", later_exit)
+    return int(s.scalar(stmt) or 0)
 
 
 def _fare_amounts(s: object) -> dict[str, int]:

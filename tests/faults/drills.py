@@ -157,6 +157,32 @@ def worker_killed(
     )
 
 
+def entry_gate_offline(rig: FaultRig, traffic: Traffic, *, cars: int = 3) -> Drill:
+    """An entry lane loses its link while cars come in (its barrier raised by hand); they leave
+    through an exit lane before the link is back. Billing hears of their exits first (exits
+    without an entry), then of their entries when the lane resends them: those must not open
+    sessions for cars that have gone."""
+    lane = next(
+        ln
+        for (lot, _g), ln in rig.lanes.items()
+        if lot == rig.lots[0] and ln.cfg.direction == "entry"
+    )
+    traffic.stock(cars)
+    before = len(traffic.sent)
+    failed = time.monotonic()
+    lane.go_offline()
+    try:
+        entries = [traffic.enter(traffic.next_car(), lane) for _ in range(cars)]
+        exits = [traffic.leave(e) for e in entries]
+        wait_until(lambda: all(x.lane.decision(x.event_id) for x in exits), 60, "the exits decided")
+    finally:
+        lane.go_online()
+    healed = time.monotonic()
+    return Drill(
+        "entry_gate_offline", len(traffic.sent) - before, cars, round(healed - failed, 2), healed
+    )
+
+
 def storm(rig: FaultRig, traffic: Traffic, *, copies: int = 50) -> Drill:
     """One paid exit, and ``copies`` - 1 more copies of its event at once (a gate resending
     like mad): one passage, one debit, one invoice, and every copy answered."""

@@ -366,7 +366,7 @@ class Traffic:
         while len(self._waiting) < cars:
             self._waiting.append(self.rig.new_plate())
 
-    def _next_car(self) -> str:
+    def next_car(self) -> str:
         with self._lock:
             if self._waiting:
                 return self._waiting.pop(0)
@@ -381,9 +381,10 @@ class Traffic:
         self._turn += 1
         return lanes[self._turn % len(lanes)]
 
-    def enter(self, plate: str, lot: str | None = None) -> Sent:
-        lot = lot or self.rig.lots[self._turn % len(self.rig.lots)]
-        lane = self._lane(lot, "entry")
+    def enter(self, plate: str, lane: Lane | None = None) -> Sent:
+        """The car enters through ``lane`` (default: the next entry lane, lots in turn)."""
+        if lane is None:
+            lane = self._lane(self.rig.lots[self._turn % len(self.rig.lots)], "entry")
         at = datetime.now(UTC) - timedelta(minutes=FARE_MINUTES)
         event = lane.capture(plate, camera_text=True, plate_confidence=0.98, captured_at=at)
         sent = Sent(lane, event, plate)
@@ -410,7 +411,7 @@ class Traffic:
     def fill(self, cars: int, timeout: float = 60.0) -> None:
         """``cars`` new cars enter, and their entries are decided, before a fault."""
         self.stock(cars)
-        entries = [self.enter(self._next_car()) for _ in range(cars)]
+        entries = [self.enter(self.next_car()) for _ in range(cars)]
         wait_until(
             lambda: all(e.lane.decision(e.event_id) for e in entries), timeout, "entries decided"
         )
@@ -424,7 +425,7 @@ class Traffic:
             parked = self.parked()
             if parked:
                 self.leave(parked[0])
-            self.enter(self._next_car())
+            self.enter(self.next_car())
             done += 1
             time.sleep(pace_s)
         return done

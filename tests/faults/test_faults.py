@@ -78,6 +78,27 @@ def test_invoice_worker_killed_mid_issuing(rig: FaultRig, traffic: Traffic) -> N
     kept_every_promise(rig, traffic, drill)
 
 
+def test_entry_gate_offline_its_late_entries_open_no_ghost_session(
+    rig: FaultRig, traffic: Traffic
+) -> None:
+    from billing.adapters import orm
+    from gateway.db import make_engine
+
+    drill = drills.entry_gate_offline(rig, traffic, cars=3)
+    kept_every_promise(rig, traffic, drill)  # ghost_sessions == 0 among the promises
+    entries = [s for s in traffic.sent[-6:] if s.direction == "entry"]
+    engine = make_engine(rig.database_url)
+    try:
+        with engine.connect() as conn:
+            reasons = [
+                conn.scalar(select(orm.Passage.reason).where(orm.Passage.event_id == e.event_id))
+                for e in entries
+            ]
+    finally:
+        engine.dispose()
+    assert reasons == ["late_entry"] * 3
+
+
 def test_storm_of_50_copies_of_one_event(rig: FaultRig, traffic: Traffic) -> None:
     from billing.adapters import orm
     from gateway.db import make_engine

@@ -96,7 +96,7 @@ def run(cars: int, pace_s: float, drain_s: float, echo: Callable[[str], None]) -
         deadline = time.monotonic() + drain_s
         while traffic.unanswered() and time.monotonic() < deadline:
             time.sleep(0.2)
-        final = check_run(rig.database_url, traffic.answers(), env=rig.env)
+        final = check_run(rig.database_url, traffic.answers(), env=rig.env, cli=True)
     return {
         "bench": "faults",
         "at": datetime.now(UTC).isoformat(timespec="seconds"),

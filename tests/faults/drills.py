@@ -73,7 +73,7 @@ def _during_outage(
 
 
 def gateway_killed(
-    rig: FaultRig, traffic: Traffic, *, cars: int = 12, pace_s: float = 0.3
+    rig: FaultRig, traffic: Traffic, *, cars: int = 8, pace_s: float = 0.25
 ) -> Drill:
     """``kill -9`` of ``parking serve`` mid-stream; a new one started (its start is the outage)."""
     return _during_outage(
@@ -83,7 +83,7 @@ def gateway_killed(
 
 
 def database_restarted(
-    rig: FaultRig, traffic: Traffic, *, cars: int = 12, pace_s: float = 0.3, down_s: float = 3.0
+    rig: FaultRig, traffic: Traffic, *, cars: int = 8, pace_s: float = 0.25, down_s: float = 2.0
 ) -> Drill:
     """PostgreSQL stopped (``immediate``: a crash, recovery at start) and started again."""
     return _during_outage(
@@ -93,7 +93,7 @@ def database_restarted(
 
 
 def broker_restarted(
-    rig: FaultRig, traffic: Traffic, *, cars: int = 12, pace_s: float = 0.3, down_s: float = 2.0
+    rig: FaultRig, traffic: Traffic, *, cars: int = 8, pace_s: float = 0.25, down_s: float = 1.5
 ) -> Drill:
     """Mosquitto stopped cleanly (it saves its store) and started again while gates publish."""
     return _during_outage(
@@ -103,7 +103,7 @@ def broker_restarted(
 
 
 def broker_killed(
-    rig: FaultRig, traffic: Traffic, *, cars: int = 12, pace_s: float = 0.3, down_s: float = 1.0
+    rig: FaultRig, traffic: Traffic, *, cars: int = 8, pace_s: float = 0.25, down_s: float = 1.0
 ) -> Drill:
     """``kill -9`` of Mosquitto while gates publish: what it acknowledged since its last
     autosave is gone, and only the gates' resending brings it back."""
@@ -114,7 +114,7 @@ def broker_killed(
 
 
 def tax_authority_down(
-    rig: FaultRig, traffic: Traffic, *, cars: int = 8, pace_s: float = 0.3, timeout: float = 60
+    rig: FaultRig, traffic: Traffic, *, cars: int = 6, pace_s: float = 0.25, timeout: float = 60
 ) -> Drill:
     """The tax authority refuses connections while paid exits are invoiced; it comes back
     after the submitter has failed at least once."""
@@ -135,7 +135,7 @@ def tax_authority_down(
 
 
 def worker_killed(
-    rig: FaultRig, traffic: Traffic, *, cars: int = 12, pace_s: float = 0.2, timeout: float = 60
+    rig: FaultRig, traffic: Traffic, *, cars: int = 8, pace_s: float = 0.2, timeout: float = 60
 ) -> Drill:
     """``kill -9`` of ``parking worker`` once it has issued part of the stream's invoices."""
     start_invoices = _invoices(rig)

@@ -238,6 +238,12 @@ class Service:
     starts: int = 0
 
     def start(self, timeout: float = 90.0) -> None:
+        """Start it and wait until it is ready."""
+        self.spawn()
+        self.wait_ready(timeout)
+
+    def spawn(self) -> None:
+        """Start it without waiting (several start faster side by side)."""
         self.starts += 1
         with self.log_path.open("ab") as out:
             out.write(f"\n=== start {self.starts} at {datetime.now(UTC).isoformat()}\n".encode())
@@ -249,6 +255,9 @@ class Service:
                 stderr=subprocess.STDOUT,
                 cwd=self.log_path.parent,
             )
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        assert self._proc is not None, f"{self.name} was not started"
         deadline = time.monotonic() + timeout
         while not self.ready(self):
             if self._proc.poll() is not None:
@@ -256,6 +265,11 @@ class Service:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name} not ready in {timeout:.0f}s: {self.tail()}")
             time.sleep(0.2)
+
+    def terminate(self) -> None:
+        """SIGTERM without waiting (:meth:`stop` waits)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
 
     @property
     def alive(self) -> bool:
@@ -560,12 +574,24 @@ class FaultRig:
         )  # fmt: skip
 
     def close(self) -> None:
-        for lane in self.lanes.values():
-            with contextlib.suppress(Exception):
-                lane.stop()
+        self.worker.terminate()  # both shut down side by side
+        self.gateway.terminate()
+        stopping = [threading.Thread(target=_quietly(lane.stop)) for lane in self.lanes.values()]
+        for t in stopping:
+            t.start()
+        for t in stopping:
+            t.join(30)
         for stop in (self.worker.stop, self.gateway.stop, self.tax.stop, self.broker.stop):
             with contextlib.suppress(Exception):
                 stop()
+
+
+def _quietly(call: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            call()
+
+    return run
 
 
 def _base_env(tmp: Path, database_url: str, tax_port: int, http_port: int) -> dict[str, str]:
@@ -648,8 +674,10 @@ def fault_rig(tmp: Path, *, lots: int = 1, pairs: int = 1) -> Iterator[FaultRig]
         )
         broker.start()
         rig.tax.start()
-        rig.gateway.start()
-        rig.worker.start()
+        rig.gateway.spawn()
+        rig.worker.spawn()
+        rig.gateway.wait_ready()
+        rig.worker.wait_ready()
         for lot, gate, direction in gates:
             rig.add_lane(lot, gate, direction)
         yield rig

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.faults import drills
+from tests.faults.checks import check_run
 from tests.faults.rig import FaultRig, Traffic, fault_rig
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(240)]
@@ -118,3 +119,11 @@ def test_storm_of_50_copies_of_one_event(rig: FaultRig, traffic: Traffic) -> Non
                 assert n == 1, model.__name__
     finally:
         engine.dispose()
+
+
+def test_parking_reconcile_says_all_consistent_after_every_drill(
+    rig: FaultRig, traffic: Traffic
+) -> None:
+    """The command an operator runs, after all the drills above (each checked in-process)."""
+    report = check_run(rig.database_url, traffic.answers(), env=rig.env, cli=True)
+    assert report.ok, report.problems

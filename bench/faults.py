@@ -5,7 +5,8 @@ The rig of ``tests/faults`` (a private PostgreSQL cluster, a private Mosquitto c
 tax authority, gates that keep each event until its decision): 2 lots of 2 entry and 2 exit
 lanes. Cars stream through the lanes while, in turn: the gateway is killed with ``kill -9``, the
 database crashes and restarts, the broker restarts and is killed with ``kill -9``, the tax
-authority is away, the invoice worker is killed with ``kill -9``, and one exit is sent 50 times.
+authority is away, the invoice worker is killed with ``kill -9``, an entry lane is offline while
+its cars come and go (their entries arrive after their exits), and one exit is sent 50 times.
 After each drill the bench waits for every answer and invoice (``recovery_s``: from the part's
 return until then) and checks the whole run with ``tests.faults.checks`` (the same checks as the
 tests). At the end, one JSON object: ``events``, ``decisions``, ``unanswered`` (after the final
@@ -71,6 +72,7 @@ def run(cars: int, pace_s: float, drain_s: float, echo: Callable[[str], None]) -
                 "invoice_worker_kill9",
                 lambda r, t: drills.worker_killed(r, t, cars=cars, pace_s=pace_s),
             ),
+            ("entry_gate_offline", lambda r, t: drills.entry_gate_offline(r, t, cars=4)),
             ("storm_50_copies", lambda r, t: drills.storm(r, t, copies=50)),
         ]
         faults: list[dict[str, Any]] = []
@@ -118,6 +120,7 @@ def run(cars: int, pace_s: float, drain_s: float, echo: Callable[[str], None]) -
         "invoices_extra": final.invoices_extra,
         "passages_missing": final.passages_missing,
         "answers_disagree": final.answers_disagree,
+        "ghost_sessions": final.ghost_sessions,
         "trial_balance_vnd": final.trial_balance_vnd,
         "reconcile_clean": not final.reconcile,
         "problems": final.problems,

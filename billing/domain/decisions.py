@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from billing.domain.matching import PlateEvidence
+from billing.domain.vn import vnd as money
 
 
 class Reason(StrEnum):
@@ -69,8 +70,7 @@ class GateDecision:
 
 def vnd(amount: int) -> str:
     """Vietnamese money display: 25.000đ."""
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{abs(amount):,}đ".replace(",", ".")
+    return money(amount, unit="đ")
 
 
 DISPLAY = {

@@ -38,15 +38,18 @@ class Matched:
     session_id: int | None  # the open session the exit matched (exits only)
     join_session: int | None  # an unsure entry's session that takes the matched plate
     conflict: bool  # the read is confident of another plate than the match's best
+    top_sessions: tuple[int | None, ...] = ()  # the open session of each of result.top
 
     def evidence(self, p: PassageInput, evidence: PlateEvidence) -> dict[str, Any]:
         return {
             "hypotheses": [[h.text, h.key, round(h.logprob, 4)] for h in evidence.hypotheses],
             "read": p.plate_text,
             "confidence": p.plate_confidence,
+            "direction": p.direction,
             "matched_key": self.key,
             "session_id": self.session_id,
             **self.result.to_dict(),
+            "top_sessions": list(self.top_sessions),
         }
 
 
@@ -101,7 +104,8 @@ def match_read(
         key = result.best if result.auto else None
         sid = session_of.get(key) if key else None
         plate = (text_of.get(key) or canonical_plate(key)) if key else None
-        matched = Matched(result, plate, key, sid, sid if sid in unsure else None, False)
+        tops = tuple(session_of.get(r.key) for r in result.top)
+        matched = Matched(result, plate, key, sid, sid if sid in unsure else None, False, tops)
     else:
         hyp_keys = list(dict.fromkeys(h.key for h in evidence.hypotheses if h.key))
         registered: dict[str, str] = {}
@@ -127,7 +131,7 @@ def match_read(
         and result.best not in (None, read_key)
         and result.posterior >= 0.5
     ):
-        matched = Matched(result, None, None, None, None, True)
+        matched = Matched(result, None, None, None, None, True, matched.top_sessions)
     return matched
 
 

@@ -13,8 +13,16 @@ from sqlalchemy import select
 from billing.adapters import orm
 from billing.adapters.uow import UnitOfWork
 from billing.domain.decisions import GateDecision, PassageInput
+from billing.domain.model import DomainError
 from billing.domain.policy import Outcome
-from billing.services import add_vehicle, get_account, set_lot_policy, settle_passage
+from billing.services import (
+    add_vehicle,
+    confirm_match,
+    get_account,
+    match_candidates,
+    set_lot_policy,
+    settle_passage,
+)
 from billing.services.seed import CENTRAL_LOT, DemoData
 
 from .conftest import T0
@@ -216,3 +224,66 @@ def test_a_repeated_exit_event_charges_once(uow: UnitOfWork, demo: DemoData, gat
     again = gates.pass_("exit", None, 61, Seen("30A12346"), event_id="x-1")
     assert first.reason == "exit_paid" and again.replayed
     assert balance(uow, demo, "an") == before - (first.fare_vnd or 0)
+
+
+def test_review_shows_the_top_matches_and_one_confirmation_charges_once(
+    uow: UnitOfWork, demo: DemoData, gates: Gates
+) -> None:
+    add_vehicle(uow, demo.accounts["logistics"], "30A-128.45", "car_le9")
+    gates.pass_("entry", "30A-123.45", 0, None, confidence=0.97)
+    gates.pass_("entry", "30A-128.45", 1, None, confidence=0.97)
+    gates.pass_("entry", "30E-246.80", 2, None, confidence=0.97)
+    before = balance(uow, demo, "an"), balance(uow, demo, "logistics")
+    exit_ = gates.pass_("exit", None, 61, Seen("30A12045"))
+    assert exit_.review and not exit_.open
+    top = match_candidates(uow, exit_.passage_id)
+    assert [c.key for c in top] == sorted([AN, LOGISTICS_TWIN])  # a tie: ranked by plate
+    assert all(c.session_id is not None for c in top)
+    assert {c.plate for c in top} == {"30A-123.45", "30A-128.45"}
+    with pytest.raises(DomainError) as refused:
+        confirm_match(uow, exit_.passage_id, "30E-246.80", "op")  # inside, but not a match
+    assert refused.value.code == "not_a_match"
+
+    entry_id = confirm_match(uow, exit_.passage_id, "30A-123.45", "op")
+    again = confirm_match(uow, exit_.passage_id, "30A12345", "op")  # the form sent twice
+    assert again == entry_id
+    fare = before[0] - balance(uow, demo, "an")
+    assert fare > 0 and balance(uow, demo, "logistics") == before[1]
+    with uow:
+        passage = uow.session.get(orm.Passage, exit_.passage_id)
+        assert passage is not None
+        assert (passage.review_status, passage.plate_key, passage.fare_vnd) == (
+            "resolved",
+            AN,
+            fare,
+        )
+        session = uow.session.get(orm.ParkingSession, passage.session_id)
+        assert session is not None and session.payment == "charged"
+        assert session.journal_entry_id == entry_id
+        debits = uow.session.scalars(
+            select(orm.JournalEntry.id).where(orm.JournalEntry.event_id == "m-4")
+        ).all()
+        assert len(debits) == 1
+    with pytest.raises(DomainError) as other:
+        confirm_match(uow, exit_.passage_id, "30A-128.45", "op")  # settled: no second car
+    assert other.value.code == "not_pending"
+    assert balance(uow, demo, "logistics") == before[1]
+
+
+def test_confirming_a_match_with_an_unsure_entry_joins_its_session(
+    uow: UnitOfWork, demo: DemoData, gates: Gates
+) -> None:
+    add_vehicle(uow, demo.accounts["logistics"], "30A-128.45", "car_le9")
+    entry = gates.pass_("entry", None, 0, Seen("30A12045", (AN, LOGISTICS_TWIN)))
+    exit_ = gates.pass_("exit", None, 61, Seen("30A12045"))  # as unsure as the entry
+    assert exit_.review
+    top = match_candidates(uow, exit_.passage_id)
+    assert {c.session_id for c in top} == {entry.session_id}
+    before = balance(uow, demo, "an")
+    confirm_match(uow, exit_.passage_id, AN, "op")
+    assert balance(uow, demo, "an") < before
+    with uow:
+        session = uow.session.get(orm.ParkingSession, entry.session_id)
+        assert session is not None
+        assert (session.plate_key, session.payment) == (AN, "charged")
+        assert session.account_id == demo.accounts["an"]

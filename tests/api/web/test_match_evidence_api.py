@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from billing.adapters import orm as b
 from billing.domain.decisions import GateDecision, PassageInput
 from billing.services import add_vehicle, settle_passage
-from billing.services.seed import CENTRAL_LOT
-from tests.api.web.conftest import Env
+from billing.services.seed import AIRPORT_LOT, CENTRAL_LOT
+from tests.api.web.conftest import PASSWORD, Env
 from tests.api.web.helpers import settle
 
 
@@ -44,12 +44,16 @@ class Seen:
 
 
 def exit_with(env: Env, seen: Seen, at: datetime) -> GateDecision:
-    _, exit_gate = env.demo.gates[CENTRAL_LOT]  # type: ignore[attr-defined]
+    return exit_with_lot(env, CENTRAL_LOT, seen, at)
+
+
+def exit_with_lot(env: Env, lot: str, seen: Seen, at: datetime) -> GateDecision:
+    _, exit_gate = env.demo.gates[lot]  # type: ignore[attr-defined]
     return settle_passage(
         env.uow(),
         PassageInput(
             f"ev-{uuid.uuid4().hex}",
-            CENTRAL_LOT,
+            lot,
             exit_gate,
             "exit",
             at,
@@ -144,3 +148,61 @@ def fare_entries(env: Env, account_id: int) -> int:
             )
             or 0
         )
+
+
+def _sign_in(env: Env, username: str) -> None:
+    r = env.client.post(
+        "/login", data={"username": username, "password": PASSWORD}, follow_redirects=False
+    )
+    assert r.status_code == 303
+
+
+def test_review_page_shows_the_top_matches_and_its_button_charges_once(world: Env) -> None:
+    now = datetime.now(UTC)
+    add_vehicle(world.uow(), world.demo.accounts["binh"], "30A-128.45", "car_le9")  # type: ignore[attr-defined]
+    settle(world, CENTRAL_LOT, "entry", "30A-123.45", now - timedelta(hours=1))
+    settle(world, CENTRAL_LOT, "entry", "30A-128.45", now - timedelta(hours=1))
+    d = exit_with(world, Seen("30A12045"), now - timedelta(minutes=1))
+    _sign_in(world, "op-a")
+    c = world.client
+    page = c.get("/dashboard/review").text
+    item = page.split(f'data-review-id="{d.passage_id}"')[1].split("</section>")[0]
+    assert 'data-testid="match-evidence"' in item
+    assert 'data-match="30A12345"' in item and 'data-match="30A12845"' in item
+    assert f'action="/dashboard/review/{d.passage_id}/confirm"' in item
+    r = c.post(f"/dashboard/review/{d.passage_id}/confirm", data={"plate": "30A-123.45"})
+    assert r.status_code == 200 and f'data-resolved-id="{d.passage_id}"' in r.text
+    r = c.post(f"/dashboard/review/{d.passage_id}/confirm", data={"plate": "30A-123.45"})
+    assert r.status_code == 200  # the same confirmation again: no second charge
+    accounts = world.demo.accounts  # type: ignore[attr-defined]
+    assert (fare_entries(world, accounts["an"]), fare_entries(world, accounts["binh"])) == (1, 0)
+    # the passage page keeps the evidence of the case
+    passage = c.get(f"/dashboard/passages/{d.passage_id}")
+    assert passage.status_code == 200
+    assert 'data-match="30A12345"' in passage.text and "/confirm" not in passage.text
+
+
+def test_the_driver_sees_why_on_the_trip_and_no_other_plate(world: Env) -> None:
+    now = datetime.now(UTC)
+    add_vehicle(world.uow(), world.demo.accounts["binh"], "30A-188.45", "car_le9")  # type: ignore[attr-defined]
+    settle(world, CENTRAL_LOT, "entry", "30A-123.45", now - timedelta(hours=1))
+    settle(world, CENTRAL_LOT, "entry", "30A-188.45", now - timedelta(hours=1))
+    d = exit_with(world, Seen("30A12345"), now - timedelta(minutes=1))
+    assert d.open and d.plate == "30A-123.45"
+    op = world.client.get(f"/api/v1/passages/{d.passage_id}/evidence", headers=world.auth("op-a"))
+    assert "30A-188.45" in {m["plate"] for m in op.json()["top"]}  # the runner-up, inside
+    _sign_in(world, "driver")
+    trips = world.client.get("/portal/trips").text
+    assert 'data-testid="trip-evidence"' in trips
+    assert "30A12345" in trips  # what the camera read
+    assert "30A-188.45" not in trips  # another car's plate never shows
+
+
+def test_an_operator_of_other_lots_cannot_open_the_passage_page(world: Env) -> None:
+    now = datetime.now(UTC)
+    settle(world, AIRPORT_LOT, "entry", "30A-123.45", now - timedelta(hours=1))
+    d = exit_with_lot(world, AIRPORT_LOT, Seen("30A12346"), now - timedelta(minutes=1))
+    _sign_in(world, "op-a")  # central lot only
+    r = world.client.get(f"/dashboard/passages/{d.passage_id}", follow_redirects=False)
+    assert r.status_code in (403, 404)
+    assert "30A12346" not in r.text

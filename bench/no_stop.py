@@ -28,7 +28,7 @@ import re
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -217,10 +217,25 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    samples = load_samples(Path(args.images), Path(args.labels))
-    if args.limit:
-        samples = random.Random(args.seed).sample(samples, min(args.limit, len(samples)))
+@dataclass
+class Tally:
+    """What the trials found so far."""
+
+    auto_correct: int = 0
+    auto_wrong: int = 0
+    review: int = 0
+    reader_ok: int = 0
+    reader_wrong: int = 0
+    by_matching: int = 0  # right, and not the reader's own auto_ok answer
+    evidence_seen: bool = False
+    recognizer: str = ""
+    ms: list[float] = field(default_factory=list)
+    read_ms: list[float] = field(default_factory=list)
+    wrong: list[dict[str, Any]] = field(default_factory=list)
+
+
+def check_args(args: argparse.Namespace, samples: list[Sample]) -> int:
+    """The number of distinct labelled plates, once the arguments are known to fit them."""
     distinct = len({s.key for s in samples})
     if args.inside < distinct:
         raise BadInput(
@@ -229,8 +244,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
     if not 0.0 <= args.twins <= 1.0:
         raise BadInput("--twins is a fraction between 0 and 1")
-    from lpr.reader import PlateReader
+    return distinct
 
+
+def sqlite_uow() -> UnitOfWork:
     engine = create_engine(
         "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
     )
@@ -240,94 +257,96 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         dbapi_conn.execute("PRAGMA foreign_keys=ON")
 
     orm.metadata.create_all(engine)
-    uow = UnitOfWork(make_session_factory(engine))
+    return UnitOfWork(make_session_factory(engine))
+
+
+def trial(uow: UnitOfWork, reader: Any, s: Sample, i: int, at: datetime, tally: Tally) -> None:
+    """One image read as its car's exit, through the reader, matching and settlement."""
+    started = time.perf_counter()
+    read = reader.read([s.data], crop="frame")
+    tally.read_ms.append((time.perf_counter() - started) * 1000)
+    evidence = LprEvidence.of(read)
+    decision = settle_passage(
+        uow,
+        PassageInput(
+            f"out-{i}",
+            LOT,
+            EXIT,
+            "exit",
+            at,
+            read.text,
+            float(read.confidence),
+            not (read.auto_ok and read.text),
+            evidence=evidence,
+        ),
+    )
+    tally.ms.append((time.perf_counter() - started) * 1000)
+    tally.evidence_seen = tally.evidence_seen or evidence is not None
+    tally.recognizer = read.recognizer
+    if read.auto_ok and read.text:
+        tally.reader_ok += read.key == s.key
+        tally.reader_wrong += read.key != s.key
+    charged = decision.open and not decision.review and decision.plate is not None
+    if charged and plate_key(decision.plate or "") == s.key:
+        tally.auto_correct += 1
+        tally.by_matching += not (read.auto_ok and read.key == s.key)
+    elif charged:
+        tally.auto_wrong += 1
+        tally.wrong.append({"file": s.file, "label": s.plate, "charged": decision.plate})
+    else:
+        tally.review += 1
+    if decision.session_id is not None and decision.open:
+        # the car that left (whichever it was) comes back: the lot stays as it was
+        enter(uow, decision.plate or s.plate, at + timedelta(seconds=1), f"back-{i}")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    samples = load_samples(Path(args.images), Path(args.labels))
+    if args.limit:
+        samples = random.Random(args.seed).sample(samples, min(args.limit, len(samples)))
+    distinct = check_args(args, samples)
+    from lpr.reader import PlateReader
+
+    uow = sqlite_uow()
     note(f"parking {args.inside} cars ({args.twins:.0%} of the labelled ones with a twin) ...")
     build_lot(uow, [s.plate for s in samples], args.inside, args.twins, args.seed)
     policy = LotPolicy()
     reader = PlateReader(args.recognizer)
     reader.warm_up()
-    counts = {"auto_correct": 0, "auto_wrong": 0, "review": 0}
-    reader_ok = reader_wrong = 0
-    ms: list[float] = []
-    read_ms: list[float] = []
-    wrong: list[dict[str, Any]] = []
-    matched_alone = 0
-    evidence_seen = False
+    tally = Tally()
     at = T0
     for i, s in enumerate(samples):
         at += timedelta(hours=2)
-        started = time.perf_counter()
-        read = reader.read([s.data], crop="frame")
-        read_ms.append((time.perf_counter() - started) * 1000)
-        evidence = LprEvidence.of(read)
-        decision = settle_passage(
-            uow,
-            PassageInput(
-                f"out-{i}",
-                LOT,
-                EXIT,
-                "exit",
-                at,
-                read.text,
-                float(read.confidence),
-                not (read.auto_ok and read.text),
-                evidence=evidence,
-            ),
-        )
-        ms.append((time.perf_counter() - started) * 1000)
-        evidence_seen = evidence_seen or evidence is not None
-        if read.auto_ok and read.text:
-            reader_ok += read.key == s.key
-            reader_wrong += read.key != s.key
-        charged = decision.open and not decision.review and decision.plate is not None
-        if charged and plate_key(decision.plate or "") == s.key:
-            counts["auto_correct"] += 1
-            matched_alone += not (read.auto_ok and read.key == s.key)
-        elif charged:
-            counts["auto_wrong"] += 1
-            wrong.append({"file": s.file, "label": s.plate, "charged": decision.plate})
-        else:
-            counts["review"] += 1
-        if decision.session_id is not None and decision.open:
-            # the car that left (whichever it was) comes back: the lot stays as it was
-            enter(uow, decision.plate or s.plate, at + timedelta(seconds=1), f"back-{i}")
-        with uow:  # a car kept at the barrier: let it go for the next trial
-            uow.session.execute(
-                orm.table_of(orm.ParkingSession)
-                .update()
-                .where(orm.ParkingSession.payment == "unpaid")
-                .values(payment=None)
-            )
-            uow.commit()
+        trial(uow, reader, s, i, at, tally)
     n = len(samples)
+    decide = [a - b for a, b in zip(tally.ms, tally.read_ms, strict=True)]
     out: dict[str, Any] = {
         "passages": n,
-        "auto_correct": counts["auto_correct"],
-        "auto_wrong": counts["auto_wrong"],
-        "review": counts["review"],
-        "p50_ms": round(statistics.median(ms), 2),
-        "p95_ms": round(pct(ms, 95), 2),
-        "read_p50_ms": round(statistics.median(read_ms), 2),
-        "decision_p50_ms": round(
-            statistics.median(a - b for a, b in zip(ms, read_ms, strict=True)), 2
-        ),
-        "auto_correct_share": round(counts["auto_correct"] / n, 4),
-        "auto_wrong_share": round(counts["auto_wrong"] / n, 5),
-        "reader_auto_ok_right": reader_ok,
-        "reader_auto_ok_wrong": reader_wrong,
-        "reader_auto_ok_share": round(reader_ok / n, 4),
-        "settled_by_matching": matched_alone,
+        "auto_correct": tally.auto_correct,
+        "auto_wrong": tally.auto_wrong,
+        "review": tally.review,
+        "p50_ms": round(statistics.median(tally.ms), 2),
+        "p95_ms": round(pct(tally.ms, 95), 2),
+        "read_p50_ms": round(statistics.median(tally.read_ms), 2),
+        "decision_p50_ms": round(statistics.median(decide), 2),
+        "decision_p95_ms": round(pct(decide, 95), 2),
+        "auto_correct_share": round(tally.auto_correct / n, 4),
+        "auto_wrong_share": round(tally.auto_wrong / n, 5),
+        "reader_auto_ok_right": tally.reader_ok,
+        "reader_auto_ok_wrong": tally.reader_wrong,
+        "reader_auto_ok_share": round(tally.reader_ok / n, 4),
+        "settled_by_matching": tally.by_matching,
         "inside": args.inside,
         "twins": args.twins,
         "distinct_plates": distinct,
         "match_threshold": policy.match_threshold,
         "match_not_inside_prior": policy.match_not_inside_prior,
-        "reader_evidence": evidence_seen,
-        "recognizer": read.recognizer if samples else "",
-        "wrong_charges": wrong,
+        "reader_evidence": tally.evidence_seen,
+        "recognizer": tally.recognizer,
+        "wrong_charges": tally.wrong,
         "posteriors": sweep(uow, samples),
     }
-    if not evidence_seen:
+    if not tally.evidence_seen:
         note("this lpr gives no evidence (no score_key): matching was not used")
     return out
 

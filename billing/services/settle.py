@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Connection, Row
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from billing.adapters import orm
@@ -27,7 +27,7 @@ from billing.domain.ledger import IdempotencyConflict
 from billing.domain.matching import PlateEvidence
 from billing.domain.model import Direction, DomainError
 from billing.domain.plates import canonical_plate, plate_key
-from billing.domain.policy import Outcome, plate_readable
+from billing.domain.policy import LotPolicy, Outcome, plate_readable
 from billing.services import statements
 from billing.services.fares import price_session
 from billing.services.lots import lot_info
@@ -153,14 +153,7 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
     if lot is None or p.gate_id not in lot.gates:
         raise UnknownGate(f"gate {p.gate_id!r} of lot {p.lot_id!r} is not registered")
     policy = lot.policy
-    plate = canonical_plate(p.plate_text) if p.plate_text else None
-    key = plate_key(plate) if plate else None
-    readable = plate_readable(policy, plate, p.plate_confidence, p.needs_review)
-    matched: Matched | None = None
-    if p.evidence is not None:
-        matched = match_read(db, p, p.evidence, policy, key if readable else None)
-        if matched.plate is not None and matched.key is not None:
-            plate, key, readable = matched.plate, matched.key, True
+    plate, key, readable, matched = _plate_of(db, p, policy)
     # Inserting first claims the event id: a concurrent twin waits here, then fails and re-reads.
     passage_id = db.execute(
         statements.q_insert_returning_id(orm.table_of(orm.Passage)),
@@ -188,22 +181,8 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
     passage = PassageRow(passage_id, key)
     ctx = Ctx(uow, db, p, lot, policy, passage, plate)
 
-    if matched is not None and matched.conflict:
-        # the reader is sure of one plate, the cars here point to another: a person decides
-        return finish(
-            ctx, Reason.PLATE_UNREADABLE, policy.unreadable is Outcome.OPEN_REVIEW, review=True
-        )
-    if not readable:
-        if (
-            p.evidence is not None
-            and p.direction == Direction.ENTRY.value
-            and policy.unsure_entry is Outcome.OPEN_MATCH
-        ):
-            return _unsure_entry(ctx, p.evidence)
-        outcome = policy.unreadable
-        if p.evidence is not None and p.direction == Direction.ENTRY.value:
-            outcome = policy.unsure_entry
-        return finish(ctx, Reason.PLATE_UNREADABLE, outcome is Outcome.OPEN_REVIEW, review=True)
+    if not readable or (matched is not None and matched.conflict):
+        return _unreadable(ctx)
     if matched is not None and matched.join_session is not None and plate and key:
         join_unsure_session(db, matched.join_session, plate, key)
     window = timedelta(seconds=policy.duplicate_window_s)
@@ -232,6 +211,35 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
     if p.direction == Direction.ENTRY.value:
         return _entry(ctx, vehicle)
     return settle_exit(ctx, vehicle, locked)
+
+
+def _plate_of(
+    db: Connection, p: PassageInput, policy: LotPolicy
+) -> tuple[str | None, str | None, bool, Matched | None]:
+    """(plate, key, readable, match): the read's own plate, or the plate matching settled on
+    when the read came with the reader's evidence (billing.services.settle_match)."""
+    plate = canonical_plate(p.plate_text) if p.plate_text else None
+    key = plate_key(plate) if plate else None
+    readable = plate_readable(policy, plate, p.plate_confidence, p.needs_review)
+    if p.evidence is None:
+        return plate, key, readable, None
+    matched = match_read(db, p, p.evidence, policy, key if readable else None)
+    if matched.plate is not None and matched.key is not None:
+        return matched.plate, matched.key, True, matched
+    return plate, key, readable and not matched.conflict, matched
+
+
+def _unreadable(ctx: Ctx) -> GateDecision:
+    """No plate to settle under: the read is unsure and matching did not decide (or the read
+    is sure of one plate and the cars here point to another). An entry with the reader's
+    evidence follows ``unsure_entry``; everything else ``unreadable``."""
+    p, policy = ctx.p, ctx.policy
+    outcome = policy.unreadable
+    if p.evidence is not None and p.direction == Direction.ENTRY.value:
+        if policy.unsure_entry is Outcome.OPEN_MATCH:
+            return _unsure_entry(ctx, p.evidence)
+        outcome = policy.unsure_entry
+    return finish(ctx, Reason.PLATE_UNREADABLE, outcome is Outcome.OPEN_REVIEW, review=True)
 
 
 def _duplicate(ctx: Ctx, twin_id: int) -> GateDecision:

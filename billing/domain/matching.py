@@ -151,14 +151,15 @@ def match(
     background: float,
     not_inside_prior: float,
     threshold: float,
+    rest_loglik: float | None = None,
 ) -> MatchResult:
     """Posterior of each candidate and of "not inside"; settle alone at ``threshold``.
 
     ``shortlisted`` are the candidates scored exactly; the other ``total_candidates`` minus
-    those keep their share of the prior but are taken to explain the read no better than the
-    background does (a far candidate is as good as any plate: its mass counts against the
-    best, and adding one never raises the best's posterior). Every candidate has
-    the prior ``(1 - not_inside_prior) / total_candidates``.
+    those keep their share of the prior, each with the log-likelihood ``rest_loglik`` (by
+    default the background: a far candidate explains the read no better than any plate). Their
+    mass counts against the best, so adding a candidate never raises the best's posterior.
+    Every candidate has the prior ``(1 - not_inside_prior) / total_candidates``.
     """
     if not 0.0 < not_inside_prior < 1.0:
         raise DomainError("the not-inside prior is strictly between 0 and 1")
@@ -173,7 +174,8 @@ def match(
     rest = total - len(keys)
     terms = [s for _, s in scored] + [math.log(not_inside_prior) + background]
     if rest:
-        terms.append(log_prior + math.log(rest) + background)
+        far = background if rest_loglik is None else rest_loglik
+        terms.append(log_prior + math.log(rest) + far)
     top = max(terms)
     norm = top + math.log(sum(math.exp(t - top) for t in terms))
     ranked = sorted(
@@ -201,15 +203,31 @@ def match_evidence(
     candidates: Sequence[str],
     not_inside_prior: float,
     threshold: float,
+    sample: int = 16,
 ) -> MatchResult:
-    """Shortlist ``candidates`` by the read's hypotheses, then :func:`match` them."""
+    """Shortlist ``candidates`` by the read's hypotheses, then :func:`match` them.
+
+    The candidates left out are not ignored: up to ``sample`` of them (an even spread of the
+    sorted keys, so the same lot gives the same figures) are scored exactly, and every one left
+    out counts as likely as the best of that sample. Scoring a thousand plates exactly would
+    cost the gate its latency; taking them all as likely as the background (any plate at all)
+    would cap every posterior near 1 - N * e^prior and send good matches to review.
+    """
     hyps = [h.key for h in evidence.hypotheses]
     keys = shortlist(candidates, hyps)
+    distinct = sorted(set(candidates))
+    chosen = set(keys)
+    rest = [k for k in distinct if k not in chosen]
+    rest_loglik = None
+    if rest:
+        step = max(1, len(rest) // sample)
+        rest_loglik = max(evidence.score(k) for k in rest[::step][:sample])
     return match(
         keys,
-        len(set(candidates)),
+        len(distinct),
         evidence.score,
         evidence.background(),
         not_inside_prior,
         threshold,
+        rest_loglik,
     )

@@ -159,8 +159,19 @@ def test_the_shortlist_does_not_change_the_decision() -> None:
     fast = match_evidence(ev, inside, 0.02, 0.999)
     assert fast.scored < 5
     assert (fast.best, fast.auto) == (full.best, full.auto) == ("59K102625", True)
-    # the unscored candidates count as the background: never more sure than scoring them all
-    assert full.posterior - 1e-4 < fast.posterior <= full.posterior
+    # the unscored candidates count as the best of a sample of them: about the same figure
+    assert fast.posterior == pytest.approx(full.posterior, abs=1e-6)
+
+
+def test_far_candidates_do_not_cap_the_posterior_of_a_clear_match() -> None:
+    """With the background for every unscored car, a thousand cars inside would cap the best
+    near 1 - 1000 * e^(background - best); the sampled estimate does not."""
+    inside = [f"30A{n:05d}" for n in range(1000)] + ["59K102625"]
+    ev = FakeEvidence("59K102625", (Hyp("59K-102.625", "59K102625", -1.0),), per_edit=6.0)
+    capped = match(["59K102625"], len(inside), ev.score, -6.0, 0.02, 0.999)
+    sampled = match_evidence(ev, inside, 0.02, 0.999)
+    assert not capped.auto  # 1000 * e^-6 of "any plate" mass against the best
+    assert sampled.auto and sampled.posterior > 0.9999
 
 
 def test_to_dict_names_best_runner_up_and_top_three() -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.domain.events import INVOICE_ADJUSTMENT, InvoiceAdjustmentRequested, InvoiceRequested
@@ -128,29 +128,7 @@ def issue_correction(
     original = current_invoice(session, correction)
     if original.status == REJECTED:
         raise CorrectionError(f"invoice {original.id} was rejected: it cannot be corrected")
-    request = InvoiceRequested.from_payload(original.payload)
-    rate = original.vat_rate.rstrip("%")
-    if rate.isdigit():  # a correction keeps the rate the original was invoiced at
-        request = dataclasses.replace(request, vat_percent=int(rate))
-    downward = False
-    if correction.kind == ADJUSTING:
-        delta = correction.delta_vnd
-        if not isinstance(delta, int) or delta == 0:
-            raise CorrectionError("an adjustment needs a non-zero delta_vnd")
-        remaining = net_total(session, original.id, original.total_vnd)
-        if remaining + delta < 0:
-            raise CorrectionError(
-                f"adjustment of {delta} VND exceeds the {remaining} VND left on invoice "
-                f"{original.id}"
-            )
-        request, downward = dataclasses.replace(request, fare_vnd=abs(delta)), delta < 0
-    elif correction.kind == REPLACING:
-        unknown = set(correction.changes) - set(REPLACEABLE)
-        if unknown:
-            raise CorrectionError(f"cannot replace fields {sorted(unknown)}")
-        request = InvoiceRequested.from_payload({**request.to_payload(), **correction.changes})
-    else:
-        raise CorrectionError(f"unknown correction kind {correction.kind!r}")
+    request, downward = _corrected_request(session, original, correction)
     seller = registration_of(request.seller)
     reference = OriginalInvoice(
         relation=TCHDON[correction.kind],
@@ -184,6 +162,36 @@ def issue_correction(
         correction.reason,
     )
     return invoice_id, True
+
+
+def _corrected_request(
+    session: Session, original: Row[Any], correction: Correction
+) -> tuple[InvoiceRequested, bool]:
+    """What the correcting invoice says: the delta of an adjustment, or the replaced fields.
+
+    The second value is True for an adjustment downward (the invoice's amounts print negative).
+    """
+    request = InvoiceRequested.from_payload(original.payload)
+    rate = original.vat_rate.rstrip("%")
+    if rate.isdigit():  # a correction keeps the rate the original was invoiced at
+        request = dataclasses.replace(request, vat_percent=int(rate))
+    if correction.kind == ADJUSTING:
+        delta = correction.delta_vnd
+        if not isinstance(delta, int) or delta == 0:
+            raise CorrectionError("an adjustment needs a non-zero delta_vnd")
+        remaining = net_total(session, original.id, original.total_vnd)
+        if remaining + delta < 0:
+            raise CorrectionError(
+                f"adjustment of {delta} VND exceeds the {remaining} VND left on invoice "
+                f"{original.id}"
+            )
+        return dataclasses.replace(request, fare_vnd=abs(delta)), delta < 0
+    if correction.kind == REPLACING:
+        unknown = set(correction.changes) - set(REPLACEABLE)
+        if unknown:
+            raise CorrectionError(f"cannot replace fields {sorted(unknown)}")
+        return InvoiceRequested.from_payload({**request.to_payload(), **correction.changes}), False
+    raise CorrectionError(f"unknown correction kind {correction.kind!r}")
 
 
 def correct(

@@ -205,40 +205,65 @@ def _rate(tsuat: str) -> Decimal | None:
 
 
 def check_arithmetic(hdon: etree._Element, facts: InvoiceFacts) -> list[Reason]:
+    """Lines, the per-rate totals and the invoice's totals must add up, and the words agree."""
     problems: list[Reason] = []
     nd = _kids(_kids(hdon).get("DLHDon")).get("NDHDon")
     if nd is None:
         return problems
-    per_rate: dict[str, Decimal] = {}
     lines = [el for ds in nd.iterchildren("DSHHDVu") for el in ds.iterchildren("HHDVu")]
+    per_rate = _sum_lines(lines, problems)
+    totals = _kids(_kids(nd).get("TToan"))
+    declared = _check_rate_totals(totals, per_rate, problems)
+    discount_total = _decimal(_val(totals, "TTCKTMai")) or Decimal(0)
+    _check_totals(facts, declared, discount_total, problems)
+    return problems
+
+
+def _sum_lines(lines: list[etree._Element], problems: list[Reason]) -> dict[str, Decimal]:
+    """Each line's amount per VAT rate (a discount line counts negative); wrong lines noted."""
+    per_rate: dict[str, Decimal] = {}
     for i, line_el in enumerate(lines, start=1):
         line = _kids(line_el)
         kind = _val(line, "TChat") or "1"
         if kind == "4":  # a note line carries no amount
             continue
         amount = _decimal(_val(line, "ThTien"))
-        qty = _decimal(_val(line, "SLuong"))
-        price = _decimal(_val(line, "DGia"))
-        discount = _decimal(_val(line, "STCKhau")) or Decimal(0)
         label = _val(line, "STT") or str(i)
         if amount is None:
             problems.append(_problem("LINE_AMOUNT_WRONG", f"line {label}: ThTien is missing"))
             continue
-        if kind == "1" and qty is not None and price is not None:
-            expected = qty * price - discount
-            if abs(amount - expected) > _TOLERANCE:
-                problems.append(
-                    _problem(
-                        "LINE_AMOUNT_WRONG",
-                        f"line {label}: ThTien {amount} != {qty} x {price} - {discount}",
-                    )
-                )
+        if kind == "1":
+            problems.extend(_check_line_amount(line, label, amount))
         rate = _val(line, "TSuat") or "KCT"
         sign = Decimal(-1) if kind == "3" else Decimal(1)
         per_rate[rate] = per_rate.get(rate, Decimal(0)) + sign * amount
+    return per_rate
 
+
+def _check_line_amount(
+    line: dict[str, etree._Element], label: str, amount: Decimal
+) -> list[Reason]:
+    """A goods line's amount is its quantity times its price, less its discount."""
+    qty = _decimal(_val(line, "SLuong"))
+    price = _decimal(_val(line, "DGia"))
+    discount = _decimal(_val(line, "STCKhau")) or Decimal(0)
+    if qty is None or price is None:
+        return []
+    expected = qty * price - discount
+    if abs(amount - expected) <= _TOLERANCE:
+        return []
+    return [
+        _problem(
+            "LINE_AMOUNT_WRONG", f"line {label}: ThTien {amount} != {qty} x {price} - {discount}"
+        )
+    ]
+
+
+def _check_rate_totals(
+    totals: dict[str, etree._Element], per_rate: dict[str, Decimal], problems: list[Reason]
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """The declared (amount, VAT) per rate, checked against the rate and the lines."""
     declared: dict[str, tuple[Decimal, Decimal]] = {}
-    totals = _kids(_kids(nd).get("TToan"))
     per_rate_els = [
         el
         for group in ([totals["THTTLTSuat"]] if "THTTLTSuat" in totals else [])
@@ -267,16 +292,24 @@ def check_arithmetic(hdon: etree._Element, facts: InvoiceFacts) -> list[Reason]:
             )
     for rate in per_rate.keys() - declared.keys():
         problems.append(_problem("VAT_WRONG", f"rate {rate}: lines have no LTSuat entry"))
+    return declared
 
+
+def _check_totals(
+    facts: InvoiceFacts,
+    declared: dict[str, tuple[Decimal, Decimal]],
+    discount_total: Decimal,
+    problems: list[Reason],
+) -> None:
+    """The invoice's totals are the sums of the per-rate totals, and the words spell the total."""
     sum_pretax = sum((a for a, _ in declared.values()), Decimal(0))
     sum_vat = sum((v for _, v in declared.values()), Decimal(0))
-    discount_total = _decimal(_val(totals, "TTCKTMai")) or Decimal(0)
     if facts.total_pretax is None or facts.total_vat is None or facts.total is None:
         problems.append(_problem("TOTALS_WRONG", "TgTCThue, TgTThue and TgTTTBSo are required"))
-        return problems
+        return
     if any(abs(v) >= _MAX_AMOUNT for v in (facts.total_pretax, facts.total_vat, facts.total)):
         problems.append(_problem("TOTALS_WRONG", "an amount exceeds 18 digits"))
-        return problems
+        return
     if facts.total_pretax != sum_pretax:
         problems.append(_problem("TOTALS_WRONG", f"TgTCThue {facts.total_pretax} != {sum_pretax}"))
     if facts.total_vat != sum_vat:
@@ -297,7 +330,6 @@ def check_arithmetic(hdon: etree._Element, facts: InvoiceFacts) -> list[Reason]:
                 f"(e.g. {spell(facts.total)!r})",
             )
         )
-    return problems
 
 
 def check_dates(
@@ -471,6 +503,17 @@ def validate_invoice(
     )
     problems += check_signature(report, facts)
 
+    problems += _check_seller(registry, facts, mode)
+    if ledger is not None:
+        problems += _check_numbering(ledger, facts)
+    problems += check_arithmetic(hdon, facts)
+    problems += check_dates(facts, now, max_age_days, _signing_time(report))
+    return CheckResult(problems=tuple(problems), facts=facts, verification=report)
+
+
+def _check_seller(registry: SellerRegistry, facts: InvoiceFacts, mode: Mode) -> list[Reason]:
+    """The seller is registered, for this template and series, and the code fits the mode."""
+    problems: list[Reason] = []
     seller = registry.get_seller(facts.seller_tax_code) if facts.seller_tax_code else None
     if seller is None:
         problems.append(
@@ -484,21 +527,20 @@ def validate_invoice(
             )
         )
     problems += check_code(facts, mode, seller.cash_register_code if seller else None)
+    return problems
 
+
+def _check_numbering(ledger: NumberingLedger, facts: InvoiceFacts) -> list[Reason]:
+    """No other invoice took this number of the series (when the invoice names it fully)."""
     if (
-        ledger is not None
-        and facts.seller_tax_code
-        and facts.template
-        and facts.series
-        and facts.number is not None
-        and facts.issue_date is not None
+        not facts.seller_tax_code
+        or not facts.template
+        or not facts.series
+        or facts.number is None
+        or facts.issue_date is None
     ):
-        conflict = ledger.check(
-            facts.seller_tax_code, facts.template, facts.series, facts.number, facts.issue_date
-        )
-        if conflict is not None:
-            problems.append(_problem(conflict.name, conflict.text))
-
-    problems += check_arithmetic(hdon, facts)
-    problems += check_dates(facts, now, max_age_days, _signing_time(report))
-    return CheckResult(problems=tuple(problems), facts=facts, verification=report)
+        return []
+    conflict = ledger.check(
+        facts.seller_tax_code, facts.template, facts.series, facts.number, facts.issue_date
+    )
+    return [] if conflict is None else [_problem(conflict.name, conflict.text)]

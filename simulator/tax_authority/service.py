@@ -87,22 +87,11 @@ class TaxAuthority:
             return self._technical_reject(
                 body, header, "unknown_type", f"MLTDiep {header.type} is not accepted"
             )
-        invoices = message.invoices()
-        if not invoices:
-            return self._technical_reject(body, header, "envelope", "DLieu carries no HDon")
-        if len(invoices) > self.settings.max_invoices_per_message:
-            return self._technical_reject(
-                body,
-                header,
-                "too_many",
-                f"{len(invoices)} invoices, at most {self.settings.max_invoices_per_message}",
-            )
-        if header.type == MessageType.CODING_REQUEST and len(invoices) != 1:
-            return self._technical_reject(body, header, "envelope", "a 200 carries one HDon")
-        if header.count != len(invoices):
-            return self._technical_reject(
-                body, header, "envelope", f"SLuong {header.count} != {len(invoices)} HDon"
-            )
+        problem = envelope_problem(
+            header, len(message.invoices()), self.settings.max_invoices_per_message
+        )
+        if problem is not None:
+            return self._technical_reject(body, header, *problem)
         return self._with_idempotency(body, message, self._process_invoices)
 
     # --- technical answers -----------------------------------------------------------------
@@ -435,3 +424,16 @@ def report_as_dict(report: Any) -> dict[str, object]:
             for sig in getattr(report, "signatures", ())
         ],
     }
+
+
+def envelope_problem(header: Header, count: int, max_invoices: int) -> tuple[str, str] | None:
+    """What is wrong with an envelope of ``count`` invoices: (kind, text), or None."""
+    if not count:
+        return "envelope", "DLieu carries no HDon"
+    if count > max_invoices:
+        return "too_many", f"{count} invoices, at most {max_invoices}"
+    if header.type == MessageType.CODING_REQUEST and count != 1:
+        return "envelope", "a 200 carries one HDon"
+    if header.count != count:
+        return "envelope", f"SLuong {header.count} != {count} HDon"
+    return None

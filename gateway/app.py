@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, container: AppContainer | None 
 
 def _wire_state(app: FastAPI, settings: Settings, container: AppContainer | None) -> None:
     """The database, signers, throttles, providers and notice worker the routes depend on."""
+    from gateway.invoice_links import public_base
     from gateway.notices import senders
     from gateway.notices.worker import NoticeWorker
 
@@ -97,6 +98,8 @@ def _wire_state(app: FastAPI, settings: Settings, container: AppContainer | None
         senders.from_settings(settings),
         receipt_window=timedelta(hours=settings.notice_receipt_window_h),
         provider_names=labels(settings.payment_providers),
+        public_url=public_base(settings),
+        authority_url=settings.tax_authority_url,
     )
 
 

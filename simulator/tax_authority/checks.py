@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from lxml import etree
@@ -25,6 +25,11 @@ from einvoice.tdiep import Reason, TDiepError, safe_fromstring
 from simulator.tax_authority import errors
 from simulator.tax_authority.registry import NumberingLedger, SellerRegistry
 from simulator.tax_authority.words import spell, words_match
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from einvoice.verify import SignatureReport, VerificationReport
 
 log = logging.getLogger("simulator.tax_authority")
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -62,7 +67,7 @@ class InvoiceFacts:
 class CheckResult:
     problems: tuple[Reason, ...]
     facts: InvoiceFacts | None
-    verification: Any | None = None  # einvoice.verify.VerificationReport
+    verification: VerificationReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -82,20 +87,20 @@ class Checkers:
     """
 
     xsd_validate: Callable[[bytes], list[str]]
-    verify: Callable[[bytes], Any]
+    verify: Callable[[bytes], VerificationReport]
     xsd_validate_tree: Callable[[etree._Element], list[str]] | None = None
-    verify_tree: Callable[[etree._ElementTree], Any] | None = None
+    verify_tree: Callable[[etree._ElementTree], VerificationReport] | None = None
 
 
 @lru_cache(maxsize=8)
-def default_checkers(trusted: tuple[Any, ...] | None = None) -> Checkers:
+def default_checkers(trusted: tuple[x509.Certificate, ...] | None = None) -> Checkers:
     """The project's XSD and verifier; ``trusted``: CA certificates signers must chain to."""
     from einvoice import verify, xsd
 
-    def verify_bytes(xml: bytes) -> Any:
+    def verify_bytes(xml: bytes) -> VerificationReport:
         return verify.verify_invoice(xml, trusted=trusted)
 
-    def verify_tree(tree: etree._ElementTree) -> Any:
+    def verify_tree(tree: etree._ElementTree) -> VerificationReport:
         try:
             return verify.verify_tree(tree, trusted)
         except Exception as exc:  # a verifier must report, never crash on hostile input
@@ -414,27 +419,30 @@ def check_code(facts: InvoiceFacts, mode: Mode, cash_register_code: str | None) 
     return problems
 
 
-def _seller_signature(report: Any) -> Any | None:
-    for sig in getattr(report, "signatures", ()):
+def _seller_signature(report: VerificationReport | None) -> SignatureReport | None:
+    for sig in report.signatures if report is not None else ():
         if sig.role == "seller":
             return sig
     return None
 
 
-def check_signature(report: Any, facts: InvoiceFacts) -> list[Reason]:
+def check_signature(report: VerificationReport | None, facts: InvoiceFacts) -> list[Reason]:
+    """The seller's signature verifies, chains to a trusted CA and names the invoice's MST."""
     seller_sig = _seller_signature(report)
-    if seller_sig is None:
-        reason = getattr(report, "error", None) or "no seller signature in DSCKS/NBan"
+    if report is None or seller_sig is None:
+        reason = (report.error if report is not None else None) or (
+            "no seller signature in DSCKS/NBan"
+        )
         return [_problem("SIGNATURE_INVALID", str(reason))]
-    if getattr(seller_sig, "trusted", None) is False:
+    if seller_sig.trusted is False:
         return [
             _problem(
                 "CERT_UNTRUSTED",
-                f"certificate {getattr(seller_sig, 'subject', '')} does not chain to a trusted CA",
+                f"certificate {seller_sig.subject or ''} does not chain to a trusted CA",
             )
         ]
     if not report.valid or not seller_sig.valid:
-        reason = seller_sig.reason or getattr(report, "error", None) or "signature does not verify"
+        reason = seller_sig.reason or report.error or "signature does not verify"
         return [_problem("SIGNATURE_INVALID", str(reason))]
     if seller_sig.signer_tax_code is None:
         return [_problem("CERT_MST_MISMATCH", "the signing certificate carries no MST")]
@@ -449,18 +457,10 @@ def check_signature(report: Any, facts: InvoiceFacts) -> list[Reason]:
     return []
 
 
-def _signing_time(report: Any) -> datetime | None:
+def _signing_time(report: VerificationReport | None) -> datetime | None:
+    """The seller's signed SigningTime (aware), when the report has the seller's signature."""
     sig = _seller_signature(report)
-    value = getattr(sig, "signing_time", None)
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=LOCAL_TZ)
-    return None
+    return sig.signing_time if sig is not None else None
 
 
 # --- the whole thing -----------------------------------------------------------------------

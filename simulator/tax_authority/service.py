@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lxml import etree
 from sqlalchemy import select
@@ -28,6 +28,9 @@ from simulator.tax_authority.db import InvoiceRow, MessageRow, RejectionRow
 from simulator.tax_authority.settings import TaxAuthoritySettings
 from simulator.tax_authority.store import DbLedger, DbRegistry, next_authority_code
 
+if TYPE_CHECKING:
+    from einvoice.verify import VerificationReport
+
 log = logging.getLogger("simulator.tax_authority")
 
 ACCEPTED_TYPES = {
@@ -38,7 +41,8 @@ ACCEPTED_TYPES = {
 _KEEP_REJECTED_BYTES = 256 * 1024
 
 # Takes an HDon (MCCQT inserted) and adds DSCKS/CQT; returns the element (or None: in place).
-Countersign = Callable[[etree._Element], Any]
+# Signs the coded invoice as the authority: in place (None), or the signed copy.
+Countersign = Callable[[etree._Element], bytes | etree._Element | None]
 
 
 @dataclass(frozen=True)
@@ -394,12 +398,12 @@ def _accepted_result(row: InvoiceRow) -> InvoiceResult:
     )
 
 
-def report_as_dict(report: Any) -> dict[str, object]:
+def report_as_dict(report: VerificationReport | None) -> dict[str, object]:
     """A JSON-able copy of a VerificationReport for the tax-office page."""
     if report is None:
         return {}
 
-    def plain(value: Any) -> Any:
+    def plain(value: object) -> str | int | float | bool | None:
         if isinstance(value, datetime):
             return value.isoformat()
         if isinstance(value, (str, int, float, bool)) or value is None:

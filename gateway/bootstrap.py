@@ -10,7 +10,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -56,7 +57,9 @@ class Container:
     def settle(self, passage: Passage) -> GateDecision:
         from billing.services import PassageInput, settle_passage
 
-        return settle_passage(self.uow_factory(), PassageInput(**asdict(passage)))
+        # not asdict(): it deep-copies the reader's evidence, which is passed on as it is
+        fields_ = {f.name: getattr(passage, f.name) for f in dataclass_fields(passage)}
+        return settle_passage(self.uow_factory(), PassageInput(**fields_))
 
     def record_gate_status(self, lot_id: str, gate_id: str, online: bool, at: Any) -> None:
         from billing.services import record_gate_status

@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from billing.domain.matching import PlateEvidence
 from billing.domain.vn import vnd as money
 
 
@@ -24,6 +25,9 @@ class Reason(StrEnum):
     LOW_BALANCE = "low_balance"
     ACCOUNT_SUSPENDED = "account_suspended"
     LISTED_PLATE = "listed_plate"  # on the lot's blacklist: kept closed (billing.domain.lists)
+    # An entry that reached billing after a later passage of its car (its exit was settled
+    # first): the stay it began is over, so it opens no session; the operator sees it.
+    LATE_ENTRY = "late_entry"
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,9 @@ class PassageInput:
     plate_confidence: float = 1.0
     needs_review: bool = False
     image_ref: str | None = None
+    # The reader's evidence (n-best hypotheses, a scorer for any plate): with it, the plate is
+    # matched against the cars that can be here (billing.domain.matching). Not stored as is.
+    evidence: PlateEvidence | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ DISPLAY = {
     Reason.LOW_BALANCE: "Số dư {balance} không đủ cho phí {fare} - vui lòng nạp tiền",
     Reason.ACCOUNT_SUSPENDED: "Tài khoản của {plate} đang bị khoá",
     Reason.LISTED_PLATE: "{plate}: vui lòng chờ nhân viên",
+    Reason.LATE_ENTRY: "{plate}: lượt vào đến muộn, đã ghi nhận",
 }
 
 

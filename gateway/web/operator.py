@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from gateway import messages
 from gateway.api import queries
 from gateway.api.access import check_passage
+from gateway.api.evidence import evidence_view
 from gateway.api.invoices import rejection_reasons, visible_invoices
 from gateway.api.lots import tariff_versions
 from gateway.api.reports import date_range, today_local
@@ -20,6 +21,7 @@ from gateway.api.review import act
 from gateway.api.schemas import IdPath
 from gateway.auth.principal import Principal
 from gateway.deps import SessionDep, SettingsDep, UowDep
+from gateway.images import frame_paths
 from gateway.web import charts, review_items
 from gateway.web.forms import FormErrors, parse_vnd
 from gateway.web.rendering import Flash, lang_of, render
@@ -339,6 +341,7 @@ DONE_CODES = {
     "correct_plate": "review_corrected",
     "charge": "review_charged",
     "waive": "review_waived",
+    "confirm_match": "review_charged",
 }
 
 
@@ -416,6 +419,53 @@ def review_charge(
         (passage_id, "amount_vnd"),
         "charge",
         lambda: act(session, uow, user, passage_id, "charge", amount_vnd=amount, note=""),
+    )
+
+
+@router.post("/review/{passage_id}/confirm", response_model=None)
+def review_confirm(
+    passage_id: IdPath,
+    request: Request,
+    session: SessionDep,
+    user: OperatorPage,
+    settings: SettingsDep,
+    uow: UowDep,
+    plate: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """One of the exit's top matches: settled under that plate and charged once."""
+    return _after_action(
+        request,
+        session,
+        user,
+        settings,
+        uow,
+        (passage_id, "plate"),
+        "confirm_match",
+        lambda: act(session, uow, user, passage_id, "confirm_match", plate=plate),
+    )
+
+
+@router.get("/passages/{passage_id}", response_class=HTMLResponse)
+def passage_page(
+    passage_id: IdPath,
+    request: Request,
+    session: SessionDep,
+    user: OperatorPage,
+    settings: SettingsDep,
+) -> HTMLResponse:
+    """One passage: what the gate saw and decided, and why (the matching evidence)."""
+    row = queries.passage(session, passage_id)
+    if row is None or row.lot_id not in queries.visible_lot_ids(session, user):
+        raise PageForbidden() if row is not None else HTTPException(404, "no such passage")
+    return render(
+        request,
+        "operator/passage.html",
+        user,
+        nav="passages",
+        p=row,
+        ev=evidence_view(row, driver=False),
+        trail=queries.review_actions(session, row.id),
+        frames=len(frame_paths(settings.data_dir, row.image_ref)) if row.image_ref else 0,
     )
 
 

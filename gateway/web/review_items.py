@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.api import billing_port, queries
+from gateway.api.evidence import evidence_view
 from gateway.deps import release
 from gateway.images import frame_paths, has_plate_zoom
 from gateway.web.formatting import LOCAL_TZ
@@ -151,6 +152,7 @@ def build(
     frames = {p.id: tuple(frames_of(session, data_dir, p, stays[p.id])) for p in passages}
     trails = {p.id: tuple(queries.review_actions(session, p.id)) for p in passages}
     invoices = {p.id: invoice_of(session, p) if with_invoice else None for p in passages}
+    evidence = {p.id: evidence_view(p, driver=False) for p in passages}
     wanted = [p.id for p in passages if p.review_status == "pending" and p.direction == "exit"]
     release(session)
     quotes = billing_port.review_quotes(uow, wanted) if wanted else {}
@@ -166,6 +168,7 @@ def build(
                 quote_source=q.source if q else "",
                 trail=trails[p.id],
                 invoice=invoices[p.id],
+                extra={"evidence": evidence[p.id]} if evidence[p.id] else {},
             )
         )
     return out

@@ -1,7 +1,7 @@
 """billing: per-lot plate lists (blacklist, whitelist, VIP) that settlement consults.
 
 Revision ID: b1_0006
-Revises: b1_0007
+Revises: b1_0004
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b1_0006"
-down_revision: str | Sequence[str] | None = "b1_0007"  # the head after merging main
+down_revision: str | Sequence[str] | None = "b1_0004"  # the head after merging main
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 # key: (Vietnamese, English)
 OPS_LABELS: dict[str, tuple[str, str]] = {
     # review queue
+    "passages": ("Lượt qua cổng", "Passages"),  # the passage page's title (operator/passage.html)
     "suggested_fare": ("Phí đề xuất", "Suggested fare"),
     "quote_from_session": ("theo biểu phí lúc ra", "tariff at exit"),
     "quote_from_tariff": ("tính theo biểu phí đến lúc ra", "priced by the tariff up to exit"),

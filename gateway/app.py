@@ -39,6 +39,16 @@ def _default_uow_factory(session_factory: Any) -> Any:
     return make
 
 
+def _read_session_factory(app: FastAPI, settings: Settings, container: Any) -> Any:
+    """The replica's sessions for GET requests (``PARKING_DATABASE_READ_URL``), else None."""
+    if container is not None:
+        return getattr(container, "read_session_factory", None)
+    if not settings.database_read_url:
+        return None
+    app.state.read_engine = make_engine(settings.database_read_url)
+    return make_session_factory(app.state.read_engine)
+
+
 def create_app(settings: Settings | None = None, container: Any = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
@@ -62,6 +72,7 @@ def create_app(settings: Settings | None = None, container: Any = None) -> FastA
     app.state.settings = settings
     app.state.container = container
     app.state.session_factory = session_factory
+    app.state.read_session_factory = _read_session_factory(app, settings, container)
     app.state.uow_factory = getattr(container, "uow_factory", None) or _default_uow_factory(
         session_factory
     )

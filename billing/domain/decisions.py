@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from billing.domain.vn import vnd as money
+
 
 class Reason(StrEnum):
     ENTRY_OK = "entry_ok"
@@ -64,8 +66,7 @@ class GateDecision:
 
 def vnd(amount: int) -> str:
     """Vietnamese money display: 25.000đ."""
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{abs(amount):,}đ".replace(",", ".")
+    return money(amount, unit="đ")
 
 
 DISPLAY = {

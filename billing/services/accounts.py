@@ -18,7 +18,6 @@ from billing.domain.model import (
     DomainError,
     GateStatus,
     Owner,
-    OwnerKind,
     Seller,
     Vehicle,
     check_plate_free,
@@ -273,7 +272,3 @@ def _account(uow: UnitOfWork, account_id: int) -> orm.TransportAccount:
     if acct is None:
         raise DomainError(f"no transport account {account_id}")
     return acct
-
-
-def owner_of(row: orm.TransportAccount) -> Owner:
-    return Owner(OwnerKind(row.kind), row.name, row.tax_code, row.address)

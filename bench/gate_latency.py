@@ -10,9 +10,12 @@ the outbox after commit) -> Mosquitto -> the gate. Each gate sends Poisson arriv
 entry). The traffic is what a lot sees: every entry is a registered car that is not inside;
 every exit is a car that entered about four hours earlier (parked through billing before the
 clock starts), so it is priced, debited and queues its invoice request. Each scenario has cars
-of its own and plays on its own simulated day. Two modes:
-``lpr`` (the gateway reads plates from 2 rendered 1280x720 JPEG frames per event) and ``text``
-(the camera sends plate text: the pipeline without reading).
+of its own and plays on its own simulated day. Three modes:
+``lpr`` (the gateway reads plates from 2 rendered 1280x720 JPEG frames per event), ``text``
+(the camera sends plate text: the pipeline without reading) and ``edge`` (the gate box read the
+plate: the event carries its n-best with probabilities, the rendered plate crop and a small
+overview frame; ``--edge-doubtful`` of the reads are doubtful, which the gateway reads again from
+the crop in its reader pool).
 
 Column ``late``: events whose command had not arrived when the scenario's drain time ended (the
 gateway still settles them afterwards; nothing is dropped, the queue just outgrew the window).
@@ -29,6 +32,7 @@ clock starts. Usage::
     .venv/bin/python bench/gate_latency.py                 # 1, 10, 20 gates x (lpr, text)
     .venv/bin/python bench/gate_latency.py --gates 20 --modes lpr --json
     .venv/bin/python bench/gate_latency.py --gateways 2 --gates 10 --modes text
+    .venv/bin/python bench/gate_latency.py --modes edge --gates 200 --json
 """
 
 from __future__ import annotations
@@ -74,12 +78,15 @@ from gateway.bootstrap import Container, build, build_consumer  # noqa: E402
 from gateway.broker import embedded_broker  # noqa: E402
 from gateway.demo import ConsumerThread  # noqa: E402
 from gateway.mosquitto_conf import GateCredential, new_gate_credential  # noqa: E402
+from gateway.protocol import EdgeHypothesis, EdgeRead  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from simulator.cameras import TinyCamera  # noqa: E402
 from simulator.plates import random_spec, render_frame  # noqa: E402
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 GOAL_P99_MS = 500.0
+# issue 14: p99 <= 500 ms with this many gates at 0.5 passages/s each
+GOAL_GATES = {"lpr": 40, "edge": 200}
 
 
 DWELL = timedelta(hours=4)
@@ -127,6 +134,37 @@ def population(container: Container, n: int, seed: int) -> list[str]:
         top_up(container.uow_factory(), acct, 5_000_000, "bench-bank", f"bench-{spec.text}")
         plates.append(spec.text)
     return plates
+
+
+def render_crops(plates: list[str], seed: int) -> dict[str, bytes]:
+    """The plate crop an edge box sends with its read: the plate alone, as a JPEG."""
+    import cv2
+
+    from simulator.plates import spec_from_text
+    from simulator.plates.render import render_plate
+
+    rng = np.random.default_rng(seed)
+    out = {}
+    for plate in plates:
+        image = render_plate(spec_from_text(plate), rng, height=96).image
+        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        if not ok:
+            raise RuntimeError(f"could not encode the crop of {plate}")
+        out[plate] = jpeg.tobytes()
+    return out
+
+
+def edge_read(plate: str, doubtful: bool) -> EdgeRead:
+    """The box's read of ``plate``: sure, or doubtful between it and a look-alike."""
+    if not doubtful:
+        return EdgeRead(hypotheses=(EdgeHypothesis(text=plate, p=0.97),), confidence=0.96)
+    last = plate[-1]
+    other = plate[:-1] + ("8" if last != "8" else "6")  # one character off, as readers err
+    return EdgeRead(
+        hypotheses=(EdgeHypothesis(text=plate, p=0.55), EdgeHypothesis(text=other, p=0.4)),
+        confidence=0.55,
+        reader="bench",
+    )
 
 
 def render(plates: list[str], frames_per_event: int, seed: int) -> dict[str, list[bytes]]:
@@ -189,6 +227,7 @@ def run_scenario(
     mqtt: tuple[str, int],
     plates: list[str],
     frames: dict[str, list[bytes]],
+    crops: dict[str, bytes],
     args: argparse.Namespace,
     tmp: Path,
     lot: str,
@@ -252,7 +291,14 @@ def run_scenario(
         queue = arriving if agent.cfg.direction == "entry" else parked
         plate = queue.pop(rnd.randrange(len(queue)))
         captured_at = datetime.now(UTC) - shift
-        if sc.mode == "text":
+        if sc.mode == "edge":
+            ev = agent.capture(
+                plate,
+                plate_crop=crops[plate],
+                edge_read=edge_read(plate, rnd.random() < args.edge_doubtful),
+                captured_at=captured_at,
+            )
+        elif sc.mode == "text":
             ev = agent.capture(
                 plate,
                 camera_text=True,
@@ -355,7 +401,13 @@ def _p99_after(event_ids: list[tuple[Lane, str]], since: float | None) -> float 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--gates", type=int, nargs="+", default=[1, 10, 20])
-    ap.add_argument("--modes", nargs="+", default=["lpr", "text"], choices=["lpr", "text"])
+    ap.add_argument("--modes", nargs="+", default=["lpr", "text"], choices=["lpr", "text", "edge"])
+    ap.add_argument(
+        "--edge-doubtful",
+        type=float,
+        default=0.1,
+        help="edge mode: the share of edge reads that are doubtful (read again from the crop)",
+    )
     ap.add_argument("--rate", type=float, default=0.5, help="passages per second per gate")
     ap.add_argument("--events", type=int, default=12, help="events per gate per scenario")
     ap.add_argument("--max-seconds", type=float, default=60.0, help="offered load per scenario")
@@ -448,7 +500,8 @@ def main() -> None:
         args.plates = args.plates or sum(args.gates) * args.events
         print(f"population: {args.plates} registered cars ...", file=sys.stderr)
         plates = population(container, args.plates, args.seed)
-        frames = render(plates, args.frames, args.seed)
+        frames = render(plates, args.frames, args.seed) if "lpr" in args.modes else {}
+        crops = render_crops(plates, args.seed) if "edge" in args.modes else {}
         for mode in args.modes:
             lot = lots[mode]
             create_lot(container.uow_factory(), lot, f"Bench {lot}", operator, "hn-central")
@@ -475,7 +528,7 @@ def main() -> None:
                         "PARKING_MQTT_SESSION_EXPIRY_S": str(args.session_expiry),
                     },
                     tmp / f"gateways-{mode}",
-                    read_plates=(mode == "lpr"),
+                    read_plates=(mode != "text"),
                 )
                 gateways.data_dir.mkdir(parents=True, exist_ok=True)
                 print(f"starting {args.gateways} gateway processes ...", file=sys.stderr)
@@ -491,7 +544,7 @@ def main() -> None:
                 consumer = ConsumerThread(
                     build_consumer(
                         container,
-                        read_plates=(mode == "lpr"),
+                        read_plates=(mode != "text"),
                         lot_filter=lot,
                         # Its own MQTT session per mode: events left over from a saturated
                         # scenario must not be redelivered into the next one's figures.
@@ -512,6 +565,7 @@ def main() -> None:
                             mqtt,
                             cars,
                             frames,
+                            crops,
                             args,
                             tmp,
                             lot,
@@ -550,13 +604,15 @@ def main() -> None:
                 f"{r['nothing_lost']} ({r['recorded']} recorded); one debit per exit: "
                 f"{r['one_debit_per_exit']} ({r['fare_debits']} debits)"
             )
-    goal = [r for r in results if r["gates"] == 20 and r["mode"] == "lpr"]
-    if goal:
-        ok = goal[0]["p99_ms"] <= GOAL_P99_MS and goal[0]["unanswered"] == 0
+    for r in results:
+        if r["gates"] < GOAL_GATES.get(r["mode"], 10**9):
+            continue
+        ok = r["p99_ms"] <= GOAL_P99_MS and r["unanswered"] == 0
         verdict = "met" if ok else "NOT met"
-        print(f"goal p99 <= {GOAL_P99_MS:.0f} ms at 20 gates with plate reading: {verdict}")
+        print(f"goal p99 <= {GOAL_P99_MS:.0f} ms at {r['gates']} gates, {r['mode']}: {verdict}")
     if args.json:
         name = "gate_latency" + (f"_gateways{args.gateways}" if args.gateways > 1 else "")
+        name += "_edge" if args.modes == ["edge"] else ""
         out = ROOT / "bench" / "results" / f"{name}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(
@@ -578,11 +634,13 @@ def main() -> None:
                             "frames",
                             "plates",
                             "gateways",
+                            "edge_doubtful",
                             "session_expiry",
                             "resend_after",
                         )
                     },
                     "goal_p99_ms": GOAL_P99_MS,
+                    "goal_gates": GOAL_GATES,
                     "results": results,
                 },
                 indent=2,

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing.adapters import pipeline as pipelining
 from billing.adapters.orm import utcnow
 from billing.domain.tariffs import TariffCatalog
 
@@ -84,28 +82,6 @@ class UnitOfWork:
         # them, so values read inside the block stay readable after it.
         session, self._local.session = self._local.session, None
         session.close()
-
-    @contextmanager
-    def pipelined(self) -> Iterator[None]:
-        """Send this transaction's statements in psycopg's pipeline mode (PostgreSQL).
-
-        A statement whose result is read still waits for it, but the ones nobody reads wait
-        for nothing: BEGIN travels with the first statement, and the writes at the end of a
-        transaction travel with its COMMIT. The transaction keeps its statements, its order and
-        its errors (an error surfaces at the next result read or at COMMIT, as the same
-        exception). Elsewhere (SQLite, another driver) it does nothing.
-
-        Use inside ``with uow:``, around the statements and the commit (or rollback).
-        """
-        connection = self.session.connection()
-        dbapi = connection.connection.dbapi_connection
-        pipeline = getattr(dbapi, "pipeline", None)
-        if connection.dialect.name != "postgresql" or pipeline is None:
-            yield
-            return
-        pipelining.install(connection.engine)
-        with pipeline():
-            yield
 
     def commit(self) -> None:
         self.session.commit()

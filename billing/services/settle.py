@@ -64,10 +64,9 @@ def settle_passage(uow: UnitOfWork, p: PassageInput) -> GateDecision:
                     return replace(GateDecision.from_dict(first.decision), replayed=True)
             try:
                 # Explicit flushes only: autoflush before every query costs more than the query.
-                # Pipelined: BEGIN and the final writes need no round trip of their own.
-                with uow.pipelined(), uow.session.no_autoflush:
+                with uow.session.no_autoflush:
                     decision = _settle(uow, p)
-                    uow.commit()
+                uow.commit()
                 return decision
             except (IntegrityError, OperationalError, InterfaceError) as exc:
                 # A concurrent settlement of this event (or of the same plate) committed first,

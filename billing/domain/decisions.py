@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from billing.domain.matching import PlateEvidence
 from billing.domain.vn import vnd as money
 
 
@@ -36,6 +37,9 @@ class PassageInput:
     plate_confidence: float = 1.0
     needs_review: bool = False
     image_ref: str | None = None
+    # The reader's evidence (n-best hypotheses, a scorer for any plate): with it, the plate is
+    # matched against the cars that can be here (billing.domain.matching). Not stored as is.
+    evidence: PlateEvidence | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

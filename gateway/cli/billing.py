@@ -61,7 +61,7 @@ def accounts_list(
             Col("name", lambda a: a.name, 0, max_width=24),
             Col("status", lambda a: a.status, 1),
             Col("balance", lambda a: money(a.balance_vnd), 0, "right"),
-            Col("plates", lambda a: _plates(a), 1, max_width=24),
+            Col("plates", _plates, 1, max_width=24),
             Col("tax code", lambda a: a.tax_code or "", 2),
             Col("kind", lambda a: a.kind, 3),
         ],

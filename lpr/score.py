@@ -35,10 +35,11 @@ PLATE_LOGPRIOR = -14.0
 #: log P(a frame is an outlier): a frame of the passage whose plate was not found, or was cut
 #: into the wrong lines, reads as garbage. A frame's score for any key is floored at its own
 #: ceiling (the best any string could score) plus this, so one such frame cannot outweigh the
-#: others' agreement; a real substitution costs ~4-7 nats per frame, well above the floor. Kept
-#: small, because the floor is also what every car inside scores on a garbage frame: 1,000 of
-#: them at 1e-8 weigh 1e-5 against the true plate of a one-frame read.
-OUTLIER = math.log(1e-8)
+#: others' agreement; a real substitution costs ~4-7 nats per frame, so plates up to three
+#: characters off stay above the floor. Kept small, because the floor is also what every other
+#: car inside scores: 1,000 of them at 1e-12 weigh 1e-9 against a one-frame read of the true
+#: plate, and still under 1e-5 when that read is 9 nats off (a misread the matcher recovers).
+OUTLIER = math.log(1e-12)
 #: Bottom-line lengths of a two-line plate: 5 digits (123.45) or 4 (1234).
 _BOTTOM = (5, 4)
 _INDEX = {c: i for i, c in enumerate(PLATE_CHARS)}

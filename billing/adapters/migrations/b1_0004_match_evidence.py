@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b1_0004"
-down_revision: str | Sequence[str] | None = "b1_0003"
+down_revision: str | Sequence[str] | None = "b1_0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from billing.adapters import orm as b
 from billing.services.seed import CENTRAL_LOT
 from einvoice.db import invoices, monthly_items
-from gateway.web.driver import normalize_tax_code
+from gateway.web.driver_invoicing import normalize_tax_code
 from tests.api.web.conftest import PASSWORD, Env, issue_invoices
 from tests.api.web.helpers import stay
 

@@ -210,7 +210,8 @@ class InvoicingIn(BaseModel):
 
     @model_validator(mode="after")
     def _company_complete(self) -> InvoicingIn:
-        if self.buyer == "company" and not (self.company_name and self.tax_code and self.address):
+        named = (self.company_name or "").strip() and (self.address or "").strip()
+        if self.buyer == "company" and not (named and self.tax_code):
             raise ValueError("a company needs company_name, tax_code and address")
         if self.monthly and self.buyer != "company":
             raise ValueError("the monthly invoice is made out to a company")
@@ -224,18 +225,20 @@ def set_invoicing(
     """The invoice details the portal's settings page sets (``POST /portal/invoicing``)."""
     from billing.domain.model import DomainError, Owner, OwnerKind
     from billing.services import set_invoicing as save
+    from gateway import messages
 
     current = load_account(session, user, account_id)
     release(session)
     try:
         if body.buyer == "company":
             assert body.company_name and body.tax_code and body.address  # the validator said so
-            owner = Owner(OwnerKind.BUSINESS, body.company_name, body.tax_code, body.address)
+            name, address = body.company_name.strip(), body.address.strip()
+            owner = Owner(OwnerKind.BUSINESS, name, body.tax_code, address)
         else:
             owner = Owner(OwnerKind.PERSON, current.name)
         save(uow, account_id, owner, invoice_email=body.invoice_email, monthly=body.monthly)
-    except DomainError as exc:
-        raise CodedHTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, exc.code) from exc
+    except DomainError as exc:  # the catalogue's words: billing's name the account
+        raise invalid(("body",), messages.text(messages.code_of(exc), "en")) from exc
     record(session, user, "account.invoicing", "account", account_id, body.model_dump())
     session.expire_all()
     return load_account(session, user, account_id)

@@ -141,13 +141,16 @@ def topup_page(
     uow: UowDep,
     providers: ProvidersDep,
 ) -> HTMLResponse:
-    """One top-up request: pending (the page refreshes itself), credited, or expired."""
+    """One top-up request: pending (the page refreshes itself), credited, failed or expired.
+
+    The intent is read before the balance: the credit and the intent's new status commit
+    together, so a page that says "credited" always shows the balance with the money in it."""
     account_id = account_id_of(user)
-    account = _account(session, user)
-    release(session)
+    release(session)  # a fresh snapshot for the balance below (SQLite's begins at first read)
     intent = get_topup_intent(uow, reference)
     if intent is None or intent.account_id != account_id:
         raise HTTPException(404, "not_found")
+    account = _account(session, user)
     known = providers.get(intent.provider)
     return render_portal(
         request,

@@ -93,6 +93,18 @@ LABELS: dict[str, tuple[str, str]] = {
     "online": ("trực tuyến", "online"),
     "offline": ("mất kết nối", "offline"),
     "review_queue": ("Hàng chờ xử lý", "Review queue"),
+    # closed-world plate matching (docs/no-stop.md)
+    "match_evidence": ("Vì sao chọn xe này", "Why this car"),
+    "match_top": ("Xe trong bãi khớp nhất", "Best matching cars inside"),
+    "match_posterior": ("Xác suất", "Probability"),
+    "match_runner_up": ("Xe khớp thứ hai", "Runner-up"),
+    "match_not_inside": ("Không phải xe trong bãi", "None of the cars inside"),
+    "match_hypotheses": ("Camera đọc được", "What the camera read"),
+    "match_auto": ("Hệ thống tự xác định", "Decided by the system"),
+    "match_threshold": ("Ngưỡng tự động", "Automatic threshold"),
+    "match_session": ("Lượt gửi", "Stay"),
+    "confirm_match": ("Xác nhận và thu phí", "Confirm and charge"),
+    "match_other_car": ("xe khác", "another car"),
     "invoices": ("Hóa đơn", "Invoices"),
     "tariffs": ("Biểu giá", "Tariffs"),
     "export_csv": ("Xuất CSV", "Export CSV"),
@@ -204,6 +216,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "reason_exit_without_entry": ("ra không có lượt vào", "exit without entry"),
     "reason_low_balance": ("số dư không đủ", "balance too low"),
     "reason_account_suspended": ("tài khoản bị khóa", "account suspended"),
+    "reason_late_entry": ("lượt vào đến sau lượt ra", "entry received after its exit"),
     **CONSOLE_LABELS,
 }
 

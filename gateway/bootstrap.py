@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -55,7 +56,9 @@ class Container:
     def settle(self, passage: Passage) -> GateDecision:
         from billing.services import PassageInput, settle_passage
 
-        return settle_passage(self.uow_factory(), PassageInput(**asdict(passage)))
+        # not asdict(): it deep-copies the reader's evidence, which is passed on as it is
+        fields_ = {f.name: getattr(passage, f.name) for f in dataclass_fields(passage)}
+        return settle_passage(self.uow_factory(), PassageInput(**fields_))
 
     def record_gate_status(self, lot_id: str, gate_id: str, online: bool, at: Any) -> None:
         from billing.services import record_gate_status
@@ -233,6 +236,7 @@ def build_notice_worker(container: Container) -> NoticeWorker:
     """Driver notices (low balance, receipts, codes) through the senders the settings name."""
     from datetime import timedelta
 
+    from gateway.invoice_links import public_base
     from gateway.notices import senders
     from gateway.notices.worker import NoticeWorker
     from gateway.payments.providers import labels
@@ -243,6 +247,8 @@ def build_notice_worker(container: Container) -> NoticeWorker:
         senders.from_settings(s),
         receipt_window=timedelta(hours=s.notice_receipt_window_h),
         provider_names=labels(s.payment_providers),
+        public_url=public_base(s),
+        authority_url=s.tax_authority_url,
     )
 
 

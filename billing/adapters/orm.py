@@ -14,7 +14,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -24,11 +23,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+
+from billing.sqltypes import UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -43,28 +43,6 @@ metadata = MetaData(
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware datetimes in, aware UTC datetimes out, on every backend."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a timezone-aware column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -127,6 +105,9 @@ class TransportAccount(Base):
     auto_topup_amount_vnd: Mapped[int | None] = mapped_column(BigInteger)
     auto_topup_provider: Mapped[str | None] = mapped_column(String(40))
     low_balance_notice_vnd: Mapped[int] = mapped_column(BigInteger, default=50_000)
+    # A company's invoices are emailed here; monthly: one consolidated invoice per month.
+    invoice_email: Mapped[str | None] = mapped_column(String(200))
+    invoice_monthly: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
@@ -197,6 +178,8 @@ class ParkingSession(Base):
     # exit barrier (low balance, suspended account) and its exit passage waits in review
     payment: Mapped[str | None] = mapped_column(String(10))
     journal_entry_id: Mapped[int | None] = mapped_column(Integer)
+    # an unsure entry read: the plate keys it could be (the exit matches against them)
+    entry_hypotheses: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class Passage(Base):
@@ -226,6 +209,8 @@ class Passage(Base):
     review_status: Mapped[str | None] = mapped_column(String(10), index=True)  # pending|resolved
     decision: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # closed-world matching: hypotheses, posteriors, matched session, runner-up (or None)
+    match_evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ReviewAction(Base):

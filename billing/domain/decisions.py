@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from billing.domain.matching import PlateEvidence
 from billing.domain.vn import vnd as money
 
 
@@ -23,6 +24,9 @@ class Reason(StrEnum):
     EXIT_WITHOUT_ENTRY = "exit_without_entry"
     LOW_BALANCE = "low_balance"
     ACCOUNT_SUSPENDED = "account_suspended"
+    # An entry that reached billing after a later passage of its car (its exit was settled
+    # first): the stay it began is over, so it opens no session; the operator sees it.
+    LATE_ENTRY = "late_entry"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,9 @@ class PassageInput:
     plate_confidence: float = 1.0
     needs_review: bool = False
     image_ref: str | None = None
+    # The reader's evidence (n-best hypotheses, a scorer for any plate): with it, the plate is
+    # matched against the cars that can be here (billing.domain.matching). Not stored as is.
+    evidence: PlateEvidence | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ DISPLAY = {
     Reason.EXIT_WITHOUT_ENTRY: "{plate}: không tìm thấy lượt vào",
     Reason.LOW_BALANCE: "Số dư {balance} không đủ cho phí {fare} - vui lòng nạp tiền",
     Reason.ACCOUNT_SUSPENDED: "Tài khoản của {plate} đang bị khoá",
+    Reason.LATE_ENTRY: "{plate}: lượt vào đến muộn, đã ghi nhận",
 }
 
 

@@ -14,6 +14,7 @@ from billing.services.accounts import (
     set_account_status,
     set_auto_topup,
     set_contacts,
+    set_invoicing,
     set_lot_policy,
     set_lot_tariff,
     set_low_balance_notice,
@@ -24,6 +25,7 @@ from billing.services.intents import (
     CreditedTopUp,
     IntentView,
     credit_topup,
+    fail_topup_intent,
     get_topup_intent,
     list_topup_intents,
     open_topup_intent,
@@ -48,7 +50,14 @@ from billing.services.reads import (
     review_queue,
 )
 from billing.services.reconcile import InvoiceTotals, Reconciliation, reconcile
-from billing.services.review import charge, correct_plate, waive
+from billing.services.review import (
+    MatchCandidate,
+    charge,
+    confirm_match,
+    correct_plate,
+    match_candidates,
+    waive,
+)
 from billing.services.seed import DemoData, seed_demo
 from billing.services.settle import UnknownGate, settle_passage
 from billing.services.topups import refund, top_up
@@ -62,6 +71,7 @@ __all__ = [
     "GateDecision",
     "IntentView",
     "InvoiceTotals",
+    "MatchCandidate",
     "PassView",
     "PassageInput",
     "Reconciliation",
@@ -74,11 +84,13 @@ __all__ = [
     "add_vehicle",
     "buy_monthly_pass",
     "charge",
+    "confirm_match",
     "correct_plate",
     "create_account",
     "create_lot",
     "create_operator",
     "credit_topup",
+    "fail_topup_intent",
     "get_account",
     "get_passage",
     "get_session",
@@ -92,6 +104,7 @@ __all__ = [
     "list_topup_intents",
     "list_vehicles",
     "manual_credit",
+    "match_candidates",
     "occupancy",
     "open_topup_intent",
     "pending_review_images",
@@ -107,6 +120,7 @@ __all__ = [
     "set_account_status",
     "set_auto_topup",
     "set_contacts",
+    "set_invoicing",
     "set_lot_policy",
     "set_lot_tariff",
     "set_low_balance_notice",

@@ -17,16 +17,17 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Connection, Row
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from billing.adapters import orm
 from billing.adapters.uow import UnitOfWork
 from billing.domain.decisions import GateDecision, PassageInput, Reason
 from billing.domain.ledger import IdempotencyConflict
+from billing.domain.matching import PlateEvidence
 from billing.domain.model import Direction, DomainError
 from billing.domain.plates import canonical_plate, plate_key
-from billing.domain.policy import Outcome, plate_readable
+from billing.domain.policy import LotPolicy, Outcome, plate_readable
 from billing.services import statements
 from billing.services.fares import price_session
 from billing.services.lots import lot_info
@@ -39,6 +40,12 @@ from billing.services.settle_context import (
     open_session,
 )
 from billing.services.settle_exit import settle_exit
+from billing.services.settle_match import (
+    UNSURE_KEY_PREFIX,
+    Matched,
+    join_unsure_session,
+    match_read,
+)
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -146,8 +153,7 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
     if lot is None or p.gate_id not in lot.gates:
         raise UnknownGate(f"gate {p.gate_id!r} of lot {p.lot_id!r} is not registered")
     policy = lot.policy
-    plate = canonical_plate(p.plate_text) if p.plate_text else None
-    key = plate_key(plate) if plate else None
+    plate, key, readable, matched = _plate_of(db, p, policy)
     # Inserting first claims the event id: a concurrent twin waits here, then fails and re-reads.
     passage_id = db.execute(
         statements.q_insert_returning_id(orm.table_of(orm.Passage)),
@@ -167,15 +173,18 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
             "reason": "",
             "decision": {},
             "created_at": uow.clock(),
+            "match_evidence": (
+                matched.evidence(p, p.evidence) if matched and p.evidence is not None else None
+            ),
         },
     ).scalar_one()
     passage = PassageRow(passage_id, key)
     ctx = Ctx(uow, db, p, lot, policy, passage, plate)
 
-    if not plate_readable(policy, plate, p.plate_confidence, p.needs_review):
-        return finish(
-            ctx, Reason.PLATE_UNREADABLE, policy.unreadable is Outcome.OPEN_REVIEW, review=True
-        )
+    if not readable or (matched is not None and matched.conflict):
+        return _unreadable(ctx)
+    if matched is not None and matched.join_session is not None and plate and key:
+        join_unsure_session(db, matched.join_session, plate, key)
     window = timedelta(seconds=policy.duplicate_window_s)
     params = {
         "key": key,
@@ -204,6 +213,35 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
     return settle_exit(ctx, vehicle, locked)
 
 
+def _plate_of(
+    db: Connection, p: PassageInput, policy: LotPolicy
+) -> tuple[str | None, str | None, bool, Matched | None]:
+    """(plate, key, readable, match): the read's own plate, or the plate matching settled on
+    when the read came with the reader's evidence (billing.services.settle_match)."""
+    plate = canonical_plate(p.plate_text) if p.plate_text else None
+    key = plate_key(plate) if plate else None
+    readable = plate_readable(policy, plate, p.plate_confidence, p.needs_review)
+    if p.evidence is None:
+        return plate, key, readable, None
+    matched = match_read(db, p, p.evidence, policy, key if readable else None)
+    if matched.plate is not None and matched.key is not None:
+        return matched.plate, matched.key, True, matched
+    return plate, key, readable and not matched.conflict, matched
+
+
+def _unreadable(ctx: Ctx) -> GateDecision:
+    """No plate to settle under: the read is unsure and matching did not decide (or the read
+    is sure of one plate and the cars here point to another). An entry with the reader's
+    evidence follows ``unsure_entry``; everything else ``unreadable``."""
+    p, policy = ctx.p, ctx.policy
+    outcome = policy.unreadable
+    if p.evidence is not None and p.direction == Direction.ENTRY.value:
+        if policy.unsure_entry is Outcome.OPEN_MATCH:
+            return _unsure_entry(ctx, p.evidence)
+        outcome = policy.unsure_entry
+    return finish(ctx, Reason.PLATE_UNREADABLE, outcome is Outcome.OPEN_REVIEW, review=True)
+
+
 def _duplicate(ctx: Ctx, twin_id: int) -> GateDecision:
     """A second read of a vehicle that passed this gate a moment ago."""
     twin = ctx.db.execute(statements.q_passage_outcome(), {"id": twin_id}).one()
@@ -221,6 +259,39 @@ def _duplicate(ctx: Ctx, twin_id: int) -> GateDecision:
 # ---------------------------------------------------------------- entry
 
 
+def _unsure_entry(ctx: Ctx, evidence: PlateEvidence) -> GateDecision:
+    """Policy ``unsure_entry: open_match``: no money moves at an entry, so the car comes in.
+
+    Its session keeps the read's hypotheses and a plate key no plate has (``~<passage id>``),
+    so it never takes the place of another car's stay; the exit matches against the
+    hypotheses, and the session takes the plate the exit settles.
+    """
+    hyps = [h for h in evidence.hypotheses if h.key]
+    shown = (hyps[0].text if hyps else "?")[:20]
+    session_id = ctx.db.execute(
+        statements.q_insert_returning_id(orm.table_of(orm.ParkingSession)),
+        {
+            "lot_id": ctx.p.lot_id,
+            "plate_text": shown,
+            "plate_key": f"{UNSURE_KEY_PREFIX}{ctx.passage.id}",
+            "vehicle_id": None,
+            "account_id": None,
+            "vehicle_class": None,
+            "status": "open",
+            "entry_at": ctx.p.captured_at,
+            "entry_passage_id": ctx.passage.id,
+            "entry_hypotheses": list(dict.fromkeys(h.key for h in hyps)),
+        },
+    ).scalar_one()
+    log.info(
+        "entry %s: plate unsure, let in with %d hypotheses (session %s)",
+        ctx.p.event_id,
+        len(hyps),
+        session_id,
+    )
+    return finish(ctx, Reason.ENTRY_OK, True, session_id=session_id)
+
+
 def _entry(ctx: Ctx, vehicle: Row[Any] | None) -> GateDecision:
     policy = ctx.policy
     reason, review = Reason.ENTRY_OK, False
@@ -233,6 +304,23 @@ def _entry(ctx: Ctx, vehicle: Row[Any] | None) -> GateDecision:
         if policy.account_suspended is Outcome.DENY:
             return finish(ctx, Reason.ACCOUNT_SUSPENDED, False, account_id=vehicle.account_id)
         reason, review = Reason.ACCOUNT_SUSPENDED, True
+    if ctx.passage.plate_key is not None and _arrived_late(ctx):
+        # Its gate was offline, or the event waited for a broker: the car has passed again
+        # since (left, usually: its exit was settled first, as one without an entry). A session
+        # opened now would be a ghost no exit ever closes; the operator sees the entry instead.
+        log.warning(
+            "entry %s of %s at %s arrived after a later passage of the car: no session opened",
+            ctx.p.event_id,
+            ctx.plate,
+            ctx.p.captured_at.isoformat(),
+        )
+        return finish(
+            ctx,
+            Reason.LATE_ENTRY,
+            True,
+            review=True,
+            account_id=vehicle.account_id if vehicle else None,
+        )
     # Most entries find no open session: try to open one straight away (a no-op when one is
     # open, which the unique index on open sessions detects, waiting for a concurrent entry).
     session_id = _insert_session(ctx, vehicle, if_none_open=True)
@@ -261,6 +349,20 @@ def _entry(ctx: Ctx, vehicle: Row[Any] | None) -> GateDecision:
         session_id=session_id,
         account_id=vehicle.account_id if vehicle else None,
     )
+
+
+def _arrived_late(ctx: Ctx) -> bool:
+    """Has the plate passed a gate of this lot after this entry was captured?"""
+    later = ctx.db.execute(
+        statements.q_later_passage(),
+        {
+            "lot": ctx.p.lot_id,
+            "at": ctx.p.captured_at,
+            "key": ctx.passage.plate_key,
+            "me": ctx.passage.id,
+        },
+    ).first()
+    return later is not None
 
 
 def _end_held_stay(ctx: Ctx, held: OpenSession, vehicle: Row[Any] | None) -> bool:

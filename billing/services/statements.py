@@ -52,6 +52,8 @@ ACCOUNT_COLUMNS = tuple(
         "auto_topup_threshold_vnd",
         "auto_topup_amount_vnd",
         "auto_topup_provider",
+        "invoice_email",
+        "invoice_monthly",
     )
 )
 
@@ -92,6 +94,24 @@ def _twin_id() -> Select[Any]:
 def q_twin_id() -> Select[Any]:
     """``_twin_id`` on its own, for plates with no vehicle (the vehicle look-ups include it)."""
     return _twin_id()
+
+
+@functools.cache
+def q_later_passage() -> Select[Any]:
+    """A passage of the plate at the lot captured after this one: an entry that finds one
+    arrived late (its car has left, or entered again, since). Cheap for an entry on time: the
+    range after its capture time is empty (``ix_billing_passages_lot_time``)."""
+    p = PASSAGES.c
+    return (
+        select(p.id)
+        .where(
+            p.lot_id == bindparam("lot"),
+            p.captured_at > bindparam("at"),
+            p.plate_key == bindparam("key"),
+            p.id != bindparam("me"),
+        )
+        .limit(1)
+    )
 
 
 @functools.cache

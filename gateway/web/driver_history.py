@@ -13,7 +13,9 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from billing.adapters import orm as b
 from gateway.api import queries
+from gateway.api.evidence import EvidenceOut, evidence_view
 from gateway.api.invoices import rejection_reasons
 from gateway.api.schemas import IdPath
 from gateway.api.statement import invoice_ids, statement, trip_event_ids
@@ -35,11 +37,21 @@ class TripCard:
     lot_name: str
     invoice_id: int | None
     minutes: int | None
+    evidence: EvidenceOut | None = None  # why the exit was matched to this car, if it was
 
 
 def trip_cards(session: Session, trips: Sequence[Any]) -> list[TripCard]:
     lots = {lot.id: lot.name for lot in queries.all_lots(session)}
     events = trip_event_ids(session, [t.exit_passage_id for t in trips])
+    exit_ids = [t.exit_passage_id for t in trips if t.exit_passage_id]
+    evidence = {}
+    if exit_ids:
+        exits = session.scalars(
+            select(b.Passage).where(
+                b.Passage.id.in_(exit_ids), b.Passage.match_evidence.is_not(None)
+            )
+        )
+        evidence = {row.id: evidence_view(row, driver=True) for row in exits}
     invoices = invoice_ids(session, events.values())
     out = []
     for t in trips:
@@ -47,7 +59,15 @@ def trip_cards(session: Session, trips: Sequence[Any]) -> list[TripCard]:
         minutes = None
         if t.exit_at is not None and t.entry_at is not None:
             minutes = int((t.exit_at - t.entry_at).total_seconds() // 60)
-        out.append(TripCard(t, lots.get(t.lot_id, t.lot_id), invoices.get(event or ""), minutes))
+        out.append(
+            TripCard(
+                t,
+                lots.get(t.lot_id, t.lot_id),
+                invoices.get(event or ""),
+                minutes,
+                evidence.get(t.exit_passage_id or 0),
+            )
+        )
     return out
 
 
@@ -104,8 +124,13 @@ def invoices_page(
     request: Request, session: SessionDep, user: DriverPage, settings: SettingsDep
 ) -> HTMLResponse:
     from einvoice import queries as inv
+    from einvoice.monthly import period_label, waiting
 
-    items = inv.list_invoices(session, account_id=account_id_of(user), limit=100)
+    account = str(account_id_of(user))
+    items = inv.list_invoices(session, account_id=account, limit=100)
+    months: dict[str, list[int]] = {}
+    for row in waiting(session, account):
+        months.setdefault(row.period, []).append(int(row.total_vnd))
     return render_portal(
         request,
         session,
@@ -114,6 +139,7 @@ def invoices_page(
         "invoices",
         invoices=items,
         reasons=_reasons(session, items),
+        waiting=[(period_label(p), len(v), sum(v)) for p, v in sorted(months.items())],
     )
 
 

@@ -52,6 +52,21 @@ def _default_uow_factory(session_factory: sessionmaker[Session]) -> Callable[[],
     return make
 
 
+def _read_session_factory(
+    app: FastAPI, settings: Settings, container: AppContainer | None
+) -> sessionmaker[Session] | None:
+    """The replica's sessions for GET requests (``PARKING_DATABASE_READ_URL``), else None."""
+    if container is not None:
+        from_container: sessionmaker[Session] | None = getattr(
+            container, "read_session_factory", None
+        )
+        return from_container
+    if not settings.database_read_url:
+        return None
+    app.state.read_engine = make_engine(settings.database_read_url)
+    return make_session_factory(app.state.read_engine)
+
+
 def create_app(settings: Settings | None = None, container: AppContainer | None = None) -> FastAPI:
     """The application over ``container``'s database, or over its own engine without one."""
     settings = settings or get_settings()
@@ -90,6 +105,7 @@ def _wire_state(app: FastAPI, settings: Settings, container: AppContainer | None
     app.state.settings = settings
     app.state.container = container
     app.state.session_factory = session_factory
+    app.state.read_session_factory = _read_session_factory(app, settings, container)
     app.state.token_signer = TokenSigner(settings.secret_key)
     app.state.sign_in_throttle = SignInThrottle()
     app.state.payment_providers = directory(settings.payment_providers)

@@ -10,6 +10,7 @@ from gateway.web import (
     admin_money,
     driver,
     driver_history,
+    driver_invoicing,
     lists,
     lookup,
     operator,
@@ -21,6 +22,7 @@ router.include_router(operator.router)
 router.include_router(lists.router)
 router.include_router(driver.router)
 router.include_router(driver_history.router)
+router.include_router(driver_invoicing.router)
 router.include_router(signup.router)
 router.include_router(admin.router)
 router.include_router(admin_money.router)

@@ -17,6 +17,7 @@ EXPECTED_PATHS = {
     "/api/v1/users/{username}/grants",
     "/api/v1/accounts",
     "/api/v1/accounts/{account_id}",
+    "/api/v1/accounts/{account_id}/invoicing",
     "/api/v1/accounts/{account_id}/vehicles",
     "/api/v1/accounts/{account_id}/vehicles/{vehicle_id}",
     "/api/v1/accounts/{account_id}/auto-topup",

@@ -323,6 +323,8 @@ class EdgeConfig(_Section):
     lanes: list[LaneConfig] = Field(min_length=1)
     reader: ReaderConfig = ReaderConfig()
     offline: OfflinePolicy = OfflinePolicy()
+    # Prometheus metrics (edge_*) on 127.0.0.1:PORT; unset: not served.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     @model_validator(mode="after")
     def _consistent(self) -> EdgeConfig:

@@ -24,10 +24,13 @@ The path of one event:
    no decision yet) and the wait of the oldest unanswered event; the gateway turns those into a
    metric and an alert per gate.
 
-Where an offline decider fits later: it would watch the same buffer for events still without a
-decision a moment after capture (or while the link is down) and move the barrier itself; the
-event stays unanswered here and goes on being resent until the center's decision arrives, which
-then only ends the resending (:meth:`Lane._on_command` is the one place a decision lands).
+Offline decisions (``edge.offline``, driven by ``edge.run``): when no decision came in time,
+the edge decides itself and claims the event here (:meth:`Lane.claim_offline`): the buffered
+event is rewritten with ``decided_offline`` and the local decision (:meth:`Lane.record_offline`)
+and sent again at once. It stays unanswered and is resent until the center's decision arrives,
+which then ends the resending; a barrier the edge opened is never touched by it (a late
+"closed" changes nothing, a late "open" does not pulse again). :meth:`Lane._on_command` is the
+one place a decision lands.
 
 Stopping is an event (:meth:`Lane.stop`), never an exception: a Ctrl-C unwinding through the
 buffer's SQLite transaction once turned into an error the traffic loop swallowed.
@@ -56,8 +59,10 @@ from gateway.protocol import (
     BarrierCommand,
     GateEvent,
     GateStatus,
+    OfflineDecision,
     ProtocolError,
     decode_command,
+    decode_event,
     encode_event,
     encode_status,
 )
@@ -153,10 +158,16 @@ class Lane:
         cfg: LaneConfig,
         camera: Camera | None = None,
         on_command: Callable[[BarrierCommand], None] | None = None,
+        on_answered: Callable[[str], None] | None = None,
+        on_allowlist: Callable[[bytes], object] | None = None,
     ) -> None:
         self.cfg = cfg
         self.camera = camera
         self._actuate = on_command  # the barrier: called for fresh decisions only
+        self._on_answered = on_answered  # every event's first decision (the credit ledger)
+        # Events this lane decided alone and the center has not answered yet.
+        self._offline: dict[str, OfflineDecision] = {}
+        self.deciding_offline = False  # the last decision was the edge's own (status report)
         self._buffer = EventBuffer(
             cfg.buffer_path,
             keep=cfg.keep_sent,
@@ -178,6 +189,7 @@ class Lane:
             status=self._status,
             on_command=self._on_command,
             on_connect=self._on_connect,
+            on_allowlist=on_allowlist,
         )
         self._sender = Supervised(f"gate-{self.lane}", self._send_step, self._stopping)
 
@@ -328,6 +340,45 @@ class Lane:
             (e, bool(a.get("open")), str(a.get("display", ""))) for e, a in self._buffer.answers()
         ]
 
+    # --- offline decisions ------------------------------------------------------------------
+
+    def claim_offline(self, event_id: str, decision: OfflineDecision) -> bool:
+        """The edge decides this event itself: False when the center's decision is already
+        here (the caller then does nothing). From now on the center's answer does not move the
+        barrier if the edge opened it."""
+        with self._lock:
+            if event_id in self.decisions or event_id in self._offline:
+                return False
+            self._offline[event_id] = decision
+            self.deciding_offline = True
+        return True
+
+    def record_offline(self, event_id: str, decision: OfflineDecision) -> bool:
+        """Rewrite the buffered event with ``decided_offline`` and the decision, and send it
+        again at once. False when it cannot (already answered: the center decided the
+        original, logged)."""
+        payload = self._buffer.payload_of(event_id)
+        if payload is None:
+            log.warning(
+                "gate %s: event %s was answered before its offline decision was recorded",
+                self.lane,
+                event_id,
+                extra={"event_id": event_id},
+            )
+            return False
+        event = decode_event(payload)
+        amended = encode_event(
+            event.model_copy(update={"decided_offline": True, "offline": decision})
+        )
+        done = self._buffer.amend(event_id, amended)
+        self._wake.set()
+        return done
+
+    def offline_pending(self) -> list[str]:
+        """Events decided here that the center has not answered yet."""
+        with self._lock:
+            return list(self._offline)
+
     # --- sending ------------------------------------------------------------------------------
 
     def _send_step(self) -> None:
@@ -396,10 +447,14 @@ class Lane:
         if online:
             b = self._buffer.backlog()
             oldest = None if b.oldest_unanswered_s is None else round(b.oldest_unanswered_s, 1)
+            with self._lock:
+                pending = len(self._offline)
             counts = {
                 "buffered": b.buffered,
                 "unanswered": b.unanswered,
                 "oldest_unanswered_s": oldest,
+                "deciding_offline": self.deciding_offline,
+                "offline_pending": pending,
             }
         return encode_status(
             GateStatus(
@@ -461,7 +516,25 @@ class Lane:
         with self._lock:
             self.decisions[event_id] = decision
             waiter = self._waiters.pop(event_id, None)
-        if fresh:
+            offline = self._offline.pop(event_id, None)
+            if offline is None and fresh:
+                self.deciding_offline = False  # the center answers in time again
+        if self._on_answered is not None:
+            try:
+                self._on_answered(event_id)
+            except Exception:
+                log.exception("gate %s: recording the answer failed", self.lane)
+        if offline is not None and offline.open:
+            # The edge opened already: the center's answer only ends the resending.
+            log.info(
+                "gate %s: the center answered an event the edge opened offline (%s, %s); "
+                "the barrier is left as it is",
+                self.lane,
+                "open" if command.open else "closed",
+                command.reason,
+                extra={"event_id": event_id},
+            )
+        elif fresh:
             log.info(
                 "gate %s barrier %s | %s",
                 self.lane,

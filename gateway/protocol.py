@@ -59,6 +59,8 @@ MAX_PARTS_BYTES = MAX_EVENT_BYTES - 8 - MAX_HEADER_BYTES
 PUBLISH_OVERHEAD_BYTES = 4096
 MAX_EVENT_PACKET_BYTES = MAX_EVENT_BYTES + PUBLISH_OVERHEAD_BYTES
 MAX_SMALL_MESSAGE_BYTES = 8 * 1024
+# No offline credit or fare is anywhere near this: a bound, not a business rule.
+MAX_OFFLINE_VND = 100_000_000
 JPEG_SOI = b"\xff\xd8\xff"
 
 # Lot and gate ids are topic segments: no MQTT wildcards, no separators, short.
@@ -108,6 +110,11 @@ def status_topic(lot_id: str, gate_id: str) -> str:
     return topic(lot_id, gate_id, "status")
 
 
+def allowlist_topic(lot_id: str) -> str:
+    """The lot's signed allow-list (retained; the ACL lets only that lot's gates read it)."""
+    return f"lots/{_check_id(lot_id, 'lot')}/allowlist"
+
+
 def topic_filter(kind: TopicKind, lot_id: str = "+", gate_id: str = "+") -> str:
     """A subscription filter; ``+`` (the default) matches every lot or gate."""
     lot = lot_id if lot_id == "+" else _check_id(lot_id, "lot")
@@ -137,8 +144,41 @@ class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
 
 
+OfflineReason = Literal[
+    "allowlisted",  # entry: the plate is on the signed allow-list
+    "credit_covers",  # exit: the plate's offline credit covers the lot's maximum fare
+    "not_allowlisted",
+    "credit_short",
+    "unreadable",
+    "no_allowlist",  # none received, or too old to trust
+]
+
+
+class OfflineDecision(_Message):
+    """What the edge decided alone, the center not answering in time (``decided_offline``).
+
+    ``credit_vnd`` is the plate's remaining offline credit before this passage and ``fare_vnd``
+    what the edge deducted locally (the lot's maximum fare, at an exit it opened): billing
+    honours the open barrier and may overdraw the account down to that credit, never below.
+    """
+
+    open: bool
+    reason: OfflineReason
+    decided_at: datetime
+    plate_key: Annotated[str, Field(pattern=r"^[0-9A-Z]{4,12}$")] | None = None
+    allowlist_version: Annotated[int, Field(ge=0)] | None = None
+    credit_vnd: Annotated[int, Field(ge=0, le=MAX_OFFLINE_VND)] | None = None
+    fare_vnd: Annotated[int, Field(ge=0, le=MAX_OFFLINE_VND)] | None = None
+
+    _check_time = field_validator("decided_at")(_aware)
+
+
 class GateEvent(_Message):
-    """A vehicle at a lane: the camera's frames and, if the camera reads plates, its reading."""
+    """A vehicle at a lane: the camera's frames and, if the camera reads plates, its reading.
+
+    ``decided_offline``: the edge moved the barrier itself (or kept it closed) because no
+    decision came in time; ``offline`` says what it decided. Left out of the wire when unset.
+    """
 
     v: Literal[1] = PROTOCOL_VERSION
     event_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{8,64}$")]
@@ -152,8 +192,16 @@ class GateEvent(_Message):
     plate_confidence: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     # The agent's per-lane sequence number: lets anyone check a lane's order after replays.
     seq: Annotated[int, Field(ge=0)] | None = None
+    decided_offline: bool | None = None
+    offline: OfflineDecision | None = None
 
     _check_time = field_validator("captured_at")(_aware)
+
+    @model_validator(mode="after")
+    def _offline_together(self) -> GateEvent:
+        if bool(self.decided_offline) != (self.offline is not None):
+            raise ValueError("decided_offline and offline go together")
+        return self
 
     @field_validator("frames")
     @classmethod
@@ -237,6 +285,10 @@ class GateStatus(_Message):
     buffered: Annotated[int, Field(ge=0)] = 0
     unanswered: Annotated[int, Field(ge=0)] | None = None
     oldest_unanswered_s: Annotated[float, Field(ge=0.0)] | None = None
+    # Newer edges: the gate decides alone now (the center did not answer in time), and how
+    # many of its events decided offline still wait for the center.
+    deciding_offline: bool | None = None
+    offline_pending: Annotated[int, Field(ge=0)] | None = None
 
     _check_time = field_validator("at")(_aware)
 
@@ -254,6 +306,8 @@ def encode_event(event: GateEvent) -> bytes:
     if event.plate_crop is not None:
         parts.append(event.plate_crop)
     header = event.model_dump(mode="json", exclude={"frames", "plate_crop"})
+    if event.offline is None:  # a gateway from before offline decisions reads the event too
+        del header["decided_offline"], header["offline"]
     header["parts"] = [len(p) for p in parts]
     header["crop"] = event.plate_crop is not None
     head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from billing.domain.offline import OfflineGrant
 
 
 class Reason(StrEnum):
@@ -34,6 +37,8 @@ class PassageInput:
     plate_confidence: float = 1.0
     needs_review: bool = False
     image_ref: str | None = None
+    # The edge decided this passage alone (the center did not answer in time): honoured.
+    offline: OfflineGrant | None = None
 
 
 @dataclass(frozen=True)

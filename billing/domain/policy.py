@@ -61,6 +61,9 @@ class LotPolicy:
     low_balance: Outcome = Outcome.DENY
     overdraft_limit_vnd: int = 0
     account_suspended: Outcome = Outcome.DENY
+    # The most offline credit the lot's edge may grant one plate (the signed allow-list carries
+    # the smaller of this and the account's balance); 0: the edge never opens on its own.
+    offline_credit_cap_vnd: int = 200_000
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -79,7 +82,11 @@ class LotPolicy:
                 options = ", ".join(sorted(a.value for a in allowed))
                 raise DomainError(f"policy {name}={raw} is not one of: {options}")
             object.__setattr__(self, name, value)
-        if self.duplicate_window_s < 0 or self.overdraft_limit_vnd < 0:
+        if (
+            self.duplicate_window_s < 0
+            or self.overdraft_limit_vnd < 0
+            or self.offline_credit_cap_vnd < 0
+        ):
             raise DomainError("windows and limits cannot be negative")
         if not 0.0 <= self.min_plate_confidence <= 1.0:
             raise DomainError("min_plate_confidence is between 0 and 1")

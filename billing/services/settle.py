@@ -25,11 +25,13 @@ from billing.adapters.uow import UnitOfWork
 from billing.domain.decisions import GateDecision, PassageInput, Reason
 from billing.domain.ledger import IdempotencyConflict
 from billing.domain.model import Direction, DomainError
+from billing.domain.offline import honouring_policy
 from billing.domain.plates import canonical_plate, plate_key
 from billing.domain.policy import Outcome, plate_readable
 from billing.services import statements
 from billing.services.fares import price_session
 from billing.services.lots import lot_info
+from billing.services.offline import record_offline
 from billing.services.rows import OpenSession
 from billing.services.settle_context import (
     Ctx,
@@ -66,6 +68,8 @@ def settle_passage(uow: UnitOfWork, p: PassageInput) -> GateDecision:
                 # Explicit flushes only: autoflush before every query costs more than the query.
                 with uow.session.no_autoflush:
                     decision = _settle(uow, p)
+                    if p.offline is not None:
+                        record_offline(uow, p, decision)
                 uow.commit()
                 return decision
             except (IntegrityError, OperationalError, InterfaceError) as exc:
@@ -145,7 +149,8 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
         lot = lot_info(uow, p.lot_id, fresh=True)  # a lot or gate added a moment ago
     if lot is None or p.gate_id not in lot.gates:
         raise UnknownGate(f"gate {p.gate_id!r} of lot {p.lot_id!r} is not registered")
-    policy = lot.policy
+    # A passage the edge already opened (the center was down) is honoured, never refused.
+    policy = honouring_policy(lot.policy, p.offline)
     plate = canonical_plate(p.plate_text) if p.plate_text else None
     key = plate_key(plate) if plate else None
     # Inserting first claims the event id: a concurrent twin waits here, then fails and re-reads.

@@ -59,6 +59,7 @@ from gateway.plate_reading import PlateReading, ReadPlateFn
 from gateway.protocol import (
     MAX_EVENT_BYTES,
     GateEvent,
+    OfflineDecision,
     ProtocolError,
     decode_event,
     decode_status,
@@ -91,6 +92,12 @@ class Passage:
     plate_confidence: float
     needs_review: bool
     image_ref: str | None
+    # The edge decided it alone (``decided_offline``): billing honours an open barrier.
+    offline: OfflineDecision | None = None
+
+
+class AllowlistPublishing(Protocol):
+    def publish_due(self, *, changed: bool = False) -> int: ...
 
 
 STOP_GRACE_S = 10.0  # how long a stopping consumer waits for its cancelled tasks
@@ -166,7 +173,14 @@ class Consumer:
         first_frame_accept: float = 0.95,
         command_expiry_s: int | None = 30,
         subscriptions_file: Path | None = None,
+        allowlist_factory: Callable[[mqtt.Client], AllowlistPublishing] | None = None,
+        allowlist_check_s: float = 5.0,
     ) -> None:
+        # The lots' signed allow-lists (gateway.allowlist): checked after money moved, and
+        # every allowlist_check_s for their periodic refresh.
+        self._allowlist_factory = allowlist_factory
+        self._allowlist_check_s = allowlist_check_s
+        self._money_moved: asyncio.Event | None = None
         self.cfg = mqtt_config
         self._settle = settle
         self._publisher_factory = publisher_factory
@@ -437,7 +451,14 @@ class Consumer:
             plate_confidence=confidence,
             needs_review=review,
             image_ref=image_ref,
+            offline=event.offline,
         )
+        if event.offline is not None:
+            log.info(
+                "event decided offline by the edge (%s, %s): settling it",
+                "open" if event.offline.open else "closed",
+                event.offline.reason,
+            )
         try:
             decision = await self._settle_with_retry(passage)
         except self._permanent as exc:
@@ -531,10 +552,26 @@ class Consumer:
             await _wait_at_most(self._kick, self._sweep_interval)
             self._kick.clear()
             try:
-                while await asyncio.to_thread(publisher.publish_pending) > 0:
-                    pass
+                moved = 0
+                while (n := await asyncio.to_thread(publisher.publish_pending)) > 0:
+                    moved += n
+                if moved and self._money_moved is not None:
+                    self._money_moved.set()
             except Exception:
                 log.exception("outbox sweep failed; retrying")
+
+    async def _allowlist_loop(self, publisher: AllowlistPublishing) -> None:
+        """Each lot's allow-list republished when money moved (its content may have changed)
+        or when it is due for its periodic refresh."""
+        assert self._money_moved is not None
+        while True:
+            await _wait_at_most(self._money_moved, self._allowlist_check_s)
+            changed = self._money_moved.is_set()
+            self._money_moved.clear()
+            try:
+                await asyncio.to_thread(publisher.publish_due, changed=changed)
+            except Exception:
+                log.exception("allow-list publishing failed; retrying")
 
     async def _health_loop(self) -> None:
         """The unanswered-events alert between status reports (an event's wait grows)."""
@@ -598,6 +635,10 @@ class Consumer:
                 publisher = self._publisher_factory(client)
                 background.append(asyncio.create_task(self._publish_loop(publisher)))
             background.append(asyncio.create_task(self._health_loop()))
+            if self._allowlist_factory is not None:
+                self._money_moved = asyncio.Event()
+                allowlists = self._allowlist_factory(client)
+                background.append(asyncio.create_task(self._allowlist_loop(allowlists)))
             self.ready = True
             await stop_event.wait()
         finally:

@@ -97,3 +97,12 @@ def config(
             "note: the listener has no TLS; keep it on the gates' private network or add "
             "certfile/keyfile to it"
         )
+
+
+@app.command("allowlist-key")
+def allowlist_key() -> None:
+    """Print the public key of the gateway's allow-list signature, for every gate.toml's
+    ``[offline] allowlist_public_key`` (the edge refuses lists it does not verify)."""
+    from gateway.allowlist import public_key
+
+    typer.echo(public_key(get_settings()))

@@ -524,6 +524,21 @@ class Lane:
                 self._on_answered(event_id)
             except Exception:
                 log.exception("gate %s: recording the answer failed", self.lane)
+        self._act(command, offline, fresh, (issued_s, waited_s, limit))
+        if waiter is not None:
+            waiter.set()
+        self._wake.set()  # the counts changed: the sender reports them
+
+    def _act(
+        self,
+        command: BarrierCommand,
+        offline: OfflineDecision | None,
+        fresh: bool,
+        ages: tuple[float, float, float],
+    ) -> None:
+        """Move the barrier for a decision that just landed, if it may: fresh, and not for an
+        event the edge already opened itself."""
+        event_id = command.event_id
         if offline is not None and offline.open:
             # The edge opened already: the center's answer only ends the resending.
             log.info(
@@ -552,11 +567,6 @@ class Lane:
                 "gate %s: decision too late to move the barrier (issued %.0fs ago, event "
                 "captured %.0fs ago, limit %.0fs); the event is answered",
                 self.lane,
-                issued_s,
-                waited_s,
-                limit,
+                *ages,
                 extra={"event_id": event_id},
             )
-        if waiter is not None:
-            waiter.set()
-        self._wake.set()  # the counts changed: the sender reports them

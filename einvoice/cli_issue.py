@@ -22,6 +22,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.domain.vn import group_digits
+
 if TYPE_CHECKING:
     from einvoice.corrections import Correction
     from einvoice.queries import InvoiceDetail
@@ -149,7 +151,7 @@ def list_(
             inv.issue_date.strftime("%d/%m/%Y"),
             inv.status,
             inv.plate or "",
-            f"{inv.total_vnd:,}".replace(",", "."),
+            group_digits(inv.total_vnd),
         )
     Console().print(table)
 

@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
-from zoneinfo import ZoneInfo
 
+from billing.domain.vn import LOCAL_TZ
 from einvoice.words import amount_in_words
 
 log = logging.getLogger(__name__)
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 VAT_INVOICE_NAME = "HÓA ĐƠN GIÁ TRỊ GIA TĂNG"
 FORMAT_VERSION = "2.1.0"
 

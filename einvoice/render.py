@@ -17,12 +17,12 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import segno
 from jinja2 import Environment, PackageLoader, select_autoescape
 from lxml import etree
 
+from billing.domain.vn import LOCAL_TZ, group_digits
 from einvoice.lookup_codes import format_lookup_code
 from einvoice.model import VEHICLE_CLASS_NAMES
 from einvoice.xmlsafe import parse
@@ -42,7 +42,6 @@ STATUS_NAMES = {
 # Extras (TTKhac) that name our own records, not anything a buyer or a tax officer reads.
 INTERNAL_EXTRAS = frozenset({"Mã sự kiện", "Mã phiên gửi xe", "Mã bãi xe", "Cổng ra"})
 TIME_EXTRAS = frozenset({"Giờ vào", "Giờ ra", "Hiệu lực từ", "Hiệu lực đến"})
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ def vnd(text: str) -> str:
         value = int(text)
     except ValueError:
         return text
-    return f"{value:,}".replace(",", ".")
+    return group_digits(value)
 
 
 def _number(text: str) -> str:

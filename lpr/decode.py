@@ -208,7 +208,7 @@ def greedy_text(cols: np.ndarray) -> str:
     out: list[str] = []
     prev = 0
     for j in best:
-        if j != prev and j != 0:
+        if j not in (prev, 0):
             out.append(COLUMNS[j - 1])
         prev = int(j)
     return "".join(out)

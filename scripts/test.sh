@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh --system-test-deps
 export PATH="$PWD/.venv/bin:$PATH"
 
-echo "== ruff"; ruff check .
+echo "== ruff"; ruff check . && ruff format --check .
 echo "== import contracts"; lint-imports
 echo "== mypy"; mypy lpr billing einvoice gateway simulator edge tests bench training
 echo "== pytest"

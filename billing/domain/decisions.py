@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from billing.domain.offline import OfflineGrant
 
+from billing.domain.vn import vnd as money
+
 
 class Reason(StrEnum):
     ENTRY_OK = "entry_ok"
@@ -69,8 +71,7 @@ class GateDecision:
 
 def vnd(amount: int) -> str:
     """Vietnamese money display: 25.000đ."""
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{abs(amount):,}đ".replace(",", ".")
+    return money(amount, unit="đ")
 
 
 DISPLAY = {

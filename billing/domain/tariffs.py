@@ -30,13 +30,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from billing.domain import vat
 from billing.domain.coverage import PASS_KINDS, PassCover, covered_spans, uncovered
 from billing.domain.model import DomainError
+from billing.domain.vn import LOCAL_TZ_NAME, local_zone
 
 DAY = timedelta(days=1)
 ZERO = timedelta(0)
@@ -44,15 +44,6 @@ SECOND = timedelta(seconds=1)
 TICK = timedelta(microseconds=1)
 DAY_STARTS, NIGHT_STARTS = time(6, 0), time(18, 0)  # the doc's day period (06:00-18:00)
 Span = tuple[datetime, datetime]  # [start, end), aware
-
-
-def local_zone(name: str) -> timezone | ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except Exception:  # no tz database on the machine: Vietnam has no DST, +07:00 is exact
-        if name == "Asia/Ho_Chi_Minh":
-            return timezone(timedelta(hours=7), name)
-        raise
 
 
 @dataclass(frozen=True)
@@ -378,7 +369,7 @@ def tariff_from_dict(raw: Mapping[str, Any]) -> Tariff:
             name=str(raw.get("name", raw["id"])),
             valid_from=_date(raw["valid_from"]),
             valid_until=None if until is None else _date(until),
-            timezone=str(raw.get("timezone", "Asia/Ho_Chi_Minh")),
+            timezone=str(raw.get("timezone", LOCAL_TZ_NAME)),
             holiday_surcharge_percent=_int(raw.get("holiday_surcharge_percent", 0), "surcharge"),
             holidays=frozenset(_date(d) for d in raw.get("holidays", [])),
             classes={k: _class_from_dict(k, v) for k, v in raw["classes"].items()},

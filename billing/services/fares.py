@@ -12,12 +12,12 @@ from billing.domain.events import InvoiceBuyer, InvoiceRequested, LowBalanceNoti
 from billing.domain.ledger import fare_posting
 from billing.domain.model import DomainError
 from billing.domain.tariffs import Fare, local_zone, price_stay
+from billing.domain.vn import LOCAL_TZ
 from billing.services.ledger import post
 from billing.services.lots import LotInfo
 from billing.services.rows import AccountLike, SessionLike
 from billing.services.statements import q_passes
 
-LOCAL_TZ = "Asia/Ho_Chi_Minh"
 log = logging.getLogger(__name__)
 
 
@@ -99,7 +99,7 @@ def debit_fare(
         uow.session, posting, account=acct, lot_id=lot.id, event_id=event_id, fresh_key=fresh_key
     )
     if posted.created:
-        tz = local_zone(LOCAL_TZ)
+        tz = LOCAL_TZ
         rows.append(
             InvoiceRequested(
                 event_id=event_id,

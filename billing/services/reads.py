@@ -13,9 +13,9 @@ from billing.adapters import orm
 from billing.adapters.uow import UnitOfWork
 from billing.domain.ledger import prepaid_account
 from billing.domain.plates import plate_key
-from billing.domain.tariffs import local_zone
+from billing.domain.vn import LOCAL_TZ
 
-LOCAL = local_zone("Asia/Ho_Chi_Minh")
+LOCAL = LOCAL_TZ
 
 
 def local_day_bounds(day: date) -> tuple[datetime, datetime]:

@@ -16,16 +16,16 @@ from typing import Annotated, Any
 from fastapi import Query
 from fastapi.responses import Response
 
+from billing.domain.vn import LOCAL_TZ_NAME
 from gateway.web.formatting import local_time
 
-ZONE = "Asia/Ho_Chi_Minh"
 # Rows of one export: a day of a busy lot fits; more is a report's job, not a download's.
 CsvLimit = Annotated[int, Query(ge=1, le=50_000, description="at most this many rows")]
 UTF8_BOM = "\ufeff"  # Excel reads Vietnamese names right only with it
 
 
 def local_column(name: str) -> str:
-    return f"{name} ({ZONE})"
+    return f"{name} ({LOCAL_TZ_NAME})"
 
 
 def local_cell(value: datetime | None) -> str:

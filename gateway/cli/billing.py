@@ -10,7 +10,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, inspect
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,16 +18,15 @@ from billing import services
 from billing.adapters.uow import UnitOfWork
 from billing.domain.decisions import vnd
 from billing.domain.model import AutoTopUp, DomainError, Owner, OwnerKind
-from billing.domain.tariffs import local_zone, price_stay
+from billing.domain.tariffs import price_stay
 from billing.domain.vat import rate_on
+from billing.domain.vn import LOCAL_TZ
 from billing.services.offline import offline_exposure
 from billing.services.reads import LOCAL
-from gateway.cli.common import database_uow
+from gateway.cli.common import console, database_uow, money
 from gateway.cli.listing import Col, JsonFlag, emit
 from gateway.db import make_engine, make_session_factory
 from gateway.settings import get_settings
-
-console = Console()
 
 accounts = typer.Typer(
     help="Transport accounts: prepaid balances of drivers and businesses.", no_args_is_help=True
@@ -40,10 +38,6 @@ tariff = typer.Typer(
     help="Tariff files: list versions, show prices, quote a stay.", no_args_is_help=True
 )
 lots = typer.Typer(help="Lots, their gates, policies and tariffs; demo data.", no_args_is_help=True)
-
-
-def _money(amount: int | None) -> str:
-    return "" if amount is None else vnd(amount)
 
 
 def _local(t: datetime | None) -> str:
@@ -67,8 +61,8 @@ def accounts_list(
             Col("id", lambda a: a.id, 0, "right"),
             Col("name", lambda a: a.name, 0, max_width=24),
             Col("status", lambda a: a.status, 1),
-            Col("balance", lambda a: _money(a.balance_vnd), 0, "right"),
-            Col("plates", lambda a: _plates(a), 1, max_width=24),
+            Col("balance", lambda a: money(a.balance_vnd), 0, "right"),
+            Col("plates", _plates, 1, max_width=24),
             Col("tax code", lambda a: a.tax_code or "", 2),
             Col("kind", lambda a: a.kind, 3),
         ],
@@ -96,13 +90,13 @@ def accounts_show(
         f"MST {a.tax_code or '-'}  {a.address or ''}"
     )
     auto = (
-        f"top up {_money(a.auto_topup_amount_vnd)} below {_money(a.auto_topup_threshold_vnd)}"
+        f"top up {money(a.auto_topup_amount_vnd)} below {money(a.auto_topup_threshold_vnd)}"
         if a.auto_topup_amount_vnd
         else "off"
     )
     console.print(
-        f"balance {_money(a.balance_vnd)}   auto top-up: {auto}   "
-        f"low-balance notice below {_money(a.low_balance_notice_vnd)}"
+        f"balance {money(a.balance_vnd)}   auto top-up: {auto}   "
+        f"low-balance notice below {money(a.low_balance_notice_vnd)}"
     )
     vt = Table("vehicle", "plate", "class", "colour", "active")
     for v in a.vehicles:
@@ -114,8 +108,8 @@ def accounts_show(
             str(ln.entry_id),
             _local(ln.created_at),
             ln.kind,
-            _money(ln.change_vnd),
-            _money(ln.balance_vnd),
+            money(ln.change_vnd),
+            money(ln.balance_vnd),
             ln.description,
         )
     console.print(st)
@@ -319,7 +313,7 @@ def tariff_quote(
     minutes: int = typer.Option(60, help="Length of the stay."),
 ) -> None:
     """Price a stay and explain it block by block."""
-    tz = local_zone("Asia/Ho_Chi_Minh")
+    tz = LOCAL_TZ
     start = datetime.fromisoformat(entry) if entry else datetime.now(tz)
     if start.tzinfo is None:
         start = start.replace(tzinfo=tz)

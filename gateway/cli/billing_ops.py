@@ -14,8 +14,7 @@ import typer
 from billing import services
 from billing.domain.decisions import vnd
 from billing.services.reads import LOCAL
-from gateway.cli.billing import _money, console
-from gateway.cli.common import database_uow
+from gateway.cli.common import console, database_uow, money
 from gateway.cli.listing import Col, JsonFlag, emit
 
 passes = typer.Typer(
@@ -128,7 +127,7 @@ def review_list(
             Col("dir", lambda p: p.direction, 1),
             Col("plate", lambda p: p.plate or "?", 0),
             Col("reason", lambda p: p.reason, 1, max_width=20),
-            Col("fare", lambda p: _money(p.fare_vnd), 2, "right"),
+            Col("fare", lambda p: money(p.fare_vnd), 2, "right"),
             Col("lot/gate", lambda p: f"{p.lot_id}/{p.gate_id}", 2, max_width=22),
             Col("read", lambda p: p.plate_read or "", 3),
             Col("session", lambda p: p.session_id or "", 4, "right"),

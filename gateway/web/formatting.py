@@ -5,17 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+from billing.domain.vn import LOCAL_TZ
+from billing.domain.vn import vnd as money
 
 
 def vnd(amount: int | None) -> str:
     """Integer VND with dot thousands separators, as Vietnamese receipts print it."""
     if amount is None:
         return "—"
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{abs(int(amount)):,}".replace(",", ".") + " ₫"
+    return money(int(amount))
 
 
 def local_time(value: datetime | str | None, fmt: str = "%d/%m/%Y %H:%M:%S") -> str:

@@ -158,7 +158,7 @@ def greedy_decode(probs: np.ndarray, charset: str) -> str:
     out = []
     prev = 0
     for k in best:
-        if k != prev and k != 0:
+        if k not in (prev, 0):
             out.append(charset[k])
         prev = int(k)
     return "".join(out)

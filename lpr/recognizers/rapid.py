@@ -76,7 +76,7 @@ class RapidOcrRecognizer:
         if not lines:
             return []
         widths = [max(8, int(np.ceil(IMG_H * ln.shape[1] / max(ln.shape[0], 1)))) for ln in lines]
-        width = max(MIN_WIDTH, max(widths))
+        width = max(MIN_WIDTH, *widths)
         batch = np.stack([self._prepare(ln, width) for ln in lines])
         probs = self._session.run(None, {self._input: batch})[0]
         out = []

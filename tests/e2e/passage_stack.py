@@ -184,7 +184,7 @@ def passage_stack(
             consumer,
             read_plates,
         )
-        stops.append(lambda: stack.consumer.stop())
+        stops.append(stack.consumer.stop)
         try:
             yield stack
         finally:

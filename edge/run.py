@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +64,12 @@ class LaneRunner:
         *,
         decide_after_s: float,
         metrics: IoMetrics,
+        camera_text: bool = False,
     ) -> None:
         self.lane = lane
+        # The camera reads plates itself and its text goes into the event (the simulator's
+        # cameras, which draw the plate they are given).
+        self.camera_text = camera_text
         self.io = io
         self.decider = decider
         self.decide_after_s = decide_after_s
@@ -83,12 +88,17 @@ class LaneRunner:
         else:
             stop.wait(TRIGGER_POLL_S)
 
-    def vehicle(self, plate_text: str | None = None) -> Passage | None:
+    def vehicle(
+        self, plate_text: str | None = None, *, captured_at: datetime | None = None
+    ) -> Passage | None:
         """A vehicle arrived: capture it and see it decided. None when nothing could be
-        captured (logged and counted; the lane goes on with the next vehicle)."""
+        captured (logged and counted; the lane goes on with the next vehicle).
+        ``plate_text`` and ``captured_at``: for simulated cameras and time (tests, bench)."""
         started = time.monotonic()
         try:
-            event = self.lane.capture(plate_text)
+            event = self.lane.capture(
+                plate_text, camera_text=self.camera_text, captured_at=captured_at
+            )
         except (CaptureRefused, CameraError) as exc:
             self.metrics.camera_errors.labels(self.io.gate_id, "capture").inc()
             log.error("lane %s: vehicle not captured (%s)", self.io.gate_id, exc)

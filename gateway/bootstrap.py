@@ -172,6 +172,7 @@ def build_consumer(
     consumer = Consumer(
         mqtt_config(s, client_id),
         allowlist_factory=allowlist_publisher(container) if s.allowlist_refresh_s > 0 else None,
+        allowlist_check_s=min(5.0, s.allowlist_refresh_s or 5.0),
         settle=container.settle,
         read_plate=read_plate,
         publisher_factory=publisher,

@@ -63,6 +63,7 @@ from gateway.protocol import (
     ProtocolError,
     decode_event,
     decode_status,
+    offline_event_id,
     parse_topic,
     topic_filter,
 )
@@ -211,6 +212,9 @@ class Consumer:
         # answer again; another lane reusing the id goes to billing, which refuses it.
         self._recent: OrderedDict[tuple[str, str, str], Decision] = OrderedDict()
         self._gates_online: dict[tuple[str, str], bool] = {}
+        # Copies of events the edge decided offline, by (lot, gate, event id), seen on arrival:
+        # the original (sent before the edge decided) may still be queued ahead of its copy.
+        self._offline_copies: OrderedDict[tuple[str, str, str], _Inbound] = OrderedDict()
         # The (online, at) last handed to record_status per gate: a status republished only
         # because its counts changed is not written to the database again.
         self._status_recorded: dict[tuple[str, str], tuple[bool, datetime]] = {}
@@ -308,6 +312,11 @@ class Consumer:
         if kind != "events":
             self._ack(item)
             return
+        offline_id = offline_event_id(item.payload)
+        if offline_id is not None:
+            self._offline_copies[(lot, gate, offline_id)] = item
+            while len(self._offline_copies) > 10_000:
+                self._offline_copies.popitem(last=False)
         queue = self._lanes.get((lot, gate))
         if queue is None:
             queue = asyncio.Queue()
@@ -377,10 +386,28 @@ class Consumer:
             item = await queue.get()
             event = self._decode(lot, gate, item)
             if event is not None:
+                event = self._with_offline_decision(event)
                 # Every line about this passage carries its id, its failures' lines included.
                 with passage_context(event.event_id, lane):
                     await self._until_handled(lane, event, item)
             self._ack(item)
+
+    def _with_offline_decision(self, event: GateEvent) -> GateEvent:
+        """The copy of ``event`` carrying the edge's offline decision, when one arrived behind
+        it: the gateway was down, the original waited in the broker, and meanwhile the edge
+        opened (or kept closed) on its own. Billing must settle what the barrier did."""
+        key = (event.lot_id, event.gate_id, event.event_id)
+        later = self._offline_copies.pop(key, None)
+        if event.offline is not None or later is None:
+            return event
+        try:
+            copy = decode_event(later.payload, self._max_event_bytes)
+        except ProtocolError:
+            return event
+        if copy.event_id != event.event_id or copy.offline is None:
+            return event
+        log.info("the edge decided this event offline meanwhile: settling it as decided there")
+        return copy
 
     async def _until_handled(self, lane: str, event: GateEvent, item: _Inbound) -> None:
         """Handle the event, retrying after a pause until it is done: the lane never skips it.
@@ -428,7 +455,9 @@ class Consumer:
 
     async def _settle_event(self, event: GateEvent, item: _Inbound) -> None:
         key = (event.lot_id, event.gate_id, event.event_id)
-        if key in self._recent:
+        # A copy carrying the edge's offline decision goes to billing even when this event
+        # was settled here already: billing records the edge's decision next to its own.
+        if key in self._recent and event.offline is None:
             self.metrics.duplicates.inc()
             log.info("duplicate event; answering with the recorded decision")
             decision = self._recent[key]

@@ -371,6 +371,27 @@ def decode_event(payload: bytes, max_bytes: int = MAX_EVENT_BYTES) -> GateEvent:
     return _validated(GateEvent, header)
 
 
+def offline_event_id(payload: bytes) -> str | None:
+    """The event id of a gate event the edge decided offline (``decided_offline`` in its
+    header), read from the header alone; None for any other payload (never raises).
+
+    The consumer uses it to spot, among the events queued for a lane, the copy of an event on
+    which the edge recorded its own decision while the original still waits to be settled.
+    """
+    if len(payload) < 8 or payload[:4] != EVENT_MAGIC:
+        return None
+    (head_len,) = _HEADER_LEN.unpack_from(payload, 4)
+    head = payload[8 : 8 + min(head_len, MAX_HEADER_BYTES)]
+    if b'"decided_offline":true' not in head:
+        return None
+    try:
+        header = json.loads(head)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    event_id = header.get("event_id") if isinstance(header, dict) else None
+    return event_id if isinstance(event_id, str) and header.get("decided_offline") is True else None
+
+
 def _validated(model: type[Any], data: dict[str, Any]) -> Any:
     try:
         return model.model_validate(data)

@@ -64,6 +64,9 @@ class LotPolicy:
     # The most offline credit the lot's edge may grant one plate (the signed allow-list carries
     # the smaller of this and the account's balance); 0: the edge never opens on its own.
     offline_credit_cap_vnd: int = 200_000
+    # The fare an exit opened offline must be covered for (deducted locally at the edge);
+    # 0: a 24-hour stay of the tariff's dearest vehicle class.
+    offline_max_fare_vnd: int = 0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -86,6 +89,7 @@ class LotPolicy:
             self.duplicate_window_s < 0
             or self.overdraft_limit_vnd < 0
             or self.offline_credit_cap_vnd < 0
+            or self.offline_max_fare_vnd < 0
         ):
             raise DomainError("windows and limits cannot be negative")
         if not 0.0 <= self.min_plate_confidence <= 1.0:

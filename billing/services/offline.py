@@ -29,11 +29,13 @@ def record_offline(uow: UnitOfWork, p: PassageInput, decision: GateDecision) -> 
     grant = p.offline
     if grant is None:
         return 0
-    exposure = (
-        exposure_vnd(p.direction, decision.reason, decision.fare_vnd, decision.balance_vnd)
-        if grant.opened
-        else 0
-    )
+    exposure = 0
+    if grant.opened and decision.open:
+        exposure = exposure_vnd(
+            p.direction, decision.reason, decision.fare_vnd, decision.balance_vnd
+        )
+    elif grant.opened and p.direction == "exit":  # billing refused it, the car is out anyway
+        exposure = decision.fare_vnd or 0
     uow.session.execute(
         insert(orm.OfflineDecision).values(
             event_id=p.event_id,
@@ -55,8 +57,6 @@ def record_offline(uow: UnitOfWork, p: PassageInput, decision: GateDecision) -> 
             created_at=uow.clock(),
         )
     )
-    if grant.opened and not decision.open:  # honouring_policy makes this unreachable
-        log.error("passage %s was opened offline but settled closed", p.event_id)
     if exposure:
         log.warning(
             "passage %s opened offline at %s/%s: %d VND not covered by the balance",
@@ -66,6 +66,31 @@ def record_offline(uow: UnitOfWork, p: PassageInput, decision: GateDecision) -> 
             exposure,
         )
     return exposure
+
+
+def record_late_offline(uow: UnitOfWork, p: PassageInput, stored: GateDecision) -> None:
+    """The edge's decision of a passage billing had settled before it arrived (the original
+    event reached billing first; call inside ``with uow``, which this commits).
+
+    Billing's decision stands; the edge's is recorded next to it once. An exit it opened that
+    billing had refused waits in the review queue (a refused exit always does), and its fare
+    counts as exposure: the car is gone. Its held session is closed by the car's next entry.
+    """
+    if uow.session.get(orm.OfflineDecision, p.event_id) is not None:
+        return
+    grant = p.offline
+    assert grant is not None
+    if grant.opened and not stored.open:
+        log.error(
+            "passage %s at %s/%s: billing refused it (%s) before the edge's offline decision "
+            "arrived, and the edge had opened: the vehicle passed; the case is in review",
+            p.event_id,
+            p.lot_id,
+            p.gate_id,
+            stored.reason,
+        )
+    record_offline(uow, p, stored)
+    uow.commit()
 
 
 @dataclass(frozen=True)
@@ -126,11 +151,14 @@ class AllowlistContent:
 
 
 def lot_max_fare(uow: UnitOfWork, lot_id: str, at: datetime) -> int:
-    """The most one exit may cost at the lot: a 24-hour stay of its dearest vehicle class,
-    priced by the tariff in force (call inside ``with uow``)."""
+    """What an exit opened offline must be covered for: the lot's ``offline_max_fare_vnd``,
+    or else a 24-hour stay of its dearest vehicle class priced by the tariff in force (call
+    inside ``with uow``)."""
     lot = lot_info(uow, lot_id)
     if lot is None:
         raise LookupError(f"no lot {lot_id!r}")
+    if lot.policy.offline_max_fare_vnd:
+        return lot.policy.offline_max_fare_vnd
     tariff = uow.tariffs.in_force(lot.tariff_id, at)
     entry = at - timedelta(days=1)
     return max((price_stay(tariff, cls, entry, at).amount_vnd for cls in tariff.classes), default=0)

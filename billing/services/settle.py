@@ -31,7 +31,7 @@ from billing.domain.policy import Outcome, plate_readable
 from billing.services import statements
 from billing.services.fares import price_session
 from billing.services.lots import lot_info
-from billing.services.offline import record_offline
+from billing.services.offline import record_late_offline, record_offline
 from billing.services.rows import OpenSession
 from billing.services.settle_context import (
     Ctx,
@@ -63,7 +63,10 @@ def settle_passage(uow: UnitOfWork, p: PassageInput) -> GateDecision:
                 ).first()
                 if first is not None and first.decision:
                     check_same_facts(p, first)
-                    return replace(GateDecision.from_dict(first.decision), replayed=True)
+                    stored = replace(GateDecision.from_dict(first.decision), replayed=True)
+                    if p.offline is not None:  # the edge's decision came after billing's
+                        record_late_offline(uow, p, stored)
+                    return stored
             try:
                 # Explicit flushes only: autoflush before every query costs more than the query.
                 with uow.session.no_autoflush:

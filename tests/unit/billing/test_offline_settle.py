@@ -138,3 +138,28 @@ def test_allowlist_grants_the_smaller_of_balance_and_cap(uow: UnitOfWork, demo: 
     assert content.max_fare_vnd >= 500_000  # a day's stay of the dearest class (cap 700,000)
     small = allowlist_content(uow, CENTRAL_LOT, T0, max_entries=2)
     assert len(small.credits) == 2 and small.left_out == len(content.credits) - 2
+
+
+def test_an_offline_decision_arriving_after_billings_own_is_recorded_once(
+    uow: UnitOfWork, demo: DemoData
+) -> None:
+    """The original event reached billing first (refused: low balance), then the copy on
+    which the edge recorded that it had opened: billing's decision stands, the case is in
+    review, and the fare counts as exposure, once however often the copy comes."""
+    airport = Lane(uow, demo, AIRPORT_LOT)
+    airport.enter("30G-999.99", 0)
+    at = T0 + timedelta(minutes=180)
+    plain = PassageInput("late-1", AIRPORT_LOT, airport.exit_gate, "exit", at, "30G-999.99", 0.97)
+    first = settle_passage(uow, plain)
+    assert not first.open and first.reason == Reason.LOW_BALANCE.value
+    copy = PassageInput(
+        "late-1", AIRPORT_LOT, airport.exit_gate, "exit", at, "30G-999.99", 0.97,
+        offline=grant(100_000),
+    )  # fmt: skip
+    for _ in range(2):
+        again = settle_passage(uow, copy)
+        assert again.replayed and not again.open
+    [row] = offline_exposure(uow)
+    assert (row.decisions, row.opened, row.to_review) == (1, 1, 1)
+    assert row.exposure_vnd == first.fare_vnd
+    assert journal_debits(uow, "late-1") == 0

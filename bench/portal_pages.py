@@ -36,8 +36,9 @@ PAGES = tuple(item.href for item in navigation.DRIVER)
 PASSWORD = "bench-password-1"
 
 
-def _site(data_dir: Path) -> tuple[str, Any, Any]:
-    """The app on a free port over a seeded database: (url, server, thread)."""
+def _site(data_dir: Path) -> tuple[str, Any, Any, tuple[str, ...]]:
+    """The app on a free port over a seeded database: (url, server, thread, the pages only the
+    seeding knows: a top-up request's)."""
     import uvicorn
 
     from billing.adapters.uow import UnitOfWork
@@ -82,7 +83,19 @@ def _site(data_dir: Path) -> tuple[str, Any, Any]:
                 ),
             )
     NoticeWorker(factory, {"push": StubSender(data_dir / "push.jsonl")}).run_once()
-    settings = Settings(database_url=url, data_dir=data_dir, secret_key="bench")
+    # The wallet as drivers see it: the three simulated providers on the top-up form (their
+    # service is not contacted: only our pages are measured) and one top-up request's page.
+    from billing.services.intents import open_topup_intent
+    from simulator.payments.config import demo_providers, merchant_settings
+
+    providers = merchant_settings(demo_providers(), "http://127.0.0.1:9")
+    intent = open_topup_intent(UnitOfWork(factory), demo.accounts["an"], "vnpay-qr", 200_000)
+    settings = Settings(
+        database_url=url,
+        data_dir=data_dir,
+        secret_key="bench",
+        payment_providers=providers,  # type: ignore[arg-type]
+    )
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
@@ -92,10 +105,12 @@ def _site(data_dir: Path) -> tuple[str, Any, Any]:
     deadline = time.monotonic() + 20
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    return f"http://127.0.0.1:{port}", server, thread
+    return f"http://127.0.0.1:{port}", server, thread, (f"/portal/topups/{intent.reference}",)
 
 
-def measure(base: str, mbit: float, rtt_ms: float, loads: int) -> list[dict[str, Any]]:
+def measure(
+    base: str, mbit: float, rtt_ms: float, loads: int, extra: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
     from playwright.sync_api import sync_playwright
 
     rows = []
@@ -147,7 +162,7 @@ def measure(base: str, mbit: float, rtt_ms: float, loads: int) -> list[dict[str,
         page.fill("#f-password", PASSWORD)
         page.click("form[action='/login'] button[type=submit]")
         page.wait_for_url("**/portal")
-        load_all(PAGES)
+        load_all(PAGES + extra)
         browser.close()
     return rows
 
@@ -160,9 +175,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the JSON instead of a table")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        base, server, thread = _site(Path(tmp))
+        base, server, thread, extra = _site(Path(tmp))
         try:
-            rows = measure(base, args.mbit, args.rtt_ms, args.loads)
+            rows = measure(base, args.mbit, args.rtt_ms, args.loads, extra)
         finally:
             server.should_exit = True
             thread.join(timeout=10)

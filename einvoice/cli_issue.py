@@ -1,4 +1,4 @@
-"""``parking einvoice issue|submit|resend-batch|list|show|adjust|replace``: the issuing side.
+"""``parking einvoice issue|month|submit|resend-batch|list|show|adjust|replace``: the issuing side.
 
 einvoice may not import the gateway, yet these commands need what the gateway's composition root
 makes: the engine (``gateway.db.make_engine``, with its SQLite settings) and the one
@@ -266,7 +266,67 @@ def _correct(wiring: IssuingContext, correction: Correction) -> None:
     typer.echo(f"invoice {invoice_id} issued; send it with 'parking einvoice submit'")
 
 
+def month(
+    ctx: typer.Context,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--month",
+            help="YYYY-MM, an ended month (default: every ended month with passages waiting).",
+            show_default=False,
+        ),
+    ] = None,
+    account: Annotated[str | None, typer.Option(help="Only this transport account.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON array of objects, for scripts.")
+    ] = False,
+) -> None:
+    """Issue the monthly consolidated invoices of accounts with the monthly option (the running
+    invoice worker does this by itself once a month has ended)."""
+    from einvoice.monthly import ConsolidatingMaker, MonthNotOver, due_periods, issue_month
+
+    service = _context(ctx).invoicing(send=False)
+    worker = service.worker
+    try:
+        if not isinstance(worker.maker, ConsolidatingMaker):
+            typer.echo("this signer cannot make consolidated invoices", err=True)
+            raise typer.Exit(1)
+        with worker.session_factory() as s:
+            periods = [period] if period else due_periods(s, worker.clock())
+        results = []
+        for p in periods:
+            try:
+                results += issue_month(
+                    worker.session_factory, worker.maker, p, clock=worker.clock, account_id=account
+                )
+            except MonthNotOver as exc:
+                typer.echo(f"cannot issue: {exc}", err=True)
+                raise typer.Exit(2) from None
+    finally:
+        service.close()
+    if as_json:
+        typer.echo(json.dumps([asdict(r) for r in results], ensure_ascii=False))
+    else:
+        table = Table(box=box.SIMPLE)
+        for column in ("month", "account", "seller", "invoice", "passages", "total VND"):
+            table.add_column(column)
+        for r in results:
+            table.add_row(
+                r.period,
+                r.account_id,
+                r.seller_tax_code,
+                str(r.invoice_id or r.error or ""),
+                str(r.passages),
+                group_digits(r.total_vnd),
+            )
+        Console(width=80).print(table)
+        typer.echo(f"issued {sum(r.outcome == 'issued' for r in results)} monthly invoices")
+    if any(r.outcome == "failed" for r in results):
+        raise typer.Exit(1)
+
+
 COMMANDS: dict[str, Callable[..., None]] = {
+    "month": month,
     "issue": issue,
     "submit": submit,
     "resend-batch": resend_batch,

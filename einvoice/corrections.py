@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.domain.events import INVOICE_ADJUSTMENT, InvoiceAdjustmentRequested, InvoiceRequested
-from einvoice.db import ADJUSTING, REJECTED, REPLACING, invoices
+from einvoice.db import ADJUSTING, REJECTED, REPLACING, invoices, monthly_items
 from einvoice.model import OriginalInvoice
 from einvoice.worker import (
     InvoiceMaker,
@@ -88,6 +88,8 @@ def current_invoice(session: Session, correction: Correction) -> Any:
     else:
         raise CorrectionError("a correction names its original invoice or event")
     row = session.execute(stmt).one_or_none()
+    if row is None and correction.original_event_id is not None:
+        row = _consolidated_invoice_of(session, correction.original_event_id)
     if row is None:
         raise CorrectionError(
             f"no invoice yet for {correction.original_invoice_id or correction.original_event_id}"
@@ -102,6 +104,34 @@ def current_invoice(session: Session, correction: Correction) -> Any:
         if replacement is None:
             return row
         row = replacement
+
+
+def _consolidated_invoice_of(session: Session, event_id: str) -> Any:
+    """The month's consolidated invoice a passage went on (None: not issued yet, so the
+    correction waits for it)."""
+    invoice_id = session.execute(
+        select(monthly_items.c.invoice_id).where(monthly_items.c.request_key == event_id)
+    ).scalar_one_or_none()
+    if invoice_id is None:
+        return None
+    return session.execute(select(invoices).where(invoices.c.id == invoice_id)).one()
+
+
+def _request_of(session: Session, original: Any, correction: Correction) -> InvoiceRequested:
+    """What the correction starts from: the original's request, or, for a passage on a
+    consolidated invoice, that passage's own (only an adjustment can take part of a month)."""
+    if "monthly" not in original.payload:
+        return InvoiceRequested.from_payload(original.payload)
+    if correction.kind != ADJUSTING or correction.original_event_id is None:
+        raise CorrectionError(
+            f"invoice {original.id} consolidates a month: only a passage's amount can be adjusted"
+        )
+    payload = session.execute(
+        select(monthly_items.c.payload).where(
+            monthly_items.c.request_key == correction.original_event_id
+        )
+    ).scalar_one()
+    return InvoiceRequested.from_payload(payload)
 
 
 def net_total(session: Session, invoice_id: int, total_vnd: int) -> int:
@@ -128,7 +158,7 @@ def issue_correction(
     original = current_invoice(session, correction)
     if original.status == REJECTED:
         raise CorrectionError(f"invoice {original.id} was rejected: it cannot be corrected")
-    request = InvoiceRequested.from_payload(original.payload)
+    request = _request_of(session, original, correction)
     rate = original.vat_rate.rstrip("%")
     if rate.isdigit():  # a correction keeps the rate the original was invoiced at
         request = dataclasses.replace(request, vat_percent=int(rate))

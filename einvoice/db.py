@@ -106,6 +106,8 @@ invoices = Table(
     Column("buyer_account_id", String(100), nullable=True, index=True),
     Column("buyer_name", String(400), nullable=True),
     Column("buyer_tax_code", String(20), nullable=True),
+    # Where the buyer wants the invoice emailed (a company's accountant), if anywhere.
+    Column("buyer_email", String(200), nullable=True),
     Column("lot_id", String(100), nullable=True, index=True),
     Column("plate", String(32), nullable=True),
     Column("pretax_vnd", BigInteger, nullable=False),
@@ -128,6 +130,24 @@ invoices = Table(
     Column("updated_at", AwareDateTime(), nullable=False),
     UniqueConstraint("template", "series", "year", "number", name="uq_einvoice_number"),
     Index("ix_einvoice_invoices_issue_date", "issue_date"),
+)
+
+# A passage of an account that takes one consolidated invoice a month: kept here, not invoiced
+# on its own, until the month's invoice (einvoice.monthly) takes it. request_key is the passage's
+# event id, unique: a passage waits once and goes on one invoice.
+monthly_items = Table(
+    "einvoice_monthly_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_key", String(200), nullable=False, unique=True),
+    Column("account_id", String(100), nullable=False),
+    Column("seller_tax_code", String(20), nullable=False),
+    Column("period", String(7), nullable=False),  # YYYY-MM, the local month of the exit
+    Column("total_vnd", BigInteger, nullable=False),
+    Column("payload", JSON, nullable=False),  # the passage's invoice request
+    Column("invoice_id", Integer, ForeignKey("einvoice_invoices.id"), nullable=True, index=True),
+    Column("created_at", AwareDateTime(), nullable=False),
+    Index("ix_einvoice_monthly_items_period", "period", "account_id"),
 )
 
 status_history = Table(

@@ -109,6 +109,28 @@ def _line_and_times(request: InvoiceRequested) -> tuple[str, str, list[tuple[str
     return name, f"PARKING-{vehicle_class.upper()}", times
 
 
+def request_line(request: InvoiceRequested, number: int, percent: int) -> InvoiceLine:
+    """Line ``number`` of an invoice: the request's stay (or sale), its VAT-inclusive fare
+    split at ``percent`` so that the line adds back to what was paid."""
+    split = split_inclusive(request.fare_vnd, percent)
+    name, code, _ = _line_and_times(request)
+    return InvoiceLine(
+        number=number,
+        name=name,
+        pre_tax=split.pre_tax,
+        vat_rate=f"{percent}%",
+        vat=split.vat,
+        code=code,
+    )
+
+
+def request_percent(request: InvoiceRequested, issued_at: datetime) -> int:
+    """The VAT rate billing booked the request at (older requests: the rate on the sale day)."""
+    if request.vat_percent is not None:
+        return request.vat_percent
+    return rate_on(sale_day(request, issued_at)).percent
+
+
 def invoice_from_request(
     request: InvoiceRequested | Mapping[str, Any],
     *,
@@ -132,14 +154,9 @@ def invoice_from_request(
         raise ValueError("issued_at must be timezone-aware")
     seller = request.seller
     template = template or seller.invoice_template or "1"
-    percent = request.vat_percent
-    if percent is None:  # written before billing named the rate it booked
-        percent = rate_on(sale_day(request, issued_at)).percent
-    split = split_inclusive(request.fare_vnd, percent)
-    name, code, times = _line_and_times(request)
-    line = InvoiceLine(
-        number=1, name=name, pre_tax=split.pre_tax, vat_rate=f"{percent}%", vat=split.vat, code=code
-    )
+    percent = request_percent(request, issued_at)
+    line = request_line(request, 1, percent)
+    times = _line_and_times(request)[2]
     if mccqt is None and mccqt_sequence is not None:
         if not seller.cash_register_code:
             raise ValueError("the seller has no cash-register code")

@@ -9,13 +9,14 @@ original; a downward adjustment (a refund) carries negative amounts, as the rule
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from billing.domain.events import InvoiceRequested
 from einvoice import model, xml_build
 from einvoice.invoice_request import invoice_from_request
+from einvoice.monthly import consolidated_invoice
 from einvoice.signing import Signer
 from einvoice.worker import InvoiceIdentity, SignedInvoice
 
@@ -64,7 +65,25 @@ class XmlInvoiceMaker:
     def __call__(
         self, request: InvoiceRequested, identity: InvoiceIdentity, *, downward: bool = False
     ) -> SignedInvoice:
-        invoice = self.invoice(request, identity, downward=downward)
+        return self._signed(self.invoice(request, identity, downward=downward), identity)
+
+    def consolidated(
+        self, requests: Sequence[InvoiceRequested], identity: InvoiceIdentity, period: str
+    ) -> SignedInvoice:
+        """A month's consolidated invoice for one account (einvoice.monthly), signed."""
+        invoice = consolidated_invoice(
+            requests,
+            template=identity.template,
+            series=identity.series,
+            number=identity.number,
+            issued_at=identity.issued_at,
+            period=period,
+            mccqt=identity.mccqt,
+            provider_tax_code=self.provider_tax_code,
+        )
+        return self._signed(invoice, identity)
+
+    def _signed(self, invoice: model.Invoice, identity: InvoiceIdentity) -> SignedInvoice:
         signer = self.signer_for(invoice.seller.tax_code)
         xml = signer.sign_seller(xml_build.hdon_text(invoice), signing_time=identity.issued_at)
         rates = {line.vat_rate for line in invoice.lines}

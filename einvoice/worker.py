@@ -27,6 +27,7 @@ from einvoice import numbering
 from einvoice.db import AUTHORITY_CODED, CASH_REGISTER, ORIGINAL, SIGNED, invoices, status_history
 from einvoice.lookup_codes import new_lookup_code
 from einvoice.model import LOCAL_TZ, OriginalInvoice
+from einvoice.monthly import ConsolidatingMaker, defer, due_periods, is_monthly, issue_month
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class IssueResult:
     row_id: int | None
     event_id: str
     invoice_id: int | None
-    outcome: str  # issued | duplicate | failed
+    outcome: str  # issued | duplicate | deferred (to the monthly invoice) | failed
     error: str | None = None
 
 
@@ -165,6 +166,13 @@ def take_identity(
     return InvoiceIdentity(seller.template, series, number, now, mccqt, original)
 
 
+class _Unset:
+    """Marks a keyword left out (None is a value: no lot, no plate)."""
+
+
+UNSET = _Unset()
+
+
 def store_invoice(
     session: Session,
     *,
@@ -176,7 +184,12 @@ def store_invoice(
     signed: SignedInvoice,
     kind: str = ORIGINAL,
     related_invoice_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+    lot_id: str | _Unset | None = UNSET,
+    plate: str | _Unset | None = UNSET,
 ) -> int:
+    """Store a signed invoice made from ``request`` (a consolidated one passes its own
+    ``payload``, ``lot_id`` and ``plate``)."""
     buyer = request.buyer
     now = identity.issued_at
     invoice_id = session.execute(
@@ -200,13 +213,14 @@ def store_invoice(
             buyer_account_id=str(buyer.account_id),
             buyer_name=buyer.name,
             buyer_tax_code=buyer.tax_code,
-            lot_id=request.lot_id,
-            plate=request.plate,
+            buyer_email=buyer.email,
+            lot_id=request.lot_id if isinstance(lot_id, _Unset) else lot_id,
+            plate=request.plate if isinstance(plate, _Unset) else plate,
             pretax_vnd=signed.pretax_vnd,
             vat_vnd=signed.vat_vnd,
             total_vnd=signed.total_vnd,
             vat_rate=signed.vat_rate,
-            payload=request.to_payload(),
+            payload=request.to_payload() if payload is None else payload,
             status=SIGNED,
             xml=signed.xml,
             submit_attempts=0,
@@ -235,7 +249,12 @@ class InvoiceWorker:
     retry_base_seconds: float = 1.0
     retry_max_seconds: float = 300.0
     monotonic: Callable[[], float] = time.monotonic
+    # Passages of accounts with the monthly option wait for their month's invoice, which this
+    # worker issues once the month has ended (checked every ``monthly_every_seconds``).
+    consolidate: bool = True
+    monthly_every_seconds: float = 60.0
     _retry: dict[int, tuple[int, float]] = field(default_factory=dict, init=False, repr=False)
+    _monthly_at: float | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Checked here, not when the first row fails: a failure it could not record would
@@ -265,7 +284,25 @@ class InvoiceWorker:
                 else:
                     self._retry.pop(result.row_id, None)
             results.append(result)
+        self._monthly_due(now)
         return results
+
+    def _monthly_due(self, now: float) -> None:
+        """Issue the consolidated invoices of ended months, at most once a period."""
+        if not self.consolidate or self.kind != INVOICE_REQUEST:
+            return
+        if not isinstance(self.maker, ConsolidatingMaker):
+            return
+        if self._monthly_at is not None and now - self._monthly_at < self.monthly_every_seconds:
+            return
+        self._monthly_at = now
+        try:
+            with self.session_factory() as session:
+                periods = due_periods(session, self.clock())
+            for period in periods:
+                issue_month(self.session_factory, self.maker, period, clock=self.clock)
+        except Exception:
+            log.exception("monthly invoices failed; tried again later")
 
     def issue_next(self, skip: set[int] | frozenset[int] = frozenset()) -> IssueResult | None:
         """Claim one row and issue its invoice in one transaction; None when nothing is left."""
@@ -327,6 +364,12 @@ class InvoiceWorker:
             self.outbox.mark_processed(session, row_id)
             return IssueResult(row_id, event_id, int(existing), "duplicate")
         request = InvoiceRequested.from_payload(payload)
+        if self.consolidate and is_monthly(request):
+            # The account takes one invoice a month: the passage waits for it (einvoice.monthly).
+            defer(session, event_id, request, self.clock())
+            self.outbox.mark_processed(session, row_id)
+            log.info("event %s waits for its monthly invoice", event_id)
+            return IssueResult(row_id, event_id, None, "deferred")
         seller = registration_of(request.seller)
         identity = take_identity(session, seller, self.clock)
         signed = self.maker(request, identity)

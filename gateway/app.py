@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, container: Any = None) -> FastA
     app.state.token_signer = TokenSigner(settings.secret_key)
     app.state.sign_in_throttle = SignInThrottle()
     app.state.payment_providers = directory(settings.payment_providers)
+    from gateway.invoice_links import public_base
     from gateway.notices import senders
     from gateway.notices.worker import NoticeWorker
 
@@ -76,6 +77,8 @@ def create_app(settings: Settings | None = None, container: Any = None) -> FastA
         senders.from_settings(settings),
         receipt_window=timedelta(hours=settings.notice_receipt_window_h),
         provider_names=labels(settings.payment_providers),
+        public_url=public_base(settings),
+        authority_url=settings.tax_authority_url,
     )
 
     from gateway.api import router as api_router

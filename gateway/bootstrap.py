@@ -275,6 +275,7 @@ def build_notice_worker(container: Container) -> NoticeWorker:
     """Driver notices (low balance, receipts, codes) through the senders the settings name."""
     from datetime import timedelta
 
+    from gateway.invoice_links import public_base
     from gateway.notices import senders
     from gateway.notices.worker import NoticeWorker
     from gateway.payments.providers import labels
@@ -285,6 +286,8 @@ def build_notice_worker(container: Container) -> NoticeWorker:
         senders.from_settings(s),
         receipt_window=timedelta(hours=s.notice_receipt_window_h),
         provider_names=labels(s.payment_providers),
+        public_url=public_base(s),
+        authority_url=s.tax_authority_url,
     )
 
 

@@ -129,8 +129,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The threshold cannot be negative and the amount must be positive.",
     ),
     "tax_code_invalid": (
-        "Mã số thuế gồm 10 hoặc 13 chữ số.",
-        "A tax code (MST) has 10 or 13 digits.",
+        "Mã số thuế gồm 10 chữ số, hoặc 10 chữ số, gạch ngang và 3 chữ số của đơn vị phụ thuộc "
+        "(ví dụ 0101234567 hoặc 0101234567-001).",
+        "A tax code (MST) is 10 digits, or 10 digits, a dash and a 3-digit branch number "
+        "(e.g. 0101234567 or 0101234567-001).",
+    ),
+    "company_name_required": ("Vui lòng nhập tên công ty.", "Please enter the company's name."),
+    "company_address_required": (
+        "Vui lòng nhập địa chỉ công ty như trên đăng ký thuế.",
+        "Please enter the company's address as registered for tax.",
+    ),
+    "monthly_needs_company": (
+        "Hóa đơn gộp theo tháng chỉ xuất cho công ty: hãy nhập thông tin công ty.",
+        "The monthly invoice is made out to a company: enter the company's details.",
     ),
     # -- review actions (operators)
     "already_charged": ("Lượt này đã được thu phí.", "This passage was charged already."),
@@ -162,6 +173,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Đang chờ {provider} xác nhận thanh toán…",
         "Waiting for {provider} to confirm the payment…",
     ),
+    "topup_failed": (
+        "{provider} báo thanh toán không thành công hoặc đã bị hủy. Tài khoản không bị trừ tiền.",
+        "{provider} reports the payment failed or was cancelled. Nothing was taken.",
+    ),
     "topup_credited": ("Đã cộng {amount} vào tài khoản.", "{amount} credited to your account."),
     "topup_expired": (
         "Yêu cầu nạp tiền đã hết hạn. Nếu bạn đã thanh toán, tiền sẽ được cộng khi cổng thanh "
@@ -188,6 +203,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "vehicle_removed": ("Đã xóa phương tiện.", "Vehicle removed."),
     "auto_topup_saved": ("Đã lưu cài đặt tự động nạp tiền.", "Auto top-up saved."),
     "contacts_saved": ("Đã lưu thông tin liên hệ.", "Contact details saved."),
+    "invoicing_saved": (
+        "Đã lưu thông tin xuất hóa đơn. Các hóa đơn từ nay sẽ theo thông tin này.",
+        "Invoice details saved. Invoices from now on follow them.",
+    ),
+    "monthly_waiting": (
+        "{count} lượt gửi xe ({amount}) sẽ được gộp vào hóa đơn tháng {month}, xuất sau khi hết "
+        "tháng.",
+        "{count} trips ({amount}) go on the invoice for {month}, issued after the month ends.",
+    ),
     "code_sent": (
         "Chúng tôi đã gửi mã xác minh gồm 6 chữ số tới {phone}.",
         "We sent a 6-digit verification code to {phone}.",
@@ -231,6 +255,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Bãi đỗ xe đã cộng {amount} vào tài khoản giao thông của bạn lúc {at}.",
         "The car park credited {amount} to your transport account at {at}.",
     ),
+    "notice_invoice_issued_title": (
+        "Hóa đơn điện tử {invoice}",
+        "E-invoice {invoice}",
+    ),
+    "notice_invoice_issued": (
+        "{seller} gửi {buyer} (MST {tax_code}) hóa đơn điện tử số {number}, ký hiệu {series}, "
+        "ngày {date}, tổng tiền thanh toán {total}. Hóa đơn XML và bản thể hiện kèm theo; tra "
+        "cứu tại {url} với mã tra cứu {code}.",
+        "{seller} sends {buyer} (tax code {tax_code}) e-invoice no. {number}, series {series}, "
+        "dated {date}, total {total}. The XML invoice and its readable copy are attached; look "
+        "it up at {url} with the lookup code {code}.",
+    ),
     "notice_signup_code_title": ("Mã xác minh đăng ký", "Sign-up code"),
     "notice_signup_code": (
         "Mã xác minh đăng ký bãi đỗ xe không tiền mặt: {code}. Hiệu lực {minutes} phút. "
@@ -257,6 +293,7 @@ URL_CODES = frozenset(
         "vehicle_removed",
         "auto_topup_saved",
         "contacts_saved",
+        "invoicing_saved",
         "reset_code_sent",
         "password_changed",
         "signed_up",

@@ -144,6 +144,37 @@ def from_key(key: str, layout: Layout) -> list[Plate]:
     return out
 
 
+#: Characters a reader confuses on real plates, both ways (a near-twin plate differs from
+#: another in one of these): shapes that differ by a stroke or a corner.
+CONFUSABLE: tuple[tuple[str, str], ...] = (
+    ("8", "B"), ("0", "D"), ("1", "7"), ("5", "S"), ("6", "G"), ("M", "N"), ("K", "X"),
+    ("2", "Z"), ("4", "A"), ("3", "8"), ("6", "8"), ("0", "8"), ("9", "8"), ("5", "6"),
+    ("H", "N"), ("U", "V"), ("C", "G"), ("E", "F"), ("P", "R"), ("1", "4"), ("Y", "V"),
+)  # fmt: skip
+_LOOKALIKES: dict[str, str] = {}
+for _a, _b in CONFUSABLE:
+    _LOOKALIKES[_a] = _LOOKALIKES.get(_a, "") + _b
+    _LOOKALIKES[_b] = _LOOKALIKES.get(_b, "") + _a
+
+
+def twins(text: str) -> list[str]:
+    """Valid plates of the same layout one confusable character away from `text` (canonical
+    texts, in position order): the plates a misread of `text` is most likely to name."""
+    plate = parse(text)
+    canonical = plate.text
+    out: list[str] = []
+    for i, ch in enumerate(canonical):
+        for other in _LOOKALIKES.get(ch, ""):
+            cand = canonical[:i] + other + canonical[i + 1 :]
+            try:
+                twin = parse(cand)
+            except PlateSyntaxError:
+                continue
+            if twin.layout == plate.layout and twin.text == cand and cand not in out:
+                out.append(cand)
+    return out
+
+
 # --- Templates for constrained decoding -------------------------------------------------
 #: A line template is a tuple of allowed-character sets, one per printed character
 #: (separators excluded). The decoder only explores prefixes some template admits.

@@ -21,12 +21,14 @@ from lpr import calibration
 from lpr.assemble import ScoredPlate, assemble, grammars_for, posterior
 from lpr.decode import decode_line, to_plate_columns
 from lpr.errors import BadImage
+from lpr.evidence import line_slots, merge_views
 from lpr.grammar import Plate
 from lpr.images import to_bgr
 from lpr.lines import split_lines
 from lpr.localize import BBox, Localizer, OpenCvLocalizer, PlateRegion
 from lpr.recognize import Recognizer
-from lpr.types import Candidate, PlateRead
+from lpr.score import rank_hypotheses
+from lpr.types import Candidate, FrameEvidence, PlateRead
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,13 @@ class FrameRead:
     bbox: BBox
     lines: int
     colour: str
+    evidence: FrameEvidence
+
+
+#: One recognizer's slots (presence, character distribution) per line of a frame.
+_Slots = list[list[tuple[float, np.ndarray]]]
+#: Hypotheses kept on a read.
+N_BEST = 8
 
 
 def load_recognizer(name: str = "auto") -> Recognizer:
@@ -144,22 +153,29 @@ class PlateReader:
             lines = list(pl.lines)
         if not 1 <= len(lines) <= 2:
             return None
-        first = self._decode(lines, self.recognizer)
+        first, slots = self._decode(lines, self.recognizer)
         best = first
+        views = [slots]
         if self.second is not None and (first is None or first[3] < self.cascade_below):
             # The fast recognizer is unsure: ask the second one on the same lines and let the
             # two vote (agreement keeps the confidence, disagreement sends it to review).
-            second = self._decode(lines, self.second)
+            second, slots2 = self._decode(lines, self.second)
             best = _fuse(first, second)
+            views.append(slots2)
         if best is None:
             return None
         plates, post, feats, conf = best
-        return FrameRead(
-            tuple(plates), tuple(post), conf, feats, region.bbox, len(lines), region.colour
+        evidence = FrameEvidence(
+            tuple(merge_views([v[i] for v in views]) for i in range(len(lines)))
         )
+        return FrameRead(
+            tuple(plates), tuple(post), conf, feats, region.bbox, len(lines), region.colour,
+            evidence,
+        )  # fmt: skip
 
-    def _decode(self, lines: list[np.ndarray], rec: Recognizer) -> _Decoded | None:
+    def _decode(self, lines: list[np.ndarray], rec: Recognizer) -> tuple[_Decoded | None, _Slots]:
         probs = rec.step_probs(lines)
+        slots = [line_slots(p, rec.charset) for p in probs]
         decodes = []
         greedy = 0.0
         for p, g in zip(probs, grammars_for(len(lines)), strict=True):
@@ -172,10 +188,10 @@ class PlateReader:
         )
         plates = assemble(decodes, top_hyphen=top_hyphen)
         if not plates:
-            return None
+            return None, slots
         post = posterior(plates)
         feats = calibration.features(post[0], plates[0].logp - greedy, plates[0].plate)
-        return plates, post, feats, calibration.confidence_from(feats)
+        return (plates, post, feats, calibration.confidence_from(feats)), slots
 
     def _regions(self, img: np.ndarray, crop: Crop) -> list[PlateRegion]:
         if crop == "frame":
@@ -308,6 +324,8 @@ class PlateReader:
         top = max(reads, key=lambda r: r.confidence if r.plates[0].plate.key == best else -1)
         plate = plates[best]
         conf = round(min(1.0, max(0.0, conf)), 4)
+        evidence = tuple(r.evidence for r in reads)
+        hypotheses = rank_hypotheses(evidence, ((plates[k].text, k) for k in ranked), n=N_BEST)
         return PlateRead(
             text=plate.text,
             key=plate.key,
@@ -319,6 +337,8 @@ class PlateReader:
             candidates=cands,
             colour=top.colour,
             frames=len(agree),
+            hypotheses=hypotheses,
+            evidence=evidence,
         )
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -127,6 +128,9 @@ class TransportAccount(Base):
     auto_topup_amount_vnd: Mapped[int | None] = mapped_column(BigInteger)
     auto_topup_provider: Mapped[str | None] = mapped_column(String(40))
     low_balance_notice_vnd: Mapped[int] = mapped_column(BigInteger, default=50_000)
+    # A company's invoices are emailed here; monthly: one consolidated invoice per month.
+    invoice_email: Mapped[str | None] = mapped_column(String(200))
+    invoice_monthly: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 

@@ -66,11 +66,6 @@ class UnitOfWork:
             self._tariffs = load_catalog()
         return self._tariffs
 
-    @property
-    def is_postgres(self) -> bool:
-        bind = self.session.get_bind()
-        return bind.dialect.name == "postgresql"
-
     def __enter__(self) -> UnitOfWork:
         if getattr(self._local, "session", None) is not None:
             raise RuntimeError("this thread is already inside this unit of work")

@@ -123,22 +123,31 @@ class BarrierDecided(_KeyedByEventId):
 
 @dataclass(frozen=True)
 class InvoiceBuyer:
-    """Who the invoice is made out to: the transport account that paid."""
+    """Who the invoice is made out to: the transport account that paid; ``email``: where the
+    account wants its invoices sent; ``monthly``: its passages go on one consolidated invoice
+    after the month ends instead of one invoice each."""
 
     account_id: int
     kind: str  # "person" | "business"
     name: str | None
     tax_code: str | None = None
     address: str | None = None
+    email: str | None = None
+    monthly: bool = False
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        payload: dict[str, Any] = {
             "account_id": self.account_id,
             "kind": self.kind,
             "name": self.name,
             "tax_code": self.tax_code,
             "address": self.address,
         }
+        if self.email:
+            payload["email"] = self.email
+        if self.monthly:
+            payload["monthly"] = True
+        return payload
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Self:
@@ -150,6 +159,8 @@ class InvoiceBuyer:
             name=_get(payload, "name", str, optional=True),
             tax_code=tax_code,
             address=_get(payload, "address", str, optional=True),
+            email=_get(payload, "email", str, optional=True),
+            monthly=bool(_get(payload, "monthly", bool, optional=True)),
         )
 
 

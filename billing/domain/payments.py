@@ -32,6 +32,9 @@ class IntentStatus(StrEnum):
     PENDING = "pending"
     CREDITED = "credited"
     EXPIRED = "expired"  # pending past its time; a late webhook still credits it (money is real)
+    # The provider's signed webhook said the payment did not go through (declined, cancelled);
+    # a later successful payment for the same intent still credits it.
+    FAILED = "failed"
 
 
 def check_top_up_amount(amount_vnd: object) -> int:
@@ -61,6 +64,8 @@ def auto_reference(request_key: str) -> str:
 def intent_status(stored: str, expires_at: datetime, now: datetime) -> IntentStatus:
     if stored == IntentStatus.CREDITED.value:
         return IntentStatus.CREDITED
+    if stored == IntentStatus.FAILED.value:
+        return IntentStatus.FAILED
     return IntentStatus.EXPIRED if now >= expires_at else IntentStatus.PENDING
 
 

@@ -199,6 +199,32 @@ def set_contacts(uow: UnitOfWork, account_id: int, *, phone: str | None, email: 
         uow.commit()
 
 
+def set_invoicing(
+    uow: UnitOfWork,
+    account_id: int,
+    owner: Owner,
+    *,
+    invoice_email: str | None,
+    monthly: bool,
+) -> None:
+    """Who the account's invoices are made out to (a company: name, tax code and address, each
+    checked by :class:`Owner`), where they are emailed, and whether its passages go on one
+    consolidated invoice per month. Invoices already requested keep the buyer they named."""
+    if invoice_email is not None and ("@" not in invoice_email or len(invoice_email) > 200):
+        raise DomainError("the invoice email is not an email address", "email_invalid")
+    if monthly and owner.kind is not OwnerKind.BUSINESS:
+        raise DomainError("a monthly invoice is made out to a company", "monthly_needs_company")
+    with uow:
+        acct = _account(uow, account_id)
+        if acct.status == AccountStatus.CLOSED.value:
+            raise DomainError(f"account {account_id} is closed", "account_closed")
+        acct.kind, acct.name = owner.kind.value, owner.name
+        acct.tax_code, acct.address = owner.tax_code, owner.address
+        acct.invoice_email = invoice_email or None
+        acct.invoice_monthly = monthly
+        uow.commit()
+
+
 def set_low_balance_notice(uow: UnitOfWork, account_id: int, level_vnd: int) -> None:
     if level_vnd < 0:
         raise DomainError("notice level cannot be negative")
@@ -273,7 +299,3 @@ def _account(uow: UnitOfWork, account_id: int) -> orm.TransportAccount:
     if acct is None:
         raise DomainError(f"no transport account {account_id}")
     return acct
-
-
-def owner_of(row: orm.TransportAccount) -> Owner:
-    return Owner(OwnerKind(row.kind), row.name, row.tax_code, row.address)

@@ -63,8 +63,17 @@ def _pass_cover(row: Any) -> PassCover | None:
 
 
 def invoice_buyer(acct: AccountLike) -> InvoiceBuyer:
-    """The buyer of an invoice request: the transport account."""
-    return InvoiceBuyer(acct.id, acct.kind, acct.name, acct.tax_code, acct.address)
+    """The buyer of an invoice request: the transport account, where its invoices are emailed,
+    and whether its passages wait for the month's consolidated invoice."""
+    return InvoiceBuyer(
+        acct.id,
+        acct.kind,
+        acct.name,
+        acct.tax_code,
+        acct.address,
+        email=acct.invoice_email or None,
+        monthly=bool(acct.invoice_monthly),
+    )
 
 
 def debit_fare(

@@ -219,3 +219,22 @@ def credit_topup(
         view = _view(intent, now)
         uow.commit()
         return CreditedTopUp(view, result)
+
+
+def fail_topup_intent(uow: UnitOfWork, provider: str, reference: str) -> IntentView:
+    """Mark the intent failed because ``provider`` (its webhook, its signature verified by the
+    caller) says the payment did not go through. A credited intent stays credited: money taken
+    wins over a report that it was not. Idempotent."""
+    with uow:
+        s = uow.session
+        intent = s.scalar(
+            select(orm.TopUpIntent).where(orm.TopUpIntent.reference == reference).with_for_update()
+        )
+        if intent is None or intent.provider != provider:
+            raise LookupError(f"no top-up intent {reference!r} with provider {provider!r}")
+        if intent.status == IntentStatus.PENDING.value:
+            intent.status = IntentStatus.FAILED.value
+            log.info("top-up intent %s failed at %s", reference, provider)
+        view = _view(intent, uow.clock())
+        uow.commit()
+        return view

@@ -151,16 +151,6 @@ def entry_lines(session: Session, entry_id: int) -> list[Line]:
     return [Line(code, int(amount)) for code, amount in rows]
 
 
-def journal_balance(session: Session, account_id: int) -> int:
-    """The prepaid balance as the journal says it is (credit balance of the liability)."""
-    total = session.scalar(
-        select(func.coalesce(func.sum(JournalLine.amount_vnd), 0)).where(
-            JournalLine.ledger_account == prepaid_account(account_id)
-        )
-    )
-    return -int(total or 0)
-
-
 @dataclass(frozen=True)
 class BalanceMismatch:
     account_id: int

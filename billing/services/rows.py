@@ -53,6 +53,10 @@ class AccountLike(Protocol):
     def auto_topup_threshold_vnd(self) -> int | None: ...
     @property
     def auto_topup_amount_vnd(self) -> int | None: ...
+    @property
+    def invoice_email(self) -> str | None: ...
+    @property
+    def invoice_monthly(self) -> bool: ...
 
 
 @dataclass
@@ -85,6 +89,8 @@ class LockedAccount:
     auto_topup_threshold_vnd: int | None
     auto_topup_amount_vnd: int | None
     auto_topup_provider: str | None = None
+    invoice_email: str | None = None
+    invoice_monthly: bool = False
 
     @staticmethod
     def from_row(row: Any) -> LockedAccount:
@@ -101,4 +107,6 @@ class LockedAccount:
             row.acct_auto_topup_threshold_vnd,
             row.acct_auto_topup_amount_vnd,
             row.acct_auto_topup_provider,
+            row.acct_invoice_email,
+            bool(row.acct_invoice_monthly),
         )

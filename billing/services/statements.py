@@ -52,6 +52,8 @@ ACCOUNT_COLUMNS = tuple(
         "auto_topup_threshold_vnd",
         "auto_topup_amount_vnd",
         "auto_topup_provider",
+        "invoice_email",
+        "invoice_monthly",
     )
 )
 

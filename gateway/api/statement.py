@@ -109,8 +109,9 @@ def _plates(session: Session, event_ids: Sequence[str]) -> dict[str, str]:
 
 
 def invoice_ids(session: Session, event_ids: Iterable[str]) -> dict[str, int]:
-    """The original invoice of each event (a trip's exit, a pass sale), where one is issued."""
-    from einvoice.db import ORIGINAL, invoices
+    """The original invoice of each event (a trip's exit, a pass sale), where one is issued:
+    its own, or the consolidated invoice of its month."""
+    from einvoice.db import ORIGINAL, invoices, monthly_items
 
     ids = list(dict.fromkeys(e for e in event_ids if e))
     if not ids:
@@ -120,7 +121,18 @@ def invoice_ids(session: Session, event_ids: Iterable[str]) -> dict[str, int]:
             invoices.c.event_id.in_(ids), invoices.c.kind == ORIGINAL
         )
     ).all()
-    return {e: int(i) for e, i in rows}
+    found = {e: int(i) for e, i in rows}
+    rest = [e for e in ids if e not in found]
+    if rest:  # trips of an account with the monthly option: the month's invoice
+        found.update(
+            (e, int(i))
+            for e, i in session.execute(
+                select(monthly_items.c.request_key, monthly_items.c.invoice_id).where(
+                    monthly_items.c.request_key.in_(rest), monthly_items.c.invoice_id.is_not(None)
+                )
+            )
+        )
+    return found
 
 
 def trip_event_ids(session: Session, exit_passage_ids: Iterable[int | None]) -> dict[int, str]:

@@ -16,12 +16,22 @@ CHANNELS: tuple[Channel, ...] = ("email", "sms", "push")
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email (an invoice's XML and PDF); other channels leave it out."""
+
+    filename: str
+    content_type: str  # "application/xml", "application/pdf"
+    data: bytes
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     channel: Channel
     recipient: str  # an email address, a phone number in E.164, or a user id for push
     subject: str
     body: str
     message_id: str  # stable per delivery: "<notice key>/<channel>"
+    attachments: tuple[Attachment, ...] = ()
 
 
 class SendError(Exception):

@@ -35,6 +35,9 @@ class SmtpSender:
         digest = hashlib.sha256(message.message_id.encode()).hexdigest()[:32]
         mail["Message-ID"] = f"<{digest}@parking.notices>"
         mail.set_content(message.body)
+        for a in message.attachments:
+            maintype, _, subtype = a.content_type.partition("/")
+            mail.add_attachment(a.data, maintype=maintype, subtype=subtype, filename=a.filename)
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
                 if self.starttls:

@@ -22,9 +22,12 @@ class StubSender:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def send(self, message: OutgoingMessage) -> None:
-        line = json.dumps(
-            {**asdict(message), "at": datetime.now(UTC).isoformat()}, ensure_ascii=False
-        )
+        record = {
+            **asdict(message),
+            "attachments": [a.filename for a in message.attachments],
+            "at": datetime.now(UTC).isoformat(),
+        }
+        line = json.dumps(record, ensure_ascii=False)
         try:
             with self._lock:
                 self.inbox.parent.mkdir(parents=True, exist_ok=True)

@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import messages
-from gateway.notices import intake
-from gateway.notices.port import Channel, NoticeSender, OutgoingMessage, SendError
+from gateway.notices import intake, invoice_mail
+from gateway.notices.port import Attachment, Channel, NoticeSender, OutgoingMessage, SendError
 from gateway.orm import Notice, NoticeDelivery
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,11 @@ class NoticeWorker:
     max_attempts: int = 8
     batch: int = 50
     clock: Callable[[], datetime] = _now
+    # Invoices emailed to buyers who asked (gateway.notices.invoice_mail): the lookup link's
+    # base (PARKING_PUBLIC_URL) and the authority named on the PDF copy.
+    public_url: str = ""
+    authority_url: str = ""
+    invoice_window: timedelta = timedelta(days=3)
 
     @property
     def channels(self) -> tuple[Channel, ...]:
@@ -74,6 +79,9 @@ class NoticeWorker:
                 s, self.channels, now, self.receipt_window, dict(self.provider_names)
             ),
             lambda s: intake.credit_receipts(s, self.channels, now, self.receipt_window),
+            lambda s: invoice_mail.invoice_emails(
+                s, self.channels, now, self.invoice_window, self.public_url
+            ),
         ):
             with self.session_factory() as s:
                 written += source(s)
@@ -107,9 +115,16 @@ class NoticeWorker:
                     continue
                 delivery.next_attempt_at = now + self.lease
                 delivery.attempts += 1
-                jobs.append((delivery.id, render(notice, delivery)))
+                jobs.append((delivery.id, render(notice, delivery, self._attachments(s, notice))))
             s.commit()
         return jobs
+
+    def _attachments(self, session: Session, notice: Notice) -> tuple[Attachment, ...]:
+        if notice.kind != invoice_mail.INVOICE_ISSUED:
+            return ()
+        return invoice_mail.invoice_attachments(
+            session, notice, self.authority_url, self.public_url
+        )
 
     def _send(self, delivery_id: int, message: OutgoingMessage) -> Sent:
         try:
@@ -154,15 +169,18 @@ class NoticeWorker:
             stop.wait(interval_s)
 
 
-def render(notice: Notice, delivery: NoticeDelivery) -> OutgoingMessage:
-    """The catalogue's title and text for the notice, in its language."""
+def render(
+    notice: Notice, delivery: NoticeDelivery, attachments: tuple[Attachment, ...] = ()
+) -> OutgoingMessage:
+    """The catalogue's title and text for the notice, in its language; files go by email only."""
     channel: Channel = delivery.channel  # type: ignore[assignment]
     return OutgoingMessage(
         channel=channel,
         recipient=delivery.recipient,
-        subject=messages.text(f"{notice.code}_title", notice.lang),
+        subject=messages.text(f"{notice.code}_title", notice.lang, **notice.params),
         body=messages.text(notice.code, notice.lang, **notice.params),
         message_id=f"{notice.key}/{delivery.channel}/{delivery.recipient}",
+        attachments=attachments if channel == "email" else (),
     )
 
 

@@ -7,7 +7,8 @@ another body is a 409). A verified delivery is recorded, with the payment it rep
 billing credits anything (``billing.services.intents.credit_topup``): reconciliation ties every
 top-up in the ledger to such a record, so a top-up written any other way is reported. The
 payment names a top-up intent by its reference; the account is the intent's, never one the
-body chooses.
+body chooses. A ``payment.failed`` (declined or cancelled at the provider) marks a pending intent
+failed, so the portal can say so; it moves no money and is not a payment for reconciliation.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing.adapters.uow import UnitOfWork
 from billing.domain.model import DomainError
-from billing.services.intents import credit_topup
+from billing.services.intents import credit_topup, fail_topup_intent
 from gateway.orm import WebhookDelivery
 from gateway.payments.providers import PaymentProvider
 from gateway.payments.signing import (
@@ -46,7 +47,7 @@ MAX_PAYMENT_VND = 100_000_000  # one payment; an auto top-up may be several step
 class PaymentEvent(BaseModel):
     """What a provider posts when a payment settles (docs/contracts.md)."""
 
-    event: Literal["payment.succeeded"]
+    event: Literal["payment.succeeded", "payment.failed"]
     provider: str = Field(min_length=1, max_length=40)
     provider_txn_id: str = Field(min_length=1, max_length=120)
     reference: str = Field(min_length=1, max_length=120, description="the top-up intent's")
@@ -117,6 +118,9 @@ def process_webhook(
             {"detail": "malformed payment event", "errors": json.loads(exc.json())[:5]},
         )
         return _store(session_factory, key, digest, None, answer)
+    if event.event == "payment.failed":
+        # No money moved: the delivery is kept for its idempotency key, not as a payment.
+        return _store(session_factory, key, digest, None, _fail(uow, event))
     if seen is None:
         _record(session_factory, key, digest, event)
     # A delivery seen but not answered (a crash, or a concurrent twin): crediting is idempotent.
@@ -196,6 +200,30 @@ def _credit(uow: UnitOfWork, event: PaymentEvent) -> WebhookAnswer:
             },
         )
     raise AssertionError("unreachable")
+
+
+def _fail(uow: UnitOfWork, event: PaymentEvent) -> WebhookAnswer:
+    try:
+        intent = fail_topup_intent(uow, event.provider, event.reference)
+    except LookupError as exc:
+        log.error("failed payment of %s for no known intent: %s", event.provider, exc)
+        return _problem(404, str(exc))
+    log.info(
+        "payment %s of %s failed for intent %s: %s",
+        event.provider_txn_id,
+        event.provider,
+        event.reference,
+        intent.status.value,
+    )
+    return WebhookAnswer(
+        200,
+        {
+            "status": intent.status.value,
+            "provider": event.provider,
+            "provider_txn_id": event.provider_txn_id,
+            "reference": event.reference,
+        },
+    )
 
 
 def _store(

@@ -104,8 +104,13 @@ def invoices_page(
     request: Request, session: SessionDep, user: DriverPage, settings: SettingsDep
 ) -> HTMLResponse:
     from einvoice import queries as inv
+    from einvoice.monthly import period_label, waiting
 
-    items = inv.list_invoices(session, account_id=account_id_of(user), limit=100)
+    account = str(account_id_of(user))
+    items = inv.list_invoices(session, account_id=account, limit=100)
+    months: dict[str, list[int]] = {}
+    for row in waiting(session, account):
+        months.setdefault(row.period, []).append(int(row.total_vnd))
     return render_portal(
         request,
         session,
@@ -114,6 +119,7 @@ def invoices_page(
         "invoices",
         invoices=items,
         reasons=_reasons(session, items),
+        waiting=[(period_label(p), len(v), sum(v)) for p, v in sorted(months.items())],
     )
 
 

@@ -171,7 +171,22 @@ def create_provider_app(
 
     @app.post("/checkout/{provider}/cancel")
     def cancel(form: CheckoutForm) -> RedirectResponse:
-        return RedirectResponse(form[1]["return_url"], status_code=303)
+        """The payer gave up: the merchant hears it from a signed ``payment.failed``."""
+        known, fields = form
+        failed, new = book.decline(known.name, fields["reference"], int(fields["amount_vnd"]))
+        if failed is not None and new:
+            log.info("%s: payment for %s cancelled", known.name, failed.reference)
+            sender.report(failed)
+        return RedirectResponse(fields["return_url"], status_code=303)
+
+    _api_routes(app, config, book, sender)
+    return app
+
+
+def _api_routes(
+    app: FastAPI, config: ServiceConfig, book: PaymentBook, sender: WebhookSender
+) -> None:
+    """The merchant's API: pulls from a linked account, and the provider's statement."""
 
     @app.post("/api/{provider}/charges")
     async def charge(provider: str, request: Request) -> JSONResponse:
@@ -215,5 +230,3 @@ def create_provider_app(
             }
             for p in book.payments(provider)
         ]
-
-    return app

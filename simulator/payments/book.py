@@ -17,12 +17,14 @@ class Payment:
     amount_vnd: int
     account_id: int | None  # known for pulls (the merchant names the linked account)
     at: datetime
+    event: str = "payment.succeeded"  # or "payment.failed": the payer cancelled or was declined
 
 
 class PaymentBook:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._payments: dict[tuple[str, str], Payment] = {}
+        self._declined: set[tuple[str, str]] = set()
         self._numbers = itertools.count(1)
 
     def pay(
@@ -38,6 +40,20 @@ class PaymentBook:
             paid = Payment(provider, txn, reference, amount_vnd, account_id, stamp)
             self._payments[(provider, reference)] = paid
             return paid, True
+
+    def decline(
+        self, provider: str, reference: str, amount_vnd: int
+    ) -> tuple[Payment | None, bool]:
+        """The payer cancelled: (a failed attempt to report, True), or (None, False) when the
+        reference was paid already (then nothing failed) or declined before."""
+        with self._lock:
+            if (provider, reference) in self._payments or (provider, reference) in self._declined:
+                return None, False
+            stamp = datetime.now(UTC)
+            txn = f"{provider.upper()}-{stamp:%Y%m%d}-{next(self._numbers):06d}"
+            failed = Payment(provider, txn, reference, amount_vnd, None, stamp, "payment.failed")
+            self._declined.add((provider, reference))
+            return failed, True
 
     def payments(self, provider: str) -> list[Payment]:
         with self._lock:

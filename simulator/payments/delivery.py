@@ -34,7 +34,7 @@ class _Delivery:
 
 def webhook_body(payment: Payment) -> bytes:
     event = {
-        "event": "payment.succeeded",
+        "event": payment.event,
         "provider": payment.provider,
         "provider_txn_id": payment.txn_id,
         "reference": payment.reference,

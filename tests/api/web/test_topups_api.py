@@ -172,7 +172,7 @@ def test_missing_idempotency_key_is_400(world: Env) -> None:
         {"amount_vnd": 1.5},
         {"amount_vnd": -5},
         {"amount_vnd": 200_000_000},
-        {"event": "payment.failed"},
+        {"event": "payment.refunded"},
         {"reference": ""},
         {"provider_txn_id": None},
     ],
@@ -295,3 +295,48 @@ def test_the_provider_sends_the_driver_back_to_the_public_address(world: Env) ->
     intent = _intent(world)
     fields = dict(parse_qsl(urlsplit(str(intent["checkout_url"])).query))
     assert fields["return_url"] == f"https://parking.example.vn/portal/topups/{intent['reference']}"
+
+
+def _failed(reference: object, txn: str = "bank-f01") -> bytes:
+    event = json.loads(_event(reference, txn=txn))
+    return json.dumps({**event, "event": "payment.failed"}).encode()
+
+
+def test_a_signed_payment_failed_marks_the_intent_failed_and_moves_no_money(world: Env) -> None:
+    acct = _acct(world, "an")
+    ref = str(_intent(world)["reference"])
+    r = _deliver(world, _failed(ref), "f1")
+    assert r.status_code == 200 and r.json()["status"] == "failed"  # type: ignore[attr-defined]
+    assert _deliver(world, _failed(ref), "f1").headers["Idempotent-Replayed"] == "true"  # type: ignore[attr-defined]
+    assert _balance(world, acct) == 500_000 and _topups(world, acct) == 0
+    got = world.client.get(
+        f"/api/v1/accounts/{acct}/topup-intents/{ref}", headers=world.auth("driver")
+    )
+    assert got.json()["status"] == "failed"
+    # The driver's page says so, in the catalogue's words.
+    world.client.post("/login", data={"username": "driver", "password": PASSWORD})
+    page = world.client.get(f"/portal/topups/{ref}").text
+    assert 'data-status="failed"' in page and "thanh toán không thành công" in page
+    assert 'http-equiv="refresh"' not in page  # nothing more to wait for
+    # A failure is not a payment: reconciliation has nothing to report.
+    rec = world.client.get("/api/v1/reconciliation", headers=world.auth("admin")).json()
+    assert rec["ok"] and rec["mismatches"] == []
+    # Money that arrives after all is still credited (it was taken).
+    assert _deliver(world, _event(ref, txn="bank-late"), "late").status_code == 200  # type: ignore[attr-defined]
+    assert _balance(world, acct) == 600_000
+
+
+def test_a_failure_reported_after_the_credit_changes_nothing(world: Env) -> None:
+    acct = _acct(world, "an")
+    ref = str(_intent(world)["reference"])
+    assert _deliver(world, _event(ref), "ok").status_code == 200  # type: ignore[attr-defined]
+    r = _deliver(world, _failed(ref), "f2")
+    assert r.status_code == 200 and r.json()["status"] == "credited"  # type: ignore[attr-defined]
+    assert _balance(world, acct) == 600_000
+
+
+def test_a_failure_for_no_intent_or_unsigned_is_refused(world: Env) -> None:
+    assert _deliver(world, _failed("NAPNOSUCHINTENT42"), "n").status_code == 404  # type: ignore[attr-defined]
+    ref = str(_intent(world)["reference"])
+    forged = _deliver(world, _failed(ref), "x", secret="not-the-providers-secret-at-all")
+    assert forged.status_code == 401  # type: ignore[attr-defined]

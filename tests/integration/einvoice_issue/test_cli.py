@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -145,3 +145,52 @@ def test_issue_waits_for_the_services_writer_on_sqlite(tmp_path: Path) -> None:
     assert command_started.is_set()
     assert result.exit_code == 0, result.output
     assert "failed 0" in result.output
+
+
+def test_einvoice_month_issues_the_consolidated_invoices_of_an_ended_month(
+    tmp_path: Path, demo_keys: Any
+) -> None:
+    """``parking einvoice month``: a monthly account's waiting passages (the worker keeps them,
+    test_monthly.py) go on one invoice; a month that has not ended is refused with exit code 2."""
+    import json
+
+    from billing.domain.events import InvoiceRequested
+    from einvoice.monthly import defer
+    from tests.unit.einvoice_issue.fakes import request_payload
+
+    url = f"sqlite:///{(tmp_path / 'parking.db').as_posix()}"
+    migrate.upgrade(url, "billing@head")
+    migrate.upgrade(url, "einvoice@head")
+    engine = create_engine(url)
+    sessions = sessionmaker(bind=engine)
+    now = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    last = (now.replace(day=1) - timedelta(days=1)).replace(hour=10, minute=0)
+    with sessions.begin() as s:
+        for n, fare in enumerate((30_000, 45_000), start=1):
+            payload = request_payload(f"ev-m{n}", fare)
+            payload["entry_at"] = (last - timedelta(hours=2, days=n)).isoformat()
+            payload["exit_at"] = (last - timedelta(days=n)).isoformat()
+            payload["buyer"] = {
+                "account_id": 9,
+                "kind": "business",
+                "name": "Công ty Cổ phần Minh Long",
+                "tax_code": "0109998887",
+                "address": "5 Tràng Tiền, Hà Nội",
+                "monthly": True,
+            }
+            defer(s, f"ev-m{n}", InvoiceRequested.from_payload(payload), now)
+    env = {"PARKING_DATABASE_URL": url, "PARKING_DATA_DIR": str(tmp_path / "var"), "COLUMNS": "80"}
+    runner = CliRunner()
+    this_month = f"{now.year:04d}-{now.month:02d}"
+    result = runner.invoke(app, ["einvoice", "month", "--month", this_month], env=env)
+    assert result.exit_code == 2 and "has not ended" in result.output
+    result = runner.invoke(app, ["einvoice", "month", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    [issued] = json.loads(result.output)
+    assert (issued["account_id"], issued["passages"], issued["total_vnd"]) == ("9", 2, 75_000)
+    with sessions() as s:
+        row = s.execute(select(invoices)).one()
+        assert row.buyer_tax_code == "0109998887" and row.total_vnd == 75_000
+    result = runner.invoke(app, ["einvoice", "month"], env=env)  # nothing left waiting
+    assert result.exit_code == 0 and "issued 0 monthly invoices" in result.output
+    engine.dispose()

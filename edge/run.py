@@ -65,11 +65,13 @@ class LaneRunner:
         decide_after_s: float,
         metrics: IoMetrics,
         camera_text: bool = False,
+        read_attempts: int = 3,
     ) -> None:
         self.lane = lane
         # The camera reads plates itself and its text goes into the event (the simulator's
         # cameras, which draw the plate they are given).
         self.camera_text = camera_text
+        self.read_attempts = read_attempts
         self.io = io
         self.decider = decider
         self.decide_after_s = decide_after_s
@@ -104,11 +106,30 @@ class LaneRunner:
             log.error("lane %s: vehicle not captured (%s)", self.io.gate_id, exc)
             self.io.display.show(CAMERA_FAILED_DISPLAY)
             return None
-        passage = self.decide(event, started)
+        passage = self.decide(event, started, plate_text)
         self.passages.append(passage)
         return passage
 
-    def decide(self, event: GateEvent, started: float) -> Passage:
+    def read_key(self, event: GateEvent, plate_text: str | None) -> str | None:
+        """The plate, read surely from the event's frames or, failing that, from fresh
+        pictures (the car is still at the barrier): ``read_attempts`` reads at most."""
+        assert self.decider is not None
+        key = self.decider.read_key(event.frames, event.plate_crop)
+        camera = self.lane.camera
+        for attempt in range(1, self.read_attempts):
+            if key is not None or camera is None:
+                break
+            log.info("lane %s: plate not read surely; new pictures (%d)", self.io.gate_id, attempt)
+            try:
+                frames, crop = camera.capture(plate_text)
+            except CameraError as exc:
+                self.metrics.camera_errors.labels(self.io.gate_id, "capture").inc()
+                log.error("lane %s: no new pictures (%s)", self.io.gate_id, exc)
+                break
+            key = self.decider.read_key(frames, crop)
+        return key
+
+    def decide(self, event: GateEvent, started: float, plate_text: str | None = None) -> Passage:
         event_id = event.event_id
         if self.lane.connected:
             answer = self.lane.wait_command(event_id, self.decide_after_s)
@@ -123,7 +144,7 @@ class LaneRunner:
                 extra={"event_id": event_id},
             )
             return Passage(event_id, "nobody", False, "", time.monotonic() - started)
-        key = self.decider.read_key(event.frames, event.plate_crop)
+        key = self.read_key(event, plate_text)
         with self.decider.lock:
             proposal = self.decider.propose(event.direction, key, event_id)
             if not self.lane.claim_offline(event_id, proposal.decision):
@@ -210,6 +231,7 @@ class EdgeProcess:
                 self.decider,
                 decide_after_s=policy.decide_after_s,
                 metrics=self.metrics,
+                read_attempts=policy.read_attempts,
             )
         self._threads: list[Supervised] = []
         self._http: Any = None

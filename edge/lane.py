@@ -180,7 +180,7 @@ class Lane:
         self.decisions: _Recent[str, Decision] = _Recent(REMEMBERED)
         self.sent_at: _Recent[str, float] = _Recent(REMEMBERED)  # first publish, perf_counter
         self._raw_sent: set[str] = set()
-        self._reported: tuple[int, int] | None = None
+        self._reported: tuple[int, int, bool, int] | None = None
         self._reported_at = 0.0
         self._link = GateLink(
             cfg.lot_id,
@@ -434,7 +434,9 @@ class Lane:
         """Republish the status when the counts changed (at most every REPORT_GAP_S), and
         every ``status_interval_s`` while events wait for their decision (their age grows)."""
         backlog = self._buffer.backlog()
-        key = (backlog.buffered, backlog.unanswered)
+        with self._lock:  # deciding offline, or not any more, is news for the dashboard too
+            offline = (self.deciding_offline, len(self._offline))
+        key = (backlog.buffered, backlog.unanswered, *offline)
         since = time.monotonic() - self._reported_at
         changed = key != self._reported and since >= REPORT_GAP_S
         if changed or (backlog.unanswered and since >= self.cfg.status_interval_s):

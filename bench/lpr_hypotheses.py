@@ -2,14 +2,16 @@
 
     .venv/bin/python bench/lpr_hypotheses.py                      # the dev set in ../shared
     .venv/bin/python bench/lpr_hypotheses.py --images DIR --labels CSV --limit 300 --json
+    .venv/bin/python bench/lpr_hypotheses.py --limit 0 --synthetic 40   # simulator passages
 
 The exit matcher (billing) weighs the cars inside by ``lpr.score.score_key``; this reports, for
 the reader alone, what that can rest on: the auto_ok and exact-read shares (today's no-stop
 share), how often the labelled plate is hypothesis #1 / in the top 5, how often it scores
 best among itself and its near-twins (valid plates one confusable character away,
 ``lpr.grammar.twins``), how often it and the best twin score above the 'not inside'
-background, and the cost of one score_key call. Images are read from where they are, never
-copied. Writes bench/results/lpr_hypotheses.json with --json.
+background, and the cost of one score_key call; with --synthetic, the same per hard case of
+the simulator (dirt, glare, night, motion blur, tilt) on whole gate frames. Images are read
+from where they are, never copied. Writes bench/results/lpr_hypotheses.json with --json.
 """
 
 from __future__ import annotations
@@ -49,14 +51,15 @@ def load_labels(images: Path, labels: Path, limit: int | None) -> list[dict[str,
             parse(r["plate"])
         except PlateSyntaxError as exc:
             raise SystemExit(f"{labels}: {r['file']}: {exc}") from None
-    return rows[:limit] if limit else rows
+    return rows if limit is None else rows[:limit]
 
 
-def trial(reader: Any, data: bytes, plate: str) -> dict[str, Any]:
+def trial(reader: Any, data: bytes | list[bytes], plate: str) -> dict[str, Any]:
+    """One passage: a dev crop, or the frames of a synthetic passage (read as a gate does)."""
     from lpr.score import background_logprob, score_key
 
     t0 = time.perf_counter()
-    read = reader.read([data], crop="frame")
+    read = reader.read([data], crop="frame") if isinstance(data, bytes) else reader.read(data)
     ms = (time.perf_counter() - t0) * 1000
     truth = plate_key(plate)
     keys = [h.key for h in read.hypotheses]
@@ -114,12 +117,31 @@ def summarize(trials: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def synthetic(reader: Any, per_case: int, frames: int, seed: int) -> dict[str, Any]:
+    """Passages rendered by the simulator, per hard case (and ordinary ones), as whole frames."""
+    from simulator.plates import HARD_CASES, random_spec, render_passage
+
+    rng = np.random.default_rng(seed)
+    out: dict[str, Any] = {}
+    for hard in (None, *HARD_CASES):
+        trials = []
+        for _ in range(per_case):
+            spec = random_spec(rng)
+            jpegs = [f.jpeg for f in render_passage(rng, frames, spec, hard=hard) if f.jpeg]
+            trials.append(trial(reader, jpegs, spec.text))
+        out[hard or "ordinary"] = summarize(trials)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--images", type=Path, default=DEV / "images")
     ap.add_argument("--labels", type=Path, default=DEV / "labels.csv")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--recognizer", default="auto")
+    ap.add_argument("--synthetic", type=int, default=0, help="synthetic passages per hard case")
+    ap.add_argument("--frames", type=int, default=2, help="frames per synthetic passage")
+    ap.add_argument("--seed", type=int, default=16)
     ap.add_argument("--json", action="store_true", help=f"write {RESULTS.relative_to(ROOT)}")
     args = ap.parse_args(argv)
     rows = load_labels(args.images, args.labels, args.limit)
@@ -139,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     result = summarize(trials)
     for k, v in result.items():
         print(f"{k:<30} {v}")
+    if args.synthetic:
+        result["synthetic"] = synthetic(reader, args.synthetic, args.frames, args.seed)
+        cols = ("exact", "auto_ok", "truth_top1", "truth_top5", "truth_beats_twins")
+        print(f"\n{'synthetic passages':<20}" + "".join(f"{c:>18}" for c in cols))
+        for case, summary in result["synthetic"].items():
+            print(f"{case:<20}" + "".join(f"{summary[c]:>18}" for c in cols))
     if args.json:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")

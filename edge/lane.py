@@ -100,6 +100,7 @@ class Decision:
     fare_vnd: int | None
     received_at: float  # time.perf_counter()
     actuated: bool  # False: it came too late to move the barrier (still the event's answer)
+    plate: str | None = None  # the plate the center settled the passage under
 
 
 @dataclass
@@ -513,7 +514,7 @@ class Lane:
             return  # another copy of the answer got there first
         decision = Decision(
             event_id, command.open, command.reason, command.display, command.fare_vnd, received,
-            fresh,
+            fresh, command.plate,
         )  # fmt: skip
         with self._lock:
             self.decisions[event_id] = decision

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -54,9 +55,10 @@ class Container:
         from billing.domain.offline import OfflineGrant
         from billing.services import PassageInput, settle_passage
 
-        fields = asdict(passage)
+        # not asdict(): it deep-copies the reader's evidence, which is passed on as it is
+        fields_ = {f.name: getattr(passage, f.name) for f in dataclass_fields(passage)}
         o = passage.offline
-        fields["offline"] = (
+        fields_["offline"] = (
             None
             if o is None
             else OfflineGrant(
@@ -69,7 +71,7 @@ class Container:
                 allowlist_version=o.allowlist_version,
             )
         )
-        return settle_passage(self.uow_factory(), PassageInput(**fields))
+        return settle_passage(self.uow_factory(), PassageInput(**fields_))
 
     def record_gate_status(self, lot_id: str, gate_id: str, online: bool, at: Any) -> None:
         from billing.services import record_gate_status

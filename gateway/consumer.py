@@ -33,7 +33,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -93,6 +93,9 @@ class Passage:
     plate_confidence: float
     needs_review: bool
     image_ref: str | None
+    # the reader's evidence (gateway.plate_reading.LprEvidence): billing matches the plate
+    # against the cars in the lot with it
+    evidence: Any = field(default=None, compare=False, repr=False)
     # The edge decided it alone (``decided_offline``): billing honours an open barrier.
     offline: OfflineDecision | None = None
 
@@ -463,7 +466,7 @@ class Consumer:
             decision = self._recent[key]
             await asyncio.to_thread(self._republish, event, decision)
             return
-        text, confidence, review = await self._read(event)
+        reading = await self._reading.reading(event)
         image_ref = None
         if self._image_store is not None:
             try:
@@ -476,10 +479,11 @@ class Consumer:
             gate_id=event.gate_id,
             direction=event.direction,
             captured_at=event.captured_at,
-            plate_text=text,
-            plate_confidence=confidence,
-            needs_review=review,
+            plate_text=reading.text,
+            plate_confidence=reading.confidence,
+            needs_review=reading.needs_review,
             image_ref=image_ref,
+            evidence=reading.evidence,
             offline=event.offline,
         )
         if event.offline is not None:

@@ -249,6 +249,10 @@ def summary(
         "invoices_accepted": int(by_status.get("accepted", 0)),
         "invoices_by_status": {str(k): int(v) for k, v in by_status.items()},
         "reviews": reviews,
+        # issue 16: registered cars with enough balance that passed without a person, and
+        # charges to another plate than the car's (the simulator knows each car's plate)
+        "no_stop_share": gates.no_stop_share,
+        "wrong_charges": gates.wrong_charges,
         "gates": gates.as_dict(),
     }
 

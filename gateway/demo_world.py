@@ -20,12 +20,14 @@ from billing.adapters import orm
 from billing.adapters.uow import UnitOfWork
 from billing.domain.model import Owner, OwnerKind
 from billing.services import DemoData, add_vehicle, create_account, manual_credit, seed_demo
-from simulator.plates import PlateSpec, random_spec
+from simulator.plates import fleet
 
 FIRST = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Ngô")
 MIDDLE = ("Văn", "Thị", "Minh", "Đức", "Thu", "Quang", "Ngọc", "Hữu")
 LAST = ("An", "Bình", "Châu", "Dũng", "Giang", "Hà", "Hùng", "Lan", "Mai", "Nam", "Phúc", "Sơn")
 MARKER = "demo-traffic"
+#: Share of the demo's plates that have a near-twin among them.
+TWIN_SHARE = 0.15
 log = logging.getLogger(__name__)
 
 
@@ -52,13 +54,13 @@ def ensure_population(
         existing = uow.session.scalar(
             select(orm.TransportAccount.id).where(orm.TransportAccount.email == f"0@{MARKER}")
         )
-    specs: list[PlateSpec] = []
-    seen = set(data.plates)
-    while len(specs) < registered + low_balance + unknown:
-        spec = random_spec(rng)
-        if spec.text not in seen:
-            seen.add(spec.text)
-            specs.append(spec)
+    # Near-twins (one confusable character apart: 59-K1 / 59-X1) come in pairs, as on real
+    # roads, so matching a read against the cars inside meets them.
+    wanted = registered + low_balance + unknown
+    specs = [
+        s for s in fleet(rng, wanted + len(data.plates), TWIN_SHARE) if s.text not in data.plates
+    ]
+    specs = specs[:wanted]
     if existing is None:
         for i, spec in enumerate(specs[: registered + low_balance]):
             name = f"{pick.choice(FIRST)} {pick.choice(MIDDLE)} {pick.choice(LAST)}"

@@ -193,6 +193,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Xe này đang có một lượt gửi chưa kết thúc tại bãi: hãy xử lý lượt đó trước.",
         "This car has an open stay at the lot: settle that one first.",
     ),
+    "not_a_match": (
+        "Biển số này không nằm trong các kết quả so khớp: hãy sửa biển số.",
+        "This plate is not one of the matches: correct the plate instead.",
+    ),
+    "not_pending": (
+        "Lượt này không còn chờ xử lý.",
+        "This passage is no longer waiting for review.",
+    ),
     "refund_before_correcting": (
         "Lượt này đã thu phí: hãy hoàn tiền trước khi sửa biển số.",
         "This passage was charged: refund it before correcting the plate.",
@@ -304,6 +312,8 @@ URL_CODES = frozenset(
         "only_exits_charged",
         "waive_needs_reason",
         "refund_instead",
+        "not_a_match",
+        "not_pending",
         "amount_invalid",
         "plate_invalid",
         "plate_taken",

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.metrics import Metrics
@@ -26,6 +27,52 @@ class PlateReadLike(Protocol):
     text: str | None
     confidence: float
     auto_ok: bool
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the consumer hands on to billing: the plate, and the reader's evidence if any."""
+
+    text: str | None
+    confidence: float
+    needs_review: bool
+    evidence: LprEvidence | None = None
+
+
+class LprEvidence:
+    """billing's ``PlateEvidence`` over an lpr read: its n-best list and lpr's scorer.
+
+    Billing may not import lpr; this adapter is the one place the two meet. Scores are cached
+    (a lot's candidate plates are few), and the background is computed once.
+    """
+
+    def __init__(self, read: Any, score_key: Callable[[Any, str], float], background: float):
+        self._read = read
+        self._score_key = score_key
+        self._background = background
+        self._scores: dict[str, float] = {}
+        self.hypotheses: tuple[Any, ...] = tuple(read.hypotheses)
+
+    @staticmethod
+    def of(read: Any) -> LprEvidence | None:
+        """The evidence of ``read``, or None when the read or this lpr has none to give."""
+        if read is None or not getattr(read, "hypotheses", None):
+            return None
+        import lpr  # the scorer lives with the reader; loaded only once a read has evidence
+
+        score_key = getattr(lpr, "score_key", None)
+        background = getattr(lpr, "background_logprob", None)
+        if score_key is None or background is None:
+            return None
+        return LprEvidence(read, score_key, float(background(read)))
+
+    def score(self, key: str) -> float:
+        if key not in self._scores:
+            self._scores[key] = float(self._score_key(self._read, key))
+        return self._scores[key]
+
+    def background(self) -> float:
+        return self._background
 
 
 # lpr.pool.ReaderPool.read: frames, a crop hint (None, a bbox, or "frame" for plate crops) and
@@ -49,14 +96,19 @@ class PlateReading:
 
     async def read(self, event: GateEvent) -> tuple[str | None, float, bool]:
         """(plate text or None, confidence, needs review) for billing's PassageInput."""
+        got = await self.reading(event)
+        return got.text, got.confidence, got.needs_review
+
+    async def reading(self, event: GateEvent) -> Reading:
+        """The plate, and the reader's evidence for matching against the cars in the lot."""
         started = time.perf_counter()
         if event.plate_text:
             confidence = 1.0 if event.plate_confidence is None else event.plate_confidence
             self._metrics.plate_read_seconds.labels(source="camera").observe(0.0)
-            return event.plate_text, confidence, confidence < CAMERA_TEXT_REVIEW_BELOW
+            return Reading(event.plate_text, confidence, confidence < CAMERA_TEXT_REVIEW_BELOW)
         if self._reader is None:
             log.warning("no plate text and no reader: sent to review")
-            return None, 0.0, True
+            return Reading(None, 0.0, True)
         read: PlateReadLike | None = None
         try:
             if event.plate_crop is not None:
@@ -70,12 +122,19 @@ class PlateReading:
         except Exception as exc:  # a corrupt frame must not stop the lane
             log.warning("plate reading failed: %s", exc)
             if read is None:
-                return None, 0.0, True
+                return Reading(None, 0.0, True)
         finally:
             self._metrics.plate_read_seconds.labels(source="lpr").observe(
                 time.perf_counter() - started
             )
-        return read.text, float(read.confidence), not (read.auto_ok and read.text)
+        try:
+            evidence = LprEvidence.of(read)
+        except Exception as exc:  # no evidence costs the matching, never the passage
+            log.warning("plate evidence unavailable: %s", exc)
+            evidence = None
+        return Reading(
+            read.text, float(read.confidence), not (read.auto_ok and read.text), evidence
+        )
 
     async def _read_frames(self, frames: Sequence[bytes]) -> PlateReadLike:
         """Frames read one by one until the vote is conclusive, else a vote over all of them.

@@ -14,6 +14,7 @@ the ones they stand for (`O` -> `0`/`D`, `I` -> `1`/`T`), so their mass is not l
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -147,4 +148,23 @@ def merge_views(
     return tuple(tuple(slot_evidence(p, d) for p, d in v) for v in views)
 
 
-__all__ = ["line_slots", "merge_views", "plate_columns", "slot_evidence", "slots_from_columns"]
+def ceiling(lines: Sequence[Sequence[Sequence[SlotEvidence]]]) -> float:
+    """Upper bound of any key's log-likelihood on a frame: per line, the best alternative with
+    every slot either skipped or given its most likely character."""
+    total = 0.0
+    for alternatives in lines:
+        total += max(
+            (sum(max(s.present + max(s.chars), s.absent) for s in slots) for slots in alternatives),
+            default=0.0,
+        )
+    return total
+
+
+__all__ = [
+    "ceiling",
+    "line_slots",
+    "merge_views",
+    "plate_columns",
+    "slot_evidence",
+    "slots_from_columns",
+]

@@ -21,7 +21,7 @@ from lpr import calibration
 from lpr.assemble import ScoredPlate, assemble, grammars_for, posterior
 from lpr.decode import decode_line, to_plate_columns
 from lpr.errors import BadImage
-from lpr.evidence import line_slots, merge_views
+from lpr.evidence import ceiling, line_slots, merge_views
 from lpr.grammar import Plate
 from lpr.images import to_bgr
 from lpr.lines import split_lines
@@ -165,9 +165,8 @@ class PlateReader:
         if best is None:
             return None
         plates, post, feats, conf = best
-        evidence = FrameEvidence(
-            tuple(merge_views([v[i] for v in views]) for i in range(len(lines)))
-        )
+        per_line = tuple(merge_views([v[i] for v in views]) for i in range(len(lines)))
+        evidence = FrameEvidence(per_line, ceiling(per_line))
         return FrameRead(
             tuple(plates), tuple(post), conf, feats, region.bbox, len(lines), region.colour,
             evidence,

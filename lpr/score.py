@@ -31,6 +31,13 @@ FOREIGN = math.log(1e-3 / len(PLATE_CHARS))
 #: Vietnam has ~6M cars and ~80M motorbikes, but a lot's catchment is a few provinces and
 #: series; exp(-14) ~ one plate in 1.2 million.
 PLATE_LOGPRIOR = -14.0
+#: log P(a frame is an outlier): a frame of the passage whose plate was not found, or was cut
+#: into the wrong lines, reads as garbage. A frame's score for any key is floored at its own
+#: ceiling (the best any string could score) plus this, so one such frame cannot outweigh the
+#: others' agreement; a real substitution costs ~4-7 nats per frame, well above the floor. Kept
+#: small, because the floor is also what every car inside scores on a garbage frame: 1,000 of
+#: them at 1e-8 weigh 1e-5 against the true plate of a one-frame read.
+OUTLIER = math.log(1e-8)
 #: Bottom-line lengths of a two-line plate: 5 digits (123.45) or 4 (1234).
 _BOTTOM = (5, 4)
 _INDEX = {c: i for i, c in enumerate(PLATE_CHARS)}
@@ -96,7 +103,18 @@ def _line(alternatives: Sequence[Sequence[SlotEvidence]], idx: Sequence[int]) ->
 
 
 def frame_score(ev: FrameEvidence, idx: Sequence[int]) -> float:
-    """log P(frame | key) for one frame; a two-line frame tries the key's possible line cuts."""
+    """log P(frame | key) for one frame: the alignment, floored by the outlier alternative."""
+    s = _frame_alignment(ev, idx)
+    floor = ev.ceiling + OUTLIER
+    if s >= floor:
+        return s + math.log1p(math.exp(floor - s))
+    return floor + math.log1p(math.exp(s - floor))
+
+
+def _frame_alignment(ev: FrameEvidence, idx: Sequence[int]) -> float:
+    """A two-line frame tries the key's possible line cuts."""
+    if not ev.lines:
+        return 0.0
     if len(ev.lines) == 1:
         return _line(ev.lines[0], idx)
     top_line, bottom_line = ev.lines[0], ev.lines[1]

@@ -45,6 +45,9 @@ class FrameEvidence:
     """
 
     lines: tuple[tuple[tuple[SlotEvidence, ...], ...], ...]
+    #: log-likelihood of the best string the slots admit, any syntax (an upper bound of every
+    #: key's score on this frame): the reference of the frame's outlier floor in lpr.score
+    ceiling: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

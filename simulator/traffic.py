@@ -72,6 +72,11 @@ class TrafficConfig:
     max_parked: int = 400
 
 
+def _key(plate: str) -> str:
+    """Letters and digits only: how plates compare (``30A-123.45`` = ``30A12345``)."""
+    return "".join(c for c in plate.upper() if c.isalnum())
+
+
 @dataclass
 class TrafficSummary:
     arrivals: int = 0
@@ -87,6 +92,18 @@ class TrafficSummary:
     closed_by_reason: Counter[str] = field(default_factory=Counter)
     by_vehicle_kind: Counter[str] = field(default_factory=Counter)
     revenue_vnd: int = 0
+    # "No stopping" (issue 16): passages of registered cars with enough balance, and how many
+    # of them opened without a person; exits charged under another plate than the car's own.
+    no_stop_passages: int = 0
+    no_stop_opened: int = 0
+    wrong_charges: int = 0
+    no_stop_missed: Counter[str] = field(default_factory=Counter)  # by reason ("+review")
+
+    @property
+    def no_stop_share(self) -> float | None:
+        if not self.no_stop_passages:
+            return None
+        return round(self.no_stop_opened / self.no_stop_passages, 4)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -103,6 +120,10 @@ class TrafficSummary:
             "closed_by_reason": dict(self.closed_by_reason),
             "by_vehicle_kind": dict(self.by_vehicle_kind),
             "revenue_vnd": self.revenue_vnd,
+            "no_stop_passages": self.no_stop_passages,
+            "no_stop_share": self.no_stop_share,
+            "wrong_charges": self.wrong_charges,
+            "no_stop_missed": dict(self.no_stop_missed),
         }
 
 
@@ -212,6 +233,14 @@ class Traffic:
     def summary(self, review_lookup: ReviewLookup | None = None) -> TrafficSummary:
         """What the gates saw; with ``review_lookup``, also how many passages went to review."""
         s = TrafficSummary()
+        reviewed: set[str] = set()
+        if review_lookup is not None:
+            answered = [eid for g, eid, _ in self._events if g.decision(eid) is not None]
+            try:
+                reviewed = set(review_lookup(answered)) & set(answered)
+                s.reviews = len(reviewed)
+            except Exception as exc:  # the summary still has what the gates saw
+                log.warning("traffic: could not count reviews: %s", exc)
         for gate, event_id, vehicle in self._events:
             s.events += 1
             if gate.cfg.direction == "entry":
@@ -232,13 +261,15 @@ class Traffic:
                 s.closed_by_reason[cmd.reason] += 1
             if gate.cfg.direction == "exit" and cmd.open and cmd.fare_vnd:
                 s.revenue_vnd += cmd.fare_vnd
+                if cmd.plate and _key(cmd.plate) != _key(vehicle.plate):
+                    s.wrong_charges += 1  # the ground truth: this car is not that plate
+            if vehicle.kind == "registered":
+                s.no_stop_passages += 1
+                alone = cmd.open and event_id not in reviewed
+                s.no_stop_opened += alone
+                if not alone:
+                    s.no_stop_missed[cmd.reason + ("" if not cmd.open else "+review")] += 1
         s.arrivals = s.entries
-        if review_lookup is not None:
-            answered = [eid for g, eid, _ in self._events if g.decision(eid) is not None]
-            try:
-                s.reviews = len(set(review_lookup(answered)) & set(answered))
-            except Exception as exc:  # the summary still has what the gates saw
-                log.warning("traffic: could not count reviews: %s", exc)
         return s
 
     def wait_answered(self, timeout: float, stop: threading.Event | None = None) -> int:

@@ -201,6 +201,8 @@ class ParkingSession(Base):
     # exit barrier (low balance, suspended account) and its exit passage waits in review
     payment: Mapped[str | None] = mapped_column(String(10))
     journal_entry_id: Mapped[int | None] = mapped_column(Integer)
+    # an unsure entry read: the plate keys it could be (the exit matches against them)
+    entry_hypotheses: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class Passage(Base):
@@ -230,6 +232,8 @@ class Passage(Base):
     review_status: Mapped[str | None] = mapped_column(String(10), index=True)  # pending|resolved
     decision: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # closed-world matching: hypotheses, posteriors, matched session, runner-up (or None)
+    match_evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ReviewAction(Base):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from billing.domain.offline import OfflineGrant
 
+from billing.domain.matching import PlateEvidence
 from billing.domain.vn import vnd as money
 
 
@@ -39,6 +40,9 @@ class PassageInput:
     plate_confidence: float = 1.0
     needs_review: bool = False
     image_ref: str | None = None
+    # The reader's evidence (n-best hypotheses, a scorer for any plate): with it, the plate is
+    # matched against the cars that can be here (billing.domain.matching). Not stored as is.
+    evidence: PlateEvidence | None = field(default=None, compare=False, repr=False)
     # The edge decided this passage alone (the center did not answer in time): honoured.
     offline: OfflineGrant | None = None
 

@@ -55,6 +55,7 @@ def honouring_policy(policy: LotPolicy, grant: OfflineGrant | None) -> LotPolicy
         low_balance=Outcome.OVERDRAFT,
         overdraft_limit_vnd=max(own_limit, grant.credit_vnd),
         account_suspended=opened(policy.account_suspended),
+        unsure_entry=opened(policy.unsure_entry),
     )
 
 

@@ -33,6 +33,9 @@ class Outcome(StrEnum):
     KEEP = "keep"  # entry while open: open the barrier, keep the old session
     CHARGE_FLAT = "charge_flat"  # exit without entry: debit exit_without_entry_fare_vnd
     REPEAT = "repeat"  # duplicate: repeat the earlier decision, never charge again
+    # unsure entry read: open (no money moves at an entry), keep the read's hypotheses so the
+    # exit matches against them and the session joins up
+    OPEN_MATCH = "open_match"
 
 
 _ALLOWED: dict[str, set[Outcome]] = {
@@ -44,6 +47,7 @@ _ALLOWED: dict[str, set[Outcome]] = {
     "low_balance": {Outcome.DENY, Outcome.OVERDRAFT, Outcome.OPEN_REVIEW},
     "duplicate": {Outcome.REPEAT, Outcome.OPEN_REVIEW},
     "account_suspended": {Outcome.DENY, Outcome.OPEN_REVIEW},
+    "unsure_entry": {Outcome.OPEN_MATCH, Outcome.DENY, Outcome.OPEN_REVIEW},
 }
 
 
@@ -61,6 +65,14 @@ class LotPolicy:
     low_balance: Outcome = Outcome.DENY
     overdraft_limit_vnd: int = 0
     account_suspended: Outcome = Outcome.DENY
+    # Closed-world matching (billing.domain.matching; docs/no-stop.md): a read that comes with
+    # the reader's evidence settles alone when one candidate's posterior reaches the threshold.
+    # Calibrated on the dev set (bench/no_stop.py) for wrong charges <= 0.05%.
+    match_threshold: float = 0.999
+    # prior of "the car is none of the candidates" (entered unseen, tailgated, foreign plate)
+    match_not_inside_prior: float = 0.02
+    # an entry read that matches no registered vehicle surely (only with the reader's evidence)
+    unsure_entry: Outcome = Outcome.OPEN_MATCH
     # The most offline credit the lot's edge may grant one plate (the signed allow-list carries
     # the smaller of this and the account's balance); 0: the edge never opens on its own.
     offline_credit_cap_vnd: int = 200_000
@@ -94,6 +106,10 @@ class LotPolicy:
             raise DomainError("windows and limits cannot be negative")
         if not 0.0 <= self.min_plate_confidence <= 1.0:
             raise DomainError("min_plate_confidence is between 0 and 1")
+        if not 0.5 < self.match_threshold <= 1.0:
+            raise DomainError("match_threshold is above 0.5 and at most 1")
+        if not 0.0 < self.match_not_inside_prior < 1.0:
+            raise DomainError("match_not_inside_prior is strictly between 0 and 1")
         if self.exit_without_entry is Outcome.CHARGE_FLAT and self.exit_without_entry_fare_vnd <= 0:
             raise DomainError("charge_flat needs exit_without_entry_fare_vnd > 0")
 

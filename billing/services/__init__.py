@@ -50,7 +50,14 @@ from billing.services.reads import (
     review_queue,
 )
 from billing.services.reconcile import InvoiceTotals, Reconciliation, reconcile
-from billing.services.review import charge, correct_plate, waive
+from billing.services.review import (
+    MatchCandidate,
+    charge,
+    confirm_match,
+    correct_plate,
+    match_candidates,
+    waive,
+)
 from billing.services.seed import DemoData, seed_demo
 from billing.services.settle import UnknownGate, settle_passage
 from billing.services.topups import refund, top_up
@@ -64,6 +71,7 @@ __all__ = [
     "GateDecision",
     "IntentView",
     "InvoiceTotals",
+    "MatchCandidate",
     "PassView",
     "PassageInput",
     "Reconciliation",
@@ -76,6 +84,7 @@ __all__ = [
     "add_vehicle",
     "buy_monthly_pass",
     "charge",
+    "confirm_match",
     "correct_plate",
     "create_account",
     "create_lot",
@@ -95,6 +104,7 @@ __all__ = [
     "list_topup_intents",
     "list_vehicles",
     "manual_credit",
+    "match_candidates",
     "occupancy",
     "open_topup_intent",
     "pending_review_images",

@@ -13,6 +13,8 @@ charged or waived as a stay of its own.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 
 from billing.adapters import orm
@@ -373,3 +375,95 @@ def waive(uow: UnitOfWork, passage_id: int, actor: str, reason: str) -> None:
         _resolve_held(uow, passage)
         _audit(uow, passage, "waive", actor, reason=reason)
         uow.commit()
+
+
+@dataclass(frozen=True)
+class MatchCandidate:
+    """One of the matches kept on an exit passage (``billing_passages.match_evidence``)."""
+
+    key: str
+    plate: str
+    posterior: float
+    session_id: int | None
+
+
+def match_candidates(uow: UnitOfWork, passage_id: int) -> list[MatchCandidate]:
+    """The top matches kept on an exit passage (best first): plate, posterior, session."""
+    with uow:
+        row = uow.session.get(orm.Passage, passage_id)
+        if row is None:
+            raise DomainError(f"no passage {passage_id}", "not_found")
+        return _candidates(row)
+
+
+def _candidates(passage: orm.Passage) -> list[MatchCandidate]:
+    ev = passage.match_evidence or {}
+    sessions = list(ev.get("top_sessions") or [])
+    out = []
+    for i, (key, posterior) in enumerate(ev.get("top") or []):
+        sid = sessions[i] if i < len(sessions) else None
+        out.append(MatchCandidate(key, canonical_plate(key) or key, float(posterior), sid))
+    return out
+
+
+def confirm_match(uow: UnitOfWork, passage_id: int, key: str, actor: str) -> int:
+    """An operator confirms one of an exit's top matches: the stay is settled under that plate
+    and charged, once. Returns the journal entry of the charge.
+
+    Idempotent: confirming again the match already charged returns the same entry (a double
+    submit of the form, a retried request), and never charges twice; any other second action
+    on a settled case is refused. A match with an unsure entry's session joins that session up
+    first (it takes the plate), as the exit would have done alone.
+    """
+    with uow:
+        passage = _passage(uow, passage_id)
+        if passage.direction != "exit":
+            raise DomainError("only an exit's match is confirmed", "only_exits_charged")
+        chosen = next((c for c in _candidates(passage) if c.key == plate_key(key)), None)
+        if chosen is None:
+            raise DomainError(
+                f"{key} is not one of the matches of passage {passage_id}: correct the plate",
+                "not_a_match",
+            )
+        done = _charged_already(uow, passage, chosen.key)
+        if done is not None:
+            return done
+        if passage.review_status != "pending":
+            raise DomainError(f"passage {passage_id} is not waiting for review", "not_pending")
+        if chosen.session_id is not None:
+            _join_unsure(uow, chosen)
+        uow.commit()
+    correct_plate(uow, passage_id, chosen.plate, actor)
+    try:
+        return charge(uow, passage_id, actor, note=f"match confirmed ({chosen.posterior:.4f})")
+    except DomainError as exc:
+        if exc.code != "already_charged":
+            raise
+        with uow:  # a concurrent confirmation charged it first
+            done = _charged_already(uow, _passage(uow, passage_id), chosen.key)
+        if done is None:
+            raise
+        return done
+
+
+def _charged_already(uow: UnitOfWork, passage: orm.Passage, key: str) -> int | None:
+    if passage.plate_key != key or not passage.session_id:
+        return None
+    session = uow.session.get(orm.ParkingSession, passage.session_id)
+    if session is None or session.payment != "charged" or session.journal_entry_id is None:
+        return None
+    return int(session.journal_entry_id)
+
+
+def _join_unsure(uow: UnitOfWork, chosen: MatchCandidate) -> None:
+    """An unsure entry's session (plate key ``~<passage>``) takes the confirmed plate."""
+    session = uow.session.get(orm.ParkingSession, chosen.session_id)
+    if session is None or session.status != "open" or not session.plate_key.startswith("~"):
+        return
+    vehicle = uow.session.scalar(
+        select(orm.Vehicle).where(orm.Vehicle.plate_key == chosen.key, orm.Vehicle.active.is_(True))
+    )
+    session.plate_key, session.plate_text = chosen.key, chosen.plate
+    if vehicle is not None:
+        session.vehicle_id, session.account_id = vehicle.id, vehicle.account_id
+        session.vehicle_class = vehicle.vehicle_class

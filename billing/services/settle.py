@@ -17,17 +17,18 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Connection, Row
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from billing.adapters import orm
 from billing.adapters.uow import UnitOfWork
 from billing.domain.decisions import GateDecision, PassageInput, Reason
 from billing.domain.ledger import IdempotencyConflict
+from billing.domain.matching import PlateEvidence
 from billing.domain.model import Direction, DomainError
 from billing.domain.offline import honouring_policy
 from billing.domain.plates import canonical_plate, plate_key
-from billing.domain.policy import Outcome, plate_readable
+from billing.domain.policy import LotPolicy, Outcome, plate_readable
 from billing.services import statements
 from billing.services.fares import price_session
 from billing.services.lots import lot_info
@@ -41,6 +42,12 @@ from billing.services.settle_context import (
     open_session,
 )
 from billing.services.settle_exit import settle_exit
+from billing.services.settle_match import (
+    UNSURE_KEY_PREFIX,
+    Matched,
+    join_unsure_session,
+    match_read,
+)
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -154,8 +161,7 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
         raise UnknownGate(f"gate {p.gate_id!r} of lot {p.lot_id!r} is not registered")
     # A passage the edge already opened (the center was down) is honoured, never refused.
     policy = honouring_policy(lot.policy, p.offline)
-    plate = canonical_plate(p.plate_text) if p.plate_text else None
-    key = plate_key(plate) if plate else None
+    plate, key, readable, matched = _plate_of(db, p, policy)
     # Inserting first claims the event id: a concurrent twin waits here, then fails and re-reads.
     passage_id = db.execute(
         statements.q_insert_returning_id(orm.table_of(orm.Passage)),
@@ -175,15 +181,18 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
             "reason": "",
             "decision": {},
             "created_at": uow.clock(),
+            "match_evidence": (
+                matched.evidence(p, p.evidence) if matched and p.evidence is not None else None
+            ),
         },
     ).scalar_one()
     passage = PassageRow(passage_id, key)
     ctx = Ctx(uow, db, p, lot, policy, passage, plate)
 
-    if not plate_readable(policy, plate, p.plate_confidence, p.needs_review):
-        return finish(
-            ctx, Reason.PLATE_UNREADABLE, policy.unreadable is Outcome.OPEN_REVIEW, review=True
-        )
+    if not readable or (matched is not None and matched.conflict):
+        return _unreadable(ctx)
+    if matched is not None and matched.join_session is not None and plate and key:
+        join_unsure_session(db, matched.join_session, plate, key)
     window = timedelta(seconds=policy.duplicate_window_s)
     params = {
         "key": key,
@@ -212,6 +221,35 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
     return settle_exit(ctx, vehicle, locked)
 
 
+def _plate_of(
+    db: Connection, p: PassageInput, policy: LotPolicy
+) -> tuple[str | None, str | None, bool, Matched | None]:
+    """(plate, key, readable, match): the read's own plate, or the plate matching settled on
+    when the read came with the reader's evidence (billing.services.settle_match)."""
+    plate = canonical_plate(p.plate_text) if p.plate_text else None
+    key = plate_key(plate) if plate else None
+    readable = plate_readable(policy, plate, p.plate_confidence, p.needs_review)
+    if p.evidence is None:
+        return plate, key, readable, None
+    matched = match_read(db, p, p.evidence, policy, key if readable else None)
+    if matched.plate is not None and matched.key is not None:
+        return matched.plate, matched.key, True, matched
+    return plate, key, readable and not matched.conflict, matched
+
+
+def _unreadable(ctx: Ctx) -> GateDecision:
+    """No plate to settle under: the read is unsure and matching did not decide (or the read
+    is sure of one plate and the cars here point to another). An entry with the reader's
+    evidence follows ``unsure_entry``; everything else ``unreadable``."""
+    p, policy = ctx.p, ctx.policy
+    outcome = policy.unreadable
+    if p.evidence is not None and p.direction == Direction.ENTRY.value:
+        if policy.unsure_entry is Outcome.OPEN_MATCH:
+            return _unsure_entry(ctx, p.evidence)
+        outcome = policy.unsure_entry
+    return finish(ctx, Reason.PLATE_UNREADABLE, outcome is Outcome.OPEN_REVIEW, review=True)
+
+
 def _duplicate(ctx: Ctx, twin_id: int) -> GateDecision:
     """A second read of a vehicle that passed this gate a moment ago."""
     twin = ctx.db.execute(statements.q_passage_outcome(), {"id": twin_id}).one()
@@ -227,6 +265,39 @@ def _duplicate(ctx: Ctx, twin_id: int) -> GateDecision:
 
 
 # ---------------------------------------------------------------- entry
+
+
+def _unsure_entry(ctx: Ctx, evidence: PlateEvidence) -> GateDecision:
+    """Policy ``unsure_entry: open_match``: no money moves at an entry, so the car comes in.
+
+    Its session keeps the read's hypotheses and a plate key no plate has (``~<passage id>``),
+    so it never takes the place of another car's stay; the exit matches against the
+    hypotheses, and the session takes the plate the exit settles.
+    """
+    hyps = [h for h in evidence.hypotheses if h.key]
+    shown = (hyps[0].text if hyps else "?")[:20]
+    session_id = ctx.db.execute(
+        statements.q_insert_returning_id(orm.table_of(orm.ParkingSession)),
+        {
+            "lot_id": ctx.p.lot_id,
+            "plate_text": shown,
+            "plate_key": f"{UNSURE_KEY_PREFIX}{ctx.passage.id}",
+            "vehicle_id": None,
+            "account_id": None,
+            "vehicle_class": None,
+            "status": "open",
+            "entry_at": ctx.p.captured_at,
+            "entry_passage_id": ctx.passage.id,
+            "entry_hypotheses": list(dict.fromkeys(h.key for h in hyps)),
+        },
+    ).scalar_one()
+    log.info(
+        "entry %s: plate unsure, let in with %d hypotheses (session %s)",
+        ctx.p.event_id,
+        len(hyps),
+        session_id,
+    )
+    return finish(ctx, Reason.ENTRY_OK, True, session_id=session_id)
 
 
 def _entry(ctx: Ctx, vehicle: Row[Any] | None) -> GateDecision:

@@ -95,7 +95,7 @@ def set_auto_topup(
 def review_action(
     uow: UnitOfWork,
     passage_id: int,
-    action: str,  # "charge" | "waive" | "correct_plate"
+    action: str,  # "charge" | "waive" | "correct_plate" | "confirm_match"
     actor: str,
     *,
     plate: str | None = None,
@@ -118,6 +118,10 @@ def review_action(
         if action == "waive":
             review.waive(uow, passage_id, actor, reason)
             return {}
+        if action == "confirm_match":
+            if plate is None:
+                raise Rejected(messages.REFUSED, "confirming a match needs its plate")
+            return {"journal_entry_id": review.confirm_match(uow, passage_id, plate, actor)}
     raise ValueError(f"unknown review action {action!r}")
 
 

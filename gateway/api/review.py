@@ -171,6 +171,29 @@ def charge(
     return act(session, uow, user, passage_id, "charge", amount_vnd=body.amount_vnd, note=body.note)
 
 
+class ConfirmMatchIn(BaseModel):
+    """One of the exit's top matches (``GET /passages/{id}/evidence``), by plate."""
+
+    plate: str = Field(min_length=4, max_length=20, examples=["30A-123.45"])
+
+
+@router.post(
+    "/review/{passage_id}/confirm",
+    response_model=ActionResultOut,
+    responses={**NO_PASSAGE, **conflict("not one of the matches, or the case is settled")},
+)
+def confirm_match(
+    passage_id: ReviewPassageId,
+    user: OperatorUser,
+    body: ConfirmMatchIn,
+    session: SessionDep,
+    uow: UowDep,
+) -> ActionResultOut:
+    """Confirm one of the top matches: the stay is settled under that plate and charged once
+    (sending it again returns the same charge)."""
+    return act(session, uow, user, passage_id, "confirm_match", plate=body.plate)
+
+
 @router.post(
     "/review/{passage_id}/waive",
     response_model=ActionResultOut,

@@ -13,7 +13,9 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from billing.adapters import orm as b
 from gateway.api import queries
+from gateway.api.evidence import EvidenceOut, evidence_view
 from gateway.api.invoices import rejection_reasons
 from gateway.api.schemas import IdPath
 from gateway.api.statement import invoice_ids, statement, trip_event_ids
@@ -35,11 +37,21 @@ class TripCard:
     lot_name: str
     invoice_id: int | None
     minutes: int | None
+    evidence: EvidenceOut | None = None  # why the exit was matched to this car, if it was
 
 
 def trip_cards(session: Session, trips: Sequence[Any]) -> list[TripCard]:
     lots = {lot.id: lot.name for lot in queries.all_lots(session)}
     events = trip_event_ids(session, [t.exit_passage_id for t in trips])
+    exit_ids = [t.exit_passage_id for t in trips if t.exit_passage_id]
+    evidence = {}
+    if exit_ids:
+        exits = session.scalars(
+            select(b.Passage).where(
+                b.Passage.id.in_(exit_ids), b.Passage.match_evidence.is_not(None)
+            )
+        )
+        evidence = {row.id: evidence_view(row, driver=True) for row in exits}
     invoices = invoice_ids(session, events.values())
     out = []
     for t in trips:
@@ -47,7 +59,15 @@ def trip_cards(session: Session, trips: Sequence[Any]) -> list[TripCard]:
         minutes = None
         if t.exit_at is not None and t.entry_at is not None:
             minutes = int((t.exit_at - t.entry_at).total_seconds() // 60)
-        out.append(TripCard(t, lots.get(t.lot_id, t.lot_id), invoices.get(event or ""), minutes))
+        out.append(
+            TripCard(
+                t,
+                lots.get(t.lot_id, t.lot_id),
+                invoices.get(event or ""),
+                minutes,
+                evidence.get(t.exit_passage_id or 0),
+            )
+        )
     return out
 
 

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gateway import messages
 from gateway.api import queries
+from gateway.api.evidence import evidence_view
 from gateway.api.invoices import rejection_reasons, visible_invoices
 from gateway.api.lots import tariff_versions
 from gateway.api.reports import date_range, today_local
@@ -255,6 +256,7 @@ def _review(
         p.id: len(frame_paths(settings.data_dir, p.image_ref)) if p.image_ref else 0
         for p in pending.items
     }
+    evidence = {p.id: evidence_view(p, driver=False) for p in pending.items}
     errors: dict[int, FormErrors] = {}
     extra: dict[str, Any] = {}
     if failed is not None:
@@ -275,6 +277,7 @@ def _review(
         trails=trails,
         sessions=sessions,
         frames=frames,
+        evidence=evidence,
         errors=errors,
         **extra,
     )
@@ -340,6 +343,51 @@ def review_charge(
         settings,
         (passage_id, "amount_vnd"),
         lambda: act(session, uow, user, passage_id, "charge", amount_vnd=amount, note=""),
+    )
+
+
+@router.post("/review/{passage_id}/confirm", response_model=None)
+def review_confirm(
+    passage_id: IdPath,
+    request: Request,
+    session: SessionDep,
+    user: OperatorPage,
+    settings: SettingsDep,
+    uow: UowDep,
+    plate: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """One of the exit's top matches: settled under that plate and charged once."""
+    return _after_action(
+        request,
+        session,
+        user,
+        settings,
+        (passage_id, "plate"),
+        lambda: act(session, uow, user, passage_id, "confirm_match", plate=plate),
+    )
+
+
+@router.get("/passages/{passage_id}", response_class=HTMLResponse)
+def passage_page(
+    passage_id: IdPath,
+    request: Request,
+    session: SessionDep,
+    user: OperatorPage,
+    settings: SettingsDep,
+) -> HTMLResponse:
+    """One passage: what the gate saw and decided, and why (the matching evidence)."""
+    row = queries.passage(session, passage_id)
+    if row is None or row.lot_id not in queries.visible_lot_ids(session, user):
+        raise PageForbidden() if row is not None else HTTPException(404, "no such passage")
+    return render(
+        request,
+        "operator/passage.html",
+        user,
+        nav="passages",
+        p=row,
+        ev=evidence_view(row, driver=False),
+        trail=queries.review_actions(session, row.id),
+        frames=len(frame_paths(settings.data_dir, row.image_ref)) if row.image_ref else 0,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal, get_args
 
 import cv2
 import numpy as np
@@ -19,6 +20,11 @@ from simulator.plates.strings import PlateSpec, random_spec
 
 FRAME_W, FRAME_H = 1280, 720
 _N_BACKGROUNDS = 6
+#: Conditions that make a gate camera's read hard, each one stronger than the everyday mix:
+#: a muddy plate, sun or headlight glare, night, the blur of a car that did not stop, a plate
+#: seen at an angle (a bent bracket, a car turning in).
+HardCase = Literal["dirt", "glare", "night", "motion", "tilt"]
+HARD_CASES: tuple[HardCase, ...] = get_args(HardCase)
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ class RenderedFrame:
     quad: tuple[tuple[float, float], ...]
     bbox: tuple[int, int, int, int]
     night: bool
+    hard: HardCase | None = None
 
     @property
     def text(self) -> str:
@@ -112,8 +119,19 @@ def render_frame(
     encode_jpeg: bool = True,
     jpeg_quality: int = 85,
     night: bool | None = None,
+    hard: HardCase | None = None,
+    dirt_seed: int | None = None,
 ) -> RenderedFrame:
-    """One frame with one plate (``spec`` or a random valid plate); deterministic per rng state."""
+    """One frame with one plate (``spec`` or a random valid plate); deterministic per rng state.
+
+    ``hard``: one hard condition, stronger than the everyday mix (``night`` follows it when it
+    is "night"); ``dirt_seed`` draws the mud of a "dirt" plate, so the frames of one passage
+    show the same dirty plate.
+    """
+    if hard is not None and hard not in HARD_CASES:
+        raise ValueError(f"unknown hard case {hard!r}; one of {', '.join(HARD_CASES)}")
+    if hard == "night":
+        night = True
     spec = spec or random_spec(rng)
     img = _background(int(rng.integers(_N_BACKGROUNDS))).copy()
     pw = _plate_width(spec, rng)
@@ -127,18 +145,29 @@ def render_frame(
     py = int(rng.integers(FRAME_H // 2, FRAME_H - int(ph) - 60))
     _vehicle(img, spec, rng, cx, pw, py)
 
-    quad = augment.perspective_quad(pw, ph, rng, strength=0.1, max_rot_deg=5.0)
+    if hard == "tilt":  # a bent bracket or a car turning in: rotated and foreshortened
+        quad = augment.perspective_quad(pw, ph, rng, strength=0.22, max_rot_deg=14.0)
+        if rng.random() < 0.5:
+            quad[:, 1] = quad[:, 1].mean() + (quad[:, 1] - quad[:, 1].mean()) * rng.uniform(
+                0.7, 0.85
+            )
+    else:
+        quad = augment.perspective_quad(pw, ph, rng, strength=0.1, max_rot_deg=5.0)
     quad += np.array([cx - pw / 2, py], np.float32)
     x0, y0 = np.floor(quad.min(axis=0)).astype(int) - 2
     x1, y1 = np.ceil(quad.max(axis=0)).astype(int) + 3
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, FRAME_W), min(y1, FRAME_H)
 
     face = plate.image
-    if rng.random() < 0.3:
+    if hard == "glare":
+        face = _strong_glare(face, rng)
+    elif rng.random() < 0.3:
         face = augment.glare(face, rng)
     if rng.random() < 0.2:
         face = augment.shadow(face, rng)
-    if rng.random() < 0.2:
+    if hard == "dirt":
+        face = _mud(face, np.random.default_rng(dirt_seed) if dirt_seed is not None else rng)
+    elif rng.random() < 0.2:
         face = augment.dirt(face, rng)
     src = np.array([[0, 0], [src_w, 0], [src_w, src_h], [0, src_h]], np.float32)
     hmat = cv2.getPerspectiveTransform(src, quad - np.array([x0, y0], np.float32))
@@ -152,7 +181,9 @@ def render_frame(
     # Focus/motion blur around the plate only (a fixed-focus gate camera), then the whole frame.
     bx0, by0 = max(x0 - 20, 0), max(y0 - 20, 0)
     bx1, by1 = min(x1 + 20, FRAME_W), min(y1 + 20, FRAME_H)
-    if rng.random() < 0.6:
+    if hard == "motion":
+        img[by0:by1, bx0:bx1] = _motion_blur(img[by0:by1, bx0:bx1], rng, pw)
+    elif rng.random() < 0.6:
         img[by0:by1, bx0:bx1] = augment.blur(img[by0:by1, bx0:bx1], rng)
     is_night = bool(rng.random() < 0.2) if night is None else night
     if is_night:
@@ -181,12 +212,43 @@ def render_frame(
         quad=tuple((float(x), float(y)) for x, y in quad),
         bbox=(int(x0), int(y0), int(x1), int(y1)),
         night=is_night,
+        hard=hard,
     )
+
+
+def _mud(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Splashes over the plate and a brown film rising from its lower edge."""
+    out = augment.dirt(augment.dirt(face, rng), rng)
+    h = out.shape[0]
+    ramp = np.clip((np.arange(h, dtype=np.float32) / h - rng.uniform(0.4, 0.7)) * 2.0, 0.0, 0.75)
+    brown = np.array([40, 70, 95], np.float32) * rng.uniform(0.8, 1.2)
+    a = ramp[:, None, None]
+    return np.clip(out * (1 - a) + brown * a, 0, 255).astype(np.uint8)
+
+
+def _strong_glare(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A washed-out highlight over part of the characters (low sun on a reflective plate)."""
+    out = augment.glare(augment.glare(face, rng), rng)
+    return augment.washout(out, rng) if rng.random() < 0.5 else out
+
+
+def _motion_blur(roi: np.ndarray, rng: np.random.Generator, plate_w: int) -> np.ndarray:
+    """Blur along the direction of travel, a few percent of the plate's width long."""
+    k = max(3, int(plate_w * rng.uniform(0.02, 0.05)) | 1)
+    kernel = np.zeros((k, k), np.float32)
+    kernel[k // 2, :] = 1.0
+    angle = float(rng.uniform(-20, 20) + (90 if rng.random() < 0.3 else 0))
+    rot = cv2.getRotationMatrix2D((k / 2 - 0.5, k / 2 - 0.5), angle, 1.0)
+    turned = cv2.warpAffine(kernel, rot, (k, k))
+    return cv2.filter2D(roi, -1, (turned / max(float(turned.sum()), 1e-6)).astype(np.float32))
 
 
 def render_passage(
     rng: np.random.Generator, n: int = 3, spec: PlateSpec | None = None, **kwargs: object
 ) -> list[RenderedFrame]:
-    """``n`` frames of one vehicle passing (same plate, each frame drawn afresh)."""
+    """``n`` frames of one vehicle passing (same plate, each frame drawn afresh; a hard case,
+    given as ``hard=``, holds for the whole passage, a dirty plate stays the same dirt)."""
     spec = spec or random_spec(rng)
+    if kwargs.get("hard") == "dirt" and "dirt_seed" not in kwargs:
+        kwargs["dirt_seed"] = int(rng.integers(2**31))
     return [render_frame(rng, spec, **kwargs) for _ in range(n)]  # type: ignore[arg-type]

@@ -133,3 +133,49 @@ def spec_from_text(text: str, colour: Colour = "white") -> PlateSpec:
             dstroke = layout == "motorbike" and "-MD" in lines[0]
             return PlateSpec(text, layout, colour, lines, dstroke)
     raise ValueError(f"not a valid Vietnamese plate text: {text!r}")
+
+
+#: Characters a reader confuses on real plates, both ways: a near-twin plate differs from
+#: another in exactly one of these (the fleet needs such pairs, the matcher must tell them).
+CONFUSABLE = (
+    ("8", "B"), ("0", "D"), ("1", "7"), ("5", "S"), ("6", "G"), ("M", "N"), ("K", "X"),
+    ("2", "Z"), ("4", "A"), ("3", "8"), ("6", "8"), ("0", "8"), ("9", "8"), ("H", "N"),
+)  # fmt: skip
+
+
+def near_twins(spec: PlateSpec) -> list[PlateSpec]:
+    """Valid plates of the same layout and colour one confusable character away from ``spec``."""
+    swap: dict[str, str] = {}
+    for a, b in CONFUSABLE:
+        swap[a] = swap.get(a, "") + b
+        swap[b] = swap.get(b, "") + a
+    out: list[PlateSpec] = []
+    for i, ch in enumerate(spec.text):
+        for other in swap.get(ch, ""):
+            text = spec.text[:i] + other + spec.text[i + 1 :]
+            if is_valid_plate(text, spec.layout) and all(t.text != text for t in out):
+                dstroke = spec.layout == "motorbike" and "-MD" in text.split(" ")[0]
+                out.append(
+                    PlateSpec(text, spec.layout, spec.colour, tuple(text.split(" ")), dstroke)
+                )
+    return out
+
+
+def fleet(rng: np.random.Generator, n: int, twin_share: float = 0.1) -> list[PlateSpec]:
+    """``n`` distinct random plates where about ``twin_share`` of them come in near-twin pairs
+    (one confusable character apart, e.g. ``59-K1 026.25`` and ``59-X1 026.25``)."""
+    out: list[PlateSpec] = []
+    seen: set[str] = set()
+    while len(out) < n:
+        spec = random_spec(rng)
+        if spec.text in seen:
+            continue
+        seen.add(spec.text)
+        out.append(spec)
+        if len(out) < n and rng.random() < twin_share / 2:
+            twins = [t for t in near_twins(spec) if t.text not in seen]
+            if twins:
+                twin = twins[int(rng.integers(len(twins)))]
+                seen.add(twin.text)
+                out.append(twin)
+    return out

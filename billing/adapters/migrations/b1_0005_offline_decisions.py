@@ -2,7 +2,7 @@
 exposure per lot and day in reconciliation.
 
 Revision ID: b1_0005
-Revises: b1_0007 (the head on main when this landed; b1_0004 of another branch: relink on merge)
+Revises: b1_0004 (the head on main when this was merged)
 Create Date: 2026-12-06
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b1_0005"
-down_revision: str | Sequence[str] | None = "b1_0007"
+down_revision: str | Sequence[str] | None = "b1_0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

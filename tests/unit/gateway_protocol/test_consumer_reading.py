@@ -99,3 +99,54 @@ async def test_frames_go_in_one_read_that_may_stop_once_conclusive() -> None:
     c = Consumer(MqttConfig(), settle=lambda p: None, read_plate=every, progressive_reading=False)  # type: ignore[arg-type,return-value]
     await c._read(event(frames=frames))
     assert every.calls == [(frames, None)] and every.enough is None
+
+
+@dataclass(frozen=True)
+class Hyp:
+    text: str
+    key: str
+    logprob: float
+
+
+@dataclass(frozen=True)
+class ReadWithEvidence:
+    text: str | None
+    confidence: float
+    auto_ok: bool
+    hypotheses: tuple[Hyp, ...]
+
+
+async def test_a_read_with_hypotheses_carries_lpr_s_scorer_to_billing(monkeypatch: Any) -> None:
+    import lpr
+
+    calls: list[str] = []
+
+    def score_key(read: Any, key: str) -> float:
+        calls.append(key)
+        return -1.0 if key == read.hypotheses[0].key else -9.0
+
+    monkeypatch.setattr(lpr, "score_key", score_key, raising=False)
+    monkeypatch.setattr(lpr, "background_logprob", lambda read: -20.0, raising=False)
+    read = ReadWithEvidence("30A-123.46", 0.5, False, (Hyp("30A-123.46", "30A12346", -0.7),))
+    got = await consumer(FakeReader({None: read}))._reading.reading(event())
+    assert (got.text, got.needs_review) == ("30A-123.46", True)
+    assert got.evidence is not None
+    assert [h.key for h in got.evidence.hypotheses] == ["30A12346"]
+    assert got.evidence.background() == -20.0
+    assert got.evidence.score("30A12346") == -1.0
+    assert got.evidence.score("30A12346") == -1.0  # cached: lpr scores it once
+    assert got.evidence.score("30A12345") == -9.0
+    assert calls == ["30A12346", "30A12345"]
+
+
+async def test_a_read_without_hypotheses_or_scorer_has_no_evidence(monkeypatch: Any) -> None:
+    import lpr
+
+    got = await consumer(FakeReader({None: Read("30A-123.45", 0.99, True)}))._reading.reading(
+        event()
+    )
+    assert got.evidence is None and got.text == "30A-123.45"
+    monkeypatch.delattr(lpr, "score_key", raising=False)
+    read = ReadWithEvidence("30A-123.46", 0.5, False, (Hyp("30A-123.46", "30A12346", -0.7),))
+    got = await consumer(FakeReader({None: read}))._reading.reading(event())
+    assert got.evidence is None and got.needs_review

@@ -157,6 +157,20 @@ def test_frames_add_up_as_independent_evidence() -> None:
     assert both.hypotheses[0].key == "30A12345"
 
 
+def test_one_garbage_frame_cannot_outvote_the_others() -> None:
+    good = line_probs("90LD89282", 0.9)
+    garbage = line_probs("80Z1692", 0.97)  # the wrong region of one frame, read with confidence
+    r = read_lines([good], [garbage], [good])
+    assert r.hypotheses[0].key == "90LD89282"
+    from lpr.score import OUTLIER, frame_score
+
+    bad = r.evidence[1]
+    idx = [PLATE_CHARS.index(c) for c in "90LD89282"]
+    assert frame_score(bad, idx) >= bad.ceiling + OUTLIER
+    # ...while a real one-character difference still costs on every good frame.
+    assert score_key(r, "90LD89282") - score_key(r, "90LD89283") > 4
+
+
 def test_a_missed_or_extra_character_costs_but_is_not_ruled_out() -> None:
     missing = read_text("30A1245", 0.95)  # the recognizer never saw the "3" of 30A-123.45
     truth = score_key(missing, "30A12345")

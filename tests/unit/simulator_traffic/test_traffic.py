@@ -145,3 +145,46 @@ def test_a_failing_review_lookup_leaves_reviews_unknown_not_a_crash(
     s = traffic.summary(broken)
     assert s.reviews is None and s.commands > 0
     assert "could not count reviews: API down" in caplog.text
+
+
+@dataclass
+class MisreadingGate(FakeGate):
+    """An exit that charges one car under another's plate, and keeps one registered car
+    closed; entries open."""
+
+    misread: dict[str, str] = field(default_factory=dict)
+    closed: frozenset[str] = frozenset()
+
+    def capture(self, plate: str, **kw: Any) -> Any:
+        eid = f"e{len(self.events)}-{self.direction}-{plate}"
+        self.events.append((plate, kw["captured_at"], kw["camera_text"]))
+        if self.direction == "entry":
+            self.decisions[eid] = Decision(eid, True, "entry_ok", plate, None, 0.0, True, plate)
+        elif plate in self.closed:
+            self.decisions[eid] = Decision(eid, False, "low_balance", "", 9, 0.0, True, plate)
+        else:
+            shown = self.misread.get(plate, plate.replace("-", "").replace(".", ""))
+            self.decisions[eid] = Decision(eid, True, "exit_paid", "", 25_000, 0.0, True, shown)
+        return SimpleNamespace(event_id=eid)
+
+
+def test_no_stop_share_and_wrong_charges_against_the_simulated_cars() -> None:
+    plates = [f"30A-{i:03d}.00" for i in range(100, 106)]
+    entry = MisreadingGate("entry")
+    exit_ = MisreadingGate("exit", misread={plates[0]: "30A-100.08"}, closed=frozenset({plates[1]}))
+    traffic = Traffic(
+        [LotGates("L1", [entry], [exit_], median_stay_min=5)],  # type: ignore[list-item]
+        make_population(plates, [], []),
+        TrafficConfig(arrivals_per_hour=3000, time_scale=900, camera_text=True, seed=7),
+    )
+    traffic.run(threading.Event(), duration_s=2.0)
+    exits = [p for p, _, _ in exit_.events]
+    assert plates[0] in exits and plates[1] in exits  # seed 7: both cars left at least once
+    reviewed_entry = next(eid for eid in entry.decisions)
+
+    s = traffic.summary(lambda ids: {reviewed_entry})
+    assert s.wrong_charges == exits.count(plates[0])
+    assert s.no_stop_passages == len(entry.events) + len(exit_.events)
+    closed = exits.count(plates[1])
+    assert s.no_stop_opened == s.no_stop_passages - closed - 1  # and one opened to review
+    assert s.as_dict()["no_stop_share"] == round(s.no_stop_opened / s.no_stop_passages, 4)

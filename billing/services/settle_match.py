@@ -1,0 +1,148 @@
+"""Which plate a passage is settled under when the reader sent its evidence (docs/no-stop.md).
+
+At an exit the candidates are the plates with an open session in the lot (and the hypotheses
+an unsure entry kept); at an entry, the registered vehicles the read's hypotheses name. The
+pure :mod:`billing.domain.matching` gives the posteriors; this module fetches the candidates,
+decides which plate the settlement goes on with, and writes the evidence kept on the passage.
+Runs inside the settlement transaction, before the passage row is inserted.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Select, bindparam, func, literal_column, select, update
+
+from billing.domain.decisions import PassageInput
+from billing.domain.matching import MatchResult, PlateEvidence, match, match_evidence
+from billing.domain.model import Direction
+from billing.domain.plates import canonical_plate
+from billing.domain.policy import LotPolicy
+from billing.services.statements import SESSIONS, VEHICLES
+
+log = logging.getLogger("billing.services.settle")
+
+UNSURE_KEY_PREFIX = "~"  # the plate key of a session opened for an unsure entry read
+
+
+@dataclass(frozen=True)
+class Matched:
+    """What matching made of a read: the plate to settle under (None: the read's own)."""
+
+    result: MatchResult
+    plate: str | None  # canonical text of the matched plate when ``result.auto``
+    key: str | None
+    session_id: int | None  # the open session the exit matched (exits only)
+    join_session: int | None  # an unsure entry's session that takes the matched plate
+    conflict: bool  # the read is confident of another plate than the match's best
+    top_sessions: tuple[int | None, ...] = ()  # the open session of each of result.top
+
+    def evidence(self, p: PassageInput, evidence: PlateEvidence) -> dict[str, Any]:
+        return {
+            "hypotheses": [[h.text, h.key, round(h.logprob, 4)] for h in evidence.hypotheses],
+            "read": p.plate_text,
+            "confidence": p.plate_confidence,
+            "direction": p.direction,
+            "matched_key": self.key,
+            "session_id": self.session_id,
+            **self.result.to_dict(),
+            "top_sessions": list(self.top_sessions),
+        }
+
+
+@functools.cache
+def q_open_candidates() -> Select[Any]:
+    s = SESSIONS.c
+    return select(s.id, s.plate_key, s.plate_text, s.entry_hypotheses).where(
+        s.lot_id == bindparam("lot"), s.status == literal_column("'open'")
+    )
+
+
+@functools.cache
+def q_registered(n: int) -> Select[Any]:
+    v = VEHICLES.c
+    return select(v.plate_key, v.plate_text).where(
+        v.plate_key.in_([bindparam(f"k{i}") for i in range(n)]), v.active.is_(True)
+    )
+
+
+@functools.cache
+def q_registered_count() -> Select[Any]:
+    return select(func.count()).select_from(VEHICLES).where(VEHICLES.c.active.is_(True))
+
+
+def match_read(
+    db: Connection,
+    p: PassageInput,
+    evidence: PlateEvidence,
+    policy: LotPolicy,
+    read_key: str | None,
+) -> Matched:
+    """Match the read against the lot's candidates; ``read_key``: the read's own plate key."""
+    if p.direction == Direction.EXIT.value:
+        session_of: dict[str, int] = {}
+        text_of: dict[str, str] = {}
+        unsure: set[int] = set()
+        rows = db.execute(q_open_candidates(), {"lot": p.lot_id}).all()
+        # Plates first, then the hypotheses of unsure entries: a key that is both stays the car
+        # that entered under it.
+        for row in rows:
+            if not row.plate_key.startswith(UNSURE_KEY_PREFIX):
+                session_of.setdefault(row.plate_key, row.id)
+                text_of.setdefault(row.plate_key, row.plate_text)
+        for row in rows:
+            if row.plate_key.startswith(UNSURE_KEY_PREFIX):
+                unsure.add(row.id)
+                for key in row.entry_hypotheses or ():
+                    session_of.setdefault(key, row.id)
+        result = match_evidence(
+            evidence, list(session_of), policy.match_not_inside_prior, policy.match_threshold
+        )
+        key = result.best if result.auto else None
+        sid = session_of.get(key) if key else None
+        plate = (text_of.get(key) or canonical_plate(key)) if key else None
+        tops = tuple(session_of.get(r.key) for r in result.top)
+        matched = Matched(result, plate, key, sid, sid if sid in unsure else None, False, tops)
+    else:
+        hyp_keys = list(dict.fromkeys(h.key for h in evidence.hypotheses if h.key))
+        registered: dict[str, str] = {}
+        if hyp_keys:
+            params = {f"k{i}": k for i, k in enumerate(hyp_keys)}
+            for row in db.execute(q_registered(len(hyp_keys)), params):
+                registered[row.plate_key] = row.plate_text
+        total = int(db.scalar(q_registered_count()) or 0)
+        result = match(
+            list(registered),
+            total,
+            evidence.score,
+            evidence.background(),
+            policy.match_not_inside_prior,
+            policy.match_threshold,
+        )
+        key = result.best if result.auto else None
+        plate = registered.get(key) if key else None
+        matched = Matched(result, plate, key, None, None, False)
+    if (
+        not result.auto
+        and read_key is not None
+        and result.best not in (None, read_key)
+        and result.posterior >= 0.5
+    ):
+        matched = Matched(result, None, None, None, None, True, matched.top_sessions)
+    return matched
+
+
+def join_unsure_session(db: Connection, session_id: int, plate: str, key: str) -> None:
+    """The exit matched a plate an unsure entry could have been: that session is this car's."""
+    v = VEHICLES.c
+    vehicle = select(v.id).where(v.plate_key == key, v.active.is_(True)).scalar_subquery()
+    account = select(v.account_id).where(v.plate_key == key, v.active.is_(True)).scalar_subquery()
+    db.execute(
+        update(SESSIONS)
+        .where(SESSIONS.c.id == session_id)
+        .values(plate_key=key, plate_text=plate, vehicle_id=vehicle, account_id=account)
+    )
+    log.info("unsure entry session %s joined up with the exit of %s", session_id, plate)

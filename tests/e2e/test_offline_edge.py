@@ -87,7 +87,7 @@ def edge_for(stack: PassageStack, module: IoModule) -> Iterator[EdgeProcess]:
     )
     io = build_io(config)
     for lane in io.lanes.values():
-        lane.camera = SyntheticCamera(seed=7)  # draws the plate the test names
+        lane.camera = SyntheticCamera(seed=7, hard_share=0)  # draws the plate named
     edge = EdgeProcess(config, io=io, read=default_reader(config))
     for runner in edge.runners.values():
         runner.camera_text = True  # the gateway runs without readers here: the camera's text

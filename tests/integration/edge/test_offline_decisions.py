@@ -79,7 +79,7 @@ def edge_on(port: int, tmp: Path, decide_after_s: float) -> Iterator[EdgeProcess
         }
     )
     io = build_io(config)
-    io.lanes["in1"].camera = SyntheticCamera(seed=3)
+    io.lanes["in1"].camera = SyntheticCamera(seed=3, hard_share=0)
     edge = EdgeProcess(config, io=io, read=default_reader(config))
     edge.start(triggers=False, wait_s=10)
     try:

@@ -314,9 +314,9 @@ def main() -> None:
                 work,
             )
     finally:
-        if args.venv is None and not args.keep:
+        if not args.keep:  # the frames, config and buffers; a --venv given stays where it is
             shutil.rmtree(work, ignore_errors=True)
-        elif args.venv is None:
+        else:
             print(f"kept {work}", file=sys.stderr)
 
     print_table(result, sys.stderr if args.json else sys.stdout, len(read_ok), cli)

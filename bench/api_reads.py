@@ -86,6 +86,39 @@ def timed(client: TestClient, path: str, rounds: int, headers: dict[str, str]) -
     }
 
 
+TARGETS = [
+    ("operator", "/api/v1/passages?limit=50"),
+    ("operator", "/api/v1/passages?after_id=999999999"),
+    ("operator", "/api/v1/reports/revenue"),
+    ("operator", "/api/v1/reports/occupancy"),
+    ("operator", "/api/v1/review"),
+    ("driver", "/api/v1/sessions?limit=50"),
+    ("driver", "/api/v1/passages?limit=50"),
+]
+
+
+def time_reads(client: TestClient, rounds: int) -> dict[str, dict[str, float]]:
+    """Each API read as its user (a bearer token), then the operator's pages (a session)."""
+
+    def login(user: str) -> dict[str, str]:
+        r = client.post("/api/v1/auth/token", data={"username": user, "password": PASSWORD})
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    headers = {"operator": login("bench-op"), "driver": login("bench-driver")}
+    cookie = client.post(
+        "/login",
+        data={"username": "bench-op", "password": PASSWORD},
+        follow_redirects=False,
+    ).cookies
+    results = {}
+    for who, path in TARGETS:
+        results[f"{who} GET {path}"] = timed(client, path, rounds, headers[who])
+    client.cookies = cookie
+    results["operator page /dashboard"] = timed(client, "/dashboard", rounds, {})
+    results["operator page /dashboard/passages"] = timed(client, "/dashboard/passages", rounds, {})
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--stays", type=int, default=1000)
@@ -97,35 +130,8 @@ def main() -> None:
         url = f"sqlite:///{tmp}/bench.db"
         info = seed(url, args.stays, args.days)
         app = create_app(Settings(database_url=url, data_dir=Path(tmp), secret_key="bench"))
-        results = {}
         with TestClient(app) as client:
-
-            def login(user: str) -> dict[str, str]:
-                r = client.post("/api/v1/auth/token", data={"username": user, "password": PASSWORD})
-                return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-            op, driver = login("bench-op"), login("bench-driver")
-            cookie = client.post(
-                "/login",
-                data={"username": "bench-op", "password": PASSWORD},
-                follow_redirects=False,
-            ).cookies
-            targets = [
-                ("operator", "/api/v1/passages?limit=50", op),
-                ("operator", "/api/v1/passages?after_id=999999999", op),
-                ("operator", "/api/v1/reports/revenue", op),
-                ("operator", "/api/v1/reports/occupancy", op),
-                ("operator", "/api/v1/review", op),
-                ("driver", "/api/v1/sessions?limit=50", driver),
-                ("driver", "/api/v1/passages?limit=50", driver),
-            ]
-            for who, path, headers in targets:
-                results[f"{who} GET {path}"] = timed(client, path, args.rounds, headers)
-            client.cookies = cookie
-            results["operator page /dashboard"] = timed(client, "/dashboard", args.rounds, {})
-            results["operator page /dashboard/passages"] = timed(
-                client, "/dashboard/passages", args.rounds, {}
-            )
+            results = time_reads(client, args.rounds)
     width = max(len(k) for k in results)
     print(f"{args.stays} stays over {args.days} days on SQLite; seeded in {info['seed_s']} s")
     print(f"{'request':<{width}}  {'p50 ms':>8}  {'p95 ms':>8}  {'max ms':>8}")

@@ -3,6 +3,10 @@
 Runs on SQLite (a temporary file) and on PostgreSQL (a throw-away database), with 1 and 2
 worker processes, and prints a table; ``--json`` also writes bench/results/billing.json.
 
+On PostgreSQL it also runs the raw-SQL ceiling (bench/billing_raw.py: the minimal statements of
+an entry and an exit on the same schema, through psycopg with no ORM, same workers and
+vehicles) right after each case, and prints settlement's ratio to it.
+
     .venv/bin/python bench/billing.py                  # both backends, 1 and 2 workers
     .venv/bin/python bench/billing.py --exits 2000 --backends postgresql --json
 
@@ -19,6 +23,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -33,10 +38,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, create_engine, event, func, select, text  # noqa: E402
 
+from bench import billing_raw  # noqa: E402
 from billing.adapters import orm  # noqa: E402
 from billing.adapters.uow import UnitOfWork  # noqa: E402
 from billing.domain.decisions import PassageInput  # noqa: E402
 from billing.domain.model import Owner, OwnerKind  # noqa: E402
+from billing.domain.plates import canonical_plate, plate_key  # noqa: E402
 from billing.domain.tariffs import local_zone  # noqa: E402
 from billing.services import add_vehicle, create_account, seed_demo, settle_passage, top_up  # noqa: E402
 from billing.services.ledger import check_balances  # noqa: E402
@@ -54,6 +61,7 @@ T0 = datetime(2026, 11, 23, 6, 0, tzinfo=HN)
 @dataclass(frozen=True)
 class Result:
     backend: str
+    path: str  # "settle_passage" or "raw-sql" (the ceiling, bench/billing_raw.py)
     durability: str  # "durable" (the default) or "async-commit" (PostgreSQL, for comparison)
     workers: int
     exits: int
@@ -108,6 +116,7 @@ def backend_cpu(pids: set[int]) -> float:
 
 def worker(
     url: str,
+    path: str,
     durability: str,
     index: int,
     workers: int,
@@ -128,6 +137,13 @@ def worker(
     uow = UnitOfWork(make_session_factory(engine))
     mine = [plate(10_000 + n) for n in range(index, vehicles, workers)]
     entry_gate, exit_gate = f"{CENTRAL_LOT}-in1", f"{CENTRAL_LOT}-out1"
+    raw, raw_conn = (
+        billing_raw.passage_runner(url, CENTRAL_LOT, entry_gate, exit_gate)
+        if path == "raw-sql"
+        else (None, None)
+    )
+    if raw_conn is not None:
+        backend_pids.add(raw_conn.info.backend_pid)
 
     def one(i: int, tag: str) -> None:
         p = mine[i % len(mine)]
@@ -138,6 +154,10 @@ def worker(
             ("entry", entry_gate, t),
             ("exit", exit_gate, t + timedelta(minutes=61)),
         ):
+            if raw is not None:
+                canon = canonical_plate(p) or p
+                raw(direction, f"{run}-{tag}-{index}-{i}-{direction}", at, canon, plate_key(canon))
+                continue
             d = settle_passage(
                 uow,
                 PassageInput(
@@ -166,17 +186,20 @@ def worker(
     db_cpu = backend_cpu(backend_pids) - db0
     out.put((index, began, time.time(), time.perf_counter() - t0, cpu, db_cpu))
     engine.dispose()
+    if raw_conn is not None:
+        raw_conn.close()
 
 
 def run_case(
-    backend: str, durability: str, url: str, workers: int, exits: int, vehicles: int
+    backend: str, path: str, durability: str, url: str, workers: int, exits: int, vehicles: int
 ) -> Result:
     run = uuid.uuid4().hex[:8]
     ctx = mp.get_context("fork")
     start, out = ctx.Event(), ctx.Queue()
     procs = [
         ctx.Process(
-            target=worker, args=(url, durability, i, workers, vehicles, exits, run, start, out)
+            target=worker,
+            args=(url, path, durability, i, workers, vehicles, exits, run, start, out),
         )
         for i in range(workers)
     ]
@@ -215,6 +238,7 @@ def run_case(
     cost_ms = (cpu + db_cpu) / exits * 1000
     return Result(
         backend,
+        path,
         durability,
         workers,
         total,
@@ -228,6 +252,32 @@ def run_case(
         balanced,
         round(os.getloadavg()[0], 2),
     )
+
+
+def ceiling_ratios(results: list[Result]) -> dict[str, float]:
+    """settle_passage's exits/s over the raw-SQL ceiling's, per durability and worker count:
+    the median over the rounds, each round's settle_passage run paired with its ceiling run."""
+    runs: dict[tuple[str, int, str], list[Result]] = {}
+    for r in results:
+        if r.backend == "postgresql":
+            runs.setdefault((r.durability, r.workers, r.path), []).append(r)
+    ratios = {}
+    for (durability, workers, path), ours in runs.items():
+        raw = runs.get((durability, workers, "raw-sql"))
+        if path == "settle_passage" and raw:
+            pairs = list(zip(ours, raw, strict=False))
+            wall = [a.exits_per_s / b.exits_per_s for a, b in pairs]
+            ratios[f"{durability}, {workers} workers"] = round(statistics.median(wall), 3)
+            # on a loaded machine the wall clock measures the other processes: the ratio of
+            # CPU per exit (worker + database) is the steadier figure
+            cpu = [
+                a.cpu_bound_estimate_exits_per_s / b.cpu_bound_estimate_exits_per_s
+                for a, b in pairs
+            ]
+            ratios[f"{durability}, {workers} workers, by CPU per exit"] = round(
+                statistics.median(cpu), 3
+            )
+    return ratios
 
 
 def pg_database() -> tuple[str, str]:
@@ -257,6 +307,12 @@ def main() -> None:
         action="store_true",
         help="also measure PostgreSQL with synchronous_commit=off (shows what fsync costs)",
     )
+    ap.add_argument(
+        "--rounds", type=int, default=3, help="pairs of settle_passage and ceiling runs"
+    )
+    ap.add_argument(
+        "--no-ceiling", action="store_true", help="skip the raw-SQL ceiling on PostgreSQL"
+    )
     ap.add_argument("--json", action="store_true", help="write bench/results/billing.json")
     args = ap.parse_args()
     results: list[Result] = []
@@ -265,40 +321,50 @@ def main() -> None:
         cases.append(("postgresql", "async-commit"))
     for backend, durability in cases:
         for workers in (int(w) for w in args.workers.split(",")):
-            if backend == "sqlite":
-                tmp = tempfile.mkdtemp(prefix="parking-bench-")
-                url, cleanup = f"sqlite:///{tmp}/bench.db", None
-            else:
-                url, cleanup = pg_database()
-            try:
-                prepare(url, args.vehicles)
-                results.append(
-                    run_case(backend, durability, url, workers, args.exits, args.vehicles)
-                )
-                print(results[-1], flush=True)
-            finally:
-                if cleanup:
-                    drop_pg(cleanup)
+            paths = ["settle_passage"]
+            if backend == "postgresql" and not args.no_ceiling:
+                paths.append("raw-sql")
+            # alternating rounds: each pair of settle_passage and the ceiling sees one moment of
+            # the shared machine; the ratio is the median of the pairs' ratios
+            rounds = args.rounds if len(paths) > 1 else 1
+            for path in [p for r in range(rounds) for p in (paths if r % 2 == 0 else paths[::-1])]:
+                if backend == "sqlite":
+                    tmp = tempfile.mkdtemp(prefix="parking-bench-")
+                    url, cleanup = f"sqlite:///{tmp}/bench.db", None
+                else:
+                    url, cleanup = pg_database()
+                try:
+                    prepare(url, args.vehicles)
+                    results.append(
+                        run_case(backend, path, durability, url, workers, args.exits, args.vehicles)
+                    )
+                    print(results[-1], flush=True)
+                finally:
+                    if cleanup:
+                        drop_pg(cleanup)
     print()
     print(
-        f"{'backend':<11} {'durability':<13} {'workers':>7} {'exits':>7} {'seconds':>8} "
-        f"{'exits/s':>8} "
+        f"{'backend':<11} {'path':<15} {'durability':<13} {'workers':>7} {'exits':>7} "
+        f"{'seconds':>8} {'exits/s':>8} "
         f"{'ms/exit/worker':>15} {'cpu ms/exit':>12} {'db cpu ms':>10} {'cpu-bound/s':>12} "
         f"{'one debit each':>15} {'balances ok':>12} {'load':>5}"
     )
     for r in results:
         print(
-            f"{r.backend:<11} {r.durability:<13} {r.workers:>7} {r.exits:>7} {r.seconds:>8.2f} "
-            f"{r.exits_per_s:>8.1f} "
+            f"{r.backend:<11} {r.path:<15} {r.durability:<13} {r.workers:>7} {r.exits:>7} "
+            f"{r.seconds:>8.2f} {r.exits_per_s:>8.1f} "
             f"{r.ms_per_exit_per_worker:>15.2f} {r.worker_cpu_ms_per_exit:>12.2f} "
             f"{r.db_cpu_ms_per_exit:>10.2f} {r.cpu_bound_estimate_exits_per_s:>12.1f} "
             f"{r.one_debit_per_exit!s:>15} "
             f"{r.balances_match_journal!s:>12} {r.load_avg_1m:>5.1f}"
         )
+    ratios = ceiling_ratios(results)
+    for key, ratio in ratios.items():
+        print(f"settle_passage / raw-sql ceiling, {key}: {ratio:.3f}")
     if args.json:
-        path = ROOT / "bench" / "results" / "billing.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
+        out_path = ROOT / "bench" / "results" / "billing.json"
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(
             json.dumps(
                 {
                     "benchmark": "billing settled exits per second (entry + exit + pricing + "
@@ -310,13 +376,15 @@ def main() -> None:
                         "platform": platform.platform(),
                     },
                     "goal_postgresql_exits_per_s": 500,
+                    "goal_ratio_to_raw_sql_ceiling": 0.6,
+                    "ratio_to_raw_sql_ceiling": ratios,
                     "results": [asdict(r) for r in results],
                 },
                 indent=2,
             )
             + "\n"
         )
-        print(f"wrote {path}")
+        print(f"wrote {out_path}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -155,131 +156,160 @@ def mock_validation(ca_dir: Path, signed: list[bytes]) -> Callable[[int], object
     return check
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
-    parser.add_argument("--json", action="store_true", help=f"write {RESULTS.relative_to(ROOT)}")
-    args = parser.parse_args()
+Row = tuple[str, str, Callable[[int], object], float | None]
 
-    with tempfile.TemporaryDirectory() as tmp:
-        keys = ensure_demo_keys(
-            Path(tmp), SELLER_MST, valid_from=datetime(2025, 1, 1, tzinfo=UTC), valid_days=3650
+
+@dataclass(frozen=True)
+class Workload:
+    """Signed invoices to verify, and the calls each measurement makes (``fn(i)``)."""
+
+    signed: list[bytes]
+    build_sign: Callable[[int], object]
+    rsa_raw: Callable[[int], object]
+    rows: list[Row]
+
+
+def builders(
+    signer: Signer, payloads: list[dict[str, Any]], issued: datetime
+) -> tuple[Callable[[int], bytes], Callable[[int], bytes], Callable[[int], bytes]]:
+    """Invoice i built, built and signed, and built and signed through an lxml tree."""
+
+    # What the issuing worker does (einvoice.maker): model -> canonical text -> signature.
+    def build(i: int) -> bytes:
+        inv = invoice_from_request(
+            payloads[i % 500], number=i + 1, issued_at=issued, mccqt_sequence=i + 1
         )
-        signer = Signer.from_pkcs12(keys.seller_pkcs12, keys.password)
-        sha1_signer = signer.with_style(SignatureStyle(method="rsa-sha1", digest="sha1"))
-        authority = Signer.from_pkcs12(keys.authority_pkcs12, keys.password)
-        payloads = [payload(i) for i in range(500)]
-        issued = datetime(2026, 3, 2, 10, 0, 5, tzinfo=LOCAL_TZ)
+        return hdon_text(inv).document()
 
-        # What the issuing worker does (einvoice.maker): model -> canonical text -> signature.
-        def build(i: int) -> bytes:
-            inv = invoice_from_request(
-                payloads[i % 500], number=i + 1, issued_at=issued, mccqt_sequence=i + 1
-            )
-            return hdon_text(inv).document()
+    def build_sign(i: int) -> bytes:
+        inv = invoice_from_request(
+            payloads[i % 500], number=i + 1, issued_at=issued, mccqt_sequence=i + 1
+        )
+        return signer.sign_seller(hdon_text(inv), issued)
 
-        def build_sign(i: int) -> bytes:
-            inv = invoice_from_request(
-                payloads[i % 500], number=i + 1, issued_at=issued, mccqt_sequence=i + 1
-            )
-            return signer.sign_seller(hdon_text(inv), issued)
+    def build_tree_sign(i: int) -> bytes:
+        inv = invoice_from_request(
+            payloads[i % 500], number=i + 1, issued_at=issued, mccqt_sequence=i + 1
+        )
+        return signer.sign_seller(build_hdon(inv), issued)
 
-        def build_tree_sign(i: int) -> bytes:
-            inv = invoice_from_request(
-                payloads[i % 500], number=i + 1, issued_at=issued, mccqt_sequence=i + 1
-            )
-            return signer.sign_seller(build_hdon(inv), issued)
+    return build, build_sign, build_tree_sign
 
-        signed = [build_sign(i) for i in range(200)]
-        sha1_signed = [
-            sha1_signer.sign_seller(
-                build_hdon(invoice_from_request(payloads[i], number=i + 1, issued_at=issued)),
-                issued,
-            )
-            for i in range(50)
-        ]
-        countersigned = [
-            authority.countersign_authority(s, issued, mccqt=f"00A1B2C3D4E5F60718293{i:02d}")
-            for i, s in enumerate(signed[:50])
-        ]
-        for xml in (*signed[:5], *sha1_signed[:5], *countersigned[:5]):
-            report = verify_invoice(xml)
-            assert report.valid, report.error
 
-        def verify(i: int) -> object:
-            report = verify_invoice(signed[i % len(signed)])
-            assert report.valid
-            return report
+def workload(tmp: Path) -> Workload:
+    """Demo keys in ``tmp``, 500 invoice requests, their signed forms, and the measurements."""
+    keys = ensure_demo_keys(
+        tmp, SELLER_MST, valid_from=datetime(2025, 1, 1, tzinfo=UTC), valid_days=3650
+    )
+    signer = Signer.from_pkcs12(keys.seller_pkcs12, keys.password)
+    sha1_signer = signer.with_style(SignatureStyle(method="rsa-sha1", digest="sha1"))
+    authority = Signer.from_pkcs12(keys.authority_pkcs12, keys.password)
+    payloads = [payload(i) for i in range(500)]
+    issued = datetime(2026, 3, 2, 10, 0, 5, tzinfo=LOCAL_TZ)
 
-        def rsa_raw(i: int) -> object:
-            key = signer.key
-            assert isinstance(key, rsa.RSAPrivateKey)
-            return key.sign(b"%d" % i, padding.PKCS1v15(), hashes.SHA256())
+    build, build_sign, build_tree_sign = builders(signer, payloads, issued)
+    signed = [build_sign(i) for i in range(200)]
+    sha1_signed = [
+        sha1_signer.sign_seller(
+            build_hdon(invoice_from_request(payloads[i], number=i + 1, issued_at=issued)),
+            issued,
+        )
+        for i in range(50)
+    ]
+    countersigned = [
+        authority.countersign_authority(s, issued, mccqt=f"00A1B2C3D4E5F60718293{i:02d}")
+        for i, s in enumerate(signed[:50])
+    ]
+    for xml in (*signed[:5], *sha1_signed[:5], *countersigned[:5]):
+        report = verify_invoice(xml)
+        assert report.valid, report.error
 
-        rows: list[tuple[str, str, Callable[[int], object], float | None]] = [
-            ("rsa2048_sign_raw", "bare RSA-2048 PKCS#1 v1.5 signatures (the floor)", rsa_raw, None),
-            ("build", "invoices built (model + XML), not signed", build, None),
+    def rsa_raw(i: int) -> object:
+        key = signer.key
+        assert isinstance(key, rsa.RSAPrivateKey)
+        return key.sign(b"%d" % i, padding.PKCS1v15(), hashes.SHA256())
+
+    rows = [
+        ("rsa2048_sign_raw", "bare RSA-2048 PKCS#1 v1.5 signatures (the floor)", rsa_raw, None),
+        ("build", "invoices built (model + XML), not signed", build, None),
+        ("build_sign", "invoices built and signed (RSA-2048, SHA-256)", build_sign, GOAL_SIGNED),
+        (
+            "build_tree_sign",
+            "the same through an lxml tree (countersigning's path)",
+            build_tree_sign,
+            None,
+        ),
+        *verification_rows(signed, sha1_signed, countersigned),
+    ]
+    mock = mock_validation(tmp, signed)
+    if mock is not None:
+        rows.append(
             (
-                "build_sign",
-                "invoices built and signed (RSA-2048, SHA-256)",
-                build_sign,
-                GOAL_SIGNED,
-            ),
-            (
-                "build_tree_sign",
-                "the same through an lxml tree (countersigning's path)",
-                build_tree_sign,
-                None,
-            ),
-            ("verify", "verify_invoice, seller signature", verify, GOAL_VALIDATIONS),
-            (
-                "verify_sha1",
-                "verify_invoice, RSA-SHA1 seller signature",
-                lambda i: verify_invoice(sha1_signed[i % 50]),
-                None,
-            ),
-            (
-                "verify_countersigned",
-                "verify_invoice, seller + authority signatures",
-                lambda i: verify_invoice(countersigned[i % 50]),
-                None,
-            ),
-            ("xsd", "XSD validation", lambda i: validate(signed[i % len(signed)]), None),
-            (
-                "verify_and_xsd",
-                "XSD + signatures (the document checks)",
-                lambda i: (validate(signed[i % 200]), verify_invoice(signed[i % 200])),
+                "mock_validation",
+                "mock tax authority validate_invoice (all checks)",
+                mock,
                 GOAL_VALIDATIONS,
-            ),
-        ]
-        mock = mock_validation(Path(tmp), signed)
-        if mock is not None:
-            rows.append(
-                (
-                    "mock_validation",
-                    "mock tax authority validate_invoice (all checks)",
-                    mock,
-                    GOAL_VALIDATIONS,
-                )
             )
+        )
+    return Workload(signed, build_sign, rsa_raw, rows)
 
-        results: dict[str, Any] = {}
-        paired = sorted(paired_ratio(build_sign, rsa_raw, 2 * args.seconds))
-        for name, label, fn, goal in rows:
-            r = rate(fn, args.seconds)
-            results[name] = {
-                "label": label,
-                "per_second": round(r["per_cpu_second"], 1),
-                "per_second_median": round(r["per_cpu_second_median"], 1),
-                "per_wall_second": round(r["per_wall_second"], 1),
-                "ms_cpu_per_call": round(r["ms_cpu_per_call"], 3),
-                "calls": int(r["calls"]),
-                "goal_per_second": goal,
-                "meets_goal": None if goal is None else r["per_cpu_second"] >= goal,
-            }
 
+def verification_rows(
+    signed: list[bytes], sha1_signed: list[bytes], countersigned: list[bytes]
+) -> list[Row]:
+    """Verifying signatures and the schema, and the mock authority's full check."""
+
+    def verify(i: int) -> object:
+        report = verify_invoice(signed[i % len(signed)])
+        assert report.valid
+        return report
+
+    return [
+        ("verify", "verify_invoice, seller signature", verify, GOAL_VALIDATIONS),
+        (
+            "verify_sha1",
+            "verify_invoice, RSA-SHA1 seller signature",
+            lambda i: verify_invoice(sha1_signed[i % 50]),
+            None,
+        ),
+        (
+            "verify_countersigned",
+            "verify_invoice, seller + authority signatures",
+            lambda i: verify_invoice(countersigned[i % 50]),
+            None,
+        ),
+        ("xsd", "XSD validation", lambda i: validate(signed[i % len(signed)]), None),
+        (
+            "verify_and_xsd",
+            "XSD + signatures (the document checks)",
+            lambda i: (validate(signed[i % 200]), verify_invoice(signed[i % 200])),
+            GOAL_VALIDATIONS,
+        ),
+    ]
+
+
+def measure(rows: list[Row], seconds: float) -> dict[str, Any]:
+    """Each row's rates (best and median of 7 rounds per CPU-second) against its goal."""
+    results: dict[str, Any] = {}
+    for name, label, fn, goal in rows:
+        r = rate(fn, seconds)
+        results[name] = {
+            "label": label,
+            "per_second": round(r["per_cpu_second"], 1),
+            "per_second_median": round(r["per_cpu_second_median"], 1),
+            "per_wall_second": round(r["per_wall_second"], 1),
+            "ms_cpu_per_call": round(r["ms_cpu_per_call"], 3),
+            "calls": int(r["calls"]),
+            "goal_per_second": goal,
+            "meets_goal": None if goal is None else r["per_cpu_second"] >= goal,
+        }
+    return results
+
+
+def ratio_entry(paired: list[float], results: dict[str, Any]) -> dict[str, Any]:
+    """Built-and-signed over bare RSA: the median of the alternating pairs, and its goal."""
     ratio = statistics.median(paired)
-    results["build_sign_vs_rsa"] = {
+    return {
         "label": "invoices built and signed / bare RSA-2048 signatures, per CPU-second, "
         "measured in alternating rounds (median of the pairs)",
         "ratio": round(ratio, 3),
@@ -290,25 +320,31 @@ def main() -> int:
         "goal": GOAL_RATIO_TO_RSA,
         "meets_goal": ratio >= GOAL_RATIO_TO_RSA,
     }
+
+
+def run_meta(seconds: float, invoice_bytes: int) -> dict[str, Any]:
+    """When and where the figures were taken, with the machine's load."""
     try:
         load = os.getloadavg()
     except OSError:
         load = (float("nan"),) * 3
-    meta = {
+    return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "machine": platform.machine(),
         "processor": platform.processor() or platform.platform(),
         "cpu_count": os.cpu_count(),
         "load_average_1m": round(load[0], 2),
-        "seconds_per_measurement": args.seconds,
-        "invoice_bytes": len(signed[0]),
+        "seconds_per_measurement": seconds,
+        "invoice_bytes": invoice_bytes,
         "processes": 1,
         "rounds": 7,
         "note": "per_second = best of 7 rounds of calls per CPU-second of this one-threaded "
         "process; on a loaded machine wall-clock rates mostly measure the other processes",
     }
 
+
+def print_report(results: dict[str, Any], paired: list[float], meta: dict[str, Any]) -> None:
     print(
         f"{'measurement':<22} {'/cpu-s':>8} {'median':>8} {'/wall-s':>8} {'ms cpu':>7} "
         f"{'goal':>6}  ok   what"
@@ -335,6 +371,21 @@ def main() -> int:
         f"load average {meta['load_average_1m']} on {meta['cpu_count']} CPUs; "
         f"signed invoice {meta['invoice_bytes']} bytes"
     )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
+    parser.add_argument("--json", action="store_true", help=f"write {RESULTS.relative_to(ROOT)}")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = workload(Path(tmp))
+        paired = sorted(paired_ratio(work.build_sign, work.rsa_raw, 2 * args.seconds))
+        results = measure(work.rows, args.seconds)
+    results["build_sign_vs_rsa"] = ratio_entry(paired, results)
+    meta = run_meta(args.seconds, len(work.signed[0]))
+    print_report(results, paired, meta)
     if args.json:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(

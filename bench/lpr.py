@@ -263,6 +263,45 @@ def print_row(name: str, s: dict[str, Any]) -> None:
     )
 
 
+def bench_recognizer(
+    name: str, samples: list[Sample], frames: list[Any], args: argparse.Namespace, *, first: bool
+) -> tuple[str, dict[str, Any]]:
+    """One recognizer on the dev crops (per kind); the first one also on frames and scenes."""
+    from lpr.reader import PlateReader
+
+    reader = PlateReader(name)
+    reader.warm_up()
+    rname = reader.recognizer.name + (f"+{reader.second.name}" if reader.second else "")
+    recs = bench_crops(reader, samples)
+    entry: dict[str, Any] = {"crops": summarize(recs)}
+    print_row(f"{rname}: dev crops", entry["crops"])
+    for kind in ("motorbike", "car"):
+        entry[f"crops_{kind}"] = summarize([r for r in recs if r["kind"] == kind])
+        print_row(f"{rname}:   {kind}", entry[f"crops_{kind}"])
+    if frames and first:
+        frecs = bench_frames(reader, frames)
+        entry["frames"] = summarize(frecs)
+        print_row(f"{rname}: synthetic 1280x720 frames", entry["frames"])
+        for kind in ("motorbike", "car"):
+            entry[f"frames_{kind}"] = summarize([r for r in frecs if r["kind"] == kind])
+            print_row(f"{rname}:   {kind}", entry[f"frames_{kind}"])
+    if first and SCENES.exists():
+        entry["scenes"] = summarize(bench_scenes(reader))
+        print_row(f"{rname}: scene photos (find+read)", entry["scenes"])
+    if args.calibrate:
+        entry["calibration"] = calibration_table(recs)
+        for th, auto, wrong, _nw in entry["calibration"]:
+            print(f"   threshold {th:.2f}: auto {100 * auto:5.1f}%  wrong {100 * wrong:5.2f}%")
+    if args.errors:
+        for r in recs:
+            if not r["ok"]:
+                print(f"   {r['file']}: {r['truth']} -> {r['pred']} ({r['confidence']:.3f})")
+    entry["errors"] = [
+        {k: r[k] for k in ("file", "truth", "pred", "confidence")} for r in recs if not r["ok"]
+    ]
+    return rname, entry
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--limit", type=int, default=None, help="dev images to use (default all)")
@@ -282,7 +321,6 @@ def main(argv: list[str] | None = None) -> int:
     import cv2
 
     cv2.setNumThreads(1)
-    from lpr.reader import PlateReader
 
     samples = load_dev(args.limit, args.seed)
     if args.fit:
@@ -297,40 +335,10 @@ def main(argv: list[str] | None = None) -> int:
     frames = synthetic_frames(args.frames, args.seed) if args.frames else []
     main_name = None
     for i, name in enumerate(n for n in args.recognizers.split(",") if n):
-        reader = PlateReader(name)
-        reader.warm_up()
-        rname = reader.recognizer.name + (f"+{reader.second.name}" if reader.second else "")
         subset = samples if i == 0 or not args.stock_limit else samples[: args.stock_limit]
-        recs = bench_crops(reader, subset)
-        entry: dict[str, Any] = {"crops": summarize(recs)}
-        print_row(f"{rname}: dev crops", entry["crops"])
-        for kind in ("motorbike", "car"):
-            entry[f"crops_{kind}"] = summarize([r for r in recs if r["kind"] == kind])
-            print_row(f"{rname}:   {kind}", entry[f"crops_{kind}"])
-        if frames and i == 0:
-            frecs = bench_frames(reader, frames)
-            entry["frames"] = summarize(frecs)
-            print_row(f"{rname}: synthetic 1280x720 frames", entry["frames"])
-            for kind in ("motorbike", "car"):
-                entry[f"frames_{kind}"] = summarize([r for r in frecs if r["kind"] == kind])
-                print_row(f"{rname}:   {kind}", entry[f"frames_{kind}"])
-        if i == 0 and SCENES.exists():
-            entry["scenes"] = summarize(bench_scenes(reader))
-            print_row(f"{rname}: scene photos (find+read)", entry["scenes"])
-        if args.calibrate:
-            entry["calibration"] = calibration_table(recs)
-            for th, auto, wrong, _nw in entry["calibration"]:
-                print(f"   threshold {th:.2f}: auto {100 * auto:5.1f}%  wrong {100 * wrong:5.2f}%")
-        if args.errors:
-            for r in recs:
-                if not r["ok"]:
-                    print(f"   {r['file']}: {r['truth']} -> {r['pred']} ({r['confidence']:.3f})")
-        entry["errors"] = [
-            {k: r[k] for k in ("file", "truth", "pred", "confidence")} for r in recs if not r["ok"]
-        ]
+        rname, entry = bench_recognizer(name, subset, frames, args, first=i == 0)
         results["recognizers"][rname] = entry
         main_name = main_name or name
-        del reader
     if main_name:
         pool_samples = samples[: args.pool_limit]
         results["pool"] = []

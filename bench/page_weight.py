@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,6 @@ sys.path.insert(0, str(ROOT))
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PASSWORD = "bench-password"
-VERBOSE = False
 PAGES = (
     ("dashboard", "op", "/dashboard", "#revenue-day .main-svg"),
     ("passages", "op", "/dashboard/passages", None),
@@ -127,41 +127,33 @@ def issue_invoices(data_dir: Path, factory: Any) -> int:
     return sum(r.outcome == "issued" for r in worker.run_once())
 
 
+@dataclass(frozen=True)
+class Network:
+    """The emulated link every page load goes through."""
+
+    mbit: float
+    latency_ms: float
+    verbose: bool = False  # print every response's size
+
+
 def measure(
     browser: Any,
     base: str,
     path: str,
     who: str | None,
     ready: str | None,
-    mbit: float,
-    latency_ms: float,
+    net: Network,
     plain: bool = False,
 ) -> dict[str, Any]:
+    """One load of ``path`` through the throttled link, cache off: bytes, requests, times."""
     context = browser.new_context(
         base_url=base, viewport={"width": 1280, "height": 900}, locale="vi-VN"
     )
     page = context.new_page()
-    if who:  # signed in on a light page, so the home page's images are not counted
-        page.goto("/login?next=/tra-cuu")
-        page.fill("input[name=username]", who)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url("**/tra-cuu")
-        page.wait_for_load_state("networkidle")
+    if who:
+        _sign_in(page, who)
     cdp = context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
-    if plain:
-        cdp.send("Network.setExtraHTTPHeaders", {"headers": {"Accept-Encoding": "identity"}})
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {
-            "offline": False,
-            "latency": latency_ms,
-            "downloadThroughput": mbit * 1_000_000 / 8,
-            "uploadThroughput": mbit * 1_000_000 / 8,
-        },
-    )
+    _throttle(cdp, net, plain)
     sizes: dict[str, float] = {}
     urls: dict[str, str] = {}
     cdp.on(
@@ -180,7 +172,7 @@ def measure(
         drawn = time.perf_counter() - started
     page.wait_for_timeout(300)  # late responses (fetches after load) counted too
     context.close()
-    if VERBOSE:
+    if net.verbose:
         for rid, size in sorted(sizes.items(), key=lambda kv: -kv[1]):
             print(f"  {size / 1000:9.1f} KB {urls.get(rid, '?')}", file=sys.stderr)
     return {
@@ -191,7 +183,49 @@ def measure(
     }
 
 
-def main() -> None:
+def _sign_in(page: Any, who: str) -> None:
+    """Signed in on a light page, so the home page's images are not counted."""
+    page.goto("/login?next=/tra-cuu")
+    page.fill("input[name=username]", who)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/tra-cuu")
+    page.wait_for_load_state("networkidle")
+
+
+def _throttle(cdp: Any, net: Network, plain: bool) -> None:
+    """Cache off, the link's bandwidth and latency, and no compression when ``plain``."""
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    if plain:
+        cdp.send("Network.setExtraHTTPHeaders", {"headers": {"Accept-Encoding": "identity"}})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": net.latency_ms,
+            "downloadThroughput": net.mbit * 1_000_000 / 8,
+            "uploadThroughput": net.mbit * 1_000_000 / 8,
+        },
+    )
+
+
+def median_of(path: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """A page's figures: the median of its loads."""
+    return {
+        "path": path,
+        "bytes": int(statistics.median(r["bytes"] for r in rounds)),
+        "requests": int(statistics.median(r["requests"] for r in rounds)),
+        "load_s": round(statistics.median(r["load_s"] for r in rounds), 3),
+        "ready_s": (
+            round(statistics.median(r["ready_s"] for r in rounds), 3)
+            if rounds[0]["ready_s"] is not None
+            else None
+        ),
+    }
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stays", type=int, default=40, help="paid stays (with frames)")
     parser.add_argument("--reviews", type=int, default=42, help="exits waiting for review")
@@ -202,17 +236,38 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="write bench/results/page_weight.json")
     parser.add_argument("--verbose", action="store_true", help="every response's size")
     args = parser.parse_args()
-    global VERBOSE
-    VERBOSE = args.verbose
     if args.stays < 1 or args.reviews < 0 or args.mbit <= 0 or args.rounds < 1:
         parser.error("--stays >= 1, --reviews >= 0, --mbit > 0 and --rounds >= 1")
+    return args
 
+
+def measure_pages(settings: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Every page (and the uncompressed dashboard with --plain), served and loaded in Chromium."""
     from playwright.sync_api import sync_playwright
 
     from gateway.app import create_app
+    from tests.e2e.browser.conftest import serve
+
+    net = Network(args.mbit, args.latency_ms, args.verbose)
+    results: dict[str, Any] = {}
+    with serve(create_app(settings)) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        runs = [(name, who, path, ready, False) for name, who, path, ready in PAGES]
+        if args.plain:
+            runs.append(("dashboard, no gzip", "op", "/dashboard", PAGES[0][3], True))
+        for name, who, path, ready, plain in runs:
+            rounds = [
+                measure(browser, base, path, who, ready, net, plain) for _ in range(args.rounds)
+            ]
+            results[name] = median_of(path, rounds)
+        browser.close()
+    return results
+
+
+def main() -> None:
+    args = parse_args()
     from gateway.settings import Settings
     from gateway.web import assets
-    from tests.e2e.browser.conftest import serve
 
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
@@ -226,29 +281,7 @@ def main() -> None:
             lookup_per_minute=100_000,  # every signed-in load passes by /tra-cuu
         )
         assets.warm(data_dir / "cache" / "vendor").join()  # compression is not page time
-        results: dict[str, Any] = {}
-        with serve(create_app(settings)) as base, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            runs = [(name, who, path, ready, False) for name, who, path, ready in PAGES]
-            if args.plain:
-                runs.append(("dashboard, no gzip", "op", "/dashboard", PAGES[0][3], True))
-            for name, who, path, ready, plain in runs:
-                rounds = [
-                    measure(browser, base, path, who, ready, args.mbit, args.latency_ms, plain)
-                    for _ in range(args.rounds)
-                ]
-                results[name] = {
-                    "path": path,
-                    "bytes": int(statistics.median(r["bytes"] for r in rounds)),
-                    "requests": int(statistics.median(r["requests"] for r in rounds)),
-                    "load_s": round(statistics.median(r["load_s"] for r in rounds), 3),
-                    "ready_s": (
-                        round(statistics.median(r["ready_s"] for r in rounds), 3)
-                        if rounds[0]["ready_s"] is not None
-                        else None
-                    ),
-                }
-            browser.close()
+        results = measure_pages(settings, args)
     print(
         f"\n{args.mbit:g} Mbit/s, {args.latency_ms:g} ms, cache off; median of {args.rounds}; "
         f"{args.stays} stays, {args.reviews} in review, {issued} invoices"

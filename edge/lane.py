@@ -57,6 +57,7 @@ from edge.supervisor import Supervised
 from gateway.protocol import (
     MAX_EVENT_BYTES,
     BarrierCommand,
+    EdgeRead,
     GateEvent,
     GateStatus,
     OfflineDecision,
@@ -248,11 +249,15 @@ class Lane:
         frames: Sequence[bytes] | None = None,
         event_id: str | None = None,
         captured_at: datetime | None = None,
+        plate_crop: bytes | None = None,
+        edge_read: EdgeRead | None = None,
     ) -> GateEvent:
         """A vehicle at the lane: build the event, buffer it, let the sender publish it.
 
         ``plate_text`` goes to the camera (a simulated one draws it) and, with ``camera_text``,
-        into the event as the camera's own reading. Raises :class:`CaptureRefused` (logged) when
+        into the event as the camera's own reading. ``edge_read``: this box's own read of the
+        plate (``edge.reader.edge_read_of``), sent with the crop it was read from
+        (``plate_crop``, else the camera's). Raises :class:`CaptureRefused` (logged) when
         the capture cannot become a valid event; nothing is buffered then.
         """
         if frames is None:
@@ -261,6 +266,7 @@ class Lane:
             shot, crop = self.camera.capture(plate_text)
         else:
             shot, crop = list(frames), None
+        crop = plate_crop if plate_crop is not None else crop
         try:
             fitted = fit_capture(shot, crop)
         except CaptureRefused as exc:
@@ -272,6 +278,13 @@ class Lane:
                 self.lane,
                 "; ".join(fitted.changes),
             )
+        if edge_read is not None and fitted.crop is None:
+            log.warning(
+                "gate %s: the edge read has no plate crop to travel with: sent without it "
+                "(the center reads the frames)",
+                self.lane,
+            )
+            edge_read = None
         event_id = event_id or uuid.uuid4().hex
         at = captured_at or datetime.now(UTC)
         made: list[GateEvent] = []
@@ -288,6 +301,7 @@ class Lane:
                 plate_text=plate_text if camera_text else None,
                 plate_confidence=plate_confidence if camera_text else None,
                 seq=seq,
+                edge_read=edge_read,
             )
             made.append(event)
             return encode_event(event)

@@ -276,8 +276,8 @@ class EdgeProcess:
         try:
             taken = self.store.offer(payload)
         except AllowlistRefused as exc:
-            self.metrics.allowlist_refused.labels(exc.code).inc()
             log.error("allow-list refused (%s); keeping the one in use", exc)
+            self.metrics.allowlist_refused.labels(exc.code).inc()  # after the line: it is read
             return None
         if taken is not None:
             dropped = self.ledger.new_allowlist(taken)

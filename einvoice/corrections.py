@@ -12,8 +12,8 @@ import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import UTC, date, datetime
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -76,7 +76,32 @@ def correction_from_adjustment(event: InvoiceAdjustmentRequested) -> Correction:
     )
 
 
-def current_invoice(session: Session, correction: Correction) -> Any:
+class InvoiceToCorrect(Protocol):
+    """The columns of an ``einvoice_invoices`` row that a correction reads."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def event_id(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def template(self) -> str: ...
+    @property
+    def series(self) -> str: ...
+    @property
+    def number(self) -> int: ...
+    @property
+    def issue_date(self) -> date: ...
+    @property
+    def total_vnd(self) -> int: ...
+    @property
+    def vat_rate(self) -> str: ...
+    @property
+    def payload(self) -> Mapping[str, object]: ...
+
+
+def current_invoice(session: Session, correction: Correction) -> InvoiceToCorrect:
     """The invoice to correct: the original, or the last invoice that replaced it."""
     stmt = select(invoices)
     if correction.original_invoice_id is not None:
@@ -87,7 +112,7 @@ def current_invoice(session: Session, correction: Correction) -> Any:
         )
     else:
         raise CorrectionError("a correction names its original invoice or event")
-    row = session.execute(stmt).one_or_none()
+    row: InvoiceToCorrect | None = session.execute(stmt).one_or_none()
     if row is None and correction.original_event_id is not None:
         row = _consolidated_invoice_of(session, correction.original_event_id)
     if row is None:
@@ -106,7 +131,7 @@ def current_invoice(session: Session, correction: Correction) -> Any:
         row = replacement
 
 
-def _consolidated_invoice_of(session: Session, event_id: str) -> Any:
+def _consolidated_invoice_of(session: Session, event_id: str) -> InvoiceToCorrect | None:
     """The month's consolidated invoice a passage went on (None: not issued yet, so the
     correction waits for it)."""
     invoice_id = session.execute(
@@ -117,7 +142,9 @@ def _consolidated_invoice_of(session: Session, event_id: str) -> Any:
     return session.execute(select(invoices).where(invoices.c.id == invoice_id)).one()
 
 
-def _request_of(session: Session, original: Any, correction: Correction) -> InvoiceRequested:
+def _request_of(
+    session: Session, original: InvoiceToCorrect, correction: Correction
+) -> InvoiceRequested:
     """What the correction starts from: the original's request, or, for a passage on a
     consolidated invoice, that passage's own (only an adjustment can take part of a month)."""
     if "monthly" not in original.payload:
@@ -158,29 +185,7 @@ def issue_correction(
     original = current_invoice(session, correction)
     if original.status == REJECTED:
         raise CorrectionError(f"invoice {original.id} was rejected: it cannot be corrected")
-    request = _request_of(session, original, correction)
-    rate = original.vat_rate.rstrip("%")
-    if rate.isdigit():  # a correction keeps the rate the original was invoiced at
-        request = dataclasses.replace(request, vat_percent=int(rate))
-    downward = False
-    if correction.kind == ADJUSTING:
-        delta = correction.delta_vnd
-        if not isinstance(delta, int) or delta == 0:
-            raise CorrectionError("an adjustment needs a non-zero delta_vnd")
-        remaining = net_total(session, original.id, original.total_vnd)
-        if remaining + delta < 0:
-            raise CorrectionError(
-                f"adjustment of {delta} VND exceeds the {remaining} VND left on invoice "
-                f"{original.id}"
-            )
-        request, downward = dataclasses.replace(request, fare_vnd=abs(delta)), delta < 0
-    elif correction.kind == REPLACING:
-        unknown = set(correction.changes) - set(REPLACEABLE)
-        if unknown:
-            raise CorrectionError(f"cannot replace fields {sorted(unknown)}")
-        request = InvoiceRequested.from_payload({**request.to_payload(), **correction.changes})
-    else:
-        raise CorrectionError(f"unknown correction kind {correction.kind!r}")
+    request, downward = _corrected_request(session, original, correction)
     seller = registration_of(request.seller)
     reference = OriginalInvoice(
         relation=TCHDON[correction.kind],
@@ -214,6 +219,36 @@ def issue_correction(
         correction.reason,
     )
     return invoice_id, True
+
+
+def _corrected_request(
+    session: Session, original: InvoiceToCorrect, correction: Correction
+) -> tuple[InvoiceRequested, bool]:
+    """What the correcting invoice says: the delta of an adjustment, or the replaced fields.
+
+    The second value is True for an adjustment downward (the invoice's amounts print negative).
+    """
+    request = _request_of(session, original, correction)
+    rate = original.vat_rate.rstrip("%")
+    if rate.isdigit():  # a correction keeps the rate the original was invoiced at
+        request = dataclasses.replace(request, vat_percent=int(rate))
+    if correction.kind == ADJUSTING:
+        delta = correction.delta_vnd
+        if not isinstance(delta, int) or delta == 0:
+            raise CorrectionError("an adjustment needs a non-zero delta_vnd")
+        remaining = net_total(session, original.id, original.total_vnd)
+        if remaining + delta < 0:
+            raise CorrectionError(
+                f"adjustment of {delta} VND exceeds the {remaining} VND left on invoice "
+                f"{original.id}"
+            )
+        return dataclasses.replace(request, fare_vnd=abs(delta)), delta < 0
+    if correction.kind == REPLACING:
+        unknown = set(correction.changes) - set(REPLACEABLE)
+        if unknown:
+            raise CorrectionError(f"cannot replace fields {sorted(unknown)}")
+        return InvoiceRequested.from_payload({**request.to_payload(), **correction.changes}), False
+    raise CorrectionError(f"unknown correction kind {correction.kind!r}")
 
 
 def correct(

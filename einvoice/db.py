@@ -7,15 +7,11 @@ always come back timezone-aware, also from SQLite, which keeps no offset.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -26,32 +22,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+
+from billing.sqltypes import UtcDateTime
 
 metadata = MetaData()
-
-
-class AwareDateTime(TypeDecorator[datetime]):
-    """UTC in the database, aware ``datetime`` in Python; naive values are refused."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: times must be timezone-aware")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 # Invoice statuses, in the order an invoice normally goes through them.
@@ -97,7 +71,7 @@ invoices = Table(
     Column("year", Integer, nullable=False),
     Column("number", BigInteger, nullable=False),
     Column("issue_date", Date, nullable=False),
-    Column("issued_at", AwareDateTime(), nullable=False),
+    Column("issued_at", UtcDateTime(), nullable=False),
     Column("mccqt", String(32), nullable=True, unique=True),
     # Printed on the invoice for the public lookup: random (einvoice.lookup_codes), unique.
     Column("lookup_code", String(16), nullable=True, unique=True),
@@ -124,10 +98,10 @@ invoices = Table(
     # The message (MTDiep) that carries the invoice to the authority; reused on every resend.
     Column("message_id", String(64), ForeignKey("einvoice_messages.message_id"), nullable=True),
     Column("submit_attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", AwareDateTime(), nullable=True),
+    Column("next_attempt_at", UtcDateTime(), nullable=True),
     Column("last_error", Text, nullable=True),
-    Column("created_at", AwareDateTime(), nullable=False),
-    Column("updated_at", AwareDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     UniqueConstraint("template", "series", "year", "number", name="uq_einvoice_number"),
     Index("ix_einvoice_invoices_issue_date", "issue_date"),
 )
@@ -146,7 +120,7 @@ monthly_items = Table(
     Column("total_vnd", BigInteger, nullable=False),
     Column("payload", JSON, nullable=False),  # the passage's invoice request
     Column("invoice_id", Integer, ForeignKey("einvoice_invoices.id"), nullable=True, index=True),
-    Column("created_at", AwareDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_einvoice_monthly_items_period", "period", "account_id"),
 )
 
@@ -156,7 +130,7 @@ status_history = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("invoice_id", Integer, ForeignKey("einvoice_invoices.id"), nullable=False, index=True),
     Column("status", String(16), nullable=False),
-    Column("at", AwareDateTime(), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("message_id", String(64), nullable=True),
     # The authority's reasons on rejection ([{code, message}]), or other detail.
     Column("detail", JSON, nullable=True),
@@ -173,8 +147,8 @@ messages = Table(
     Column("state", String(16), nullable=False),  # pending | answered
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=True),
-    Column("created_at", AwareDateTime(), nullable=False),
-    Column("answered_at", AwareDateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("answered_at", UtcDateTime(), nullable=True),
 )
 
 # Every HTTP attempt, for the record: when, how long, what came back.
@@ -190,7 +164,7 @@ submission_attempts = Table(
         index=True,
     ),
     Column("attempt", Integer, nullable=False),
-    Column("started_at", AwareDateTime(), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
     Column("duration_ms", Integer, nullable=False),
     Column("http_status", Integer, nullable=True),
     Column("outcome", String(16), nullable=False),  # answered | http_error | network_error

@@ -153,42 +153,11 @@ def digest_reference(
     uri = ref.get("URI")
     if uri is None:
         raise Invalid("a Reference without URI (detached content) is not supported", True)
-    with_comments_allowed = False
-    target: etree._Element | None
-    if uri == "":
-        target = None
-    elif uri in ("#xpointer(/)",):
-        target, with_comments_allowed = None, True
-    elif uri.startswith("#xpointer(id("):
-        match = re.fullmatch(r"#xpointer\(id\(['\"]([^'\"]+)['\"]\)\)", uri)
-        if not match:
-            raise Invalid(f"unsupported reference {uri!r}", True)
-        target, with_comments_allowed = ctx.by_id(scope, match.group(1), sig), True
-    elif uri.startswith("#"):
-        target = ctx.by_id(scope, uri[1:], sig)
-    else:
-        raise Invalid(f"external reference {uri!r} is not allowed")
-
-    exclude: etree._Element | None = None
-    c14n_method: tuple[bool, bool] = (False, False)
+    target, with_comments_allowed = _reference_target(uri, sig, scope, ctx)
     transforms = ref.find(DSIG + "Transforms")
-    if transforms is not None:
-        for transform in transforms.iterfind(DSIG + "Transform"):
-            algorithm = transform.get("Algorithm", "")
-            if algorithm == ENVELOPED:
-                # .NET: only a Signature inside the referenced subtree is removed.
-                if target is None or is_inside(sig, target):
-                    exclude = sig
-            elif algorithm in CANONICALIZATIONS:
-                c14n_method = CANONICALIZATIONS[algorithm]
-            else:
-                raise Invalid(f"unsupported transform {algorithm}", True)
-    exclusive, comments = c14n_method
+    exclude, (exclusive, comments) = _transforms(transforms, sig, target)
     comments = comments and with_comments_allowed
-    prefixes: list[str] = []
-    if exclusive and transforms is not None:
-        for inc in transforms.iter("{http://www.w3.org/2001/10/xml-exc-c14n#}InclusiveNamespaces"):
-            prefixes.extend((inc.get("PrefixList") or "").split())
+    prefixes = _inclusive_prefixes(transforms) if exclusive else []
     if target is None:
         data = canonicalize_document(
             ctx.tree,
@@ -205,7 +174,71 @@ def digest_reference(
             exclusive=exclusive,
             inclusive_prefixes=prefixes,
         )
+    digest = _check_digest(ref, data)
+    if digest is None:
+        label = uri or "the document"
+        if target is not None and target.tag is not None:
+            label = f"{etree.QName(target).localname} ({uri})"
+        raise Invalid(f"digest mismatch for {label}: the signed content was changed")
+    return target, digest
 
+
+_XPOINTER_ID = re.compile(r"#xpointer\(id\(['\"]([^'\"]+)['\"]\)\)")
+
+
+def _reference_target(
+    uri: str, sig: etree._Element, scope: etree._Element, ctx: IdContext
+) -> tuple[etree._Element | None, bool]:
+    """The element a Reference URI names (None: the document) and whether comments may count.
+
+    Only the XPointer forms keep comments; a bare ``#id`` or "" drops them (XML-DSig).
+    """
+    if uri == "":
+        return None, False
+    if uri == "#xpointer(/)":
+        return None, True
+    if uri.startswith("#xpointer(id("):
+        match = _XPOINTER_ID.fullmatch(uri)
+        if not match:
+            raise Invalid(f"unsupported reference {uri!r}", True)
+        return ctx.by_id(scope, match.group(1), sig), True
+    if uri.startswith("#"):
+        return ctx.by_id(scope, uri[1:], sig), False
+    raise Invalid(f"external reference {uri!r} is not allowed")
+
+
+def _transforms(
+    transforms: etree._Element | None, sig: etree._Element, target: etree._Element | None
+) -> tuple[etree._Element | None, tuple[bool, bool]]:
+    """The signature to leave out (enveloped) and the (exclusive, comments) canonicalization."""
+    exclude: etree._Element | None = None
+    c14n_method: tuple[bool, bool] = (False, False)
+    if transforms is None:
+        return exclude, c14n_method
+    for transform in transforms.iterfind(DSIG + "Transform"):
+        algorithm = transform.get("Algorithm", "")
+        if algorithm == ENVELOPED:
+            # .NET: only a Signature inside the referenced subtree is removed.
+            if target is None or is_inside(sig, target):
+                exclude = sig
+        elif algorithm in CANONICALIZATIONS:
+            c14n_method = CANONICALIZATIONS[algorithm]
+        else:
+            raise Invalid(f"unsupported transform {algorithm}", True)
+    return exclude, c14n_method
+
+
+def _inclusive_prefixes(transforms: etree._Element | None) -> list[str]:
+    """The PrefixList of exclusive canonicalization's InclusiveNamespaces."""
+    prefixes: list[str] = []
+    if transforms is not None:
+        for inc in transforms.iter("{http://www.w3.org/2001/10/xml-exc-c14n#}InclusiveNamespaces"):
+            prefixes.extend((inc.get("PrefixList") or "").split())
+    return prefixes
+
+
+def _check_digest(ref: etree._Element, data: bytes) -> str | None:
+    """The digest algorithm's name when the Reference's DigestValue matches ``data``, else None."""
     method = child(ref, "DigestMethod")
     assert method is not None
     algorithm = method.get("Algorithm", "")
@@ -213,9 +246,4 @@ def digest_reference(
         raise Invalid(f"unsupported digest {algorithm}", True)
     actual = hashlib.new(DIGESTS[algorithm][0], data).digest()
     expected = b64(child(ref, "DigestValue").text, "DigestValue")  # type: ignore[union-attr]
-    if not hmac.compare_digest(actual, expected):
-        label = uri or "the document"
-        if target is not None and target.tag is not None:
-            label = f"{etree.QName(target).localname} ({uri})"
-        raise Invalid(f"digest mismatch for {label}: the signed content was changed")
-    return target, DIGESTS[algorithm][0]
+    return DIGESTS[algorithm][0] if hmac.compare_digest(actual, expected) else None

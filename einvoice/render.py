@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import segno
@@ -26,6 +27,9 @@ from billing.domain.vn import LOCAL_TZ, group_digits
 from einvoice.lookup_codes import format_lookup_code
 from einvoice.model import VEHICLE_CLASS_NAMES
 from einvoice.xmlsafe import parse
+
+if TYPE_CHECKING:
+    from reportlab.lib.styles import ParagraphStyle
 
 FONT_CANDIDATES = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
@@ -352,123 +356,21 @@ def render_pdf(
     lookup_code: str = "",
 ) -> bytes:
     """An A4 PDF of the invoice with embedded DejaVu Sans (Vietnamese glyphs) and the QR code."""
-    from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import SimpleDocTemplate
 
     view = invoice_view(
         xml, authority_url, public_lookup_url=public_lookup_url, lookup_code=lookup_code
     )
-    regular, bold = _register_fonts(str(font_path or find_font()))
-    normal = ParagraphStyle("n", fontName=regular, fontSize=9, leading=12)
-    small = ParagraphStyle("s", parent=normal, fontSize=8, leading=10)
-    heading = ParagraphStyle(
-        "h", parent=normal, fontName=bold, fontSize=15, leading=19, alignment=1
-    )
-    centre = ParagraphStyle("c", parent=normal, alignment=1)
-
-    def p(text: str, style: ParagraphStyle = normal) -> Paragraph:
-        return Paragraph(_escape(text), style)
-
-    story: list[object] = [
-        p(view.title, heading),
-        p(
-            f"Ký hiệu: {view.template}{view.series} &nbsp; Số: {view.number} &nbsp; "
-            f"Ngày: {view.issue_date}",
-            centre,
-        ),
+    pdf = _PdfWriter(*_register_fonts(str(font_path or find_font())))
+    story = [
+        *pdf.heading(view, status),
+        *pdf.parties(view),
+        *pdf.line_table(view),
+        *pdf.totals(view),
+        *pdf.signature(view),
     ]
-    if view.mccqt:
-        story.append(p(f"Mã của cơ quan thuế: {view.mccqt}", centre))
-    if view.related:
-        story.append(p(view.related, centre))
-    if status:
-        story.append(p(f"Trạng thái: {status_name(status)}", centre))
-    story.append(Spacer(1, 4 * mm))
-    seller_lines = [
-        f"<b>Đơn vị bán:</b> {view.seller.name}",
-        f"Mã số thuế: {view.seller.tax_code}",
-        f"Địa chỉ: {view.seller.address}",
-        f"Hình thức thanh toán: {view.payment_method}",
-    ]
-    buyer_lines = [f"<b>Người mua:</b> {view.buyer.name}"]
-    if view.buyer.tax_code:
-        buyer_lines.append(f"Mã số thuế: {view.buyer.tax_code}")
-    if view.buyer.address:
-        buyer_lines.append(f"Địa chỉ: {view.buyer.address}")
-    parties = [[[p(x) for x in seller_lines], [p(x) for x in buyer_lines]]]
-    story.append(
-        Table(parties, colWidths=[90 * mm, 90 * mm], style=[("VALIGN", (0, 0), (-1, -1), "TOP")])
-    )
-    story.append(Spacer(1, 4 * mm))
-    rows: list[list[object]] = [
-        [
-            p(h, small)
-            for h in ("STT", "Tên dịch vụ", "ĐVT", "SL", "Đơn giá", "Thành tiền", "Thuế suất")
-        ]
-    ]
-    for line in view.lines:
-        rows.append(
-            [
-                p(line.number, small),
-                p(line.name, small),
-                p(line.unit, small),
-                p(line.quantity, small),
-                p(line.unit_price, small),
-                p(line.amount, small),
-                p(line.rate, small),
-            ]
-        )
-    table = Table(
-        rows,
-        colWidths=[10 * mm, 78 * mm, 14 * mm, 12 * mm, 22 * mm, 24 * mm, 18 * mm],
-        repeatRows=1,
-    )
-    table.setStyle(
-        TableStyle(
-            [
-                ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ]
-        )
-    )
-    story.append(table)
-    story.append(Spacer(1, 3 * mm))
-    totals = [
-        [p(f"Thuế suất {rt.rate}: tiền chưa thuế {rt.amount}, tiền thuế {rt.vat}")]
-        for rt in view.rate_totals
-    ]
-    totals += [
-        [p(f"Cộng tiền chưa thuế: {view.pretax} {view.currency}")],
-        [p(f"Tiền thuế GTGT: {view.vat} {view.currency}")],
-        [p(f"<b>Tổng tiền thanh toán: {view.total} {view.currency}</b>")],
-        [p(f"Số tiền viết bằng chữ: {view.total_words}")],
-    ]
-    story.append(Table(totals, colWidths=[178 * mm]))
-    if view.extras:
-        story.append(Spacer(1, 3 * mm))
-        story.append(p("; ".join(f"{k}: {v}" for k, v in view.extras), small))
-    story.append(Spacer(1, 5 * mm))
-    sign = [p(f"Ký điện tử bởi: {view.signed_by}"), p(f"Thời gian ký: {view.signing_time}")]
-    if view.authority_signed:
-        sign.append(p("Đã có chữ ký của cơ quan thuế"))
-    if view.lookup_code:
-        sign.append(p(f"Mã tra cứu: <b>{view.lookup_code}</b>"))
-    qr_cell: object = p("Chưa có mã của cơ quan thuế", small)
-    if view.lookup_url:
-        png = io.BytesIO(qr_png(view.lookup_url))
-        caption = "Quét mã để tra cứu" if view.lookup_code else "Tra cứu tại cơ quan thuế"
-        qr_cell = [Image(png, width=32 * mm, height=32 * mm), p(caption, small)]
-    story.append(
-        Table(
-            [[sign, qr_cell]],
-            colWidths=[140 * mm, 38 * mm],
-            style=[("VALIGN", (0, 0), (-1, -1), "TOP")],
-        )
-    )
     out = io.BytesIO()
     doc = SimpleDocTemplate(
         out,
@@ -483,6 +385,154 @@ def render_pdf(
     )
     doc.build(story)
     return out.getvalue()
+
+
+def pdf_heading_lines(view: InvoiceView, status: str | None) -> list[str]:
+    """The centred lines under the title: symbol and number, authority code, related, status."""
+    lines = [
+        f"Ký hiệu: {view.template}{view.series} &nbsp; Số: {view.number} &nbsp; "
+        f"Ngày: {view.issue_date}"
+    ]
+    if view.mccqt:
+        lines.append(f"Mã của cơ quan thuế: {view.mccqt}")
+    if view.related:
+        lines.append(view.related)
+    if status:
+        lines.append(f"Trạng thái: {status_name(status)}")
+    return lines
+
+
+def pdf_party_lines(view: InvoiceView) -> tuple[list[str], list[str]]:
+    """The seller's and the buyer's blocks; a buyer's empty tax code or address is left out."""
+    seller = [
+        f"<b>Đơn vị bán:</b> {view.seller.name}",
+        f"Mã số thuế: {view.seller.tax_code}",
+        f"Địa chỉ: {view.seller.address}",
+        f"Hình thức thanh toán: {view.payment_method}",
+    ]
+    buyer = [f"<b>Người mua:</b> {view.buyer.name}"]
+    if view.buyer.tax_code:
+        buyer.append(f"Mã số thuế: {view.buyer.tax_code}")
+    if view.buyer.address:
+        buyer.append(f"Địa chỉ: {view.buyer.address}")
+    return seller, buyer
+
+
+def pdf_total_lines(view: InvoiceView) -> list[str]:
+    """One line per VAT rate, then the invoice's totals and the total in words."""
+    lines = [
+        f"Thuế suất {rt.rate}: tiền chưa thuế {rt.amount}, tiền thuế {rt.vat}"
+        for rt in view.rate_totals
+    ]
+    return [
+        *lines,
+        f"Cộng tiền chưa thuế: {view.pretax} {view.currency}",
+        f"Tiền thuế GTGT: {view.vat} {view.currency}",
+        f"<b>Tổng tiền thanh toán: {view.total} {view.currency}</b>",
+        f"Số tiền viết bằng chữ: {view.total_words}",
+    ]
+
+
+def pdf_signature_lines(view: InvoiceView) -> list[str]:
+    """Who signed and when, the authority's signature, and the lookup code."""
+    lines = [f"Ký điện tử bởi: {view.signed_by}", f"Thời gian ký: {view.signing_time}"]
+    if view.authority_signed:
+        lines.append("Đã có chữ ký của cơ quan thuế")
+    if view.lookup_code:
+        lines.append(f"Mã tra cứu: <b>{view.lookup_code}</b>")
+    return lines
+
+
+_LINE_HEADERS = ("STT", "Tên dịch vụ", "ĐVT", "SL", "Đơn giá", "Thành tiền", "Thuế suất")
+
+
+class _PdfWriter:
+    """The PDF's flowables, one method per block of the page, in the fonts registered."""
+
+    def __init__(self, regular: str, bold: str) -> None:
+        from reportlab.lib.styles import ParagraphStyle
+
+        self.normal = ParagraphStyle("n", fontName=regular, fontSize=9, leading=12)
+        self.small = ParagraphStyle("s", parent=self.normal, fontSize=8, leading=10)
+        self.title = ParagraphStyle(
+            "h", parent=self.normal, fontName=bold, fontSize=15, leading=19, alignment=1
+        )
+        self.centre = ParagraphStyle("c", parent=self.normal, alignment=1)
+
+    def p(self, text: str, style: ParagraphStyle | None = None) -> object:
+        from reportlab.platypus import Paragraph
+
+        return Paragraph(_escape(text), style or self.normal)
+
+    def heading(self, view: InvoiceView, status: str | None) -> list[object]:
+        from reportlab.lib.units import mm
+        from reportlab.platypus import Spacer
+
+        return [
+            self.p(view.title, self.title),
+            *(self.p(x, self.centre) for x in pdf_heading_lines(view, status)),
+            Spacer(1, 4 * mm),
+        ]
+
+    def parties(self, view: InvoiceView) -> list[object]:
+        from reportlab.lib.units import mm
+        from reportlab.platypus import Spacer, Table
+
+        seller, buyer = pdf_party_lines(view)
+        cells = [[[self.p(x) for x in seller], [self.p(x) for x in buyer]]]
+        top = [("VALIGN", (0, 0), (-1, -1), "TOP")]
+        return [Table(cells, colWidths=[90 * mm, 90 * mm], style=top), Spacer(1, 4 * mm)]
+
+    def line_table(self, view: InvoiceView) -> list[object]:
+        from reportlab.lib import colors
+        from reportlab.lib.units import mm
+        from reportlab.platypus import Spacer, Table, TableStyle
+
+        rows = [[self.p(h, self.small) for h in _LINE_HEADERS]]
+        for line in view.lines:
+            cells = (line.number, line.name, line.unit, line.quantity, line.unit_price)
+            rows.append([self.p(c, self.small) for c in (*cells, line.amount, line.rate)])
+        table = Table(
+            rows,
+            colWidths=[10 * mm, 78 * mm, 14 * mm, 12 * mm, 22 * mm, 24 * mm, 18 * mm],
+            repeatRows=1,
+        )
+        table.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ]
+            )
+        )
+        return [table, Spacer(1, 3 * mm)]
+
+    def totals(self, view: InvoiceView) -> list[object]:
+        from reportlab.lib.units import mm
+        from reportlab.platypus import Spacer, Table
+
+        story: list[object] = [
+            Table([[self.p(x)] for x in pdf_total_lines(view)], colWidths=[178 * mm])
+        ]
+        if view.extras:
+            story.append(Spacer(1, 3 * mm))
+            story.append(self.p("; ".join(f"{k}: {v}" for k, v in view.extras), self.small))
+        story.append(Spacer(1, 5 * mm))
+        return story
+
+    def signature(self, view: InvoiceView) -> list[object]:
+        from reportlab.lib.units import mm
+        from reportlab.platypus import Image, Table
+
+        sign = [self.p(x) for x in pdf_signature_lines(view)]
+        qr_cell: object = self.p("Chưa có mã của cơ quan thuế", self.small)
+        if view.lookup_url:
+            png = io.BytesIO(qr_png(view.lookup_url))
+            caption = "Quét mã để tra cứu" if view.lookup_code else "Tra cứu tại cơ quan thuế"
+            qr_cell = [Image(png, width=32 * mm, height=32 * mm), self.p(caption, self.small)]
+        top = [("VALIGN", (0, 0), (-1, -1), "TOP")]
+        return [Table([[sign, qr_cell]], colWidths=[140 * mm, 38 * mm], style=top)]
 
 
 def _escape(text: str) -> str:

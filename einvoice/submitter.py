@@ -374,29 +374,7 @@ class Submitter:
                 .values(attempts=messages.c.attempts + attempts, response_xml=response.body)
             )
             if not reply.ack.received:
-                reasons = _reasons(reply.ack.reasons)
-                text = "; ".join(f"{r['code']} {r['text']}" for r in reasons) or "not received"
-                log.error("message %s refused by the authority: %s", message_id, text)
-                session.execute(
-                    update(messages)
-                    .where(messages.c.message_id == message_id)
-                    .values(state=REFUSED, last_error=text, answered_at=now)
-                )
-                for row in rows:
-                    if row.status in FINAL_STATUSES:
-                        continue
-                    delay = self.policy.reschedule(row.submit_attempts + 1, self.rng)
-                    session.execute(
-                        update(invoices)
-                        .where(invoices.c.id == row.id)
-                        .values(
-                            message_id=None,
-                            submit_attempts=invoices.c.submit_attempts + 1,
-                            last_error=f"message refused: {text}",
-                            next_attempt_at=now + timedelta(seconds=delay),
-                            updated_at=now,
-                        )
-                    )
+                self._refused(session, message_id, rows, reply.ack.reasons, now)
                 return "refused"
             for row in rows:
                 if row.status == SIGNED:
@@ -404,18 +382,7 @@ class Submitter:
             result = reply.result
             if result is None:
                 # Received, no business result yet: ask again later with the same id.
-                for row in rows:
-                    if row.status not in FINAL_STATUSES:
-                        delay = self.policy.reschedule(row.submit_attempts + 1, self.rng)
-                        session.execute(
-                            update(invoices)
-                            .where(invoices.c.id == row.id)
-                            .values(
-                                submit_attempts=invoices.c.submit_attempts + 1,
-                                next_attempt_at=now + timedelta(seconds=delay),
-                                updated_at=now,
-                            )
-                        )
+                self._ask_again(session, rows, now)
                 return "unanswered"
             if result.header.type == tdiep.MessageType.CODED_INVOICE:
                 self._apply_coded(session, message_id, rows, result, now)
@@ -430,6 +397,54 @@ class Submitter:
                 .values(state=ANSWERED, answered_at=now, last_error=None)
             )
         return "answered"
+
+    def _refused(
+        self,
+        session: Session,
+        message_id: str,
+        rows: Sequence[Any],
+        ack_reasons: Sequence[tdiep.Reason],
+        now: datetime,
+    ) -> None:
+        """The authority did not take the message: its invoices go back to the queue."""
+        reasons = _reasons(ack_reasons)
+        text = "; ".join(f"{r['code']} {r['text']}" for r in reasons) or "not received"
+        log.error("message %s refused by the authority: %s", message_id, text)
+        session.execute(
+            update(messages)
+            .where(messages.c.message_id == message_id)
+            .values(state=REFUSED, last_error=text, answered_at=now)
+        )
+        for row in rows:
+            if row.status in FINAL_STATUSES:
+                continue
+            delay = self.policy.reschedule(row.submit_attempts + 1, self.rng)
+            session.execute(
+                update(invoices)
+                .where(invoices.c.id == row.id)
+                .values(
+                    message_id=None,
+                    submit_attempts=invoices.c.submit_attempts + 1,
+                    last_error=f"message refused: {text}",
+                    next_attempt_at=now + timedelta(seconds=delay),
+                    updated_at=now,
+                )
+            )
+
+    def _ask_again(self, session: Session, rows: Sequence[Any], now: datetime) -> None:
+        """Received without a result yet: each open invoice asks again after its back-off."""
+        for row in rows:
+            if row.status not in FINAL_STATUSES:
+                delay = self.policy.reschedule(row.submit_attempts + 1, self.rng)
+                session.execute(
+                    update(invoices)
+                    .where(invoices.c.id == row.id)
+                    .values(
+                        submit_attempts=invoices.c.submit_attempts + 1,
+                        next_attempt_at=now + timedelta(seconds=delay),
+                        updated_at=now,
+                    )
+                )
 
     def _apply_coded(
         self,

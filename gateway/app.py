@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
@@ -25,13 +25,26 @@ from gateway.local_secrets import with_local_secrets
 from gateway.payments.providers import directory, labels
 from gateway.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from billing.adapters.uow import UnitOfWork
+
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 
 
-def _default_uow_factory(session_factory: Any) -> Any:
-    def make() -> Any:
+class AppContainer(Protocol):
+    """What the web layer takes from the composition root (gateway.bootstrap.Container)."""
+
+    session_factory: sessionmaker[Session]
+
+    def uow_factory(self) -> UnitOfWork: ...
+
+
+def _default_uow_factory(session_factory: sessionmaker[Session]) -> Callable[[], UnitOfWork]:
+    def make() -> UnitOfWork:
         from billing.adapters.uow import UnitOfWork
 
         return UnitOfWork(session_factory)
@@ -39,7 +52,23 @@ def _default_uow_factory(session_factory: Any) -> Any:
     return make
 
 
-def create_app(settings: Settings | None = None, container: Any = None) -> FastAPI:
+def _read_session_factory(
+    app: FastAPI, settings: Settings, container: AppContainer | None
+) -> sessionmaker[Session] | None:
+    """The replica's sessions for GET requests (``PARKING_DATABASE_READ_URL``), else None."""
+    if container is not None:
+        from_container: sessionmaker[Session] | None = getattr(
+            container, "read_session_factory", None
+        )
+        return from_container
+    if not settings.database_read_url:
+        return None
+    app.state.read_engine = make_engine(settings.database_read_url)
+    return make_session_factory(app.state.read_engine)
+
+
+def create_app(settings: Settings | None = None, container: AppContainer | None = None) -> FastAPI:
+    """The application over ``container``'s database, or over its own engine without one."""
     settings = settings or get_settings()
     app = FastAPI(
         lifespan=_lifespan,
@@ -53,25 +82,33 @@ def create_app(settings: Settings | None = None, container: Any = None) -> FastA
             "`Authorization: Bearer <token>`."
         ),
     )
-    session_factory = getattr(container, "session_factory", None)
-    if session_factory is None:
-        engine = make_engine(settings.effective_database_url)
-        session_factory = make_session_factory(engine)
-        app.state.engine = engine
-    settings = with_local_secrets(settings)
-    app.state.settings = settings
-    app.state.container = container
-    app.state.session_factory = session_factory
-    app.state.uow_factory = getattr(container, "uow_factory", None) or _default_uow_factory(
-        session_factory
-    )
-    app.state.token_signer = TokenSigner(settings.secret_key)
-    app.state.sign_in_throttle = SignInThrottle()
-    app.state.payment_providers = directory(settings.payment_providers)
+    _wire_state(app, with_local_secrets(settings), container)
+    _include_routes(app)
+    _add_error_pages(app)
+    return app
+
+
+def _wire_state(app: FastAPI, settings: Settings, container: AppContainer | None) -> None:
+    """The database, signers, throttles, providers and notice worker the routes depend on."""
     from gateway.invoice_links import public_base
     from gateway.notices import senders
     from gateway.notices.worker import NoticeWorker
 
+    if container is not None:
+        session_factory = container.session_factory
+        app.state.uow_factory = container.uow_factory
+    else:
+        engine = make_engine(settings.effective_database_url)
+        session_factory = make_session_factory(engine)
+        app.state.engine = engine
+        app.state.uow_factory = _default_uow_factory(session_factory)
+    app.state.settings = settings
+    app.state.container = container
+    app.state.session_factory = session_factory
+    app.state.read_session_factory = _read_session_factory(app, settings, container)
+    app.state.token_signer = TokenSigner(settings.secret_key)
+    app.state.sign_in_throttle = SignInThrottle()
+    app.state.payment_providers = directory(settings.payment_providers)
     app.state.notice_worker = NoticeWorker(
         session_factory,
         senders.from_settings(settings),
@@ -81,12 +118,13 @@ def create_app(settings: Settings | None = None, container: Any = None) -> FastA
         authority_url=settings.tax_authority_url,
     )
 
+
+def _include_routes(app: FastAPI) -> None:
+    """The API, the pages, their assets and the ops endpoints."""
     from gateway.api import router as api_router
     from gateway.web import assets, docs, pages
     from gateway.web.auth_pages import router as auth_pages_router
-    from gateway.web.lookup import TooManyLookups
     from gateway.web.rendering import STATIC_DIR
-    from gateway.web.session import LoginRequired, PageForbidden
 
     app.include_router(api_router.build(), prefix=API_PREFIX)
     app.include_router(assets.router)
@@ -97,6 +135,12 @@ def create_app(settings: Settings | None = None, container: Any = None) -> FastA
     # Pages, JSON and our own CSS/JS compressed on the way out (vendor assets come compressed).
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     _include_ops(app)
+
+
+def _add_error_pages(app: FastAPI) -> None:
+    """Sign-in redirects, and the error page for too many lookups and forbidden pages."""
+    from gateway.web.lookup import TooManyLookups
+    from gateway.web.session import LoginRequired, PageForbidden
 
     @app.exception_handler(LoginRequired)
     def _to_login(request: Request, exc: LoginRequired) -> Response:
@@ -115,8 +159,6 @@ def create_app(settings: Settings | None = None, container: Any = None) -> FastA
         from gateway.web.rendering import render
 
         return render(request, "error.html", status_code=403, message="forbidden")
-
-    return app
 
 
 @asynccontextmanager

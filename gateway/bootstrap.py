@@ -42,6 +42,8 @@ class Container:
     engine: Engine
     session_factory: sessionmaker[Session]
     metrics: Metrics
+    # GET requests' reads (settings.database_read_url); None: they read the primary
+    read_session_factory: sessionmaker[Session] | None = None
     consumer: Consumer | None = None
     reader_pool: Any = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
@@ -97,7 +99,12 @@ def build(settings: Settings) -> Container:
     metrics = Metrics()
     metrics.gate_health.alert_after_s = settings.gate_unanswered_alert_s
     metrics.add_collector(DatabaseCollector(sessions, invoice_counts))
-    return Container(settings, engine, sessions, metrics)
+    container = Container(settings, engine, sessions, metrics)
+    if settings.database_read_url:
+        read_engine = make_engine(settings.database_read_url)
+        container.read_session_factory = make_session_factory(read_engine)
+        container._closers.append(read_engine.dispose)
+    return container
 
 
 def mqtt_config(settings: Settings, client_id: str | None = None) -> MqttConfig:

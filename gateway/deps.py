@@ -52,9 +52,30 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 
 
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """One session per request, committed when the route returns without error."""
-    session = get_session_factory(request)()
+    """One session per request, committed when the route returns without error.
+
+    A GET or HEAD request reads the replica when there is one (``PARKING_DATABASE_READ_URL``):
+    the dashboards, listings and reports. It may lag the primary by a moment; a hot standby
+    refuses writes, so a GET that writes declares :data:`PrimarySessionDep` instead.
+    """
+    replica: sessionmaker[Session] | None = getattr(request.app.state, "read_session_factory", None)
+    if replica is not None and request.method in READ_METHODS:
+        yield from _session_of(replica)
+    else:
+        yield from _session_of(get_session_factory(request))
+
+
+def get_primary_session(request: Request) -> Iterator[Session]:
+    """One session per request on the primary, whatever the method (see :func:`get_session`)."""
+    yield from _session_of(get_session_factory(request))
+
+
+def _session_of(factory: sessionmaker[Session]) -> Iterator[Session]:
+    session = factory()
     try:
         yield session
         session.commit()
@@ -66,6 +87,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+PrimarySessionDep = Annotated[Session, Depends(get_primary_session)]
 
 
 def get_uow(request: Request) -> UnitOfWork:

@@ -1,4 +1,10 @@
-"""How the consumer gets a passage's plate: the camera's own text, its plate crop, or the frames.
+"""How the consumer gets a passage's plate: the edge's read, the camera's own text, its plate
+crop, or the frames.
+
+An edge read (``GateEvent.edge_read``: the gate box's n-best with probabilities) is trusted as it
+is when it is conclusive: its calibrated confidence and its best plate's probability both at
+least ``edge_accept``. Only a doubtful one costs the center a reading, and only of the plate
+crop the edge read it from (a crop is a few kilobytes, a frame is a 1280x720 picture).
 
 Reading runs in the LPR process pool (``read_plate`` returns a ``concurrent.futures.Future``),
 awaited here, so the event loop stays free for the other lanes while a plate is read. A failed or
@@ -16,11 +22,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.metrics import Metrics
-from gateway.protocol import GateEvent
+from gateway.protocol import EdgeRead, GateEvent
 
 log = logging.getLogger(__name__)
 
 CAMERA_TEXT_REVIEW_BELOW = 0.80
+# An edge read at least this sure (confidence and best plate's probability) is not read again.
+EDGE_READ_ACCEPT = 0.90
 
 
 class PlateReadLike(Protocol):
@@ -88,11 +96,13 @@ class PlateReading:
         *,
         progressive: bool = True,
         first_frame_accept: float = 0.95,
+        edge_accept: float = EDGE_READ_ACCEPT,
     ) -> None:
         self._reader = reader
         self._metrics = metrics
         # With progressive reading the reader stops at the first frame this sure of itself.
         self._enough = first_frame_accept if progressive else None
+        self._edge_accept = edge_accept
 
     async def read(self, event: GateEvent) -> tuple[str | None, float, bool]:
         """(plate text or None, confidence, needs review) for billing's PassageInput."""
@@ -102,6 +112,8 @@ class PlateReading:
     async def reading(self, event: GateEvent) -> Reading:
         """The plate, and the reader's evidence for matching against the cars in the lot."""
         started = time.perf_counter()
+        if event.edge_read is not None and event.plate_crop is not None:
+            return await self._from_edge(event.edge_read, event.plate_crop)
         if event.plate_text:
             confidence = 1.0 if event.plate_confidence is None else event.plate_confidence
             self._metrics.plate_read_seconds.labels(source="camera").observe(0.0)
@@ -135,6 +147,41 @@ class PlateReading:
         return Reading(
             read.text, float(read.confidence), not (read.auto_ok and read.text), evidence
         )
+
+    async def _from_edge(self, edge: EdgeRead, crop: bytes) -> Reading:
+        """The edge's read when conclusive; else the center reads the crop, never the frames.
+
+        A conclusive edge read goes on as plain text (billing matches it exactly); a read of the
+        crop here carries lpr's evidence, so a doubtful plate is matched against the cars inside
+        as any other read is."""
+        best = edge.best
+        if edge.confidence >= self._edge_accept and best.p >= self._edge_accept:
+            self._metrics.plate_read_seconds.labels(source="edge").observe(0.0)
+            return Reading(best.text, edge.confidence, False)
+        if self._reader is None:
+            log.info("doubtful edge read %s (%.2f) and no reader: review", best.text, best.p)
+            return Reading(best.text, edge.confidence, True)
+        started = time.perf_counter()
+        try:
+            read: PlateReadLike = await asyncio.wrap_future(self._reader([crop], "frame", None))
+        except Exception as exc:  # a corrupt crop must not stop the lane
+            log.warning("reading the edge's plate crop failed: %s", exc)
+            return Reading(best.text, edge.confidence, True)
+        finally:
+            self._metrics.plate_read_seconds.labels(source="edge_crop").observe(
+                time.perf_counter() - started
+            )
+        try:
+            evidence = LprEvidence.of(read)
+        except Exception as exc:  # no evidence costs the matching, never the passage
+            log.warning("plate evidence unavailable: %s", exc)
+            evidence = None
+        if read.auto_ok and read.text:
+            return Reading(read.text, float(read.confidence), False, evidence)
+        # Neither read is sure: the likelier one goes on, for matching or review.
+        if read.text and read.confidence > edge.confidence:
+            return Reading(read.text, float(read.confidence), True, evidence)
+        return Reading(best.text, edge.confidence, True, evidence)
 
     async def _read_frames(self, frames: Sequence[bytes]) -> PlateReadLike:
         """Frames read one by one until the vote is conclusive, else a vote over all of them.

@@ -28,6 +28,7 @@ import json
 import re
 import struct
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
@@ -59,6 +60,8 @@ MAX_PARTS_BYTES = MAX_EVENT_BYTES - 8 - MAX_HEADER_BYTES
 PUBLISH_OVERHEAD_BYTES = 4096
 MAX_EVENT_PACKET_BYTES = MAX_EVENT_BYTES + PUBLISH_OVERHEAD_BYTES
 MAX_SMALL_MESSAGE_BYTES = 8 * 1024
+# An edge read's n-best (lpr.PlateRead.hypotheses holds up to 8).
+MAX_EDGE_HYPOTHESES = 8
 # No offline credit or fare is anywhere near this: a bound, not a business rule.
 MAX_OFFLINE_VND = 100_000_000
 JPEG_SOI = b"\xff\xd8\xff"
@@ -144,6 +147,39 @@ class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
 
 
+class EdgeHypothesis(_Message):
+    """One plate the edge's read may be, with its probability."""
+
+    text: Annotated[str, Field(min_length=1, max_length=16)]
+    p: Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class EdgeRead(_Message):
+    """The gate box's own plate read (``edge.reader.edge_read_of``): its n-best, best first,
+    with probabilities (they sum to at most 1: the rest is "none of these"), the read's
+    calibrated ``confidence``, and the reader that made it. It travels with the plate crop it
+    was read from, which the center reads again when the edge's read is not conclusive."""
+
+    hypotheses: tuple[EdgeHypothesis, ...] = Field(min_length=1, max_length=MAX_EDGE_HYPOTHESES)
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    reader: str = Field(default="", max_length=64)
+
+    @field_validator("hypotheses")
+    @classmethod
+    def _ranked(cls, hyps: tuple[EdgeHypothesis, ...]) -> tuple[EdgeHypothesis, ...]:
+        if sum(h.p for h in hyps) > 1.0 + 1e-6:
+            raise ValueError("the hypotheses' probabilities sum to more than 1")
+        if any(a.p < b.p for a, b in pairwise(hyps)):
+            raise ValueError("hypotheses must be ordered by probability, best first")
+        if len({h.text for h in hyps}) != len(hyps):
+            raise ValueError("hypotheses must be distinct plates")
+        return hyps
+
+    @property
+    def best(self) -> EdgeHypothesis:
+        return self.hypotheses[0]
+
+
 OfflineReason = Literal[
     "allowlisted",  # entry: the plate is on the signed allow-list
     "credit_covers",  # exit: the plate's offline credit covers the lot's maximum fare
@@ -176,6 +212,8 @@ class OfflineDecision(_Message):
 class GateEvent(_Message):
     """A vehicle at a lane: the camera's frames and, if the camera reads plates, its reading.
 
+    ``edge_read``: the gate box read the plate itself; the event then carries the plate crop
+    the read came from (``plate_crop``), so the center can read a doubtful one again.
     ``decided_offline``: the edge moved the barrier itself (or kept it closed) because no
     decision came in time; ``offline`` says what it decided. Left out of the wire when unset.
     """
@@ -192,6 +230,7 @@ class GateEvent(_Message):
     plate_confidence: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     # The agent's per-lane sequence number: lets anyone check a lane's order after replays.
     seq: Annotated[int, Field(ge=0)] | None = None
+    edge_read: EdgeRead | None = None
     decided_offline: bool | None = None
     offline: OfflineDecision | None = None
 
@@ -222,6 +261,12 @@ class GateEvent(_Message):
             if not crop.startswith(JPEG_SOI):
                 raise ValueError("plate crop is not a JPEG")
         return crop
+
+    @model_validator(mode="after")
+    def _edge_read_with_crop(self) -> GateEvent:
+        if self.edge_read is not None and self.plate_crop is None:
+            raise ValueError("an edge read travels with the plate crop it was read from")
+        return self
 
     @model_validator(mode="after")
     def _fits_one_event(self) -> GateEvent:
@@ -305,9 +350,12 @@ def encode_event(event: GateEvent) -> bytes:
     parts = list(event.frames)
     if event.plate_crop is not None:
         parts.append(event.plate_crop)
-    header = event.model_dump(mode="json", exclude={"frames", "plate_crop"})
-    if event.offline is None:  # a gateway from before offline decisions reads the event too
-        del header["decided_offline"], header["offline"]
+    # Optional parts left out when unset: a gateway from before edge reads or offline
+    # decisions refuses fields it does not know.
+    skip = {"frames", "plate_crop"} | ({"edge_read"} if event.edge_read is None else set())
+    if event.offline is None:
+        skip |= {"decided_offline", "offline"}
+    header = event.model_dump(mode="json", exclude=skip)
     header["parts"] = [len(p) for p in parts]
     header["crop"] = event.plate_crop is not None
     head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()

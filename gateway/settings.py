@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     # SQLAlchemy URL. Default: a SQLite file under data_dir. PostgreSQL:
     # postgresql+psycopg://postgres@127.0.0.1:5432/test
     database_url: str | None = None
+    # A read replica (a PostgreSQL hot standby of database_url) for the API's and the pages'
+    # GET requests: dashboards, listings, reports. Empty: they read the primary. Writes, and a
+    # GET that writes (gateway.deps.PrimarySessionDep), always go to the primary.
+    database_read_url: str | None = None
 
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883

@@ -45,7 +45,7 @@ def simple_split(img: np.ndarray, lines: int) -> list[np.ndarray]:
     return [img[: h // 2], img[h // 2 :]]
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -55,8 +55,65 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--errors", type=int, default=15, help="print this many wrong lines (by key)")
     ap.add_argument("--json", type=Path, default=None)
-    args = ap.parse_args()
+    return ap.parse_args()
 
+
+def line_crops(img: np.ndarray, lines: int, split: str) -> list[np.ndarray]:
+    """The plate's line images, cut by lpr's splitter or in half."""
+    if split == "lpr":
+        from lpr.lines import split_lines
+
+        return list(split_lines(img, lines).lines)
+    return simple_split(img, lines)
+
+
+def score_plate(
+    got: list[str], want: list[str], c: Counter[str]
+) -> tuple[bool, bool, list[tuple[str, str]]]:
+    """Count each line in ``c``: (all lines exact, all lines right by key, (want, got) by key)."""
+    n = len(want)
+    all_ok = key_ok = True
+    wrong: list[tuple[str, str]] = []
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        part = "top" if n == 2 and i == 0 else ("bottom" if n == 2 else "line")
+        c[f"{part}_n"] += 1
+        if g == w:
+            c[f"{part}_ok"] += 1
+        else:
+            all_ok = False
+        if key(g) == key(w):
+            c[f"{part}_key_ok"] += 1
+        else:
+            key_ok = False
+            wrong.append((w, g))
+    c["plates"] += 1
+    c["plates_ok"] += all_ok
+    c["plates_key_ok"] += key_ok
+    return all_ok, key_ok, wrong
+
+
+def kind_report(c: Counter[str]) -> dict[str, object]:
+    """Per plate kind: plates exact and by key, and per line position."""
+    parts = {
+        p: round(c[f"{p}_ok"] / c[f"{p}_n"], 4) for p in ("line", "top", "bottom") if c[f"{p}_n"]
+    }
+    parts.update(
+        {
+            f"{p}_key": round(c[f"{p}_key_ok"] / c[f"{p}_n"], 4)
+            for p in ("line", "top", "bottom")
+            if c[f"{p}_n"]
+        }
+    )
+    return {
+        "plates": c["plates"],
+        "plate_exact": round(c["plates_ok"] / c["plates"], 4),
+        "plate_key": round(c["plates_key_ok"] / c["plates"], 4),
+        **parts,
+    }
+
+
+def main() -> None:
+    args = parse_args()
     rec = PlateModelRecognizer(args.model)
     rows = list(csv.DictReader((args.dev / "labels.csv").open()))
     if args.limit:
@@ -70,55 +127,18 @@ def main() -> None:
         if img is None:
             raise SystemExit(f"cannot read {r['file']}")
         n = int(r["lines"])
-        want = truth_lines(r["plate"], n)
-        if args.split == "lpr":
-            from lpr.lines import split_lines
-
-            crops = list(split_lines(img, n).lines)
-        else:
-            crops = simple_split(img, n)
+        crops = line_crops(img, n, args.split)
         t = time.perf_counter()
         got = rec.read_greedy(crops) if len(crops) == n else ["?"] * n
         ms.append((time.perf_counter() - t) * 1000)
         c = per_kind.setdefault(f"{r['kind']}/{n}", Counter())
-        all_ok = key_ok = True
-        for i, (g, w) in enumerate(zip(got, want, strict=True)):
-            part = "top" if n == 2 and i == 0 else ("bottom" if n == 2 else "line")
-            c[f"{part}_n"] += 1
-            if g == w:
-                c[f"{part}_ok"] += 1
-            else:
-                all_ok = False
-            if key(g) == key(w):
-                c[f"{part}_key_ok"] += 1
-            else:
-                key_ok = False
-                wrong.append((r["file"], w, g))
-        c["plates"] += 1
-        c["plates_ok"] += all_ok
-        c["plates_key_ok"] += key_ok
+        all_ok, key_ok, bad = score_plate(got, truth_lines(r["plate"], n), c)
+        wrong += [(r["file"], w, g) for w, g in bad]
         plates_ok += all_ok
         plates_key_ok += key_ok
     report: dict[str, object] = {"model": str(args.model), "split": args.split, "images": len(rows)}
     for k, c in sorted(per_kind.items()):
-        parts = {
-            p: round(c[f"{p}_ok"] / c[f"{p}_n"], 4)
-            for p in ("line", "top", "bottom")
-            if c[f"{p}_n"]
-        }
-        parts.update(
-            {
-                f"{p}_key": round(c[f"{p}_key_ok"] / c[f"{p}_n"], 4)
-                for p in ("line", "top", "bottom")
-                if c[f"{p}_n"]
-            }
-        )
-        report[k] = {
-            "plates": c["plates"],
-            "plate_exact": round(c["plates_ok"] / c["plates"], 4),
-            "plate_key": round(c["plates_key_ok"] / c["plates"], 4),
-            **parts,
-        }
+        report[k] = kind_report(c)
     report["plate_exact_all"] = round(plates_ok / max(1, len(rows)), 4)
     report["plate_key_all"] = round(plates_key_ok / max(1, len(rows)), 4)
     report["ms_per_plate_p50"] = round(float(np.percentile(ms, 50)), 2)

@@ -36,6 +36,33 @@ def _batch_norm(model: CRNN, index: int) -> torch.nn.BatchNorm2d:
     return layer
 
 
+def calibrate_batch_norms(model: CRNN, conv_idx: list[int], x: torch.Tensor) -> None:
+    """Set each convolution's BatchNorm so that, on ``x``, train-mode batch statistics give
+    what the ONNX model computes (the norm passes the convolution's output through)."""
+    stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def hook(k: int) -> Callable[[torch.nn.Module, tuple[Any, ...], torch.Tensor], None]:
+        def f(_m: torch.nn.Module, _inp: tuple[Any, ...], out: torch.Tensor) -> None:
+            stats[k] = (out.mean(dim=(0, 2, 3)), out.var(dim=(0, 2, 3), unbiased=False))
+
+        return f
+
+    handles = [model.cnn[k].register_forward_hook(hook(k)) for k in conv_idx]
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    for k in conv_idx:
+        mu, var = stats[k]
+        norm = _batch_norm(model, k + 1)
+        assert norm.running_mean is not None and norm.running_var is not None
+        with torch.no_grad():
+            norm.running_mean.copy_(mu)
+            norm.running_var.copy_(var)
+            norm.bias.copy_(norm.bias + mu)
+            norm.weight.copy_(torch.sqrt(var + norm.eps))
+
+
 def convert(onnx_path: Path, calib: int = 256, seed: int = 0) -> tuple[dict, dict]:
     import onnx
     from onnx import numpy_helper
@@ -76,28 +103,7 @@ def convert(onnx_path: Path, calib: int = 256, seed: int = 0) -> tuple[dict, dic
     from training.train_recognizer import make_val
 
     x, _ = make_val(seed, calib)
-    stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def hook(k: int) -> Callable[[torch.nn.Module, tuple[Any, ...], torch.Tensor], None]:
-        def f(_m: torch.nn.Module, _inp: tuple[Any, ...], out: torch.Tensor) -> None:
-            stats[k] = (out.mean(dim=(0, 2, 3)), out.var(dim=(0, 2, 3), unbiased=False))
-
-        return f
-
-    handles = [model.cnn[k].register_forward_hook(hook(k)) for k in conv_idx]
-    with torch.no_grad():
-        model(x)
-    for h in handles:
-        h.remove()
-    for k in conv_idx:
-        mu, var = stats[k]
-        norm = _batch_norm(model, k + 1)
-        assert norm.running_mean is not None and norm.running_var is not None
-        with torch.no_grad():
-            norm.running_mean.copy_(mu)
-            norm.running_var.copy_(var)
-            norm.bias.copy_(norm.bias + mu)
-            norm.weight.copy_(torch.sqrt(var + norm.eps))
+    calibrate_batch_norms(model, conv_idx, x)
     return {"state_dict": model.state_dict(), "config": config}, {"x": x[:8]}
 
 

@@ -15,6 +15,7 @@ import json
 import math
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -79,7 +80,33 @@ def evaluate(model: CRNN, x: torch.Tensor, texts: list[str]) -> float:
     return ok / len(texts)
 
 
-def main() -> None:
+@dataclass(frozen=True)
+class Schedule:
+    """Linear warm-up to ``lr``, then a cosine down to 2% of it, ending at ``steps`` or after
+    ``minutes`` of training (whichever comes first; 0 minutes: no time budget)."""
+
+    lr: float
+    steps: int
+    warm: int
+    minutes: float = 0.0
+
+    def progress(self, step: int, elapsed_s: float) -> float:
+        p = (step - self.warm) / max(1, self.steps - self.warm)
+        if self.minutes:
+            p = max(p, elapsed_s / (self.minutes * 60))
+        return min(1.0, p)
+
+    def lr_at(self, step: int, elapsed_s: float) -> float:
+        if step < self.warm:
+            return self.lr * (step + 1) / self.warm
+        cosine = 0.5 * (1 + math.cos(math.pi * self.progress(step, elapsed_s)))
+        return self.lr * (0.02 + 0.98 * cosine)
+
+    def done(self, step: int, elapsed_s: float) -> bool:
+        return step >= self.steps or (step > self.warm and self.progress(step, elapsed_s) >= 1.0)
+
+
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -103,31 +130,69 @@ def main() -> None:
     )
     ap.add_argument("--hidden", type=int, default=64, help="BiLSTM hidden size")
     ap.add_argument("--init", type=Path, default=None, help="start from these weights (fine-tune)")
-    args = ap.parse_args()
+    return ap.parse_args()
 
+
+def train_step(
+    model: CRNN,
+    opt: torch.optim.Optimizer,
+    ctc: torch.nn.CTCLoss,
+    batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+) -> float:
+    """One optimiser step on a batch (CTC loss, gradients clipped at 5); the loss."""
+    x, targets, lengths = batch
+    logits = model(x)  # (N, T, C)
+    logp = logits.log_softmax(-1).permute(1, 0, 2)  # (T, N, C)
+    in_len = torch.full((x.shape[0],), logp.shape[0], dtype=torch.long)
+    loss = ctc(logp, targets, in_len, lengths)
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    opt.step()
+    return float(loss.item())
+
+
+def save(model: CRNN, config: dict[str, object], path: Path) -> None:
+    torch.save({"state_dict": model.state_dict(), "config": config}, path)
+
+
+def checkpoint(
+    model: CRNN,
+    config: dict[str, object],
+    out: Path,
+    metrics: dict[str, object],
+    row: dict[str, float],
+    best: float,
+) -> float:
+    """Print and record an evaluation, save last.pt (and best.pt when no worse); the best."""
+    history: list[dict[str, float]] = metrics["history"]  # type: ignore[assignment]
+    history.append(row)
+    print(json.dumps(row), flush=True)
+    save(model, config, out / "last.pt")
+    if row["val_line_acc"] >= best:
+        best = row["val_line_acc"]
+        save(model, config, out / "best.pt")
+    metrics.update(best_val_line_acc=best, steps_done=row["step"], minutes=row["minutes"])
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return best
+
+
+def main() -> None:
+    args = parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(1)
     args.out.mkdir(parents=True, exist_ok=True)
-    config = {"channels": [int(c) for c in args.channels.split(",")], "hidden": args.hidden}
-    model = CRNN(len(CHARSET), tuple(config["channels"]), config["hidden"])
+    config: dict[str, object] = {
+        "channels": [int(c) for c in args.channels.split(",")],
+        "hidden": args.hidden,
+    }
+    model = CRNN(len(CHARSET), tuple(int(c) for c in args.channels.split(",")), args.hidden)
     if args.init is not None:
         model.load_state_dict(torch.load(args.init, map_location="cpu")["state_dict"])
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    warm = min(200, args.steps // 10)
-
-    def progress(step: int) -> float:
-        p = (step - warm) / max(1, args.steps - warm)
-        if args.minutes:
-            p = max(p, (time.time() - t0) / (args.minutes * 60))
-        return min(1.0, p)
-
-    def lr_at(step: int) -> float:
-        if step < warm:
-            return args.lr * (step + 1) / warm
-        return args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress(step))))
-
+    schedule = Schedule(args.lr, args.steps, min(200, args.steps // 10), args.minutes)
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
     val_x, val_t = make_val(args.seed, args.val)
     t0 = time.time()
@@ -146,44 +211,25 @@ def main() -> None:
         "charset": CHARSET,
         "history": [],
     }
-    history: list[dict[str, float]] = metrics["history"]  # type: ignore[assignment]
     best = -1.0
     losses: list[float] = []
     step = 0
     for step, (x, targets, lengths, _) in enumerate(loader, start=1):
         wait += time.time() - t_fetch
         for g in opt.param_groups:
-            g["lr"] = lr_at(step - 1)
-        logits = model(x)  # (N, T, C)
-        logp = logits.log_softmax(-1).permute(1, 0, 2)  # (T, N, C)
-        in_len = torch.full((x.shape[0],), logp.shape[0], dtype=torch.long)
-        loss = ctc(logp, targets, in_len, lengths)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        losses.append(loss.item())
-        done = step >= args.steps or (step > warm and progress(step) >= 1.0)
+            g["lr"] = schedule.lr_at(step - 1, time.time() - t0)
+        losses.append(train_step(model, opt, ctc, (x, targets, lengths)))
+        done = schedule.done(step, time.time() - t0)
         if step % args.eval_every == 0 or done:
-            acc = evaluate(model, val_x, val_t)
             row = {
                 "step": step,
                 "loss": float(np.mean(losses[-args.eval_every :])),
-                "val_line_acc": acc,
-                "lr": lr_at(step - 1),
+                "val_line_acc": evaluate(model, val_x, val_t),
+                "lr": schedule.lr_at(step - 1, time.time() - t0),
                 "minutes": (time.time() - t0) / 60,
                 "data_wait_minutes": wait / 60,
             }
-            history.append(row)
-            print(json.dumps(row), flush=True)
-            torch.save({"state_dict": model.state_dict(), "config": config}, args.out / "last.pt")
-            if acc >= best:
-                best = acc
-                torch.save(
-                    {"state_dict": model.state_dict(), "config": config}, args.out / "best.pt"
-                )
-            metrics.update(best_val_line_acc=best, steps_done=step, minutes=(time.time() - t0) / 60)
-            (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+            best = checkpoint(model, config, args.out, metrics, row, best)
         if done:
             break
         t_fetch = time.time()

@@ -27,6 +27,9 @@ class Reason(StrEnum):
     EXIT_WITHOUT_ENTRY = "exit_without_entry"
     LOW_BALANCE = "low_balance"
     ACCOUNT_SUSPENDED = "account_suspended"
+    # An entry that reached billing after a later passage of its car (its exit was settled
+    # first): the stay it began is over, so it opens no session; the operator sees it.
+    LATE_ENTRY = "late_entry"
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ DISPLAY = {
     Reason.EXIT_WITHOUT_ENTRY: "{plate}: không tìm thấy lượt vào",
     Reason.LOW_BALANCE: "Số dư {balance} không đủ cho phí {fare} - vui lòng nạp tiền",
     Reason.ACCOUNT_SUSPENDED: "Tài khoản của {plate} đang bị khoá",
+    Reason.LATE_ENTRY: "{plate}: lượt vào đến muộn, đã ghi nhận",
 }
 
 

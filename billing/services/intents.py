@@ -196,29 +196,40 @@ def credit_topup(
             auto=intent.kind == IntentKind.AUTO.value,
         )
         now = uow.clock()
-        if intent.status != IntentStatus.CREDITED.value:
-            intent.status = IntentStatus.CREDITED.value
-            intent.credited_at, intent.credited_vnd = now, amount_vnd
-            intent.topup_id = result.topup_id
-        elif result.created and intent.topup_id != result.topup_id:
-            log.warning(
-                "intent %s paid again (%s %s, %d VND): credited as well",
-                reference,
-                provider,
-                provider_txn_id,
-                amount_vnd,
-            )
-        if amount_vnd != intent.amount_vnd and result.created:
-            log.warning(
-                "intent %s asked %d VND, %s took %d: credited what was taken",
-                reference,
-                intent.amount_vnd,
-                provider,
-                amount_vnd,
-            )
+        _mark_credited(intent, result, now, provider_txn_id, amount_vnd)
         view = _view(intent, now)
         uow.commit()
         return CreditedTopUp(view, result)
+
+
+def _mark_credited(
+    intent: orm.TopUpIntent,
+    result: TopUpResult,
+    now: datetime,
+    provider_txn_id: str,
+    amount_vnd: int,
+) -> None:
+    """Record the first payment on the intent; log a second payment or another sum."""
+    if intent.status != IntentStatus.CREDITED.value:
+        intent.status = IntentStatus.CREDITED.value
+        intent.credited_at, intent.credited_vnd = now, amount_vnd
+        intent.topup_id = result.topup_id
+    elif result.created and intent.topup_id != result.topup_id:
+        log.warning(
+            "intent %s paid again (%s %s, %d VND): credited as well",
+            intent.reference,
+            intent.provider,
+            provider_txn_id,
+            amount_vnd,
+        )
+    if amount_vnd != intent.amount_vnd and result.created:
+        log.warning(
+            "intent %s asked %d VND, %s took %d: credited what was taken",
+            intent.reference,
+            intent.amount_vnd,
+            intent.provider,
+            amount_vnd,
+        )
 
 
 def fail_topup_intent(uow: UnitOfWork, provider: str, reference: str) -> IntentView:

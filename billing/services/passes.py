@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from billing.adapters import orm, outbox
 from billing.adapters.uow import UnitOfWork
@@ -22,7 +23,7 @@ from billing.domain.model import DomainError
 from billing.domain.vat import rate_on, split_inclusive
 from billing.services.fares import invoice_buyer
 from billing.services.ledger import lock_account, post
-from billing.services.lots import lot_info
+from billing.services.lots import LotInfo, lot_info
 from billing.services.reads import LOCAL
 
 MAX_KEY = 75  # the event id "pass:<key>" fits the 80 characters of an event id
@@ -56,6 +57,11 @@ def pass_event_id(key: str) -> str:
     return f"pass:{key}"
 
 
+def pass_valid_until(start: date) -> date:
+    """A pass from the 1st runs to the month's end; from any other day, for 30 more days."""
+    return month_end(start) if start.day == 1 else start + timedelta(days=30)
+
+
 def buy_monthly_pass(
     uow: UnitOfWork, vehicle_id: int, lot_id: str, kind: str, start: date, key: str
 ) -> int:
@@ -73,30 +79,14 @@ def buy_monthly_pass(
         lot = lot_info(uow, lot_id, fresh=True)
         if vehicle is None or not vehicle.active or lot is None:
             raise DomainError("unknown vehicle or lot")
-        valid_until = month_end(start) if start.day == 1 else start + timedelta(days=30)
-        prior = s.scalar(
-            select(orm.MonthlyPass)
-            .join(orm.JournalEntry, orm.JournalEntry.id == orm.MonthlyPass.journal_entry_id)
-            .where(orm.JournalEntry.idempotency_key == event_id)
-        )
-        if prior is not None:
-            if (prior.vehicle_id, prior.lot_id, prior.kind, prior.valid_from) != (
-                vehicle.id,
-                lot_id,
-                kind,
-                start,
-            ):
-                raise IdempotencyConflict(f"pass sale {key!r} was used for another pass")
-            return prior.id
-        tariff = uow.tariffs.in_force(lot.tariff_id, datetime.combine(start, time(12), LOCAL))
-        prices = tariff.for_class(vehicle.vehicle_class).passes
-        if kind not in prices:
-            raise DomainError(f"lot {lot_id} sells no {kind} pass for {vehicle.vehicle_class}")
-        price = prices[kind]
+        prior_id = _prior_sale(s, event_id, key, (vehicle.id, lot_id, kind, start))
+        if prior_id is not None:
+            return prior_id
+        price = _pass_price(uow, lot, vehicle.vehicle_class, kind, start)
         acct = lock_account(s, vehicle.account_id)
-        rate = rate_on(datetime.now(LOCAL).date())  # the VAT of the day of the sale
         if acct.balance_vnd < price:
             raise DomainError(f"balance {acct.balance_vnd} VND is below the pass price {price}")
+        rate = rate_on(datetime.now(LOCAL).date())  # the VAT of the day of the sale
         posting = fare_posting(
             event_id,
             acct.id,
@@ -112,7 +102,7 @@ def buy_monthly_pass(
             lot_id=lot_id,
             kind=kind,
             valid_from=start,
-            valid_until=valid_until,
+            valid_until=pass_valid_until(start),
             price_vnd=price,
             journal_entry_id=posted.entry_id,
         )
@@ -137,6 +127,31 @@ def buy_monthly_pass(
         )
         uow.commit()
         return row.id
+
+
+def _prior_sale(
+    s: Session, event_id: str, key: str, sale: tuple[int, str, str, date]
+) -> int | None:
+    """The pass a retried request sold before; an error if the request id sold another."""
+    prior = s.scalar(
+        select(orm.MonthlyPass)
+        .join(orm.JournalEntry, orm.JournalEntry.id == orm.MonthlyPass.journal_entry_id)
+        .where(orm.JournalEntry.idempotency_key == event_id)
+    )
+    if prior is None:
+        return None
+    if (prior.vehicle_id, prior.lot_id, prior.kind, prior.valid_from) != sale:
+        raise IdempotencyConflict(f"pass sale {key!r} was used for another pass")
+    return prior.id
+
+
+def _pass_price(uow: UnitOfWork, lot: LotInfo, vehicle_class: str, kind: str, start: date) -> int:
+    """The price of this pass in the tariff in force at noon on its first day."""
+    tariff = uow.tariffs.in_force(lot.tariff_id, datetime.combine(start, time(12), LOCAL))
+    prices = tariff.for_class(vehicle_class).passes
+    if kind not in prices:
+        raise DomainError(f"lot {lot.id} sells no {kind} pass for {vehicle_class}")
+    return prices[kind]
 
 
 def _item(vehicle_class: str, plate: str, lot_name: str, p: orm.MonthlyPass) -> SaleItem:

@@ -312,6 +312,23 @@ def _entry(ctx: Ctx, vehicle: Row[Any] | None) -> GateDecision:
         if policy.account_suspended is Outcome.DENY:
             return finish(ctx, Reason.ACCOUNT_SUSPENDED, False, account_id=vehicle.account_id)
         reason, review = Reason.ACCOUNT_SUSPENDED, True
+    if ctx.passage.plate_key is not None and _arrived_late(ctx):
+        # Its gate was offline, or the event waited for a broker: the car has passed again
+        # since (left, usually: its exit was settled first, as one without an entry). A session
+        # opened now would be a ghost no exit ever closes; the operator sees the entry instead.
+        log.warning(
+            "entry %s of %s at %s arrived after a later passage of the car: no session opened",
+            ctx.p.event_id,
+            ctx.plate,
+            ctx.p.captured_at.isoformat(),
+        )
+        return finish(
+            ctx,
+            Reason.LATE_ENTRY,
+            True,
+            review=True,
+            account_id=vehicle.account_id if vehicle else None,
+        )
     # Most entries find no open session: try to open one straight away (a no-op when one is
     # open, which the unique index on open sessions detects, waiting for a concurrent entry).
     session_id = _insert_session(ctx, vehicle, if_none_open=True)
@@ -340,6 +357,20 @@ def _entry(ctx: Ctx, vehicle: Row[Any] | None) -> GateDecision:
         session_id=session_id,
         account_id=vehicle.account_id if vehicle else None,
     )
+
+
+def _arrived_late(ctx: Ctx) -> bool:
+    """Has the plate passed a gate of this lot after this entry was captured?"""
+    later = ctx.db.execute(
+        statements.q_later_passage(),
+        {
+            "lot": ctx.p.lot_id,
+            "at": ctx.p.captured_at,
+            "key": ctx.passage.plate_key,
+            "me": ctx.passage.id,
+        },
+    ).first()
+    return later is not None
 
 
 def _end_held_stay(ctx: Ctx, held: OpenSession, vehicle: Row[Any] | None) -> bool:

@@ -97,6 +97,24 @@ def q_twin_id() -> Select[Any]:
 
 
 @functools.cache
+def q_later_passage() -> Select[Any]:
+    """A passage of the plate at the lot captured after this one: an entry that finds one
+    arrived late (its car has left, or entered again, since). Cheap for an entry on time: the
+    range after its capture time is empty (``ix_billing_passages_lot_time``)."""
+    p = PASSAGES.c
+    return (
+        select(p.id)
+        .where(
+            p.lot_id == bindparam("lot"),
+            p.captured_at > bindparam("at"),
+            p.plate_key == bindparam("key"),
+            p.id != bindparam("me"),
+        )
+        .limit(1)
+    )
+
+
+@functools.cache
 def q_passage_outcome() -> Select[Any]:
     p = PASSAGES.c
     return select(p.opened, p.session_id, p.account_id).where(p.id == bindparam("id"))

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from billing.adapters import orm, outbox
 from billing.adapters.uow import UnitOfWork
@@ -129,75 +132,15 @@ def refund(
     they name the same amount. Nothing derived from the entry and amount could tell those two
     cases apart. ``amount_vnd`` None refunds what is left.
     """
-    key = (key or "").strip()
-    if not key or len(key) > MAX_REQUEST_KEY:
-        raise DomainError(f"a refund needs its request id (1-{MAX_REQUEST_KEY} characters)")
-    entry_key = f"refund:{key}"
+    entry_key = _refund_entry_key(key)
     with uow:
         s = uow.session
-        original = s.get(orm.JournalEntry, journal_entry_id)
-        if original is None or original.kind not in ("fare", "pass"):
-            raise DomainError(f"journal entry {journal_entry_id} is not a fare or pass to refund")
-        if original.account_id is None or original.event_id is None:
-            raise DomainError("entry has no transport account or no event to invoice against")
+        original = _refundable_entry(s, journal_entry_id)
         acct = lock_account(s, original.account_id)
-        prior = s.scalar(
-            select(orm.JournalEntry).where(orm.JournalEntry.idempotency_key == entry_key)
-        )
-        if prior is not None:
-            prior_amount = -sum(
-                ln.amount_vnd
-                for ln in entry_lines(s, prior.id)
-                if ln.ledger_account.startswith("liability:prepaid:")
-            )
-            if prior.reverses_entry_id != original.id or amount_vnd not in (None, prior_amount):
-                log.error(
-                    "refund request %s reused (entry %s, %s VND); it refunded entry %s, %s VND",
-                    key,
-                    original.id,
-                    amount_vnd,
-                    prior.reverses_entry_id,
-                    prior_amount,
-                )
-                raise IdempotencyConflict(f"refund request {key!r} was used for another refund")
-            return RefundResult(prior.id, prior_amount, acct.balance_vnd, False)
-        lines = entry_lines(s, original.id)
-        total = sum(ln.amount_vnd for ln in lines if ln.amount_vnd > 0)
-        already = -int(
-            s.scalar(
-                select(func.coalesce(func.sum(orm.JournalLine.amount_vnd), 0))
-                .join(orm.JournalEntry, orm.JournalEntry.id == orm.JournalLine.entry_id)
-                .where(
-                    orm.JournalEntry.reverses_entry_id == original.id,
-                    orm.JournalLine.ledger_account.like("liability:prepaid:%"),
-                )
-            )
-            or 0
-        )
-        amount = total - already if amount_vnd is None else amount_vnd
-        if amount <= 0 or already + amount > total:
-            raise DomainError(
-                f"refunds would exceed the original {total} VND ({already} refunded already)"
-            )
-        if already and already + amount == total:
-            # The last part gives back exactly what is left on every account, so rounding in
-            # earlier partial refunds never leaves a dong of revenue or VAT behind.
-            left: dict[str, int] = defaultdict(int)
-            for ln in lines:
-                left[ln.ledger_account] += ln.amount_vnd
-            for eid in s.scalars(
-                select(orm.JournalEntry.id).where(orm.JournalEntry.reverses_entry_id == original.id)
-            ):
-                for ln in entry_lines(s, eid):
-                    left[ln.ledger_account] += ln.amount_vnd
-            posting = Posting(
-                entry_key,
-                "refund",
-                tuple(Line(code, -v) for code, v in left.items() if v),
-                f"refund: {reason}",
-            )
-        else:
-            posting = reversal(entry_key, lines, amount, total, f"refund: {reason}")
+        replay = _replayed_refund(s, entry_key, original, amount_vnd, acct.balance_vnd)
+        if replay is not None:
+            return replay
+        posting, amount = _refund_posting(s, original, entry_key, amount_vnd, f"refund: {reason}")
         posted = post(
             s,
             posting,
@@ -225,11 +168,120 @@ def refund(
         return RefundResult(posted.entry_id, amount, acct.balance_vnd, posted.created)
 
 
+def _refund_entry_key(key: str) -> str:
+    """The journal's idempotency key of a refund request, after checking the caller's id."""
+    key = (key or "").strip()
+    if not key or len(key) > MAX_REQUEST_KEY:
+        raise DomainError(f"a refund needs its request id (1-{MAX_REQUEST_KEY} characters)")
+    return f"refund:{key}"
+
+
+class _RefundableEntry(Protocol):
+    id: int
+    kind: str
+    account_id: int
+    event_id: str
+    lot_id: str | None
+
+
+def _refundable_entry(s: Session, journal_entry_id: int) -> _RefundableEntry:
+    """The fare or pass entry to refund, with the account and event a refund needs."""
+    original = s.get(orm.JournalEntry, journal_entry_id)
+    if original is None or original.kind not in ("fare", "pass"):
+        raise DomainError(f"journal entry {journal_entry_id} is not a fare or pass to refund")
+    if original.account_id is None or original.event_id is None:
+        raise DomainError("entry has no transport account or no event to invoice against")
+    return cast(_RefundableEntry, original)
+
+
+def _prepaid_out(lines: Iterable[Line]) -> int:
+    """What ``lines`` gave back to the driver's prepaid account (positive for a refund)."""
+    return -sum(ln.amount_vnd for ln in lines if ln.ledger_account.startswith("liability:prepaid:"))
+
+
+def _replayed_refund(
+    s: Session,
+    entry_key: str,
+    original: _RefundableEntry,
+    amount_vnd: int | None,
+    balance_vnd: int,
+) -> RefundResult | None:
+    """The first refund of a retried request; an error when the request id meant another one."""
+    prior = s.scalar(select(orm.JournalEntry).where(orm.JournalEntry.idempotency_key == entry_key))
+    if prior is None:
+        return None
+    prior_amount = _prepaid_out(entry_lines(s, prior.id))
+    if prior.reverses_entry_id != original.id or amount_vnd not in (None, prior_amount):
+        log.error(
+            "refund request %s reused (entry %s, %s VND); it refunded entry %s, %s VND",
+            entry_key.removeprefix("refund:"),
+            original.id,
+            amount_vnd,
+            prior.reverses_entry_id,
+            prior_amount,
+        )
+        raise IdempotencyConflict(
+            f"refund request {entry_key.removeprefix('refund:')!r} was used for another refund"
+        )
+    return RefundResult(prior.id, prior_amount, balance_vnd, False)
+
+
+def _refund_posting(
+    s: Session,
+    original: _RefundableEntry,
+    entry_key: str,
+    amount_vnd: int | None,
+    description: str,
+) -> tuple[Posting, int]:
+    """The reversing posting for this request and the VND it gives back."""
+    lines = entry_lines(s, original.id)
+    total = sum(ln.amount_vnd for ln in lines if ln.amount_vnd > 0)
+    earlier = [
+        entry_lines(s, eid)
+        for eid in s.scalars(
+            select(orm.JournalEntry.id)
+            .where(orm.JournalEntry.reverses_entry_id == original.id)
+            .order_by(orm.JournalEntry.id)
+        )
+    ]
+    already = sum(_prepaid_out(refund_lines) for refund_lines in earlier)
+    amount = total - already if amount_vnd is None else amount_vnd
+    if amount <= 0 or already + amount > total:
+        raise DomainError(
+            f"refunds would exceed the original {total} VND ({already} refunded already)"
+        )
+    if already and already + amount == total:
+        return remainder_posting(entry_key, lines, earlier, description), amount
+    return reversal(entry_key, lines, amount, total, description), amount
+
+
+def remainder_posting(
+    key: str,
+    original: Iterable[Line],
+    earlier_refunds: Iterable[Iterable[Line]],
+    description: str,
+) -> Posting:
+    """The last part of a refund: exactly what is left on every account of the original.
+
+    Rounding in earlier partial refunds so never leaves a dong of revenue or VAT behind.
+    """
+    left: dict[str, int] = defaultdict(int)
+    for ln in original:
+        left[ln.ledger_account] += ln.amount_vnd
+    for refund_lines in earlier_refunds:
+        for ln in refund_lines:
+            left[ln.ledger_account] += ln.amount_vnd
+    return Posting(
+        key, "refund", tuple(Line(code, -v) for code, v in left.items() if v), description
+    )
+
+
 __all__ = [
     "Line",
     "Posting",
     "TopUpResult",
     "record_top_up",
     "refund",
+    "remainder_posting",
     "top_up",
 ]

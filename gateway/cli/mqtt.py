@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from gateway.cli.errors import CliError, ExitCode
 from gateway.settings import get_settings
+
+if TYPE_CHECKING:
+    from gateway.broker_credentials import CredentialPlan
 
 log = logging.getLogger(__name__)
 
@@ -44,22 +47,10 @@ def config(
     --rotate replaces all. Every client's id is its username (use_username_as_clientid), so
     each gateway instance gets its own account (--service-user, once per instance).
     """
-    from billing.adapters.uow import UnitOfWork
-    from billing.services import list_gates
     from gateway import broker_credentials as store
-    from gateway.db import make_engine, make_session_factory
     from gateway.mosquitto_conf import write_config
 
-    engine = make_engine(get_settings().effective_database_url)
-    try:  # a database that is down or not migrated is reported by gateway.cli.errors (exit 3)
-        gates = [(g.lot_id, g.id) for g in list_gates(UnitOfWork(make_session_factory(engine)))]
-    finally:
-        engine.dispose()
-    if not gates:
-        raise CliError(
-            "the database has no gates: add lots and gates first (parking lots ...)",
-            ExitCode.REFUSED,
-        )
+    gates = _gates_of_the_database()
     try:
         changes = store.plan(store.load(out), service_users or ["gateway"], gates, rotate=rotate)
         creds = changes.credentials
@@ -71,32 +62,58 @@ def config(
         raise CliError(str(exc), ExitCode.FILE) from None
     except ValueError as exc:  # a bad id in the database
         raise CliError(str(exc), ExitCode.REFUSED) from None
-    lots = sorted({g.lot_id for g in creds.gates})
     typer.echo(f"wrote {conf} (listener {bind}:{port}), {out / 'passwd'}, {out / 'acl'}")
-    typer.echo(
-        f"{len(creds.gates)} gates in {len(lots)} lots: {len(changes.created)} new, "
-        f"{len(changes.kept)} kept, {len(changes.removed)} removed"
-        + (" (all passwords rotated)" if rotate else "")
-    )
-    for username in changes.removed:
-        typer.echo(f"  removed {username}")
-    typer.echo(f"credentials (0600): {out / store.CREDENTIALS_FILE}")
-    typer.echo(
-        f"  one file per gate, to install on that gate: {out / store.GATES_DIR}/LOT/GATE.json"
-    )
-    typer.echo(f"  one file per gateway instance, client id = its account ({len(creds.services)}):")
-    for service in creds.services:
-        state = "new" if service.username in changes.services_new else "unchanged"
-        typer.echo(
-            f"    {store.gateway_env_file(out, service)} (PARKING_MQTT_USERNAME="
-            f"{service.username}, PARKING_MQTT_CLIENT_ID={service.username}, password {state})"
-        )
+    for line in summary_lines(out, changes, rotate=rotate):
+        typer.echo(line)
     typer.echo(f"run: mosquitto -c {conf}")
     if bind not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(
             "note: the listener has no TLS; keep it on the gates' private network or add "
             "certfile/keyfile to it"
         )
+
+
+def _gates_of_the_database() -> list[tuple[str, str]]:
+    """(lot, gate) of every gate billing knows; refused when there is none."""
+    from billing.adapters.uow import UnitOfWork
+    from billing.services import list_gates
+    from gateway.db import make_engine, make_session_factory
+
+    engine = make_engine(get_settings().effective_database_url)
+    try:  # a database that is down or not migrated is reported by gateway.cli.errors (exit 3)
+        gates = [(g.lot_id, g.id) for g in list_gates(UnitOfWork(make_session_factory(engine)))]
+    finally:
+        engine.dispose()
+    if not gates:
+        raise CliError(
+            "the database has no gates: add lots and gates first (parking lots ...)",
+            ExitCode.REFUSED,
+        )
+    return gates
+
+
+def summary_lines(out: Path, changes: CredentialPlan, *, rotate: bool) -> list[str]:
+    """What changed in the accounts, and where each gate's and instance's credentials are."""
+    from gateway import broker_credentials as store
+
+    creds = changes.credentials
+    lots = sorted({g.lot_id for g in creds.gates})
+    lines = [
+        f"{len(creds.gates)} gates in {len(lots)} lots: {len(changes.created)} new, "
+        f"{len(changes.kept)} kept, {len(changes.removed)} removed"
+        + (" (all passwords rotated)" if rotate else ""),
+        *(f"  removed {username}" for username in changes.removed),
+        f"credentials (0600): {out / store.CREDENTIALS_FILE}",
+        f"  one file per gate, to install on that gate: {out / store.GATES_DIR}/LOT/GATE.json",
+        f"  one file per gateway instance, client id = its account ({len(creds.services)}):",
+    ]
+    for service in creds.services:
+        state = "new" if service.username in changes.services_new else "unchanged"
+        lines.append(
+            f"    {store.gateway_env_file(out, service)} (PARKING_MQTT_USERNAME="
+            f"{service.username}, PARKING_MQTT_CLIENT_ID={service.username}, password {state})"
+        )
+    return lines
 
 
 @app.command("allowlist-key")

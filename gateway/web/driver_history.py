@@ -19,7 +19,7 @@ from gateway.api.evidence import EvidenceOut, evidence_view
 from gateway.api.invoices import rejection_reasons
 from gateway.api.schemas import IdPath
 from gateway.api.statement import invoice_ids, statement, trip_event_ids
-from gateway.deps import SessionDep, SettingsDep
+from gateway.deps import PrimarySessionDep, SessionDep, SettingsDep
 from gateway.invoice_links import lookup_link, public_base
 from gateway.orm import Notice, NoticeDelivery
 from gateway.web.portal import account_id_of, render_portal
@@ -183,7 +183,11 @@ def _reasons(session: Session, items: Sequence[Any]) -> dict[int, list[Any]]:
 
 @router.get("/notices", response_class=HTMLResponse)
 def notices_page(
-    request: Request, session: SessionDep, user: DriverPage, page: PageNo = 0
+    # the primary even beside a replica: opening the page marks its notices read
+    request: Request,
+    session: PrimarySessionDep,
+    user: DriverPage,
+    page: PageNo = 0,
 ) -> HTMLResponse:
     account = str(account_id_of(user))
     window = queries.page(

@@ -223,6 +223,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "reason_exit_without_entry": ("ra không có lượt vào", "exit without entry"),
     "reason_low_balance": ("số dư không đủ", "balance too low"),
     "reason_account_suspended": ("tài khoản bị khóa", "account suspended"),
+    "reason_late_entry": ("lượt vào đến sau lượt ra", "entry received after its exit"),
     **CONSOLE_LABELS,
 }
 

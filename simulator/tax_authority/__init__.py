@@ -5,13 +5,14 @@ Start it with ``parking tax-authority serve``; build it in tests with :func:`cre
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
+    # Type checkers see the real signature; at run time the app module loads on the first call.
+    from simulator.tax_authority.app import create_app as create_app
+else:
 
+    def create_app(*args, **kwargs):
+        from simulator.tax_authority.app import create_app as _create_app
 
-def create_app(*args: Any, **kwargs: Any) -> FastAPI:
-    from simulator.tax_authority.app import create_app as _create_app
-
-    return _create_app(*args, **kwargs)
+        return _create_app(*args, **kwargs)

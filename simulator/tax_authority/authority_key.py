@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from lxml import etree
 
+from simulator.tax_authority.service import Countersign
 from simulator.tax_authority.settings import TaxAuthoritySettings
 
 
-def load_countersigner(settings: TaxAuthoritySettings) -> Any:
+def load_countersigner(settings: TaxAuthoritySettings) -> Countersign:
     """A callable adding DSCKS/CQT to an HDon, with the key from settings or the demo keys.
 
     Without ``TAXAUTH_PKCS12`` the demo key set under ``data_dir/keys`` is used (made on first
@@ -26,7 +25,7 @@ def load_countersigner(settings: TaxAuthoritySettings) -> Any:
         )
         signer = Signer.from_pkcs12(demo.authority_pkcs12, demo.password)
 
-    def countersign(hdon: etree._Element) -> Any:
+    def countersign(hdon: etree._Element) -> bytes:
         return signer.countersign_authority(hdon)
 
     return countersign

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from lxml import etree
@@ -25,6 +25,11 @@ from einvoice.tdiep import Reason, TDiepError, safe_fromstring
 from simulator.tax_authority import errors
 from simulator.tax_authority.registry import NumberingLedger, SellerRegistry
 from simulator.tax_authority.words import spell, words_match
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from einvoice.verify import SignatureReport, VerificationReport
 
 log = logging.getLogger("simulator.tax_authority")
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -62,7 +67,7 @@ class InvoiceFacts:
 class CheckResult:
     problems: tuple[Reason, ...]
     facts: InvoiceFacts | None
-    verification: Any | None = None  # einvoice.verify.VerificationReport
+    verification: VerificationReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -82,20 +87,20 @@ class Checkers:
     """
 
     xsd_validate: Callable[[bytes], list[str]]
-    verify: Callable[[bytes], Any]
+    verify: Callable[[bytes], VerificationReport]
     xsd_validate_tree: Callable[[etree._Element], list[str]] | None = None
-    verify_tree: Callable[[etree._ElementTree], Any] | None = None
+    verify_tree: Callable[[etree._ElementTree], VerificationReport] | None = None
 
 
 @lru_cache(maxsize=8)
-def default_checkers(trusted: tuple[Any, ...] | None = None) -> Checkers:
+def default_checkers(trusted: tuple[x509.Certificate, ...] | None = None) -> Checkers:
     """The project's XSD and verifier; ``trusted``: CA certificates signers must chain to."""
     from einvoice import verify, xsd
 
-    def verify_bytes(xml: bytes) -> Any:
+    def verify_bytes(xml: bytes) -> VerificationReport:
         return verify.verify_invoice(xml, trusted=trusted)
 
-    def verify_tree(tree: etree._ElementTree) -> Any:
+    def verify_tree(tree: etree._ElementTree) -> VerificationReport:
         try:
             return verify.verify_tree(tree, trusted)
         except Exception as exc:  # a verifier must report, never crash on hostile input
@@ -205,40 +210,65 @@ def _rate(tsuat: str) -> Decimal | None:
 
 
 def check_arithmetic(hdon: etree._Element, facts: InvoiceFacts) -> list[Reason]:
+    """Lines, the per-rate totals and the invoice's totals must add up, and the words agree."""
     problems: list[Reason] = []
     nd = _kids(_kids(hdon).get("DLHDon")).get("NDHDon")
     if nd is None:
         return problems
-    per_rate: dict[str, Decimal] = {}
     lines = [el for ds in nd.iterchildren("DSHHDVu") for el in ds.iterchildren("HHDVu")]
+    per_rate = _sum_lines(lines, problems)
+    totals = _kids(_kids(nd).get("TToan"))
+    declared = _check_rate_totals(totals, per_rate, problems)
+    discount_total = _decimal(_val(totals, "TTCKTMai")) or Decimal(0)
+    _check_totals(facts, declared, discount_total, problems)
+    return problems
+
+
+def _sum_lines(lines: list[etree._Element], problems: list[Reason]) -> dict[str, Decimal]:
+    """Each line's amount per VAT rate (a discount line counts negative); wrong lines noted."""
+    per_rate: dict[str, Decimal] = {}
     for i, line_el in enumerate(lines, start=1):
         line = _kids(line_el)
         kind = _val(line, "TChat") or "1"
         if kind == "4":  # a note line carries no amount
             continue
         amount = _decimal(_val(line, "ThTien"))
-        qty = _decimal(_val(line, "SLuong"))
-        price = _decimal(_val(line, "DGia"))
-        discount = _decimal(_val(line, "STCKhau")) or Decimal(0)
         label = _val(line, "STT") or str(i)
         if amount is None:
             problems.append(_problem("LINE_AMOUNT_WRONG", f"line {label}: ThTien is missing"))
             continue
-        if kind == "1" and qty is not None and price is not None:
-            expected = qty * price - discount
-            if abs(amount - expected) > _TOLERANCE:
-                problems.append(
-                    _problem(
-                        "LINE_AMOUNT_WRONG",
-                        f"line {label}: ThTien {amount} != {qty} x {price} - {discount}",
-                    )
-                )
+        if kind == "1":
+            problems.extend(_check_line_amount(line, label, amount))
         rate = _val(line, "TSuat") or "KCT"
         sign = Decimal(-1) if kind == "3" else Decimal(1)
         per_rate[rate] = per_rate.get(rate, Decimal(0)) + sign * amount
+    return per_rate
 
+
+def _check_line_amount(
+    line: dict[str, etree._Element], label: str, amount: Decimal
+) -> list[Reason]:
+    """A goods line's amount is its quantity times its price, less its discount."""
+    qty = _decimal(_val(line, "SLuong"))
+    price = _decimal(_val(line, "DGia"))
+    discount = _decimal(_val(line, "STCKhau")) or Decimal(0)
+    if qty is None or price is None:
+        return []
+    expected = qty * price - discount
+    if abs(amount - expected) <= _TOLERANCE:
+        return []
+    return [
+        _problem(
+            "LINE_AMOUNT_WRONG", f"line {label}: ThTien {amount} != {qty} x {price} - {discount}"
+        )
+    ]
+
+
+def _check_rate_totals(
+    totals: dict[str, etree._Element], per_rate: dict[str, Decimal], problems: list[Reason]
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """The declared (amount, VAT) per rate, checked against the rate and the lines."""
     declared: dict[str, tuple[Decimal, Decimal]] = {}
-    totals = _kids(_kids(nd).get("TToan"))
     per_rate_els = [
         el
         for group in ([totals["THTTLTSuat"]] if "THTTLTSuat" in totals else [])
@@ -267,16 +297,24 @@ def check_arithmetic(hdon: etree._Element, facts: InvoiceFacts) -> list[Reason]:
             )
     for rate in per_rate.keys() - declared.keys():
         problems.append(_problem("VAT_WRONG", f"rate {rate}: lines have no LTSuat entry"))
+    return declared
 
+
+def _check_totals(
+    facts: InvoiceFacts,
+    declared: dict[str, tuple[Decimal, Decimal]],
+    discount_total: Decimal,
+    problems: list[Reason],
+) -> None:
+    """The invoice's totals are the sums of the per-rate totals, and the words spell the total."""
     sum_pretax = sum((a for a, _ in declared.values()), Decimal(0))
     sum_vat = sum((v for _, v in declared.values()), Decimal(0))
-    discount_total = _decimal(_val(totals, "TTCKTMai")) or Decimal(0)
     if facts.total_pretax is None or facts.total_vat is None or facts.total is None:
         problems.append(_problem("TOTALS_WRONG", "TgTCThue, TgTThue and TgTTTBSo are required"))
-        return problems
+        return
     if any(abs(v) >= _MAX_AMOUNT for v in (facts.total_pretax, facts.total_vat, facts.total)):
         problems.append(_problem("TOTALS_WRONG", "an amount exceeds 18 digits"))
-        return problems
+        return
     if facts.total_pretax != sum_pretax:
         problems.append(_problem("TOTALS_WRONG", f"TgTCThue {facts.total_pretax} != {sum_pretax}"))
     if facts.total_vat != sum_vat:
@@ -297,7 +335,6 @@ def check_arithmetic(hdon: etree._Element, facts: InvoiceFacts) -> list[Reason]:
                 f"(e.g. {spell(facts.total)!r})",
             )
         )
-    return problems
 
 
 def check_dates(
@@ -382,27 +419,30 @@ def check_code(facts: InvoiceFacts, mode: Mode, cash_register_code: str | None) 
     return problems
 
 
-def _seller_signature(report: Any) -> Any | None:
-    for sig in getattr(report, "signatures", ()):
+def _seller_signature(report: VerificationReport | None) -> SignatureReport | None:
+    for sig in report.signatures if report is not None else ():
         if sig.role == "seller":
             return sig
     return None
 
 
-def check_signature(report: Any, facts: InvoiceFacts) -> list[Reason]:
+def check_signature(report: VerificationReport | None, facts: InvoiceFacts) -> list[Reason]:
+    """The seller's signature verifies, chains to a trusted CA and names the invoice's MST."""
     seller_sig = _seller_signature(report)
-    if seller_sig is None:
-        reason = getattr(report, "error", None) or "no seller signature in DSCKS/NBan"
+    if report is None or seller_sig is None:
+        reason = (report.error if report is not None else None) or (
+            "no seller signature in DSCKS/NBan"
+        )
         return [_problem("SIGNATURE_INVALID", str(reason))]
-    if getattr(seller_sig, "trusted", None) is False:
+    if seller_sig.trusted is False:
         return [
             _problem(
                 "CERT_UNTRUSTED",
-                f"certificate {getattr(seller_sig, 'subject', '')} does not chain to a trusted CA",
+                f"certificate {seller_sig.subject or ''} does not chain to a trusted CA",
             )
         ]
     if not report.valid or not seller_sig.valid:
-        reason = seller_sig.reason or getattr(report, "error", None) or "signature does not verify"
+        reason = seller_sig.reason or report.error or "signature does not verify"
         return [_problem("SIGNATURE_INVALID", str(reason))]
     if seller_sig.signer_tax_code is None:
         return [_problem("CERT_MST_MISMATCH", "the signing certificate carries no MST")]
@@ -417,18 +457,10 @@ def check_signature(report: Any, facts: InvoiceFacts) -> list[Reason]:
     return []
 
 
-def _signing_time(report: Any) -> datetime | None:
+def _signing_time(report: VerificationReport | None) -> datetime | None:
+    """The seller's signed SigningTime (aware), when the report has the seller's signature."""
     sig = _seller_signature(report)
-    value = getattr(sig, "signing_time", None)
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=LOCAL_TZ)
-    return None
+    return sig.signing_time if sig is not None else None
 
 
 # --- the whole thing -----------------------------------------------------------------------
@@ -471,6 +503,17 @@ def validate_invoice(
     )
     problems += check_signature(report, facts)
 
+    problems += _check_seller(registry, facts, mode)
+    if ledger is not None:
+        problems += _check_numbering(ledger, facts)
+    problems += check_arithmetic(hdon, facts)
+    problems += check_dates(facts, now, max_age_days, _signing_time(report))
+    return CheckResult(problems=tuple(problems), facts=facts, verification=report)
+
+
+def _check_seller(registry: SellerRegistry, facts: InvoiceFacts, mode: Mode) -> list[Reason]:
+    """The seller is registered, for this template and series, and the code fits the mode."""
+    problems: list[Reason] = []
     seller = registry.get_seller(facts.seller_tax_code) if facts.seller_tax_code else None
     if seller is None:
         problems.append(
@@ -484,21 +527,20 @@ def validate_invoice(
             )
         )
     problems += check_code(facts, mode, seller.cash_register_code if seller else None)
+    return problems
 
+
+def _check_numbering(ledger: NumberingLedger, facts: InvoiceFacts) -> list[Reason]:
+    """No other invoice took this number of the series (when the invoice names it fully)."""
     if (
-        ledger is not None
-        and facts.seller_tax_code
-        and facts.template
-        and facts.series
-        and facts.number is not None
-        and facts.issue_date is not None
+        not facts.seller_tax_code
+        or not facts.template
+        or not facts.series
+        or facts.number is None
+        or facts.issue_date is None
     ):
-        conflict = ledger.check(
-            facts.seller_tax_code, facts.template, facts.series, facts.number, facts.issue_date
-        )
-        if conflict is not None:
-            problems.append(_problem(conflict.name, conflict.text))
-
-    problems += check_arithmetic(hdon, facts)
-    problems += check_dates(facts, now, max_age_days, _signing_time(report))
-    return CheckResult(problems=tuple(problems), facts=facts, verification=report)
+        return []
+    conflict = ledger.check(
+        facts.seller_tax_code, facts.template, facts.series, facts.number, facts.issue_date
+    )
+    return [] if conflict is None else [_problem(conflict.name, conflict.text)]

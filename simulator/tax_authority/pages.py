@@ -13,7 +13,7 @@ import base64
 import logging
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -26,6 +26,9 @@ from simulator.tax_authority.captcha import data_url
 from simulator.tax_authority.db import InvoiceRow, RejectionRow, SellerRow
 from simulator.tax_authority.deps import CaptchaDep, SessionDep, TemplatesDep
 from simulator.tax_authority.service import search_key
+
+if TYPE_CHECKING:
+    from einvoice.render import InvoiceView
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +113,7 @@ def invoices_page(
     )
 
 
-def document(row: InvoiceRow) -> Any:
+def document(row: InvoiceRow) -> InvoiceView:
     """The invoice as a person reads it (einvoice's rendition of the XML the authority holds)."""
     from einvoice.render import invoice_view
 

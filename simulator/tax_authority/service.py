@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lxml import etree
 from sqlalchemy import select
@@ -28,6 +28,9 @@ from simulator.tax_authority.db import InvoiceRow, MessageRow, RejectionRow
 from simulator.tax_authority.settings import TaxAuthoritySettings
 from simulator.tax_authority.store import DbLedger, DbRegistry, next_authority_code
 
+if TYPE_CHECKING:
+    from einvoice.verify import VerificationReport
+
 log = logging.getLogger("simulator.tax_authority")
 
 ACCEPTED_TYPES = {
@@ -38,7 +41,8 @@ ACCEPTED_TYPES = {
 _KEEP_REJECTED_BYTES = 256 * 1024
 
 # Takes an HDon (MCCQT inserted) and adds DSCKS/CQT; returns the element (or None: in place).
-Countersign = Callable[[etree._Element], Any]
+# Signs the coded invoice as the authority: in place (None), or the signed copy.
+Countersign = Callable[[etree._Element], bytes | etree._Element | None]
 
 
 @dataclass(frozen=True)
@@ -87,22 +91,11 @@ class TaxAuthority:
             return self._technical_reject(
                 body, header, "unknown_type", f"MLTDiep {header.type} is not accepted"
             )
-        invoices = message.invoices()
-        if not invoices:
-            return self._technical_reject(body, header, "envelope", "DLieu carries no HDon")
-        if len(invoices) > self.settings.max_invoices_per_message:
-            return self._technical_reject(
-                body,
-                header,
-                "too_many",
-                f"{len(invoices)} invoices, at most {self.settings.max_invoices_per_message}",
-            )
-        if header.type == MessageType.CODING_REQUEST and len(invoices) != 1:
-            return self._technical_reject(body, header, "envelope", "a 200 carries one HDon")
-        if header.count != len(invoices):
-            return self._technical_reject(
-                body, header, "envelope", f"SLuong {header.count} != {len(invoices)} HDon"
-            )
+        problem = envelope_problem(
+            header, len(message.invoices()), self.settings.max_invoices_per_message
+        )
+        if problem is not None:
+            return self._technical_reject(body, header, *problem)
         return self._with_idempotency(body, message, self._process_invoices)
 
     # --- technical answers -----------------------------------------------------------------
@@ -405,12 +398,12 @@ def _accepted_result(row: InvoiceRow) -> InvoiceResult:
     )
 
 
-def report_as_dict(report: Any) -> dict[str, object]:
+def report_as_dict(report: VerificationReport | None) -> dict[str, object]:
     """A JSON-able copy of a VerificationReport for the tax-office page."""
     if report is None:
         return {}
 
-    def plain(value: Any) -> Any:
+    def plain(value: object) -> str | int | float | bool | None:
         if isinstance(value, datetime):
             return value.isoformat()
         if isinstance(value, (str, int, float, bool)) or value is None:
@@ -435,3 +428,16 @@ def report_as_dict(report: Any) -> dict[str, object]:
             for sig in getattr(report, "signatures", ())
         ],
     }
+
+
+def envelope_problem(header: Header, count: int, max_invoices: int) -> tuple[str, str] | None:
+    """What is wrong with an envelope of ``count`` invoices: (kind, text), or None."""
+    if not count:
+        return "envelope", "DLieu carries no HDon"
+    if count > max_invoices:
+        return "too_many", f"{count} invoices, at most {max_invoices}"
+    if header.type == MessageType.CODING_REQUEST and count != 1:
+        return "envelope", "a 200 carries one HDon"
+    if header.count != count:
+        return "envelope", f"SLuong {header.count} != {count} HDon"
+    return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 
 from num2words import num2words
@@ -73,50 +74,71 @@ def parse_amount(text: str) -> int | None:
         return -value if value is not None else None
     if not tokens:
         return None
-    total = 0  # value of the completed scale groups
-    current = 0  # value below the next scale word
-    pending: int | None = None  # a digit waiting for mươi / trăm / a scale
-    last_scale = 0
-    seen_number = False
-    for word in tokens:
-        if word in _DIGITS:
-            if pending is not None:
-                return None
-            pending = _DIGITS[word]
-            seen_number = True
-        elif word == "mười":
-            if pending is not None:
-                return None
-            current += 10
-            seen_number = True
-        elif word == "mươi":
-            if pending is None:
-                return None
-            current += pending * 10
-            pending = None
-        elif word == "trăm":
-            if pending is None:
-                return None
-            current += pending * 100
-            pending = None
-        elif word in ("linh", "lẻ"):
-            continue
-        elif word in _SCALES:
-            scale = _SCALES[word]
-            group = current + (pending or 0)
-            if group == 0 and not seen_number:
-                return None
-            if last_scale and scale > last_scale:
-                total = (total + group) * scale
-            else:
-                total += group * scale
-            last_scale = scale
-            current, pending = 0, None
-        else:
-            return None
-    if not seen_number:
+    spelling = _Spelling()
+    if not all(spelling.read(word) for word in tokens):
         return None
-    return total + current + (pending or 0)
+    return spelling.value()
+
+
+@dataclass
+class _Spelling:
+    """The value read so far, one word at a time; ``read`` says False on a word out of place."""
+
+    total: int = 0  # value of the completed scale groups
+    current: int = 0  # value below the next scale word
+    pending: int | None = None  # a digit waiting for mươi / trăm / a scale
+    last_scale: int = 0
+    seen_number: bool = False
+
+    def read(self, word: str) -> bool:
+        if word in _DIGITS:
+            return self._digit(_DIGITS[word])
+        if word == "mười":
+            return self._ten()
+        if word in ("mươi", "trăm"):
+            return self._times(10 if word == "mươi" else 100)
+        if word in ("linh", "lẻ"):
+            return True
+        if word in _SCALES:
+            return self._scale(_SCALES[word])
+        return False
+
+    def value(self) -> int | None:
+        if not self.seen_number:
+            return None
+        return self.total + self.current + (self.pending or 0)
+
+    def _digit(self, digit: int) -> bool:
+        if self.pending is not None:
+            return False
+        self.pending, self.seen_number = digit, True
+        return True
+
+    def _ten(self) -> bool:
+        if self.pending is not None:
+            return False
+        self.current += 10
+        self.seen_number = True
+        return True
+
+    def _times(self, factor: int) -> bool:
+        if self.pending is None:
+            return False
+        self.current += self.pending * factor
+        self.pending = None
+        return True
+
+    def _scale(self, scale: int) -> bool:
+        group = self.current + (self.pending or 0)
+        if group == 0 and not self.seen_number:
+            return False
+        if self.last_scale and scale > self.last_scale:
+            self.total = (self.total + group) * scale
+        else:
+            self.total += group * scale
+        self.last_scale = scale
+        self.current, self.pending = 0, None
+        return True
 
 
 def words_match(text: str | None, amount: int) -> bool:

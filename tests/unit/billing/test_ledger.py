@@ -19,6 +19,7 @@ from billing.domain.model import DomainError
 from billing.services import account_statement, get_account, refund, top_up
 from billing.services.ledger import check_balances, lock_account, post, trial_balance
 from billing.services.seed import DemoData
+from billing.services.topups import remainder_posting
 
 from .conftest import Lane
 
@@ -52,6 +53,22 @@ def test_partial_reversal_refunds_exactly_and_stays_balanced() -> None:
     )
     with pytest.raises(DomainError):
         reversal("r", original, 30_000, 25_000)
+
+
+def test_remainder_after_partial_refunds_leaves_nothing_on_any_account() -> None:
+    original = fare_posting("k", 7, "lot", 25_000, 2_273).lines
+    first = reversal("r1", original, 10_001, 25_000).lines
+    second = reversal("r2", original, 7_777, 25_000).lines
+    last = remainder_posting("r3", original, [first, second], "refund: rest")
+    assert last.kind == "refund"
+    assert sum(ln.amount_vnd for ln in last.lines) == 0
+    totals: dict[str, int] = {}
+    for ln in (*original, *first, *second, *last.lines):
+        totals[ln.ledger_account] = totals.get(ln.ledger_account, 0) + ln.amount_vnd
+    assert set(totals.values()) == {0}
+    assert dict((ln.ledger_account, ln.amount_vnd) for ln in last.lines)[
+        "liability:prepaid:7"
+    ] == -(25_000 - 10_001 - 7_777)
 
 
 def test_same_key_same_content_returns_first_entry_other_content_is_an_error(

@@ -168,3 +168,14 @@ def test_a_stored_pass_of_unknown_kind_is_logged_and_ignored(
         d = lane.leave("30E-246.80", 60)
     assert (d.open, d.fare_vnd) == (True, 25_000)
     assert "unknown monthly pass kind 'weekend'" in caplog.text
+
+
+def test_a_pass_from_the_first_runs_to_month_end_else_thirty_days() -> None:
+    from datetime import date
+
+    from billing.services.passes import pass_valid_until
+
+    assert pass_valid_until(date(2026, 2, 1)) == date(2026, 2, 28)
+    assert pass_valid_until(date(2028, 2, 1)) == date(2028, 2, 29)
+    assert pass_valid_until(date(2026, 11, 1)) == date(2026, 11, 30)
+    assert pass_valid_until(date(2026, 1, 31)) == date(2026, 3, 2)

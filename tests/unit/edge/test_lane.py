@@ -114,3 +114,17 @@ def test_a_capture_that_cannot_be_an_event_is_refused_and_nothing_is_buffered(
     assert lane.unanswered() == [event.event_id]
     refusals = [r for r in caplog.records if "refused a capture" in r.getMessage()]
     assert len(refusals) == 3
+
+
+def test_the_edge_read_travels_with_its_crop(lane: Lane) -> None:
+    from gateway.protocol import EdgeHypothesis, EdgeRead
+
+    read = EdgeRead(hypotheses=(EdgeHypothesis(text="30A-111.11", p=0.97),), confidence=0.96)
+    crop = b"\xff\xd8\xff\xe0crop"
+    event = lane.capture("30A-111.11", plate_crop=crop, edge_read=read)
+    assert event.edge_read == read and event.plate_crop == crop
+    assert lane.unanswered() == [event.event_id]
+    # a read whose crop is missing cannot travel: the event goes without it, frames only
+    bare = lane.capture("30A-111.11", frames=[b"\xff\xd8\xff\xe0f"], edge_read=read)
+    assert bare.edge_read is None and bare.plate_crop is None
+    assert lane.unanswered() == [event.event_id, bare.event_id]

@@ -171,3 +171,24 @@ def _fonts(reader: pypdf.PdfReader) -> list[Any]:
     res = _resources(reader)["/Font"]
     assert isinstance(res, DictionaryObject)
     return [res[k].get_object() for k in res]
+
+
+def test_pdf_blocks_leave_out_what_the_invoice_does_not_have(
+    session_factory: sessionmaker[Session], xml_maker: Any
+) -> None:
+    ids = seed(session_factory, xml_maker)
+    person = render.invoice_view(_stored_xml(session_factory, ids[0]), AUTHORITY)
+    business = render.invoice_view(_stored_xml(session_factory, ids[2]), AUTHORITY)
+    seller, buyer = render.pdf_party_lines(person)
+    assert seller[0].startswith("<b>Đơn vị bán:</b>") and len(seller) == 4
+    assert buyer == ["<b>Người mua:</b> Nguyễn Văn An"]
+    _, buyer = render.pdf_party_lines(business)
+    assert buyer[1:] == ["Mã số thuế: 0109999999", "Địa chỉ: 25 Nguyễn Văn Cừ, Hà Nội"]
+    heading = render.pdf_heading_lines(person, None)
+    assert heading[1] == "Mã của cơ quan thuế: M1-27-41849-00000000001"
+    assert not any(x.startswith("Trạng thái") for x in heading)
+    assert render.pdf_heading_lines(person, "accepted")[-1].startswith("Trạng thái: ")
+    totals = render.pdf_total_lines(person)
+    assert totals[-2] == "<b>Tổng tiền thanh toán: 25.000 VND</b>"
+    assert totals[-1] == "Số tiền viết bằng chữ: Hai mươi lăm nghìn đồng"
+    assert not any(x.startswith("Mã tra cứu") for x in render.pdf_signature_lines(person))

@@ -140,12 +140,10 @@ def test_garbage_is_reported_not_raised(registry: InMemoryRegistry, data: bytes)
 
 
 def test_checkers_are_injectable(registry: InMemoryRegistry, keyset: KeySet) -> None:
-    class Report:
-        valid = False
-        error = "fake verifier says no"
-        signatures = ()
+    from einvoice.verify import VerificationReport
 
-    fake = Checkers(xsd_validate=lambda xml: ["fake schema error"], verify=lambda xml: Report())
+    report = VerificationReport(False, "fake verifier says no", ())
+    fake = Checkers(xsd_validate=lambda xml: ["fake schema error"], verify=lambda xml: report)
     result = validate_invoice(build_invoice(keyset.seller), registry, checkers=fake)
     texts = {p.text for p in result.problems}
     assert "fake schema error" in texts and "fake verifier says no" in texts

@@ -146,3 +146,19 @@ def test_deep_nesting_is_refused_not_crashing() -> None:
     deep = b"<TDiep>" + b"<a>" * 100_000 + b"</a>" * 100_000 + b"</TDiep>"
     with pytest.raises(TDiepError):
         tdiep.parse(deep, max_bytes=len(deep))
+
+
+def test_the_envelope_must_count_its_invoices_within_the_limits() -> None:
+    from simulator.tax_authority.service import envelope_problem
+
+    def header(mtype: int, count: int) -> Header:
+        return Header("K0105987432", "TCT", mtype, "m-1", count=count)
+
+    batch = MessageType.CASH_REGISTER
+    assert envelope_problem(header(batch, 3), 3, 50) is None
+    assert envelope_problem(header(batch, 0), 0, 50) == ("envelope", "DLieu carries no HDon")
+    assert envelope_problem(header(batch, 51), 51, 50) == ("too_many", "51 invoices, at most 50")
+    assert envelope_problem(header(batch, 2), 3, 50) == ("envelope", "SLuong 2 != 3 HDon")
+    coding = MessageType.CODING_REQUEST
+    assert envelope_problem(header(coding, 1), 1, 50) is None
+    assert envelope_problem(header(coding, 2), 2, 50) == ("envelope", "a 200 carries one HDon")

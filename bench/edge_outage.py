@@ -271,6 +271,22 @@ def _drive(
         stop.set()
         edge.stop()
         running.stop()
+        _clear_retained(mqtt, lot)
+
+
+def _clear_retained(mqtt: tuple[str, int], lot: str) -> None:
+    """The lot's retained allow-list leaves the shared broker with the bench."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from gateway.protocol import allowlist_topic
+
+    client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+    client.connect(*mqtt)
+    client.loop_start()
+    client.publish(allowlist_topic(lot), b"", qos=1, retain=True).wait_for_publish(5)
+    client.disconnect()
+    client.loop_stop()
 
 
 def _billing_figures(container: Any, lot: str, seen: list[Seen]) -> dict[str, Any]:

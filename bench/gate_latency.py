@@ -500,7 +500,9 @@ def main() -> None:
         args.plates = args.plates or sum(args.gates) * args.events
         print(f"population: {args.plates} registered cars ...", file=sys.stderr)
         plates = population(container, args.plates, args.seed)
-        frames = render(plates, args.frames, args.seed) if "lpr" in args.modes else {}
+        # lpr mode reads the frames; text mode sends the first as the passage's picture
+        framed = {"lpr", "text"} & set(args.modes)
+        frames = render(plates, args.frames, args.seed) if framed else {}
         crops = render_crops(plates, args.seed) if "edge" in args.modes else {}
         for mode in args.modes:
             lot = lots[mode]

@@ -200,7 +200,8 @@ def issue_correction(
     invoice_id = store_invoice(
         session,
         request_key=correction.request_key,
-        event_id=original.event_id,
+        # A passage on a month's invoice: the correction names the passage itself.
+        event_id=original.event_id or correction.original_event_id,
         request=request,
         seller=seller,
         identity=identity,

@@ -15,7 +15,16 @@ from typing import Any
 from sqlalchemy import Select, case, false, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from einvoice.db import ACCEPTED, ORIGINAL, REJECTED, SENT, SIGNED, invoices, status_history
+from einvoice.db import (
+    ACCEPTED,
+    ORIGINAL,
+    REJECTED,
+    SENT,
+    SIGNED,
+    invoices,
+    monthly_items,
+    status_history,
+)
 from einvoice.invoice_codes import InvoiceCode, invoice_key, parse_invoice_code
 
 
@@ -342,7 +351,26 @@ def invoices_by_event(session: Session, event_ids: Sequence[str]) -> dict[str, E
             found[event_id] = EventInvoices(
                 int(count or 0), int(amount or 0), int(accepted or 0), int(adjusted or 0)
             )
+    _monthly_passages(session, [e for e in ids if e not in found or not found[e].count], found)
     return found
+
+
+def _monthly_passages(
+    session: Session, event_ids: Sequence[str], found: dict[str, EventInvoices]
+) -> None:
+    """Passages of monthly accounts: each is on its month's consolidated invoice (accepted
+    when that invoice is), or kept for it until the month ends; either way invoiced once."""
+    for start in range(0, len(event_ids), 500):
+        stmt = (
+            select(monthly_items.c.request_key, monthly_items.c.total_vnd, invoices.c.status)
+            .select_from(
+                monthly_items.outerjoin(invoices, invoices.c.id == monthly_items.c.invoice_id)
+            )
+            .where(monthly_items.c.request_key.in_(event_ids[start : start + 500]))
+        )
+        for event_id, total, status in session.execute(stmt):
+            adjusted = found[event_id].adjustments_vnd if event_id in found else 0
+            found[event_id] = EventInvoices(1, int(total), int(status == ACCEPTED), adjusted)
 
 
 def event_lookup(

@@ -28,6 +28,8 @@ STRONG = 0.5
 WEAK = 0.05
 #: Floor mixed into each slot's character distribution: the most one substitution costs.
 CHAR_FLOOR = 1e-3
+#: Smallest probability a recognizer's character counts with when recognizers are pooled.
+POOL_FLOOR = 1e-6
 #: Bounds of a slot's presence, so both using and skipping it stay finite.
 PRESENCE_MIN, PRESENCE_MAX = 1e-3, 1.0 - 1e-3
 _SEPARATORS = "-. "
@@ -129,21 +131,21 @@ def merge_views(
 ) -> tuple[tuple[SlotEvidence, ...], ...]:
     """Several recognizers' slots of one line -> the line's alternatives.
 
-    When every recognizer found the same number of slots they are averaged slot by slot (the
-    recognizers vote per character); otherwise each stays an alternative of its own and the
-    scorer mixes them.
+    When every recognizer found the same number of slots they are pooled slot by slot, by the
+    normalized geometric mean of their character distributions (the recognizers vote per
+    character, and a character one of them rules out stays unlikely: on the dev set this put
+    the true plate first more often, and further above its near-twins, than an arithmetic
+    mean); otherwise each stays an alternative of its own and the scorer mixes them.
     """
     views = [v for v in views if v]
     if not views:
         return ((),)
     if len({len(v) for v in views}) == 1:
-        merged = [
-            slot_evidence(
-                sum(v[i][0] for v in views) / len(views),
-                np.mean(np.stack([v[i][1] for v in views]), axis=0),
-            )
-            for i in range(len(views[0]))
-        ]
+        merged = []
+        for i in range(len(views[0])):
+            logs = np.log(np.clip(np.stack([v[i][1] for v in views]), POOL_FLOOR, None))
+            pooled = np.exp(logs.mean(axis=0) - logs.mean(axis=0).max())
+            merged.append(slot_evidence(sum(v[i][0] for v in views) / len(views), pooled))
         return (tuple(merged),)
     return tuple(tuple(slot_evidence(p, d) for p, d in v) for v in views)
 

@@ -86,24 +86,26 @@ def post(
         raise DomainError("a posting to a prepaid balance needs that account's locked row")
     # Core statements: the entry and its lines are written once and never touched again, so
     # they need none of the ORM's change tracking.
-    entry_id = session.execute(
-        _q_insert_entry(),
-        {
-            "idempotency_key": posting.key,
-            "fingerprint": posting.fingerprint,
-            "kind": posting.kind,
-            "description": posting.description,
-            "account_id": account.id if account is not None else None,
-            "lot_id": lot_id,
-            "event_id": event_id,
-            "reverses_entry_id": reverses_entry_id,
-            "created_at": utcnow(),
-        },
-    ).scalar_one()
-    params: dict[str, Any] = {"entry_id": entry_id}
+    params: dict[str, Any] = {
+        "idempotency_key": posting.key,
+        "fingerprint": posting.fingerprint,
+        "kind": posting.kind,
+        "description": posting.description,
+        "account_id": account.id if account is not None else None,
+        "lot_id": lot_id,
+        "event_id": event_id,
+        "reverses_entry_id": reverses_entry_id,
+        "created_at": utcnow(),
+    }
     for i, ln in enumerate(posting.lines):
         params[f"ledger_account_{i}"], params[f"amount_vnd_{i}"] = ln.ledger_account, ln.amount_vnd
-    session.execute(_q_insert_lines(len(posting.lines)), params)
+    if session.get_bind().dialect.name == "postgresql":
+        # one round trip: the lines ride in a data-modifying CTE of the entry's INSERT
+        entry_id = session.execute(_q_insert_entry_with_lines(len(posting.lines)), params)
+        entry_id = entry_id.scalar_one()
+    else:
+        entry_id = session.execute(_q_insert_entry(), params).scalar_one()
+        session.execute(_q_insert_lines(len(posting.lines)), params | {"entry_id": entry_id})
     if account is not None:
         account.balance_vnd -= sum(ln.amount_vnd for ln in prepaid_lines)
     return Posted(entry_id, True)
@@ -113,6 +115,37 @@ def post(
 def _q_insert_entry() -> Any:
     table = table_of(JournalEntry)
     return insert(table).returning(table.c.id)
+
+
+@functools.cache
+def _q_insert_entry_with_lines(n: int) -> Any:
+    """PostgreSQL: the entry and its ``n`` lines in one statement (``_q_insert_entry``'s and
+    ``_q_insert_lines``' parameters, without ``entry_id``), returning the entry's id."""
+    entries = table_of(JournalEntry)
+    columns = (
+        "idempotency_key",
+        "fingerprint",
+        "kind",
+        "description",
+        "account_id",
+        "lot_id",
+        "event_id",
+        "reverses_entry_id",
+        "created_at",
+    )
+    entry = (
+        insert(entries)
+        .values({c: bindparam(c, type_=entries.c[c].type) for c in columns})
+        .returning(entries.c.id)
+        .cte("new_entry")
+    )
+    lines = insert_rows(
+        table_of(JournalLine),
+        n,
+        ("ledger_account", "amount_vnd"),
+        {"entry_id": select(entry.c.id).scalar_subquery()},
+    )
+    return select(entry.c.id).add_cte(lines.cte("new_lines"))
 
 
 @functools.cache

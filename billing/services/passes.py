@@ -20,7 +20,7 @@ from billing.adapters.uow import UnitOfWork
 from billing.domain.events import InvoiceRequested, SaleItem
 from billing.domain.ledger import IdempotencyConflict, fare_posting
 from billing.domain.model import DomainError
-from billing.domain.vat import rate_on, split_inclusive
+from billing.domain.vat import VatRate, rate_on, split_inclusive
 from billing.services.fares import invoice_buyer
 from billing.services.ledger import lock_account, post
 from billing.services.lots import LotInfo, lot_info
@@ -108,25 +108,35 @@ def buy_monthly_pass(
         )
         s.add(row)
         s.flush()
-        outbox.add(
-            s,
-            InvoiceRequested(
-                event_id=event_id,
-                journal_entry_id=posted.entry_id,
-                lot_id=lot.id,
-                lot_name=lot.name,
-                plate=vehicle.plate_text,
-                vehicle_class=vehicle.vehicle_class,
-                fare_vnd=price,
-                vat_percent=rate.percent,
-                seller=lot.seller,
-                buyer=invoice_buyer(acct),
-                pass_id=row.id,
-                item=_item(vehicle.vehicle_class, vehicle.plate_text, lot.name, row),
-            ),
-        )
+        outbox.add(s, _invoice_request(event_id, posted.entry_id, lot, vehicle, acct, row, rate))
         uow.commit()
         return row.id
+
+
+def _invoice_request(
+    event_id: str,
+    journal_entry_id: int,
+    lot: LotInfo,
+    vehicle: orm.Vehicle,
+    acct: orm.TransportAccount,
+    row: orm.MonthlyPass,
+    rate: VatRate,
+) -> InvoiceRequested:
+    """The sale's invoice request: the pass as the invoice's one line, at the day's VAT."""
+    return InvoiceRequested(
+        event_id=event_id,
+        journal_entry_id=journal_entry_id,
+        lot_id=lot.id,
+        lot_name=lot.name,
+        plate=vehicle.plate_text,
+        vehicle_class=vehicle.vehicle_class,
+        fare_vnd=row.price_vnd,
+        vat_percent=rate.percent,
+        seller=lot.seller,
+        buyer=invoice_buyer(acct),
+        pass_id=row.id,
+        item=_item(vehicle.vehicle_class, vehicle.plate_text, lot.name, row),
+    )
 
 
 def _prior_sale(

@@ -50,6 +50,8 @@ class AccountView:
     auto_topup_amount_vnd: int | None
     low_balance_notice_vnd: int
     vehicles: tuple[VehicleView, ...]
+    invoice_email: str | None = None
+    invoice_monthly: bool = False
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,8 @@ def _account(a: orm.TransportAccount, vehicles: list[orm.Vehicle]) -> AccountVie
         a.auto_topup_amount_vnd,
         a.low_balance_notice_vnd,
         tuple(_vehicle(v) for v in vehicles),
+        a.invoice_email,
+        bool(a.invoice_monthly),
     )
 
 

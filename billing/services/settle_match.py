@@ -54,11 +54,30 @@ class Matched:
 
 
 @functools.cache
-def q_open_candidates() -> Select[Any]:
+def q_open_plates() -> Select[Any]:
+    """(plate key, session id) of the lot's open sessions of a known plate."""
     s = SESSIONS.c
-    return select(s.id, s.plate_key, s.plate_text, s.entry_hypotheses).where(
-        s.lot_id == bindparam("lot"), s.status == literal_column("'open'")
+    return select(s.plate_key, s.id).where(
+        s.lot_id == bindparam("lot"),
+        s.status == literal_column("'open'"),
+        s.plate_key.not_like(f"{UNSURE_KEY_PREFIX}%"),
     )
+
+
+@functools.cache
+def q_open_unsure() -> Select[Any]:
+    """The lot's open sessions of unsure entries, with the hypotheses they kept."""
+    s = SESSIONS.c
+    return select(s.id, s.entry_hypotheses).where(
+        s.lot_id == bindparam("lot"),
+        s.status == literal_column("'open'"),
+        s.plate_key.like(f"{UNSURE_KEY_PREFIX}%"),
+    )
+
+
+@functools.cache
+def q_session_plate() -> Select[Any]:
+    return select(SESSIONS.c.plate_text).where(SESSIONS.c.id == bindparam("sid"))
 
 
 @functools.cache
@@ -83,27 +102,24 @@ def match_read(
 ) -> Matched:
     """Match the read against the lot's candidates; ``read_key``: the read's own plate key."""
     if p.direction == Direction.EXIT.value:
-        session_of: dict[str, int] = {}
-        text_of: dict[str, str] = {}
-        unsure: set[int] = set()
-        rows = db.execute(q_open_candidates(), {"lot": p.lot_id}).all()
+        params = {"lot": p.lot_id}
         # Plates first, then the hypotheses of unsure entries: a key that is both stays the car
-        # that entered under it.
-        for row in rows:
-            if not row.plate_key.startswith(UNSURE_KEY_PREFIX):
-                session_of.setdefault(row.plate_key, row.id)
-                text_of.setdefault(row.plate_key, row.plate_text)
-        for row in rows:
-            if row.plate_key.startswith(UNSURE_KEY_PREFIX):
-                unsure.add(row.id)
-                for key in row.entry_hypotheses or ():
-                    session_of.setdefault(key, row.id)
+        # that entered under it. Plain tuples into a dict: a lot holds a thousand cars.
+        session_of: dict[str, int] = dict(db.execute(q_open_plates(), params).tuples().all())
+        unsure: set[int] = set()
+        for sid, hyps in db.execute(q_open_unsure(), params).tuples():
+            unsure.add(sid)
+            for key in hyps or ():
+                session_of.setdefault(key, sid)
         result = match_evidence(
             evidence, list(session_of), policy.match_not_inside_prior, policy.match_threshold
         )
         key = result.best if result.auto else None
         sid = session_of.get(key) if key else None
-        plate = (text_of.get(key) or canonical_plate(key)) if key else None
+        plate = None
+        if key and sid is not None and sid not in unsure:
+            plate = db.scalar(q_session_plate(), {"sid": sid})
+        plate = plate or (canonical_plate(key) if key else None)
         tops = tuple(session_of.get(r.key) for r in result.top)
         matched = Matched(result, plate, key, sid, sid if sid in unsure else None, False, tops)
     else:

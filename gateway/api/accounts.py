@@ -42,6 +42,9 @@ class AccountOut(BaseModel):
     auto_topup_amount_vnd: int | None
     low_balance: bool = False
     created_at: datetime
+    address: str | None = None
+    invoice_email: str | None = None
+    invoice_monthly: bool = False
 
 
 class VehicleOut(BaseModel):
@@ -186,6 +189,57 @@ def set_auto_topup(
     except billing_port.Rejected as exc:
         raise invalid(("body",), str(exc)) from exc
     record(session, user, "account.auto_topup", "account", account_id, body.model_dump())
+    session.expire_all()
+    return load_account(session, user, account_id)
+
+
+class InvoicingIn(BaseModel):
+    """Who the account's invoices are made out to, where they are emailed, and whether its
+    passages go on one consolidated invoice a month (a company only)."""
+
+    buyer: Literal["person", "company"]
+    company_name: str | None = Field(default=None, min_length=1, max_length=200)
+    tax_code: str | None = Field(
+        default=None, pattern=r"^[0-9]{10}(-[0-9]{3})?$", description="10 digits, or 10-3"
+    )
+    address: str | None = Field(default=None, min_length=1, max_length=300)
+    invoice_email: str | None = Field(
+        default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=200
+    )
+    monthly: bool = False
+
+    @model_validator(mode="after")
+    def _company_complete(self) -> InvoicingIn:
+        named = (self.company_name or "").strip() and (self.address or "").strip()
+        if self.buyer == "company" and not (named and self.tax_code):
+            raise ValueError("a company needs company_name, tax_code and address")
+        if self.monthly and self.buyer != "company":
+            raise ValueError("the monthly invoice is made out to a company")
+        return self
+
+
+@router.put("/accounts/{account_id}/invoicing", response_model=AccountOut, responses=NO_ACCOUNT)
+def set_invoicing(
+    account_id: AccountId, body: InvoicingIn, session: SessionDep, user: CurrentUser, uow: UowDep
+) -> AccountOut:
+    """The invoice details the portal's settings page sets (``POST /portal/invoicing``)."""
+    from billing.domain.model import DomainError, Owner, OwnerKind
+    from billing.services import set_invoicing as save
+    from gateway import messages
+
+    current = load_account(session, user, account_id)
+    release(session)
+    try:
+        if body.buyer == "company":
+            assert body.company_name and body.tax_code and body.address  # the validator said so
+            name, address = body.company_name.strip(), body.address.strip()
+            owner = Owner(OwnerKind.BUSINESS, name, body.tax_code, address)
+        else:
+            owner = Owner(OwnerKind.PERSON, current.name)
+        save(uow, account_id, owner, invoice_email=body.invoice_email, monthly=body.monthly)
+    except DomainError as exc:  # the catalogue's words: billing's name the account
+        raise invalid(("body",), messages.text(messages.code_of(exc), "en")) from exc
+    record(session, user, "account.invoicing", "account", account_id, body.model_dump())
     session.expire_all()
     return load_account(session, user, account_id)
 

@@ -141,13 +141,16 @@ def topup_page(
     uow: UowDep,
     providers: ProvidersDep,
 ) -> HTMLResponse:
-    """One top-up request: pending (the page refreshes itself), credited, or expired."""
+    """One top-up request: pending (the page refreshes itself), credited, failed or expired.
+
+    The intent is read before the balance: the credit and the intent's new status commit
+    together, so a page that says "credited" always shows the balance with the money in it."""
     account_id = account_id_of(user)
-    account = _account(session, user)
-    release(session)
+    release(session)  # a fresh snapshot for the balance below (SQLite's begins at first read)
     intent = get_topup_intent(uow, reference)
     if intent is None or intent.account_id != account_id:
         raise HTTPException(404, "not_found")
+    account = _account(session, user)
     known = providers.get(intent.provider)
     return render_portal(
         request,
@@ -249,6 +252,8 @@ def _settings(
     values: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    from gateway.web.driver_invoicing import invoicing_values
+
     account = _account(session, user)
     me = session.get(User, user.user_id)
     defaults = {
@@ -357,98 +362,3 @@ def contacts(
     set_low_balance_notice(uow, account_id, level)
     record(session, user, "account.contacts", "account", account_id, {"notice_level": level})
     return back("/portal/settings", msg="contacts_saved")
-
-
-# ------------------------------------------------------------------ invoice details
-
-
-def invoicing_values(account: Any) -> dict[str, Any]:
-    """The invoice form as the account stands."""
-    company = account.kind == "business"
-    return {
-        "buyer_kind": "company" if company else "person",
-        "company_name": account.name if company else "",
-        "tax_code": account.tax_code or "",
-        "company_address": (account.address or "") if company else "",
-        "invoice_email": account.invoice_email or "",
-        "monthly": bool(account.invoice_monthly),
-    }
-
-
-def normalize_tax_code(typed: str) -> str:
-    """A tax code as people type it ("0101234567 001", "0101234567001") as the tax authority
-    writes it ("0101234567-001"); anything else is returned as typed, to be refused."""
-    digits = "".join(ch for ch in typed if not ch.isspace() and ch not in ".-")
-    if digits.isdigit() and len(digits) == 13:
-        return f"{digits[:10]}-{digits[10:]}"
-    return digits if digits.isdigit() else typed.strip()
-
-
-@router.post("/invoicing", response_model=None)
-def invoicing(
-    request: Request,
-    session: SessionDep,
-    user: DriverPage,
-    uow: UowDep,
-    buyer_kind: Annotated[str, Form(max_length=10)] = "person",
-    company_name: Annotated[str, Form(max_length=200)] = "",
-    tax_code: Annotated[str, Form(max_length=30)] = "",
-    company_address: Annotated[str, Form(max_length=300)] = "",
-    invoice_email: Annotated[str, Form(max_length=200)] = "",
-    monthly: Annotated[str | None, Form(max_length=10)] = None,
-) -> Response:
-    """Who the account's invoices are made out to (a company: name, tax code, address), where
-    they are emailed, and whether its trips go on one invoice a month."""
-    from billing.domain.model import Owner, OwnerKind, is_valid_tax_code
-    from billing.services import set_invoicing
-
-    account_id = account_id_of(user)
-    account = _account(session, user)
-    company = buyer_kind == "company"
-    code, address = normalize_tax_code(tax_code), invoice_email.strip()
-    errors = FormErrors()
-    if company:
-        if not company_name.strip():
-            errors.add("company_name", "company_name_required")
-        if not is_valid_tax_code(code):
-            errors.add("tax_code", "tax_code_invalid")
-        if not company_address.strip():
-            errors.add("company_address", "company_address_required")
-    elif monthly is not None:
-        errors.add("monthly", "monthly_needs_company")
-    if address and not looks_like_email(address):
-        errors.add("invoice_email", "email_invalid")
-    if not errors:
-        if company:
-            owner = Owner(OwnerKind.BUSINESS, company_name.strip(), code, company_address.strip())
-        else:
-            me = session.get(User, user.user_id)
-            person = account.name if account.kind != "business" else ""
-            fallback = (me.display_name or me.username) if me is not None else ""
-            owner = Owner(OwnerKind.PERSON, person or fallback or "—")
-        release(session)
-        try:
-            set_invoicing(
-                uow, account_id, owner, invoice_email=address or None, monthly=monthly is not None
-            )
-        except DomainError as exc:
-            errors.add("tax_code" if exc.code == "tax_code_invalid" else "invoice_email", exc.code)
-    if errors:
-        values = {
-            "buyer_kind": "company" if company else "person",
-            "company_name": company_name,
-            "tax_code": tax_code,
-            "company_address": company_address,
-            "invoice_email": invoice_email,
-            "monthly": monthly is not None,
-        }
-        return _settings(request, session, user, errors, values, 422)
-    record(
-        session,
-        user,
-        "account.invoicing",
-        "account",
-        account_id,
-        {"company": company, "tax_code": code if company else None, "monthly": bool(monthly)},
-    )
-    return back("/portal/settings", msg="invoicing_saved")

@@ -87,6 +87,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "occupancy_now": ("Số xe hiện tại", "Occupancy now"),
     "occupancy_day": ("Số xe trong ngày", "Occupancy over the day"),
     "live_feed": ("Lượt xe trực tiếp", "Live passages"),
+    "passages": ("Lượt xe", "Passages"),  # the operator's passage page title (no-stop)
     "gates": ("Cổng", "Gates"),
     "gate_health": ("Tình trạng cổng", "Gate health"),
     "unanswered": ("Chờ quyết định", "Awaiting decision"),

@@ -145,20 +145,69 @@ def render_frame(
     py = int(rng.integers(FRAME_H // 2, FRAME_H - int(ph) - 60))
     _vehicle(img, spec, rng, cx, pw, py)
 
-    if hard == "tilt":  # a bent bracket or a car turning in: rotated and foreshortened
-        quad = augment.perspective_quad(pw, ph, rng, strength=0.22, max_rot_deg=14.0)
-        if rng.random() < 0.5:
-            quad[:, 1] = quad[:, 1].mean() + (quad[:, 1] - quad[:, 1].mean()) * rng.uniform(
-                0.7, 0.85
-            )
-    else:
-        quad = augment.perspective_quad(pw, ph, rng, strength=0.1, max_rot_deg=5.0)
-    quad += np.array([cx - pw / 2, py], np.float32)
+    quad = _plate_quad(pw, ph, rng, hard) + np.array([cx - pw / 2, py], np.float32)
     x0, y0 = np.floor(quad.min(axis=0)).astype(int) - 2
     x1, y1 = np.ceil(quad.max(axis=0)).astype(int) + 3
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, FRAME_W), min(y1, FRAME_H)
 
-    face = plate.image
+    face = _weathered(plate.image, rng, hard, dirt_seed)
+    _paste(img, face, quad, (x0, y0, x1, y1))
+
+    # Focus/motion blur around the plate only (a fixed-focus gate camera), then the whole frame.
+    bx0, by0 = max(x0 - 20, 0), max(y0 - 20, 0)
+    bx1, by1 = min(x1 + 20, FRAME_W), min(y1 + 20, FRAME_H)
+    around = (slice(by0, by1), slice(bx0, bx1))
+    if hard == "motion":
+        img[around] = _motion_blur(img[around], rng, pw)
+    elif rng.random() < 0.6:
+        img[around] = augment.blur(img[around], rng)
+    is_night = bool(rng.random() < 0.2) if night is None else night
+    img = _lit(img, rng, around, night=is_night)
+    return RenderedFrame(
+        image=img,
+        jpeg=_jpeg(img, jpeg_quality) if encode_jpeg else None,
+        spec=spec,
+        quad=tuple((float(x), float(y)) for x, y in quad),
+        bbox=(int(x0), int(y0), int(x1), int(y1)),
+        night=is_night,
+        hard=hard,
+    )
+
+
+def _paste(
+    img: np.ndarray, face: np.ndarray, quad: np.ndarray, box: tuple[int, int, int, int]
+) -> None:
+    """Warp the plate's ``face`` onto ``quad`` of the frame (inside ``box``), edges blended."""
+    x0, y0, x1, y1 = box
+    src_h, src_w = face.shape[:2]
+    src = np.array([[0, 0], [src_w, 0], [src_w, src_h], [0, src_h]], np.float32)
+    hmat = cv2.getPerspectiveTransform(src, quad - np.array([x0, y0], np.float32))
+    size = (x1 - x0, y1 - y0)
+    warped = cv2.warpPerspective(face, hmat, size, flags=cv2.INTER_LINEAR)
+    mask = cv2.warpPerspective(np.full((src_h, src_w), 255, np.uint8), hmat, size)
+    roi = img[y0:y1, x0:x1]
+    a = mask.astype(np.float32)[..., None] / 255.0
+    roi[:] = (warped * a + roi * (1 - a)).astype(np.uint8)
+
+
+def _plate_quad(
+    pw: float, ph: float, rng: np.random.Generator, hard: HardCase | None
+) -> np.ndarray:
+    """The plate's corners in the frame, before placing: slightly skewed, or for "tilt" (a bent
+    bracket or a car turning in) rotated and foreshortened."""
+    if hard != "tilt":
+        return augment.perspective_quad(pw, ph, rng, strength=0.1, max_rot_deg=5.0)
+    quad = augment.perspective_quad(pw, ph, rng, strength=0.22, max_rot_deg=14.0)
+    if rng.random() < 0.5:
+        mid = quad[:, 1].mean()
+        quad[:, 1] = mid + (quad[:, 1] - mid) * rng.uniform(0.7, 0.85)
+    return quad
+
+
+def _weathered(
+    face: np.ndarray, rng: np.random.Generator, hard: HardCase | None, dirt_seed: int | None
+) -> np.ndarray:
+    """The plate's face with glare, shadow and dirt: sometimes, or strong for its hard case."""
     if hard == "glare":
         face = _strong_glare(face, rng)
     elif rng.random() < 0.3:
@@ -169,51 +218,35 @@ def render_frame(
         face = _mud(face, np.random.default_rng(dirt_seed) if dirt_seed is not None else rng)
     elif rng.random() < 0.2:
         face = augment.dirt(face, rng)
-    src = np.array([[0, 0], [src_w, 0], [src_w, src_h], [0, src_h]], np.float32)
-    hmat = cv2.getPerspectiveTransform(src, quad - np.array([x0, y0], np.float32))
-    size = (x1 - x0, y1 - y0)
-    warped = cv2.warpPerspective(face, hmat, size, flags=cv2.INTER_LINEAR)
-    mask = cv2.warpPerspective(np.full((src_h, src_w), 255, np.uint8), hmat, size)
-    roi = img[y0:y1, x0:x1]
-    a = mask.astype(np.float32)[..., None] / 255.0
-    roi[:] = (warped * a + roi * (1 - a)).astype(np.uint8)
+    return face
 
-    # Focus/motion blur around the plate only (a fixed-focus gate camera), then the whole frame.
-    bx0, by0 = max(x0 - 20, 0), max(y0 - 20, 0)
-    bx1, by1 = min(x1 + 20, FRAME_W), min(y1 + 20, FRAME_H)
-    if hard == "motion":
-        img[by0:by1, bx0:bx1] = _motion_blur(img[by0:by1, bx0:bx1], rng, pw)
-    elif rng.random() < 0.6:
-        img[by0:by1, bx0:bx1] = augment.blur(img[by0:by1, bx0:bx1], rng)
-    is_night = bool(rng.random() < 0.2) if night is None else night
-    if is_night:
-        img = cv2.convertScaleAbs(
-            img, alpha=float(rng.uniform(0.25, 0.5)), beta=float(rng.uniform(0, 10))
-        )
-        # Headlight/IR flash keeps the retro-reflective plate brighter than the scene.
-        roi = img[by0:by1, bx0:bx1]
-        img[by0:by1, bx0:bx1] = cv2.convertScaleAbs(roi, alpha=float(rng.uniform(1.3, 2.0)))
-        img[by0:by1, bx0:bx1] = augment.noise(img[by0:by1, bx0:bx1], rng, float(rng.uniform(4, 12)))
-    else:
-        img = cv2.convertScaleAbs(
+
+def _lit(
+    img: np.ndarray,
+    rng: np.random.Generator,
+    around: tuple[slice, slice],
+    *,
+    night: bool,
+) -> np.ndarray:
+    """The frame's exposure: daylight, or night with the plate (``around``) kept brighter by a
+    headlight or IR flash on its retro-reflective face, and sensor noise."""
+    if not night:
+        return cv2.convertScaleAbs(
             img, alpha=float(rng.uniform(0.8, 1.15)), beta=float(rng.uniform(-15, 15))
         )
-
-    data = None
-    if encode_jpeg:
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
-        if not ok:  # pragma: no cover - OpenCV always encodes a valid uint8 image
-            raise RuntimeError("JPEG encoding failed")
-        data = buf.tobytes()
-    return RenderedFrame(
-        image=img,
-        jpeg=data,
-        spec=spec,
-        quad=tuple((float(x), float(y)) for x, y in quad),
-        bbox=(int(x0), int(y0), int(x1), int(y1)),
-        night=is_night,
-        hard=hard,
+    img = cv2.convertScaleAbs(
+        img, alpha=float(rng.uniform(0.25, 0.5)), beta=float(rng.uniform(0, 10))
     )
+    img[around] = cv2.convertScaleAbs(img[around], alpha=float(rng.uniform(1.3, 2.0)))
+    img[around] = augment.noise(img[around], rng, float(rng.uniform(4, 12)))
+    return img
+
+
+def _jpeg(img: np.ndarray, quality: int) -> bytes:
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover - OpenCV always encodes a valid uint8 image
+        raise RuntimeError("JPEG encoding failed")
+    return bytes(buf.tobytes())
 
 
 def _mud(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -201,31 +201,9 @@ def line_mask(
     for i, ch in enumerate(text):
         if ch in "-.":
             x += sep
-        if ch == "1" and variant & VARIANT_ONE:
-            _draw_one(draw, font_name, stem, x, float(pad), float(pad + cap_bottom - cap_top))
-        elif ch == "M" and variant & VARIANT_M:
-            _draw_m(
-                draw,
-                font_name,
-                stem,
-                x,
-                float(pad),
-                float(pad + cap_bottom - cap_top),
-                bool(variant & VARIANT_M_SHALLOW),
-            )
-        elif ch == "Y" and variant & VARIANT_Y:
-            _draw_y(draw, font_name, stem, x, float(pad), float(pad + cap_bottom - cap_top))
-        else:
-            draw.text((x, pad - cap_top), ch, font=font, fill=255)
+        _draw_char(draw, font_name, ch, x, (pad, cap_top, cap_bottom), stem, variant)
         if dstroke and ch == "D" and i > 0 and text[i - 1] == "M":
-            # The Vietnamese D-stroke: a short bar across the D's stem.
-            left, t, r, b = font.getbbox("D")
-            y = pad - cap_top + (t + b) / 2
-            stroke = max(2, (r - left) // 6)
-            draw.rectangle(
-                [x + left - stroke, y - stroke / 2, x + left + (r - left) * 0.45, y + stroke / 2],
-                255,
-            )
+            _d_stroke(draw, font, x, pad - cap_top)
         x += (
             _advance(font, font_name, ch, variant)
             + tracking * _DRAW_SIZE
@@ -236,6 +214,42 @@ def line_mask(
     if cols.size == 0:
         return np.zeros((cap_bottom - cap_top, 1), np.uint8)
     return np.ascontiguousarray(arr[pad : pad + cap_bottom - cap_top, cols[0] : cols[-1] + 1])
+
+
+def _draw_char(
+    draw: ImageDraw.ImageDraw,
+    font_name: str,
+    ch: str,
+    x: float,
+    box: tuple[int, int, int],
+    stem: float,
+    variant: int,
+) -> None:
+    """One character at ``x``: the hand-drawn "1"/"M"/"Y" when ``variant`` asks, else the font's.
+
+    ``box``: the padding, and the font's cap top and bottom.
+    """
+    pad, cap_top, cap_bottom = box
+    top, bottom = float(pad), float(pad + cap_bottom - cap_top)
+    if ch == "1" and variant & VARIANT_ONE:
+        _draw_one(draw, font_name, stem, x, top, bottom)
+    elif ch == "M" and variant & VARIANT_M:
+        _draw_m(draw, font_name, stem, x, top, bottom, bool(variant & VARIANT_M_SHALLOW))
+    elif ch == "Y" and variant & VARIANT_Y:
+        _draw_y(draw, font_name, stem, x, top, bottom)
+    else:
+        draw.text((x, pad - cap_top), ch, font=_font(font_name), fill=255)
+
+
+def _d_stroke(draw: ImageDraw.ImageDraw, font: ImageFont.FreeTypeFont, x: float, y0: int) -> None:
+    """The Vietnamese D-stroke: a short bar across the stem of the D drawn at ``x``."""
+    left, t, r, b = font.getbbox("D")
+    y = y0 + (t + b) / 2
+    stroke = max(2, (r - left) // 6)
+    draw.rectangle(
+        [x + left - stroke, y - stroke / 2, x + left + (r - left) * 0.45, y + stroke / 2],
+        255,
+    )
 
 
 def stroke_change(font_name: str, ratio: float) -> float:

@@ -88,11 +88,7 @@ def render_plate(
     bg = _jitter_colour(BG[spec.colour], rng, 8.0)
     ink = _jitter_colour(INK[spec.colour], rng, 6.0)
 
-    # Slight shading across the plate so it is never one flat colour.
-    gx = np.linspace(-1, 1, plate_w, dtype=np.float32)[None, :, None]
-    gy = np.linspace(-1, 1, plate_h, dtype=np.float32)[:, None, None]
-    shade = 1.0 + rng.uniform(-0.06, 0.06) * gx + rng.uniform(-0.06, 0.06) * gy
-    img = np.clip(bg[None, None, :] * shade, 0, 255)
+    img = _shaded(bg, plate_w, plate_h, rng)
 
     alpha = np.zeros((plate_h, plate_w), np.float32)
     font_name = pick_font(rng)
@@ -100,11 +96,7 @@ def render_plate(
     # (OSP-DIN's is 1/3.5); some plates (and bold fonts' look under blur) are heavier.
     ratio = rng.uniform(5.0, 7.5) if rng.random() < 0.8 else rng.uniform(3.5, 5.0)
     weight = stroke_change(font_name, float(ratio))
-    # The plate "1" has a long flag, the plate "M" a shallow V and the plate "Y" short arms:
-    # hand-drawn on most plates.
-    variant = (VARIANT_ONE if rng.random() < 0.6 else 0) | (VARIANT_Y if rng.random() < 0.6 else 0)
-    u = rng.random()
-    variant |= VARIANT_M if u < 0.35 else (VARIANT_M | VARIANT_M_SHALLOW if u < 0.7 else 0)
+    variant = _glyph_variant(rng)
     inner_w = plate_w * (1.0 - 2 * 0.035)
     fill = rng.uniform(0.82, 0.93)
     naturals = []
@@ -132,18 +124,38 @@ def render_plate(
         )
         boxes.append((float(xi), float(yi), float(xi + wi), float(yi + hi)))
 
-    # Border: a line just inside the edge, in the ink colour, rounded corners.
-    border = np.zeros((plate_h, plate_w), np.uint8)
-    inset = max(1, round(plate_h * rng.uniform(0.02, 0.045)))
-    thick = max(1, round(plate_h * rng.uniform(0.015, 0.035)))
-    radius = max(2, round(plate_h * 0.08))
-    _rounded_rect(border, (inset, inset, plate_w - 1 - inset, plate_h - 1 - inset), radius, thick)
-    alpha = np.maximum(alpha, border.astype(np.float32) / 255.0)
+    alpha = np.maximum(alpha, _border(plate_w, plate_h, rng))
 
     img = img * (1 - alpha[..., None]) + ink[None, None, :] * alpha[..., None]
     img = img.astype(np.uint8)
     _screws(img, spec, rng, boxes)
     return RenderedPlate(image=img, spec=spec, line_boxes=tuple(boxes))
+
+
+def _shaded(bg: np.ndarray, plate_w: int, plate_h: int, rng: np.random.Generator) -> np.ndarray:
+    """The plate's background with slight shading across it, so it is never one flat colour."""
+    gx = np.linspace(-1, 1, plate_w, dtype=np.float32)[None, :, None]
+    gy = np.linspace(-1, 1, plate_h, dtype=np.float32)[:, None, None]
+    shade = 1.0 + rng.uniform(-0.06, 0.06) * gx + rng.uniform(-0.06, 0.06) * gy
+    return np.clip(bg[None, None, :] * shade, 0, 255)
+
+
+def _glyph_variant(rng: np.random.Generator) -> int:
+    """The plate "1" has a long flag, the plate "M" a shallow V and the plate "Y" short arms:
+    hand-drawn on most plates."""
+    variant = (VARIANT_ONE if rng.random() < 0.6 else 0) | (VARIANT_Y if rng.random() < 0.6 else 0)
+    u = rng.random()
+    return variant | (VARIANT_M if u < 0.35 else (VARIANT_M | VARIANT_M_SHALLOW if u < 0.7 else 0))
+
+
+def _border(plate_w: int, plate_h: int, rng: np.random.Generator) -> np.ndarray:
+    """The border's alpha: a line just inside the edge, in the ink colour, rounded corners."""
+    border = np.zeros((plate_h, plate_w), np.uint8)
+    inset = max(1, round(plate_h * rng.uniform(0.02, 0.045)))
+    thick = max(1, round(plate_h * rng.uniform(0.015, 0.035)))
+    radius = max(2, round(plate_h * 0.08))
+    _rounded_rect(border, (inset, inset, plate_w - 1 - inset, plate_h - 1 - inset), radius, thick)
+    return border.astype(np.float32) / 255.0
 
 
 def _rounded_rect(

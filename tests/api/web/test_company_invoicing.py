@@ -13,7 +13,7 @@ from sqlalchemy import select
 from billing.adapters import orm as b
 from billing.services.seed import CENTRAL_LOT
 from einvoice.db import invoices, monthly_items
-from gateway.web.driver import normalize_tax_code
+from gateway.web.driver_invoicing import normalize_tax_code
 from tests.api.web.conftest import PASSWORD, Env, issue_invoices
 from tests.api.web.helpers import stay
 
@@ -144,3 +144,42 @@ def test_the_monthly_option_keeps_trips_for_the_months_invoice(
     acct = _account(world)
     assert (acct.kind, acct.tax_code, acct.invoice_monthly) == ("person", None, False)
     assert acct.name and acct.name != COMPANY["company_name"]
+
+
+def test_the_api_sets_the_same_invoice_details(world: Env) -> None:
+    an = world.demo.accounts["an"]  # type: ignore[attr-defined]
+    binh = world.demo.accounts["binh"]  # type: ignore[attr-defined]
+    url = f"/api/v1/accounts/{an}/invoicing"
+    body = {
+        "buyer": "company",
+        "company_name": "Công ty TNHH Vận tải Sao Mai",
+        "tax_code": "0312345678-001",
+        "address": "12 Lê Lợi, Quận 1",
+        "invoice_email": "ketoan@saomai.vn",
+        "monthly": True,
+    }
+    r = world.client.put(url, json=body, headers=world.auth("driver"))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["kind"], out["tax_code"], out["invoice_email"], out["invoice_monthly"]) == (
+        "business",
+        "0312345678-001",
+        "ketoan@saomai.vn",
+        True,
+    )
+    for wrong in ({"tax_code": "031234567"}, {"invoice_email": "x"}, {"company_name": None}):
+        bad = world.client.put(url, json={**body, **wrong}, headers=world.auth("driver"))
+        assert bad.status_code == 422, wrong
+    person_monthly = {"buyer": "person", "monthly": True}
+    assert (
+        world.client.put(url, json=person_monthly, headers=world.auth("driver")).status_code == 422
+    )
+    other = world.client.put(
+        f"/api/v1/accounts/{binh}/invoicing", json=body, headers=world.auth("driver")
+    )
+    assert other.status_code in (403, 404) and str(binh) not in other.text
+    # The admin's account page shows where the invoices go.
+    world.client.post("/login", data={"username": "admin", "password": PASSWORD})
+    page = world.client.get(f"/admin/accounts/{an}").text
+    assert 'data-testid="invoice-email">ketoan@saomai.vn<' in page
+    assert 'data-testid="invoice-monthly"' in page

@@ -20,6 +20,7 @@ from einvoice.corrections import CorrectionWorker
 from einvoice.db import invoices, monthly_items
 from einvoice.maker import XmlInvoiceMaker
 from einvoice.monthly import MonthNotOver, issue_month
+from einvoice.queries import invoices_by_event
 from einvoice.verify import verify_invoice
 from einvoice.worker import InvoiceWorker
 from tests.unit.einvoice_issue.fakes import request_payload
@@ -155,6 +156,12 @@ def test_a_refund_of_a_consolidated_passage_adjusts_the_months_invoice(
         outbox.add(s, refund)
     fixer = CorrectionWorker(pg_sessions, xml_maker, outbox=outbox, clock=lambda: NOV)
     assert [r.outcome for r in fixer.run_once()] == ["failed"]  # waits for the month's invoice
+    with pg_sessions() as s:  # reconciliation: a waiting passage is invoiced once, not missing
+        waiting = invoices_by_event(s, ["ev-1", "ev-2", "ev-none"])
+    assert {e: (t.count, t.amount_vnd) for e, t in waiting.items()} == {
+        "ev-1": (1, 30_000),
+        "ev-2": (1, 50_000),
+    }
     issue_month(pg_sessions, xml_maker, "2027-01", clock=lambda: DEC)
     fixer = CorrectionWorker(pg_sessions, xml_maker, outbox=outbox, clock=lambda: DEC)
     assert [r.outcome for r in fixer.run_once()] == ["issued"]
@@ -165,4 +172,12 @@ def test_a_refund_of_a_consolidated_passage_adjusts_the_months_invoice(
             ("adjusting", -20_000),
         ]
         assert rows[1].related_invoice_id == rows[0].id
+        assert rows[1].event_id == "ev-2"  # the correction names the passage
+        done = invoices_by_event(s, ["ev-1", "ev-2"])
+    assert (done["ev-2"].count, done["ev-2"].amount_vnd, done["ev-2"].adjustments_vnd) == (
+        1,
+        50_000,
+        -20_000,
+    )
+    assert (done["ev-1"].count, done["ev-1"].adjustments_vnd) == (1, 0)
     assert verify_invoice(rows[1].xml).valid

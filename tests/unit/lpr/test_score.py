@@ -203,10 +203,20 @@ def test_shortlist_ranks_a_batch_best_first() -> None:
     assert top[0][0] == "30A12345"
     assert len(top) == 3 and len({k for k, _ in top}) == 3
     assert [s for _, s in top] == sorted((s for _, s in top), reverse=True)
-    assert score_keys(r, ["30A12345", "51G99999"]) == [
-        score_key(r, "30A12345"),
-        score_key(r, "51G99999"),
-    ]
+    assert score_keys(r, ["30A12345", "51G99999"]) == pytest.approx(
+        [score_key(r, "30A12345"), score_key(r, "51G99999")], abs=1e-9
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(keys=st.lists(st.text(PLATE_CHARS + "-. IO", max_size=12), max_size=20))
+def test_the_batch_scores_are_the_one_by_one_scores(keys: list[str]) -> None:
+    for r in (READ_TWO_LINES, READ_TWO_FRAMES):
+        assert score_keys(r, keys) == pytest.approx([score_key(r, k) for k in keys], abs=1e-9)
+
+
+READ_TWO_LINES = read_text("59K1 02625", 0.8)
+READ_TWO_FRAMES = read_lines([line_probs("30A12345", 0.9)], [line_probs("30A1245", 0.7)])
 
 
 def test_a_read_with_its_evidence_survives_pickling() -> None:

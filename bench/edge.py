@@ -14,12 +14,20 @@ What a gate box gets, measured as an installer would make it:
    read done (median of the runs); ``rss_mb``: the process's peak resident memory
    (``VmHWM``) after reading ``--reads`` more events (median).
 
-Goals (issue 11): ``venv_mb`` <= 600, ``rss_mb`` <= 400, ``first_read_s`` <= 5. The traffic part
-of this bench (an outage of the gateway with edge agents deciding alone) comes with
-``parking edge run``. Usage::
+3. With ``--outage S`` (``bench/edge_outage.py``): ``--minutes`` of traffic through an edge
+   process serving ``--gates`` lanes of one lot (lpr's reader, the machine's Mosquitto, billing
+   on a PostgreSQL database of its own), the gateway stopped for S seconds in the middle:
+   ``passages``, ``opened_without_person`` (share of allow-listed cars the edge let through
+   alone during the outage), ``settled_after_recovery`` (share of offline decisions billing
+   settled exactly once), ``double_charges``, ``exposure_vnd``.
+
+Goals (issue 11): ``venv_mb`` <= 600, ``rss_mb`` <= 400, ``first_read_s`` <= 5;
+``opened_without_person`` >= 0.99, ``settled_after_recovery`` = 1, ``double_charges`` = 0.
+Usage::
 
     .venv/bin/python bench/edge.py            # builds the venv (a few minutes), then measures
     .venv/bin/python bench/edge.py --venv /tmp/edge-venv --keep --json
+    .venv/bin/python bench/edge.py --minutes 5 --gates 8 --outage 120 --json
 """
 
 from __future__ import annotations
@@ -47,6 +55,11 @@ from edge.config_draft import simulated_config  # noqa: E402
 from simulator.plates import render_frame, spec_from_text  # noqa: E402
 
 GOALS = {"venv_mb": 600.0, "rss_mb": 400.0, "first_read_s": 5.0}
+OUTAGE_GOALS = {
+    "opened_without_person": (">=", 0.99),
+    "settled_after_recovery": ("=", 1.0),
+    "double_charges": ("=", 0),
+}
 NOT_ON_A_GATE_BOX = (
     "torch",
     "torchvision",
@@ -202,6 +215,32 @@ def run_edge_process(venv: Path, config: Path, reads: int) -> dict[str, Any]:
     return {"first_read_s": first_read_s, **done}
 
 
+def print_table(result: dict[str, Any], table: Any, reads: int, cli: dict[str, bool]) -> None:
+    """The figures against their goals (--json: on stderr, stdout holds the JSON alone)."""
+    print(f"{'figure':<14}{'value':>10}{'goal':>10}  verdict", file=table)
+    for key, goal in GOALS.items():
+        verdict = "ok" if result[key] <= goal else "MISSED"
+        print(f"{key:<14}{result[key]:>10}{'<= ' + str(int(goal)):>10}  {verdict}", file=table)
+    for key, (op, goal) in OUTAGE_GOALS.items():
+        if key in result:
+            value = result[key]
+            met = value is not None and (value >= goal if op == ">=" else value == goal)
+            print(
+                f"{key:<24}{value!s:>10}{op + ' ' + str(goal):>10}  {'ok' if met else 'MISSED'}",
+                file=table,
+            )
+    lines = [
+        f"plates read exactly: {result['reads_exact']:.0%} of {reads} synthetic events",
+        "installed that a gate box must not carry: "
+        f"{result['not_on_a_gate_box_installed'] or 'none'}",
+        f"imported by the edge process: {result['heavy_imported'] or 'nothing heavy'}",
+        f"CLI in the edge venv: {cli}",
+        "largest packages (MB): "
+        + ", ".join(f"{k} {v}" for k, v in result["largest_packages_mb"].items()),
+    ]
+    print("\n".join(lines), file=table)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--venv", type=Path, help="the edge venv (built there when missing)")
@@ -209,6 +248,15 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="edge process starts to measure")
     ap.add_argument("--reads", type=int, default=20, help="events read after the first")
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    ap.add_argument("--minutes", type=float, default=5, help="traffic with --outage")
+    ap.add_argument("--gates", type=int, default=8, help="lanes of the lot with --outage")
+    ap.add_argument("--outage", type=float, default=0, help="gateway stopped this long (s)")
+    ap.add_argument(
+        "--database-url",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        help="a PostgreSQL database to create the bench's own from (and drop it after)",
+    )
+    ap.add_argument("--mqtt-port", type=int, default=1883, help="Mosquitto on 127.0.0.1")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="edge-bench-"))
@@ -248,29 +296,30 @@ def main() -> None:
             "install_s": None if install_s is None else round(install_s, 1),
             "largest_packages_mb": {name: round(mb, 1) for name, mb in largest_packages(venv)},
             "cli": cli,
-            "outage": "not measured yet: the traffic part lands with `parking edge run`",
         }
+        if args.outage:
+            from bench.edge_outage import run as outage_run
+
+            print(
+                f"traffic: {args.minutes} min, {args.gates} lanes, gateway down "
+                f"{args.outage:.0f} s in the middle ...",
+                file=sys.stderr,
+            )
+            result |= outage_run(
+                args.minutes,
+                args.gates,
+                args.outage,
+                args.database_url,
+                ("127.0.0.1", args.mqtt_port),
+                work,
+            )
     finally:
-        if args.venv is None and not args.keep:
+        if not args.keep:  # the frames, config and buffers; a --venv given stays where it is
             shutil.rmtree(work, ignore_errors=True)
-        elif args.venv is None:
+        else:
             print(f"kept {work}", file=sys.stderr)
 
-    table = sys.stderr if args.json else sys.stdout  # --json: stdout holds the JSON alone
-    print(f"{'figure':<14}{'value':>10}{'goal':>10}  verdict", file=table)
-    for key, goal in GOALS.items():
-        verdict = "ok" if result[key] <= goal else "MISSED"
-        print(f"{key:<14}{result[key]:>10}{'<= ' + str(int(goal)):>10}  {verdict}", file=table)
-    lines = [
-        f"plates read exactly: {result['reads_exact']:.0%} of {len(read_ok)} synthetic events",
-        "installed that a gate box must not carry: "
-        f"{result['not_on_a_gate_box_installed'] or 'none'}",
-        f"imported by the edge process: {result['heavy_imported'] or 'nothing heavy'}",
-        f"CLI in the edge venv: {cli}",
-        "largest packages (MB): "
-        + ", ".join(f"{k} {v}" for k, v in result["largest_packages_mb"].items()),
-    ]
-    print("\n".join(lines), file=table)
+    print_table(result, sys.stderr if args.json else sys.stdout, len(read_ok), cli)
     out = ROOT / "bench" / "results" / "edge.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     record = {
@@ -280,7 +329,7 @@ def main() -> None:
             "python": platform.python_version(),
             "loadavg": [round(x, 2) for x in os.getloadavg()],
         },
-        "goals": GOALS,
+        "goals": {**GOALS, **{k: f"{op} {v}" for k, (op, v) in OUTAGE_GOALS.items()}},
         **result,
     }
     out.write_text(json.dumps(record, indent=2) + "\n")

@@ -232,6 +232,26 @@ class EventBuffer:
             )
         return int(cur.rowcount)
 
+    def payload_of(self, event_id: str) -> bytes | None:
+        """The bytes of an event still without a decision (None: unknown or answered)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT payload FROM events WHERE event_id = ? AND answered_at IS NULL",
+                (event_id,),
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def amend(self, event_id: str, payload: bytes) -> bool:
+        """Replace an unanswered event's bytes (same id: the edge added its own decision) and
+        make it due at once; False when it was answered meanwhile."""
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE events SET payload = ?, due_at = NULL "
+                "WHERE event_id = ? AND answered_at IS NULL",
+                (payload, event_id),
+            )
+        return bool(cur.rowcount)
+
     # --- answers ----------------------------------------------------------------------------
 
     def find(self, event_id: str) -> BufferedEvent | None:

@@ -1,5 +1,7 @@
 """``parking edge``: what an installer runs on a gate box.
 
+- ``run``: serve the lot's lanes (``edge.run``) until SIGINT or SIGTERM; the systemd unit's
+  ExecStart.
 - ``config``: draft gate.toml from the broker accounts ``parking mqtt config`` wrote.
 - ``check``: read gate.toml (a bad or missing key is named), log in to the broker with each
   lane's account, take a picture from each camera, read each input; raise a barrier or write a
@@ -54,6 +56,38 @@ class Report:
         if status == "FAIL":
             self.failed += 1
         typer.echo(f"  {status:<4}  {what:<12} {detail}")
+
+
+@app.command("run")
+def run_edge(
+    config: ConfigOption = DEFAULT_PATH,
+    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING")] = "INFO",
+) -> None:
+    """Serve the lanes of one lot: cameras, triggers, barriers, displays, the reader, the
+    event buffer and, when the center does not answer, offline decisions."""
+    import signal
+    import threading
+
+    from edge.run import run
+
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    cfg = _load(config)
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        logging.getLogger("edge").info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        run(cfg, stop, on_ready=lambda: typer.echo(f"edge of lot {cfg.lot_id} running", err=True))
+    except (OSError, RuntimeError) as exc:  # a buffer or ledger that cannot be opened
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command("check")

@@ -300,6 +300,9 @@ class OfflinePolicy(_Section):
     # Without it the edge never opens on its own: every car waits for the center.
     allowlist_public_key: str | None = None
     allowlist_max_age_s: int = Field(default=86_400, ge=60)  # an older allow-list is not trusted
+    # Reads of the plate before the edge gives up ("unreadable"): the car waits at the barrier,
+    # so a plate not read surely from the event's frames gets fresh pictures.
+    read_attempts: int = Field(default=3, ge=1, le=5)
 
     @field_validator("allowlist_public_key")
     @classmethod
@@ -323,6 +326,8 @@ class EdgeConfig(_Section):
     lanes: list[LaneConfig] = Field(min_length=1)
     reader: ReaderConfig = ReaderConfig()
     offline: OfflinePolicy = OfflinePolicy()
+    # Prometheus metrics (edge_*) on 127.0.0.1:PORT; unset: not served.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     @model_validator(mode="after")
     def _consistent(self) -> EdgeConfig:

@@ -90,6 +90,7 @@ def draft_config(
         "# Keep it 0600: it holds the gates' broker passwords. Every CHANGE-ME must be set.",
         f"lot_id = {_s(lot_id)}",
         f"data_dir = {_s(data_dir)}",
+        "# metrics_port = 9108  # Prometheus metrics (edge_*) on 127.0.0.1",
         "",
         "[broker]",
         f"host = {_s(host)}  # the broker as the gate box reaches it",
@@ -103,8 +104,9 @@ def draft_config(
         "[offline]",
         "enabled = true",
         "decide_after_s = 1.5",
-        '# allowlist_public_key = "..."  # the gateway\'s Ed25519 key (base64); without it the',
-        "#                                 # edge never opens on its own",
+        '# allowlist_public_key = "..."  # `parking mqtt allowlist-key` on the central system',
+        "#                                 # (base64 Ed25519); without it the edge never opens",
+        "#                                 # on its own: every car waits for the center",
         "",
     ]
     for account in accounts:

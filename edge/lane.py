@@ -24,10 +24,13 @@ The path of one event:
    no decision yet) and the wait of the oldest unanswered event; the gateway turns those into a
    metric and an alert per gate.
 
-Where an offline decider fits later: it would watch the same buffer for events still without a
-decision a moment after capture (or while the link is down) and move the barrier itself; the
-event stays unanswered here and goes on being resent until the center's decision arrives, which
-then only ends the resending (:meth:`Lane._on_command` is the one place a decision lands).
+Offline decisions (``edge.offline``, driven by ``edge.run``): when no decision came in time,
+the edge decides itself and claims the event here (:meth:`Lane.claim_offline`): the buffered
+event is rewritten with ``decided_offline`` and the local decision (:meth:`Lane.record_offline`)
+and sent again at once. It stays unanswered and is resent until the center's decision arrives,
+which then ends the resending; a barrier the edge opened is never touched by it (a late
+"closed" changes nothing, a late "open" does not pulse again). :meth:`Lane._on_command` is the
+one place a decision lands.
 
 Stopping is an event (:meth:`Lane.stop`), never an exception: a Ctrl-C unwinding through the
 buffer's SQLite transaction once turned into an error the traffic loop swallowed.
@@ -57,8 +60,10 @@ from gateway.protocol import (
     EdgeRead,
     GateEvent,
     GateStatus,
+    OfflineDecision,
     ProtocolError,
     decode_command,
+    decode_event,
     encode_event,
     encode_status,
 )
@@ -155,10 +160,16 @@ class Lane:
         cfg: LaneConfig,
         camera: Camera | None = None,
         on_command: Callable[[BarrierCommand], None] | None = None,
+        on_answered: Callable[[str], None] | None = None,
+        on_allowlist: Callable[[bytes], object] | None = None,
     ) -> None:
         self.cfg = cfg
         self.camera = camera
         self._actuate = on_command  # the barrier: called for fresh decisions only
+        self._on_answered = on_answered  # every event's first decision (the credit ledger)
+        # Events this lane decided alone and the center has not answered yet.
+        self._offline: dict[str, OfflineDecision] = {}
+        self.deciding_offline = False  # the last decision was the edge's own (status report)
         self._buffer = EventBuffer(
             cfg.buffer_path,
             keep=cfg.keep_sent,
@@ -171,7 +182,7 @@ class Lane:
         self.decisions: _Recent[str, Decision] = _Recent(REMEMBERED)
         self.sent_at: _Recent[str, float] = _Recent(REMEMBERED)  # first publish, perf_counter
         self._raw_sent: set[str] = set()
-        self._reported: tuple[int, int] | None = None
+        self._reported: tuple[int, int, bool, int] | None = None
         self._reported_at = 0.0
         self._link = GateLink(
             cfg.lot_id,
@@ -180,6 +191,7 @@ class Lane:
             status=self._status,
             on_command=self._on_command,
             on_connect=self._on_connect,
+            on_allowlist=on_allowlist,
         )
         self._sender = Supervised(f"gate-{self.lane}", self._send_step, self._stopping)
 
@@ -343,6 +355,45 @@ class Lane:
             (e, bool(a.get("open")), str(a.get("display", ""))) for e, a in self._buffer.answers()
         ]
 
+    # --- offline decisions ------------------------------------------------------------------
+
+    def claim_offline(self, event_id: str, decision: OfflineDecision) -> bool:
+        """The edge decides this event itself: False when the center's decision is already
+        here (the caller then does nothing). From now on the center's answer does not move the
+        barrier if the edge opened it."""
+        with self._lock:
+            if event_id in self.decisions or event_id in self._offline:
+                return False
+            self._offline[event_id] = decision
+            self.deciding_offline = True
+        return True
+
+    def record_offline(self, event_id: str, decision: OfflineDecision) -> bool:
+        """Rewrite the buffered event with ``decided_offline`` and the decision, and send it
+        again at once. False when it cannot (already answered: the center decided the
+        original, logged)."""
+        payload = self._buffer.payload_of(event_id)
+        if payload is None:
+            log.warning(
+                "gate %s: event %s was answered before its offline decision was recorded",
+                self.lane,
+                event_id,
+                extra={"event_id": event_id},
+            )
+            return False
+        event = decode_event(payload)
+        amended = encode_event(
+            event.model_copy(update={"decided_offline": True, "offline": decision})
+        )
+        done = self._buffer.amend(event_id, amended)
+        self._wake.set()
+        return done
+
+    def offline_pending(self) -> list[str]:
+        """Events decided here that the center has not answered yet."""
+        with self._lock:
+            return list(self._offline)
+
     # --- sending ------------------------------------------------------------------------------
 
     def _send_step(self) -> None:
@@ -398,7 +449,9 @@ class Lane:
         """Republish the status when the counts changed (at most every REPORT_GAP_S), and
         every ``status_interval_s`` while events wait for their decision (their age grows)."""
         backlog = self._buffer.backlog()
-        key = (backlog.buffered, backlog.unanswered)
+        with self._lock:  # deciding offline, or not any more, is news for the dashboard too
+            offline = (self.deciding_offline, len(self._offline))
+        key = (backlog.buffered, backlog.unanswered, *offline)
         since = time.monotonic() - self._reported_at
         changed = key != self._reported and since >= REPORT_GAP_S
         if changed or (backlog.unanswered and since >= self.cfg.status_interval_s):
@@ -411,10 +464,14 @@ class Lane:
         if online:
             b = self._buffer.backlog()
             oldest = None if b.oldest_unanswered_s is None else round(b.oldest_unanswered_s, 1)
+            with self._lock:
+                pending = len(self._offline)
             counts = {
                 "buffered": b.buffered,
                 "unanswered": b.unanswered,
                 "oldest_unanswered_s": oldest,
+                "deciding_offline": self.deciding_offline,
+                "offline_pending": pending,
             }
         return encode_status(
             GateStatus(
@@ -476,7 +533,40 @@ class Lane:
         with self._lock:
             self.decisions[event_id] = decision
             waiter = self._waiters.pop(event_id, None)
-        if fresh:
+            offline = self._offline.pop(event_id, None)
+            if offline is None and fresh:
+                self.deciding_offline = False  # the center answers in time again
+        if self._on_answered is not None:
+            try:
+                self._on_answered(event_id)
+            except Exception:
+                log.exception("gate %s: recording the answer failed", self.lane)
+        self._act(command, offline, fresh, (issued_s, waited_s, limit))
+        if waiter is not None:
+            waiter.set()
+        self._wake.set()  # the counts changed: the sender reports them
+
+    def _act(
+        self,
+        command: BarrierCommand,
+        offline: OfflineDecision | None,
+        fresh: bool,
+        ages: tuple[float, float, float],
+    ) -> None:
+        """Move the barrier for a decision that just landed, if it may: fresh, and not for an
+        event the edge already opened itself."""
+        event_id = command.event_id
+        if offline is not None and offline.open:
+            # The edge opened already: the center's answer only ends the resending.
+            log.info(
+                "gate %s: the center answered an event the edge opened offline (%s, %s); "
+                "the barrier is left as it is",
+                self.lane,
+                "open" if command.open else "closed",
+                command.reason,
+                extra={"event_id": event_id},
+            )
+        elif fresh:
             log.info(
                 "gate %s barrier %s | %s",
                 self.lane,
@@ -494,11 +584,6 @@ class Lane:
                 "gate %s: decision too late to move the barrier (issued %.0fs ago, event "
                 "captured %.0fs ago, limit %.0fs); the event is answered",
                 self.lane,
-                issued_s,
-                waited_s,
-                limit,
+                *ages,
                 extra={"event_id": event_id},
             )
-        if waiter is not None:
-            waiter.set()
-        self._wake.set()  # the counts changed: the sender reports them

@@ -33,7 +33,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gateway.protocol import commands_topic, events_topic, status_topic
+from gateway.protocol import allowlist_topic, commands_topic, events_topic, status_topic
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,12 @@ class GateLink:
         status: StatusFn,
         on_command: Callable[[bytes], None],
         on_connect: Callable[[], None] = lambda: None,
+        on_allowlist: Callable[[bytes], object] | None = None,
     ) -> None:
         self.lot_id, self.gate_id = lot_id, gate_id
+        # The lot's signed allow-list (retained): one lane of the edge subscribes for all.
+        self._on_allowlist = on_allowlist
+        self._allowlist_topic = allowlist_topic(lot_id)
         self.account = account
         self._status = status
         self._on_command = on_command
@@ -145,6 +149,8 @@ class GateLink:
             log.error("gate %s refused by the broker: %s", self.lane, reason)
             return
         client.subscribe(commands_topic(self.lot_id, self.gate_id), qos=QOS)
+        if self._on_allowlist is not None:
+            client.subscribe(self._allowlist_topic, qos=QOS)
         self.publish_status()
         self.connected.set()
         try:
@@ -159,9 +165,13 @@ class GateLink:
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         try:
+            if msg.topic == self._allowlist_topic:
+                if self._on_allowlist is not None and msg.payload:
+                    self._on_allowlist(bytes(msg.payload))
+                return
             self._on_command(bytes(msg.payload))
         except Exception:
-            log.exception("gate %s: handling a command failed", self.lane)
+            log.exception("gate %s: handling a message failed", self.lane)
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, reason: Any, _p: Any) -> None:
         failed = bool(getattr(reason, "is_failure", False))

@@ -57,10 +57,25 @@ class Container:
         return UnitOfWork(self.session_factory)
 
     def settle(self, passage: Passage) -> GateDecision:
+        from billing.domain.offline import OfflineGrant
         from billing.services import PassageInput, settle_passage
 
         # not asdict(): it deep-copies the reader's evidence, which is passed on as it is
         fields_ = {f.name: getattr(passage, f.name) for f in dataclass_fields(passage)}
+        o = passage.offline
+        fields_["offline"] = (
+            None
+            if o is None
+            else OfflineGrant(
+                opened=o.open,
+                reason=o.reason,
+                decided_at=o.decided_at,
+                credit_vnd=o.credit_vnd or 0,
+                fare_vnd=o.fare_vnd or 0,
+                plate_key=o.plate_key,
+                allowlist_version=o.allowlist_version,
+            )
+        )
         return settle_passage(self.uow_factory(), PassageInput(**fields_))
 
     def record_gate_status(self, lot_id: str, gate_id: str, online: bool, at: Any) -> None:
@@ -168,6 +183,8 @@ def build_consumer(
 
     consumer = Consumer(
         mqtt_config(s, client_id),
+        allowlist_factory=allowlist_publisher(container) if s.allowlist_refresh_s > 0 else None,
+        allowlist_check_s=min(5.0, s.allowlist_refresh_s or 5.0),
         settle=container.settle,
         read_plate=read_plate,
         publisher_factory=publisher,
@@ -183,6 +200,37 @@ def build_consumer(
     )
     container.consumer = consumer
     return consumer
+
+
+def allowlist_publisher(container: Container) -> Callable[[Any], Any]:
+    """The factory of the lots' signed allow-list publisher (gateway.allowlist), for the
+    consumer's MQTT client."""
+    from billing.services.offline import allowlist_content
+    from gateway.allowlist import AllowlistPublisher, signing_key
+
+    s = container.settings
+    key = signing_key(s)
+
+    def lots() -> list[str]:
+        from sqlalchemy import select
+
+        from billing.adapters import orm
+
+        with container.session_factory() as session:
+            ids = list(session.scalars(select(orm.Lot.id).order_by(orm.Lot.id)))
+        wanted = s.mqtt_lot_filter
+        return [lot for lot in ids if wanted in ("+", lot)]
+
+    def make(client: Any) -> AllowlistPublisher:
+        return AllowlistPublisher(
+            client,
+            key,
+            lots=lots,
+            content=lambda lot, at: allowlist_content(container.uow_factory(), lot, at),
+            refresh_s=s.allowlist_refresh_s,
+        )
+
+    return make
 
 
 @dataclass

@@ -59,9 +59,11 @@ from gateway.plate_reading import PlateReading, ReadPlateFn
 from gateway.protocol import (
     MAX_EVENT_BYTES,
     GateEvent,
+    OfflineDecision,
     ProtocolError,
     decode_event,
     decode_status,
+    offline_event_id,
     parse_topic,
     topic_filter,
 )
@@ -94,6 +96,12 @@ class Passage:
     # the reader's evidence (gateway.plate_reading.LprEvidence): billing matches the plate
     # against the cars in the lot with it
     evidence: Any = field(default=None, compare=False, repr=False)
+    # The edge decided it alone (``decided_offline``): billing honours an open barrier.
+    offline: OfflineDecision | None = None
+
+
+class AllowlistPublishing(Protocol):
+    def publish_due(self, *, changed: bool = False) -> int: ...
 
 
 STOP_GRACE_S = 10.0  # how long a stopping consumer waits for its cancelled tasks
@@ -172,7 +180,14 @@ class Consumer:
         first_frame_accept: float = 0.95,
         command_expiry_s: int | None = 30,
         subscriptions_file: Path | None = None,
+        allowlist_factory: Callable[[mqtt.Client], AllowlistPublishing] | None = None,
+        allowlist_check_s: float = 5.0,
     ) -> None:
+        # The lots' signed allow-lists (gateway.allowlist): checked after money moved, and
+        # every allowlist_check_s for their periodic refresh.
+        self._allowlist_factory = allowlist_factory
+        self._allowlist_check_s = allowlist_check_s
+        self._money_moved: asyncio.Event | None = None
         self.cfg = mqtt_config
         self._settle = settle
         self._publisher_factory = publisher_factory
@@ -204,6 +219,9 @@ class Consumer:
         # answer again; another lane reusing the id goes to billing, which refuses it.
         self._recent: OrderedDict[tuple[str, str, str], Decision] = OrderedDict()
         self._gates_online: dict[tuple[str, str], bool] = {}
+        # Copies of events the edge decided offline, by (lot, gate, event id), seen on arrival:
+        # the original (sent before the edge decided) may still be queued ahead of its copy.
+        self._offline_copies: OrderedDict[tuple[str, str, str], _Inbound] = OrderedDict()
         # The (online, at) last handed to record_status per gate: a status republished only
         # because its counts changed is not written to the database again.
         self._status_recorded: dict[tuple[str, str], tuple[bool, datetime]] = {}
@@ -301,6 +319,11 @@ class Consumer:
         if kind != "events":
             self._ack(item)
             return
+        offline_id = offline_event_id(item.payload)
+        if offline_id is not None:
+            self._offline_copies[(lot, gate, offline_id)] = item
+            while len(self._offline_copies) > 10_000:
+                self._offline_copies.popitem(last=False)
         queue = self._lanes.get((lot, gate))
         if queue is None:
             queue = asyncio.Queue()
@@ -370,10 +393,28 @@ class Consumer:
             item = await queue.get()
             event = self._decode(lot, gate, item)
             if event is not None:
+                event = self._with_offline_decision(event)
                 # Every line about this passage carries its id, its failures' lines included.
                 with passage_context(event.event_id, lane):
                     await self._until_handled(lane, event, item)
             self._ack(item)
+
+    def _with_offline_decision(self, event: GateEvent) -> GateEvent:
+        """The copy of ``event`` carrying the edge's offline decision, when one arrived behind
+        it: the gateway was down, the original waited in the broker, and meanwhile the edge
+        opened (or kept closed) on its own. Billing must settle what the barrier did."""
+        key = (event.lot_id, event.gate_id, event.event_id)
+        later = self._offline_copies.pop(key, None)
+        if event.offline is not None or later is None:
+            return event
+        try:
+            copy = decode_event(later.payload, self._max_event_bytes)
+        except ProtocolError:
+            return event
+        if copy.event_id != event.event_id or copy.offline is None:
+            return event
+        log.info("the edge decided this event offline meanwhile: settling it as decided there")
+        return copy
 
     async def _until_handled(self, lane: str, event: GateEvent, item: _Inbound) -> None:
         """Handle the event, retrying after a pause until it is done: the lane never skips it.
@@ -421,7 +462,9 @@ class Consumer:
 
     async def _settle_event(self, event: GateEvent, item: _Inbound) -> None:
         key = (event.lot_id, event.gate_id, event.event_id)
-        if key in self._recent:
+        # A copy carrying the edge's offline decision goes to billing even when this event
+        # was settled here already: billing records the edge's decision next to its own.
+        if key in self._recent and event.offline is None:
             self.metrics.duplicates.inc()
             log.info("duplicate event; answering with the recorded decision")
             decision = self._recent[key]
@@ -447,7 +490,14 @@ class Consumer:
             needs_review=reading.needs_review,
             image_ref=image_ref,
             evidence=reading.evidence,
+            offline=event.offline,
         )
+        if event.offline is not None:
+            log.info(
+                "event decided offline by the edge (%s, %s): settling it",
+                "open" if event.offline.open else "closed",
+                event.offline.reason,
+            )
         try:
             decision = await self._settle_with_retry(passage)
         except self._permanent as exc:
@@ -541,10 +591,26 @@ class Consumer:
             await _wait_at_most(self._kick, self._sweep_interval)
             self._kick.clear()
             try:
-                while await asyncio.to_thread(publisher.publish_pending) > 0:
-                    pass
+                moved = 0
+                while (n := await asyncio.to_thread(publisher.publish_pending)) > 0:
+                    moved += n
+                if moved and self._money_moved is not None:
+                    self._money_moved.set()
             except Exception:
                 log.exception("outbox sweep failed; retrying")
+
+    async def _allowlist_loop(self, publisher: AllowlistPublishing) -> None:
+        """Each lot's allow-list republished when money moved (its content may have changed)
+        or when it is due for its periodic refresh."""
+        assert self._money_moved is not None
+        while True:
+            await _wait_at_most(self._money_moved, self._allowlist_check_s)
+            changed = self._money_moved.is_set()
+            self._money_moved.clear()
+            try:
+                await asyncio.to_thread(publisher.publish_due, changed=changed)
+            except Exception:
+                log.exception("allow-list publishing failed; retrying")
 
     async def _health_loop(self) -> None:
         """The unanswered-events alert between status reports (an event's wait grows)."""
@@ -608,6 +674,10 @@ class Consumer:
                 publisher = self._publisher_factory(client)
                 background.append(asyncio.create_task(self._publish_loop(publisher)))
             background.append(asyncio.create_task(self._health_loop()))
+            if self._allowlist_factory is not None:
+                self._money_moved = asyncio.Event()
+                allowlists = self._allowlist_factory(client)
+                background.append(asyncio.create_task(self._allowlist_loop(allowlists)))
             self.ready = True
             await stop_event.wait()
         finally:

@@ -44,6 +44,10 @@ class GateReport:
     unanswered: int | None  # None: the gate does not report it (older firmware, or offline)
     oldest_unanswered_s: float | None
     received: float  # monotonic time the report arrived
+    # The gate's edge decides alone (the center did not answer in time), and how many of its
+    # offline decisions wait for their settlement (newer edges only; else False / None).
+    deciding_offline: bool = False
+    offline_pending: int | None = None
 
     @property
     def lane(self) -> str:
@@ -92,6 +96,8 @@ class GateHealth:
             status.unanswered if status.online else None,
             status.oldest_unanswered_s if status.online else None,
             self._clock(),
+            bool(status.online and status.deciding_offline),
+            status.offline_pending if status.online else None,
         )
         with self._lock:
             self._reports[(status.lot_id, status.gate_id)] = report
@@ -104,6 +110,11 @@ class GateHealth:
     def report(self, lot_id: str, gate_id: str) -> GateReport | None:
         with self._lock:
             return self._reports.get((lot_id, gate_id))
+
+    def lots_offline(self) -> list[str]:
+        """Lots with a gate whose edge is deciding alone now."""
+        with self._lock:
+            return sorted({r.lot_id for r in self._reports.values() if r.deciding_offline})
 
     def overdue(self) -> list[Overdue]:
         now = self._clock()

@@ -26,6 +26,7 @@ from pathlib import Path
 from gateway.protocol import (
     ID_PATTERN,
     MAX_EVENT_PACKET_BYTES,
+    allowlist_topic,
     commands_topic,
     events_topic,
     status_topic,
@@ -93,6 +94,7 @@ def acl_file(service_users: Iterable[str], gates: Iterable[GateCredential]) -> s
             f"topic read {topic_filter('events')}",
             f"topic read {topic_filter('status')}",
             f"topic write {topic_filter('commands')}",
+            "topic write lots/+/allowlist",
             "",
         ]
     for gate in gates:
@@ -101,6 +103,8 @@ def acl_file(service_users: Iterable[str], gates: Iterable[GateCredential]) -> s
             f"topic write {events_topic(gate.lot_id, gate.gate_id)}",
             f"topic readwrite {status_topic(gate.lot_id, gate.gate_id)}",
             f"topic read {commands_topic(gate.lot_id, gate.gate_id)}",
+            # the lot's signed allow-list: only that lot's gates read it, none writes it
+            f"topic read {allowlist_topic(gate.lot_id)}",
             "",
         ]
     return "\n".join(lines)

@@ -62,6 +62,8 @@ MAX_EVENT_PACKET_BYTES = MAX_EVENT_BYTES + PUBLISH_OVERHEAD_BYTES
 MAX_SMALL_MESSAGE_BYTES = 8 * 1024
 # An edge read's n-best (lpr.PlateRead.hypotheses holds up to 8).
 MAX_EDGE_HYPOTHESES = 8
+# No offline credit or fare is anywhere near this: a bound, not a business rule.
+MAX_OFFLINE_VND = 100_000_000
 JPEG_SOI = b"\xff\xd8\xff"
 
 # Lot and gate ids are topic segments: no MQTT wildcards, no separators, short.
@@ -109,6 +111,11 @@ def commands_topic(lot_id: str, gate_id: str) -> str:
 
 def status_topic(lot_id: str, gate_id: str) -> str:
     return topic(lot_id, gate_id, "status")
+
+
+def allowlist_topic(lot_id: str) -> str:
+    """The lot's signed allow-list (retained; the ACL lets only that lot's gates read it)."""
+    return f"lots/{_check_id(lot_id, 'lot')}/allowlist"
 
 
 def topic_filter(kind: TopicKind, lot_id: str = "+", gate_id: str = "+") -> str:
@@ -173,11 +180,42 @@ class EdgeRead(_Message):
         return self.hypotheses[0]
 
 
+OfflineReason = Literal[
+    "allowlisted",  # entry: the plate is on the signed allow-list
+    "credit_covers",  # exit: the plate's offline credit covers the lot's maximum fare
+    "not_allowlisted",
+    "credit_short",
+    "unreadable",
+    "no_allowlist",  # none received, or too old to trust
+]
+
+
+class OfflineDecision(_Message):
+    """What the edge decided alone, the center not answering in time (``decided_offline``).
+
+    ``credit_vnd`` is the plate's remaining offline credit before this passage and ``fare_vnd``
+    what the edge deducted locally (the lot's maximum fare, at an exit it opened): billing
+    honours the open barrier and may overdraw the account down to that credit, never below.
+    """
+
+    open: bool
+    reason: OfflineReason
+    decided_at: datetime
+    plate_key: Annotated[str, Field(pattern=r"^[0-9A-Z]{4,12}$")] | None = None
+    allowlist_version: Annotated[int, Field(ge=0)] | None = None
+    credit_vnd: Annotated[int, Field(ge=0, le=MAX_OFFLINE_VND)] | None = None
+    fare_vnd: Annotated[int, Field(ge=0, le=MAX_OFFLINE_VND)] | None = None
+
+    _check_time = field_validator("decided_at")(_aware)
+
+
 class GateEvent(_Message):
     """A vehicle at a lane: the camera's frames and, if the camera reads plates, its reading.
 
     ``edge_read``: the gate box read the plate itself; the event then carries the plate crop
     the read came from (``plate_crop``), so the center can read a doubtful one again.
+    ``decided_offline``: the edge moved the barrier itself (or kept it closed) because no
+    decision came in time; ``offline`` says what it decided. Left out of the wire when unset.
     """
 
     v: Literal[1] = PROTOCOL_VERSION
@@ -193,8 +231,16 @@ class GateEvent(_Message):
     # The agent's per-lane sequence number: lets anyone check a lane's order after replays.
     seq: Annotated[int, Field(ge=0)] | None = None
     edge_read: EdgeRead | None = None
+    decided_offline: bool | None = None
+    offline: OfflineDecision | None = None
 
     _check_time = field_validator("captured_at")(_aware)
+
+    @model_validator(mode="after")
+    def _offline_together(self) -> GateEvent:
+        if bool(self.decided_offline) != (self.offline is not None):
+            raise ValueError("decided_offline and offline go together")
+        return self
 
     @field_validator("frames")
     @classmethod
@@ -284,6 +330,10 @@ class GateStatus(_Message):
     buffered: Annotated[int, Field(ge=0)] = 0
     unanswered: Annotated[int, Field(ge=0)] | None = None
     oldest_unanswered_s: Annotated[float, Field(ge=0.0)] | None = None
+    # Newer edges: the gate decides alone now (the center did not answer in time), and how
+    # many of its events decided offline still wait for the center.
+    deciding_offline: bool | None = None
+    offline_pending: Annotated[int, Field(ge=0)] | None = None
 
     _check_time = field_validator("at")(_aware)
 
@@ -300,8 +350,11 @@ def encode_event(event: GateEvent) -> bytes:
     parts = list(event.frames)
     if event.plate_crop is not None:
         parts.append(event.plate_crop)
-    # no "edge_read": null: a gateway from before edge reads refuses fields it does not know
+    # Optional parts left out when unset: a gateway from before edge reads or offline
+    # decisions refuses fields it does not know.
     skip = {"frames", "plate_crop"} | ({"edge_read"} if event.edge_read is None else set())
+    if event.offline is None:
+        skip |= {"decided_offline", "offline"}
     header = event.model_dump(mode="json", exclude=skip)
     header["parts"] = [len(p) for p in parts]
     header["crop"] = event.plate_crop is not None
@@ -364,6 +417,27 @@ def decode_event(payload: bytes, max_bytes: int = MAX_EVENT_BYTES) -> GateEvent:
     header["frames"] = tuple(parts[:n_frames])
     header["plate_crop"] = parts[n_frames] if has_crop else None
     return _validated(GateEvent, header)
+
+
+def offline_event_id(payload: bytes) -> str | None:
+    """The event id of a gate event the edge decided offline (``decided_offline`` in its
+    header), read from the header alone; None for any other payload (never raises).
+
+    The consumer uses it to spot, among the events queued for a lane, the copy of an event on
+    which the edge recorded its own decision while the original still waits to be settled.
+    """
+    if len(payload) < 8 or payload[:4] != EVENT_MAGIC:
+        return None
+    (head_len,) = _HEADER_LEN.unpack_from(payload, 4)
+    head = payload[8 : 8 + min(head_len, MAX_HEADER_BYTES)]
+    if b'"decided_offline":true' not in head:
+        return None
+    try:
+        header = json.loads(head)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    event_id = header.get("event_id") if isinstance(header, dict) else None
+    return event_id if isinstance(event_id, str) and header.get("decided_offline") is True else None
 
 
 def _validated(model: type[Any], data: dict[str, Any]) -> Any:

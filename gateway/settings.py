@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     # A gate whose oldest event has waited this long for its decision raises the alert (a
     # warning line, /readyz detail, the dashboard's gate health).
     gate_unanswered_alert_s: float = Field(default=30.0, gt=0)
+    # The signed allow-list each lot's edge decides with when the center is down: republished
+    # when its content changes (checked after every money movement the outbox publishes) and at
+    # least this often (its age is what an edge trusts). 0: not published.
+    allowlist_refresh_s: float = Field(default=60.0, ge=0)
+    # Its Ed25519 signing key (base64 of the 32-byte seed). Empty: made once and kept in
+    # data_dir/secrets; `parking mqtt allowlist-key` prints the public key for gate.toml.
+    allowlist_signing_key: str = ""
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000

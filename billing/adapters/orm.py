@@ -322,6 +322,31 @@ class ManualCredit(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
+class OfflineDecision(Base):
+    """A passage the lot's edge decided alone (``decided_offline``), next to billing's own
+    decision: what reconciliation lists as the lot's offline exposure per day."""
+
+    __tablename__ = "billing_offline_decisions"
+    __table_args__ = (Index("ix_billing_offline_decisions_lot_day", "lot_id", "local_day"),)
+    event_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    passage_id: Mapped[int] = mapped_column(ForeignKey("billing_passages.id"))
+    lot_id: Mapped[str] = mapped_column(String(40))
+    gate_id: Mapped[str] = mapped_column(String(40))
+    direction: Mapped[str] = mapped_column(String(10))
+    local_day: Mapped[date] = mapped_column(Date)
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    edge_opened: Mapped[bool] = mapped_column(Boolean)
+    edge_reason: Mapped[str] = mapped_column(String(30))
+    credit_vnd: Mapped[int] = mapped_column(BigInteger)  # offline credit the edge counted on
+    edge_fare_vnd: Mapped[int] = mapped_column(BigInteger)  # deducted locally (max fare)
+    allowlist_version: Mapped[int | None] = mapped_column(BigInteger)
+    opened: Mapped[bool] = mapped_column(Boolean)  # billing's decision (honours the edge's)
+    reason: Mapped[str] = mapped_column(String(30))
+    fare_vnd: Mapped[int | None] = mapped_column(BigInteger)
+    exposure_vnd: Mapped[int] = mapped_column(BigInteger)  # not covered by the balance
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
 class OutboxRow(Base):
     """Work that follows a commit (barrier command, invoice request): see docs/contracts.md."""
 

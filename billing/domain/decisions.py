@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from billing.domain.offline import OfflineGrant
 
 from billing.domain.matching import PlateEvidence
 from billing.domain.vn import vnd as money
@@ -44,6 +47,8 @@ class PassageInput:
     # The reader's evidence (n-best hypotheses, a scorer for any plate): with it, the plate is
     # matched against the cars that can be here (billing.domain.matching). Not stored as is.
     evidence: PlateEvidence | None = field(default=None, compare=False, repr=False)
+    # The edge decided this passage alone (the center did not answer in time): honoured.
+    offline: OfflineGrant | None = None
 
 
 @dataclass(frozen=True)

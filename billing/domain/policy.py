@@ -73,6 +73,12 @@ class LotPolicy:
     match_not_inside_prior: float = 0.02
     # an entry read that matches no registered vehicle surely (only with the reader's evidence)
     unsure_entry: Outcome = Outcome.OPEN_MATCH
+    # The most offline credit the lot's edge may grant one plate (the signed allow-list carries
+    # the smaller of this and the account's balance); 0: the edge never opens on its own.
+    offline_credit_cap_vnd: int = 200_000
+    # The fare an exit opened offline must be covered for (deducted locally at the edge);
+    # 0: a 24-hour stay of the tariff's dearest vehicle class.
+    offline_max_fare_vnd: int = 0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -91,7 +97,12 @@ class LotPolicy:
                 options = ", ".join(sorted(a.value for a in allowed))
                 raise DomainError(f"policy {name}={raw} is not one of: {options}")
             object.__setattr__(self, name, value)
-        if self.duplicate_window_s < 0 or self.overdraft_limit_vnd < 0:
+        if (
+            self.duplicate_window_s < 0
+            or self.overdraft_limit_vnd < 0
+            or self.offline_credit_cap_vnd < 0
+            or self.offline_max_fare_vnd < 0
+        ):
             raise DomainError("windows and limits cannot be negative")
         if not 0.0 <= self.min_plate_confidence <= 1.0:
             raise DomainError("min_plate_confidence is between 0 and 1")

@@ -26,11 +26,13 @@ from billing.domain.decisions import GateDecision, PassageInput, Reason
 from billing.domain.ledger import IdempotencyConflict
 from billing.domain.matching import PlateEvidence
 from billing.domain.model import Direction, DomainError
+from billing.domain.offline import honouring_policy
 from billing.domain.plates import canonical_plate, plate_key
 from billing.domain.policy import LotPolicy, Outcome, plate_readable
 from billing.services import lot_lists, statements
 from billing.services.fares import price_session
 from billing.services.lots import lot_info
+from billing.services.offline import record_late_offline, record_offline
 from billing.services.rows import OpenSession
 from billing.services.settle_context import (
     Ctx,
@@ -68,11 +70,16 @@ def settle_passage(uow: UnitOfWork, p: PassageInput) -> GateDecision:
                 ).first()
                 if first is not None and first.decision:
                     check_same_facts(p, first)
-                    return replace(GateDecision.from_dict(first.decision), replayed=True)
+                    stored = replace(GateDecision.from_dict(first.decision), replayed=True)
+                    if p.offline is not None:  # the edge's decision came after billing's
+                        record_late_offline(uow, p, stored)
+                    return stored
             try:
                 # Explicit flushes only: autoflush before every query costs more than the query.
                 with uow.session.no_autoflush:
                     decision = _settle(uow, p)
+                    if p.offline is not None:
+                        record_offline(uow, p, decision)
                 uow.commit()
                 return decision
             except (IntegrityError, OperationalError, InterfaceError) as exc:
@@ -152,7 +159,8 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
         lot = lot_info(uow, p.lot_id, fresh=True)  # a lot or gate added a moment ago
     if lot is None or p.gate_id not in lot.gates:
         raise UnknownGate(f"gate {p.gate_id!r} of lot {p.lot_id!r} is not registered")
-    policy = lot.policy
+    # A passage the edge already opened (the center was down) is honoured, never refused.
+    policy = honouring_policy(lot.policy, p.offline)
     plate, key, readable, matched = _plate_of(db, p, policy)
     # Inserting first claims the event id: a concurrent twin waits here, then fails and re-reads.
     passage_id = db.execute(

@@ -212,6 +212,10 @@ def _charge(
     return _debit(ctx, session, acct, fare, reason)
 
 
+def _opened_offline(ctx: Ctx) -> bool:
+    return ctx.p.offline is not None and ctx.p.offline.opened
+
+
 def _request_auto_topup(ctx: Ctx, acct: LockedAccount, need_vnd: int) -> None:
     """Queue an auto top-up if one is due; the payment provider is a remote party, asked by a
     worker after this commit, never while the gate waits for its decision."""
@@ -237,7 +241,8 @@ def _debit(
     if not debit_allowed(policy, acct.balance_vnd, fare.amount_vnd):
         # The lot's policy decides this exit now; the top-up is for the car's retry.
         _request_auto_topup(ctx, acct, fare.amount_vnd)
-        if policy.low_balance is Outcome.OPEN_REVIEW:
+        # Out already (the edge opened offline), beyond the credit it granted: to review.
+        if policy.low_balance is Outcome.OPEN_REVIEW or _opened_offline(ctx):
             if session is None:
                 assert vehicle is not None
                 session = _flat_session(ctx, vehicle)

@@ -8,7 +8,7 @@ the counts back with :meth:`IoMetrics.count`.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 
 class IoMetrics:
@@ -58,7 +58,43 @@ class IoMetrics:
             registry=r,
         )
 
+        # Degraded mode (edge.offline, edge.run)
+        self.offline_decisions = Counter(
+            "edge_offline_decisions",
+            "Passages the edge decided alone, by outcome (open, closed) and reason",
+            ["lane", "outcome", "reason"],
+            registry=r,
+        )
+        self.allowlist_refused = Counter(
+            "edge_allowlist_refused",
+            "Allow-lists refused (bad_signature, stale, too_large, malformed, wrong_lot)",
+            ["reason"],
+            registry=r,
+        )
+        self.allowlist_age = Gauge(
+            "edge_allowlist_age_seconds",
+            "Age of the allow-list in use (-1: none)",
+            registry=r,
+        )
+        self.allowlist_plates = Gauge(
+            "edge_allowlist_plates", "Plates on the allow-list in use", registry=r
+        )
+        self.offline_exposure = Gauge(
+            "edge_offline_exposure_vnd",
+            "Fares deducted locally for exits opened offline the center has not settled yet",
+            registry=r,
+        )
+        self.offline_pending = Gauge(
+            "edge_offline_pending",
+            "Events decided offline that wait for the center's answer",
+            registry=r,
+        )
+
     def count(self, name: str, **labels: str) -> float:
         """The current value of counter ``name`` (without ``_total``) for these labels."""
         value = self.registry.get_sample_value(f"{name}_total", labels)
         return 0.0 if value is None else value
+
+    def gauge(self, name: str) -> float | None:
+        """The current value of gauge ``name`` (its callback is run)."""
+        return self.registry.get_sample_value(name)

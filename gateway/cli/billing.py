@@ -21,6 +21,7 @@ from billing.domain.model import AutoTopUp, DomainError, Owner, OwnerKind
 from billing.domain.tariffs import price_stay
 from billing.domain.vat import rate_on
 from billing.domain.vn import LOCAL_TZ
+from billing.services.offline import offline_exposure
 from billing.services.reads import LOCAL
 from gateway.cli.common import console, database_uow, money
 from gateway.cli.listing import Col, JsonFlag, emit
@@ -452,6 +453,7 @@ def reconcile(
             invoices=lookup,
             payments=records,
         )
+        offline = offline_exposure(UnitOfWork(sessions), date.fromisoformat(day), lot)
     finally:
         engine.dispose()
     columns = ["lot", "entries", "exits", "closed", "charged", "fares", "ledger", "VAT"]
@@ -484,6 +486,20 @@ def reconcile(
         console.print(f"[yellow]invoices not checked:[/yellow] {why_not}")
     if records is None:
         console.print(f"[yellow]top-ups not checked against payments:[/yellow] {why_unchecked}")
+    if offline:
+        # Passages a lot's edge decided while the center was down; billing honoured them.
+        console.print("offline decisions (the edge decided while the center was down):")
+        exposure = Table("lot", "decided", "opened", "fares", "exposure", "to review")
+        for o in offline:
+            exposure.add_row(
+                o.lot_id,
+                str(o.decisions),
+                str(o.opened),
+                vnd(o.fares_vnd),
+                vnd(o.exposure_vnd),
+                str(o.to_review),
+            )
+        console.print(exposure)
     for m in r.mismatches:
         console.print(f"[red]{m.kind}[/red] {m.lot_id or '-'} {m.ref}: {m.detail}")
     if not r.ok:

@@ -35,8 +35,6 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-import click
-
 from billing.domain.model import DomainError
 from gateway.cli.lazy import install_hint, missing_extra
 
@@ -44,9 +42,10 @@ from gateway.cli.lazy import install_hint, missing_extra
 def _click_classes(name: str) -> tuple[type[Exception], ...]:
     """Click's exception class ``name`` in every copy in use: Typer ships its own copy of click
     (``typer._click``, with Abort in ``typer.exceptions``) in recent versions and raises its
-    exceptions; a command may still raise the click package's."""
-    found: list[type[Exception]] = [getattr(click.exceptions, name)]
-    for module in ("typer._click.exceptions", "typer.exceptions"):
+    exceptions; a command may still raise the click package's. That package may be missing: a
+    gate box (``parking[edge]``) with such a Typer has no click installed."""
+    found: list[type[Exception]] = []
+    for module in ("click.exceptions", "typer._click.exceptions", "typer.exceptions"):
         try:
             cls = getattr(importlib.import_module(module), name, None)
         except ImportError:

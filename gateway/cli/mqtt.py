@@ -114,3 +114,12 @@ def summary_lines(out: Path, changes: CredentialPlan, *, rotate: bool) -> list[s
             f"{service.username}, PARKING_MQTT_CLIENT_ID={service.username}, password {state})"
         )
     return lines
+
+
+@app.command("allowlist-key")
+def allowlist_key() -> None:
+    """Print the public key of the gateway's allow-list signature, for every gate.toml's
+    ``[offline] allowlist_public_key`` (the edge refuses lists it does not verify)."""
+    from gateway.allowlist import public_key
+
+    typer.echo(public_key(get_settings()))

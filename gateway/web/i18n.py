@@ -92,6 +92,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "gates": ("Cổng", "Gates"),
     "gate_health": ("Tình trạng cổng", "Gate health"),
     "unanswered": ("Chờ quyết định", "Awaiting decision"),
+    "running_offline": ("tự quyết định (ngoại tuyến)", "running offline"),
+    "running_offline_hint": (
+        "Máy tại bãi đang tự quyết định theo danh sách cho phép; số trong ngoặc là lượt chờ "
+        "hệ thống trung tâm xử lý",
+        "The lot's edge decides alone from its allow-list; the number is its decisions still "
+        "waiting for the center",
+    ),
     "online": ("trực tuyến", "online"),
     "offline": ("mất kết nối", "offline"),
     "review_queue": ("Hàng chờ xử lý", "Review queue"),

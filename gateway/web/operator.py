@@ -46,13 +46,16 @@ def _unanswered(request: Request, gates: list[Any]) -> dict[str, dict[str, Any]]
     found: dict[str, dict[str, Any]] = {}
     for g in gates:
         report = health.report(g.lot_id, g.id)
-        if report is None or report.unanswered is None:
+        if report is None or (report.unanswered is None and not report.deciding_offline):
             continue
         waited = report.waited_s(now)
         found[g.id] = {
-            "events": report.unanswered,
+            "events": report.unanswered or 0,
             "waited_s": None if waited is None else round(waited),
             "overdue": waited is not None and waited >= health.alert_after_s,
+            # the lot's edge decides alone: the center has not answered it in time
+            "offline": report.deciding_offline,
+            "offline_pending": report.offline_pending or 0,
         }
     return found
 

@@ -184,7 +184,11 @@ def passage_stack(
             consumer,
             read_plates,
         )
-        stops.append(stack.consumer.stop)
+
+        def _stop_consumer() -> None:  # the one running then (restart_consumer replaces it)
+            stack.consumer.stop()
+
+        stops.append(_stop_consumer)
         try:
             yield stack
         finally:

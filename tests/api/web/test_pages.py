@@ -431,3 +431,39 @@ def test_gate_health_shows_events_waiting_for_their_decision(world: Env) -> None
     assert 'data-unanswered="3"' in row_out
     assert re.search(r'class="bad">3 \(9[5-9] s\)', row_out)  # waited 95 s and counting
     assert "Chờ quyết định" in page
+
+
+def test_gate_health_shows_a_lot_running_offline(world: Env) -> None:
+    """A gate whose edge decides alone (its status says so) is marked "running offline", with
+    its decisions still waiting for the center; the other gate is not."""
+    from types import SimpleNamespace
+
+    from gateway.metrics import Metrics
+    from gateway.protocol import GateStatus
+
+    entry_gate, exit_gate = world.demo.gates[CENTRAL_LOT]  # type: ignore[attr-defined]
+    metrics = Metrics()
+    for gate, offline, pending in ((entry_gate, False, 0), (exit_gate, True, 4)):
+        metrics.gate_health.record(
+            GateStatus(
+                lot_id=CENTRAL_LOT,
+                gate_id=gate,
+                online=True,
+                at=datetime.now(UTC),
+                unanswered=pending,
+                deciding_offline=offline,
+                offline_pending=pending,
+            )
+        )
+    assert metrics.gate_health.lots_offline() == [CENTRAL_LOT]
+    app = world.client.app
+    app.state.container = SimpleNamespace(metrics=metrics)  # type: ignore[attr-defined]
+    try:
+        _sign_in(world, "op-a")
+        page = world.client.get("/dashboard?lang=en").text
+    finally:
+        app.state.container = None  # type: ignore[attr-defined]
+    row_in = page.split(f'data-gate="{entry_gate}"')[1].split("</tr>")[0]
+    row_out = page.split(f'data-gate="{exit_gate}"')[1].split("</tr>")[0]
+    assert "data-running-offline" not in row_in
+    assert 'data-running-offline="4"' in row_out

@@ -130,3 +130,29 @@ def test_reconcile_reports_a_top_up_no_provider_webhook_reported(
     top_up(uow, 1, 30_000_000, "momo", "FORGED-1")
     r = cli.invoke(app, ["reconcile", "--date", today])
     assert r.exit_code == 1 and "topup_unverified" in r.output and "FORGED-1" in r.output
+
+
+def test_reconcile_lists_the_offline_exposure_of_the_day(cli: CliRunner, uow: UnitOfWork) -> None:
+    """An exit the lot's edge opened while the center was down, for a car whose balance no
+    longer covers the fare: billing honours it, and reconciliation lists it per lot and day."""
+    from datetime import timedelta
+
+    from billing.domain.decisions import PassageInput, vnd
+    from billing.domain.offline import OfflineGrant
+    from billing.services import settle_passage
+    from tests.integration.billing.conftest import EXIT
+    from tests.unit.billing.conftest import T0
+
+    cuong = "30G-999.99"  # 10,000 VND
+    passage(uow, "off-in", "entry", cuong, 0)
+    at = T0 + timedelta(minutes=180)
+    grant = OfflineGrant(True, "credit_covers", at, credit_vnd=200_000, fare_vnd=100_000)
+    d = settle_passage(
+        uow, PassageInput("off-out", CENTRAL_LOT, EXIT, "exit", at, cuong, offline=grant)
+    )
+    assert d.open and d.balance_vnd is not None and d.balance_vnd < 0
+    r = cli.invoke(app, ["reconcile", "--date", "2026-11-23", "--lot", CENTRAL_LOT])
+    assert "offline decisions" in r.output, r.output
+    section = r.output.split("offline decisions", 1)[1]
+    exposure = -d.balance_vnd  # the fare less the 10,000 the account still had
+    assert CENTRAL_LOT in section and vnd(exposure) in section

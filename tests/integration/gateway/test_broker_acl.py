@@ -17,7 +17,7 @@ from edge.lane import Lane, LaneConfig
 from gateway.broker import AmqttBroker, MosquittoBroker, free_port
 from gateway.mosquitto_conf import GateCredential, new_gate_credential
 from gateway.mqtt.client import MqttConfig, connect, make_client, shared, stop
-from gateway.protocol import commands_topic, events_topic
+from gateway.protocol import allowlist_topic, commands_topic, events_topic
 from simulator.cameras import TinyCamera
 from tests.integration.gateway.test_consumer_mqtt import FakeBilling, make_consumer, start
 
@@ -30,7 +30,11 @@ LOT = "ACL1"
 def secured(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[MosquittoBroker, dict[str, Any]]]:
-    gates = [new_gate_credential(LOT, "in-1"), new_gate_credential(LOT, "out-1")]
+    gates = [
+        new_gate_credential(LOT, "in-1"),
+        new_gate_credential(LOT, "out-1"),
+        new_gate_credential("ACL2", "in-1"),  # a gate of another lot
+    ]
     broker = MosquittoBroker(
         tmp_path_factory.mktemp("mosq"),
         free_port(),
@@ -39,7 +43,7 @@ def secured(
     )
     broker.start()
     try:
-        yield broker, {"in": gates[0], "out": gates[1]}
+        yield broker, {"in": gates[0], "out": gates[1], "other": gates[2]}
     finally:
         broker.stop()
 
@@ -184,6 +188,34 @@ def test_gate_may_read_only_its_own_commands(
     finally:
         stop(gate_in)
         stop(gw)
+
+
+def test_only_the_lots_gates_read_its_allowlist_and_only_the_gateway_writes_it(
+    secured: tuple[MosquittoBroker, dict[str, Any]],
+) -> None:
+    broker, gates = secured
+    gw = client_for(broker, "gateway", "gw-secret")
+    mine = client_for(broker, gates["in"].username, gates["in"].password)
+    other = client_for(broker, gates["other"].username, gates["other"].password)
+    try:
+        got_mine, got_other = (
+            collect(mine, allowlist_topic(LOT)),
+            collect(other, "lots/+/allowlist"),
+        )
+        forged = mine.publish(allowlist_topic(LOT), b"forged by a gate", qos=1, retain=True)
+        forged.wait_for_publish(5)
+        gw.publish(allowlist_topic(LOT), b"signed list", qos=1, retain=True).wait_for_publish(5)
+        for _ in range(40):
+            if got_mine:
+                break
+            threading.Event().wait(0.05)
+        threading.Event().wait(0.3)
+        assert got_mine == [allowlist_topic(LOT)]  # the gateway's, not the gate's forgery
+        assert got_other == []  # another lot's gate never reads it
+    finally:
+        gw.publish(allowlist_topic(LOT), b"", qos=1, retain=True).wait_for_publish(5)
+        for c in (mine, other, gw):
+            stop(c)
 
 
 async def test_gate_agent_and_consumer_through_the_secured_broker(

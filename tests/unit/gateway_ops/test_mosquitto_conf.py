@@ -38,9 +38,12 @@ def test_each_gate_gets_only_its_own_topics() -> None:
         "topic write lots/L1/gates/in-1/events",
         "topic readwrite lots/L1/gates/in-1/status",
         "topic read lots/L1/gates/in-1/commands",
+        "topic read lots/L1/allowlist",  # its lot's signed allow-list, never another lot's
     ]
     assert not any("out-1" in line for line in blocks["user gate/L1/in-1"])
+    assert not any("write lots/L1/allowlist" in line for line in blocks["user gate/L1/in-1"])
     assert "topic write lots/+/gates/+/commands" in blocks["user gateway"]
+    assert "topic write lots/+/allowlist" in blocks["user gateway"]
     assert "topic write lots/+/gates/+/events" not in blocks["user gateway"]
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b1_0006"
-down_revision: str | Sequence[str] | None = "b1_0004"  # the head after merging main
+down_revision: str | Sequence[str] | None = "b1_0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

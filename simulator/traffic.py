@@ -40,6 +40,9 @@ VehicleKind = Literal["registered", "low_balance", "unknown"]
 #: Given event ids, those whose passage went to the review queue.
 ReviewLookup = Callable[[Collection[str]], Collection[str]]
 
+# The least time a car spends on the road between leaving a lot and arriving at the next.
+MIN_AWAY = timedelta(minutes=5)
+
 # Relative arrival rate by local hour: quiet nights, 7-9 and 17-19 rush hours.
 HOURLY_PROFILE = (
     0.1, 0.05, 0.05, 0.05, 0.1, 0.3, 0.8, 1.8, 2.0, 1.2, 0.9, 1.0,
@@ -138,6 +141,10 @@ class Traffic:
         self.cfg = cfg
         self._rng = random.Random(cfg.seed)
         self._parked: set[str] = set()
+        # A car that drove out is on the road: it cannot be at any entry before its exit's
+        # barrier opened (the decision arrived) and a few minutes of driving went by. Without
+        # this, time compression let a car re-enter a lot before its exit was settled.
+        self._gone: dict[str, tuple[Lane, str, datetime]] = {}
         self._events: list[tuple[Lane, str, Vehicle]] = []
         self._queue: list[tuple[datetime, int, str, Vehicle, LotGates]] = []
         self._tie = itertools.count()
@@ -176,17 +183,29 @@ class Traffic:
     def _schedule(self, at: datetime, action: str, vehicle: Vehicle, lot: LotGates) -> None:
         heapq.heappush(self._queue, (at, next(self._tie), action, vehicle, lot))
 
-    def _pick_vehicle(self) -> Vehicle | None:
+    def _pick_vehicle(self, at: datetime) -> Vehicle | None:
         for _ in range(20):
             v = self._rng.choice(self.population)
-            if v.plate not in self._parked:
+            if v.plate not in self._parked and self._on_the_road(v.plate, at):
                 return v
         return None
+
+    def _on_the_road(self, plate: str, at: datetime) -> bool:
+        """True when the car is free to arrive somewhere: its last exit (if any) was answered
+        and it left at least MIN_AWAY ago."""
+        gone = self._gone.get(plate)
+        if gone is None:
+            return True
+        gate, event_id, left_at = gone
+        if gate.decision(event_id) is None or at - left_at < MIN_AWAY:
+            return False
+        del self._gone[plate]
+        return True
 
     def _fire(self, action: str, vehicle: Vehicle, lot: LotGates, at: datetime) -> None:
         if action == "arrive":
             self._schedule(self._next_arrival(at), "arrive", vehicle, lot)  # keeps the stream
-            chosen = self._pick_vehicle()
+            chosen = self._pick_vehicle(at)
             if chosen is None or len(self._parked) >= self.cfg.max_parked:
                 return
             target = self._rng.choice(self.lots)
@@ -195,9 +214,10 @@ class Traffic:
             self._schedule(at + self._stay(target, chosen), "leave", chosen, target)
         elif action == "leave":
             self._parked.discard(vehicle.plate)
-            self._capture(self._rng.choice(lot.exits), vehicle, at)
+            gate = self._rng.choice(lot.exits)
+            self._gone[vehicle.plate] = (gate, self._capture(gate, vehicle, at), at)
 
-    def _capture(self, gate: Lane, vehicle: Vehicle, at: datetime) -> None:
+    def _capture(self, gate: Lane, vehicle: Vehicle, at: datetime) -> str:
         event = gate.capture(
             vehicle.plate,
             camera_text=self.cfg.camera_text,
@@ -205,6 +225,7 @@ class Traffic:
             captured_at=at,
         )
         self._events.append((gate, event.event_id, vehicle))
+        return event.event_id
 
     def run(self, stop: threading.Event, duration_s: float | None = None) -> None:
         """Generate traffic until ``stop`` is set (or ``duration_s`` of wall time passed)."""

@@ -188,3 +188,44 @@ def test_no_stop_share_and_wrong_charges_against_the_simulated_cars() -> None:
     closed = exits.count(plates[1])
     assert s.no_stop_opened == s.no_stop_passages - closed - 1  # and one opened to review
     assert s.as_dict()["no_stop_share"] == round(s.no_stop_opened / s.no_stop_passages, 4)
+
+
+class SilentExit(FakeGate):
+    """An exit gate whose barrier never got its answer: the car is still at the barrier."""
+
+    def capture(self, plate: str, **kw: Any) -> Any:
+        eid = f"e{len(self.events)}-{self.direction}-{plate}"
+        self.events.append((plate, kw["captured_at"], kw["camera_text"]))
+        return SimpleNamespace(event_id=eid)
+
+
+def test_a_car_arrives_again_only_after_its_exit_was_answered_and_it_drove_away() -> None:
+    entry, exit_ = FakeGate("entry"), SilentExit("exit")
+    traffic = Traffic(
+        [LotGates("L1", [entry], [exit_], median_stay_min=5)],  # type: ignore[list-item]
+        make_population(["30A-100.00", "30A-101.00"], [], []),
+        TrafficConfig(arrivals_per_hour=3000, time_scale=900, camera_text=True, seed=5),
+    )
+    traffic.run(threading.Event(), duration_s=2.0)
+    left = {plate for plate, _, _ in exit_.events}
+    assert left  # cars did leave, and none of them came back: their exits are unanswered
+    for plate in left:
+        last_exit = max(at for p, at, _ in exit_.events if p == plate)
+        assert all(at < last_exit for p, at, _ in entry.events if p == plate)
+
+
+def test_an_answered_exit_frees_the_car_after_it_has_been_away() -> None:
+    from simulator.traffic import MIN_AWAY
+
+    entry, exit_ = FakeGate("entry"), FakeGate("exit")
+    traffic = Traffic(
+        [LotGates("L1", [entry], [exit_], median_stay_min=5)],  # type: ignore[list-item]
+        make_population(["30A-100.00"], [], []),
+        TrafficConfig(arrivals_per_hour=3000, time_scale=900, camera_text=True, seed=5),
+    )
+    traffic.run(threading.Event(), duration_s=2.0)
+    entries = sorted(at for _, at, _ in entry.events)
+    exits = sorted(at for _, at, _ in exit_.events)
+    assert len(entries) >= 2  # the one car came back
+    for exit_at, next_entry in zip(exits, entries[1:], strict=False):
+        assert next_entry - exit_at >= MIN_AWAY

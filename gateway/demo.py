@@ -277,6 +277,24 @@ def _wait_invoices(container: Container, timeout: float, stop: threading.Event) 
     log.warning("demo: invoices still pending after %.0fs", timeout)
 
 
+#: What one run of the demo's world leaves in its data directory. A run simulates the last
+#: hours of traffic in compressed time; replayed over an earlier run's passages, those hours
+#: would be history arriving out of order (late entries, cars already inside), so each run
+#: starts a new world. The signing keys, local secrets and the vendor cache stay.
+WORLD_FILES = ("parking.db", "parking.db-wal", "parking.db-shm", "parking.db-journal")
+WORLD_DIRS = ("gates", "images", "mosquitto", "mqtt", "notices", "tax-authority")
+
+
+def fresh_world(data_dir: Path) -> None:
+    """Remove the previous run's world from ``data_dir`` (only the demo's own files)."""
+    import shutil
+
+    for name in WORLD_FILES:
+        (data_dir / name).unlink(missing_ok=True)
+    for name in WORLD_DIRS:
+        shutil.rmtree(data_dir / name, ignore_errors=True)
+
+
 def _port_or_free(port: int, what: str, echo: Callable[[str], None]) -> int:
     """The asked-for port, or a free one when something else already listens there (or 0)."""
     import socket
@@ -316,6 +334,7 @@ def run_demo(
     opts.payment_port = _port_or_free(opts.payment_port, "simulated payment providers", echo)
     data_dir = opts.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    fresh_world(data_dir)
     stack = Stack()
     try:
         base = Settings(data_dir=data_dir, database_url=None)

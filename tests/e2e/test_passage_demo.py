@@ -66,10 +66,11 @@ def test_demo_runs_for_its_duration_and_summarises(tmp_path: Path) -> None:
     assert not plate_trouble, gates["no_stop_missed"]
 
 
-def test_each_run_summarises_its_own_passages_and_resumes_one_broker_session(
+def test_each_run_starts_a_new_world_and_leaves_one_broker_session(
     tmp_path: Path,
 ) -> None:
-    """Two runs in one data directory: the data carries on, each summary covers its own run."""
+    """Two runs in one data directory: each starts a new world (a compressed replay of the last
+    hours over an earlier run's passages would be history out of order); keys stay."""
     import re
 
     from sqlalchemy import create_engine, func, select
@@ -96,7 +97,7 @@ def test_each_run_summarises_its_own_passages_and_resumes_one_broker_session(
         )
         assert result is not None
         results.append(result)
-    first, second = results
+    second = results[1]
     for run in results:
         assert run["passages"] > 0
         assert run["passages"] == run["gates"]["commands"] == run["gates"]["events"]
@@ -106,8 +107,9 @@ def test_each_run_summarises_its_own_passages_and_resumes_one_broker_session(
     with engine.connect() as conn:
         total = conn.scalar(select(func.count()).select_from(orm.Passage))
     engine.dispose()
-    assert total == first["passages"] + second["passages"]  # both runs' data kept
-    # The broker's store holds one session of the demo gateway, resumed by the second run.
+    assert total == second["passages"]  # the second run's world only
+    assert (data_dir / "keys").is_dir()  # the signing keys outlive the world
+    # The broker's store holds one session of the demo gateway and no per-run ids.
     store = (data_dir / "mosquitto" / "mosquitto.db").read_bytes()
     assert b"parking-demo-gateway" in store
     assert re.findall(rb"parking-demo-[0-9a-f]{6}", store) == []  # no per-run ids left behind

@@ -141,12 +141,12 @@ def match_read(
         key = result.best if result.auto else None
         plate = registered.get(key) if key else None
         matched = Matched(result, plate, key, None, None, False)
-    if (
-        not result.auto
-        and read_key is not None
-        and result.best not in (None, read_key)
-        and result.posterior >= 0.5
-    ):
+    # The reader's confident reads (auto_ok, calibrated to be wrong about 2 in 1,000) are never
+    # overruled by the matcher: a confident read of a plate that is not the match's best is a
+    # conflict for a person (an entry misread, a car that entered unseen), not a charge to
+    # another plate. An unsure read that the cars inside contradict goes the same way.
+    contradicted = read_key is not None and result.best not in (None, read_key)
+    if contradicted and (not p.needs_review or (not result.auto and result.posterior >= 0.5)):
         matched = Matched(result, None, None, None, None, True, matched.top_sessions)
     return matched
 

@@ -158,6 +158,21 @@ def test_a_confident_read_the_cars_inside_contradict_goes_to_review(
     assert (exit_.open, exit_.reason, exit_.review) == (False, "plate_unreadable", True)
 
 
+def test_a_confident_read_is_never_overruled_by_a_sure_match_on_another_plate(
+    uow: UnitOfWork, demo: DemoData, gates: Gates
+) -> None:
+    """The demo's case: a car's entry was misread (a digit dropped), its exit is read right and
+    surely. The only car inside near the read is the misread entry; matching alone would charge
+    that session's plate. A person links the two instead."""
+    gates.pass_("entry", "30A-123.45", 0, None, confidence=0.97)
+    before = balance(uow, demo, "an")
+    exit_ = gates.pass_("exit", "30A-123.46", 61, Seen("30A12346"), confidence=0.97)
+    assert (exit_.open, exit_.reason, exit_.review) == (False, "plate_unreadable", True)
+    assert balance(uow, demo, "an") == before
+    kept = evidence_of(uow, exit_.passage_id)
+    assert kept["best"] == AN and kept["auto"] is True  # the match was sure, and still not used
+
+
 def test_a_confident_read_keeps_the_old_path_when_nothing_disagrees(
     uow: UnitOfWork, demo: DemoData, gates: Gates
 ) -> None:

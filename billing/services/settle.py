@@ -190,6 +190,8 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
     ctx = Ctx(uow, db, p, lot, policy, passage, plate)
 
     if not readable or (matched is not None and matched.conflict):
+        if matched is not None:
+            ctx.matched_keys = tuple(r.key for r in matched.result.top)
         return _unreadable(ctx)
     if matched is not None and matched.join_session is not None and plate and key:
         join_unsure_session(db, matched.join_session, plate, key)
@@ -291,7 +293,7 @@ def _unsure_entry(ctx: Ctx, evidence: PlateEvidence) -> GateDecision:
             "status": "open",
             "entry_at": ctx.p.captured_at,
             "entry_passage_id": ctx.passage.id,
-            "entry_hypotheses": list(dict.fromkeys(h.key for h in hyps)),
+            "entry_hypotheses": list(dict.fromkeys([*(h.key for h in hyps), *ctx.matched_keys])),
         },
     ).scalar_one()
     log.info(

@@ -52,6 +52,9 @@ class Ctx:
     account_balance: int | None = None
     locked_account: LockedAccount | None = None
     locked_balance: int | None = None  # the locked account's balance when it was read
+    # Plates matching found likely although the read disagreed: an unsure entry keeps them
+    # beside the read's hypotheses, so the exit can still join the stay up.
+    matched_keys: tuple[str, ...] = ()
     outbox_rows: list[OutboxEvent] = field(default_factory=list)
     # statements.TRAILING_WRITES queued for finish, with their parameters
     writes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)

@@ -26,6 +26,7 @@ from billing.services.statements import SESSIONS, VEHICLES
 log = logging.getLogger("billing.services.settle")
 
 UNSURE_KEY_PREFIX = "~"  # the plate key of a session opened for an unsure entry read
+NEAR_REGISTERED_LIMIT = 64  # registered plates of the read's province and series, scored
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,23 @@ def q_registered(n: int) -> Select[Any]:
 
 
 @functools.cache
+def q_registered_near() -> Select[Any]:
+    """Registered plates of the read's province and series, one character longer or shorter
+    at most: the candidates a confident misread (a dropped or doubled digit) still names."""
+    v = VEHICLES.c
+    return (
+        select(v.plate_key, v.plate_text)
+        .where(
+            v.plate_key.like(bindparam("prefix")),
+            func.length(v.plate_key).between(bindparam("lo"), bindparam("hi")),
+            v.active.is_(True),
+        )
+        .order_by(v.plate_key)
+        .limit(NEAR_REGISTERED_LIMIT)
+    )
+
+
+@functools.cache
 def q_registered_count() -> Select[Any]:
     return select(func.count()).select_from(VEHICLES).where(VEHICLES.c.active.is_(True))
 
@@ -129,6 +147,10 @@ def match_read(
             params = {f"k{i}": k for i, k in enumerate(hyp_keys)}
             for row in db.execute(q_registered(len(hyp_keys)), params):
                 registered[row.plate_key] = row.plate_text
+            best = hyp_keys[0]
+            near = {"prefix": f"{best[:3]}%", "lo": len(best) - 1, "hi": len(best) + 1}
+            for row in db.execute(q_registered_near(), near):
+                registered.setdefault(row.plate_key, row.plate_text)
         total = int(db.scalar(q_registered_count()) or 0)
         result = match(
             list(registered),
@@ -142,11 +164,11 @@ def match_read(
         plate = registered.get(key) if key else None
         matched = Matched(result, plate, key, None, None, False)
     # The reader's confident reads (auto_ok, calibrated to be wrong about 2 in 1,000) are never
-    # overruled by the matcher: a confident read of a plate that is not the match's best is a
-    # conflict for a person (an entry misread, a car that entered unseen), not a charge to
-    # another plate. An unsure read that the cars inside contradict goes the same way.
+    # overruled by the matcher: a confident read of one plate while another is the likelier
+    # match is a conflict (an entry misread, a car that entered unseen), never a charge to the
+    # other plate. An unsure read that a likely but not sure match contradicts goes the same way.
     contradicted = read_key is not None and result.best not in (None, read_key)
-    if contradicted and (not p.needs_review or (not result.auto and result.posterior >= 0.5)):
+    if contradicted and result.posterior >= 0.5 and (not p.needs_review or not result.auto):
         matched = Matched(result, None, None, None, None, True, matched.top_sessions)
     return matched
 

@@ -226,9 +226,37 @@ def test_an_unsure_entry_opens_and_the_exit_joins_the_session_up(
         assert session.account_id == demo.accounts["an"]
 
 
+def test_a_confident_entry_misread_of_a_registered_car_lets_it_in_and_the_exit_joins_up(
+    uow: UnitOfWork, demo: DemoData, gates: Gates
+) -> None:
+    """The demo's case: the entry camera read "30A-1234" surely (a digit dropped), no such
+    plate is registered, and registered 30A-123.45 is one character away. The read is not
+    overruled (no charge on a guess), but the car comes in as an unsure entry that keeps the
+    likely plate, and its exit, read right, joins the stay up and pays."""
+    set_lot_policy(uow, CENTRAL_LOT, unknown_plate_entry=Outcome.DENY)
+    before = balance(uow, demo, "an")
+    entry = gates.pass_("entry", "30A-1234", 0, Seen("30A1234"), confidence=0.97)
+    assert (entry.open, entry.reason) == (True, "entry_ok")
+    with uow:
+        session = uow.session.get(orm.ParkingSession, entry.session_id)
+        assert session is not None and session.plate_key.startswith("~")
+        assert AN in (session.entry_hypotheses or [])
+    exit_ = gates.pass_("exit", "30A-123.45", 61, Seen(AN, per_edit=12.0), confidence=0.97)
+    assert (exit_.open, exit_.reason, exit_.session_id) == (True, "exit_paid", entry.session_id)
+    assert balance(uow, demo, "an") == before - (exit_.fare_vnd or 0) < before
+
+
+def test_an_unknown_car_far_from_every_registered_plate_keeps_the_unknown_policy(
+    uow: UnitOfWork, demo: DemoData, gates: Gates
+) -> None:
+    set_lot_policy(uow, CENTRAL_LOT, unknown_plate_entry=Outcome.DENY)
+    entry = gates.pass_("entry", "30A-987.65", 0, Seen("30A98765"), confidence=0.97)
+    assert entry.open is False and entry.reason != "plate_unreadable"
+
+
 def test_the_unsure_entry_policy_can_deny(uow: UnitOfWork, demo: DemoData, gates: Gates) -> None:
     set_lot_policy(uow, CENTRAL_LOT, unsure_entry=Outcome.DENY)
-    entry = gates.pass_("entry", None, 0, Seen("30A17345"))
+    entry = gates.pass_("entry", None, 0, Seen("30A98765"))  # no registered plate comes near
     assert (entry.open, entry.reason, entry.review) == (False, "plate_unreadable", True)
 
 

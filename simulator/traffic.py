@@ -42,6 +42,8 @@ ReviewLookup = Callable[[Collection[str]], Collection[str]]
 
 # The least time a car spends on the road between leaving a lot and arriving at the next.
 MIN_AWAY = timedelta(minutes=5)
+# How long a car still waiting at an entry barrier is looked at again before it may leave.
+WAIT_AT_BARRIER = timedelta(seconds=30)
 
 # Relative arrival rate by local hour: quiet nights, 7-9 and 17-19 rush hours.
 HOURLY_PROFILE = (
@@ -145,6 +147,8 @@ class Traffic:
         # barrier opened (the decision arrived) and a few minutes of driving went by. Without
         # this, time compression let a car re-enter a lot before its exit was settled.
         self._gone: dict[str, tuple[Lane, str, datetime]] = {}
+        # Likewise a car leaves only after its entry barrier opened (its entry was answered).
+        self._entered: dict[str, tuple[Lane, str]] = {}
         self._events: list[tuple[Lane, str, Vehicle]] = []
         self._queue: list[tuple[datetime, int, str, Vehicle, LotGates]] = []
         self._tie = itertools.count()
@@ -210,9 +214,15 @@ class Traffic:
                 return
             target = self._rng.choice(self.lots)
             self._parked.add(chosen.plate)
-            self._capture(self._rng.choice(target.entries), chosen, at)
+            gate = self._rng.choice(target.entries)
+            self._entered[chosen.plate] = (gate, self._capture(gate, chosen, at))
             self._schedule(at + self._stay(target, chosen), "leave", chosen, target)
         elif action == "leave":
+            gate, entry_id = self._entered[vehicle.plate]
+            if gate.decision(entry_id) is None:  # still at the entry barrier: it waits
+                self._schedule(at + WAIT_AT_BARRIER, "leave", vehicle, lot)
+                return
+            del self._entered[vehicle.plate]
             self._parked.discard(vehicle.plate)
             gate = self._rng.choice(lot.exits)
             self._gone[vehicle.plate] = (gate, self._capture(gate, vehicle, at), at)

@@ -229,3 +229,23 @@ def test_an_answered_exit_frees_the_car_after_it_has_been_away() -> None:
     assert len(entries) >= 2  # the one car came back
     for exit_at, next_entry in zip(exits, entries[1:], strict=False):
         assert next_entry - exit_at >= MIN_AWAY
+
+
+class SilentEntry(FakeGate):
+    """An entry gate that never answered: every car is still waiting at its barrier."""
+
+    def capture(self, plate: str, **kw: Any) -> Any:
+        eid = f"e{len(self.events)}-{self.direction}-{plate}"
+        self.events.append((plate, kw["captured_at"], kw["camera_text"]))
+        return SimpleNamespace(event_id=eid)
+
+
+def test_a_car_leaves_only_after_its_entry_was_answered() -> None:
+    entry, exit_ = SilentEntry("entry"), FakeGate("exit")
+    traffic = Traffic(
+        [LotGates("L1", [entry], [exit_], median_stay_min=5)],  # type: ignore[list-item]
+        make_population([f"30A-{i:03d}.00" for i in range(100, 110)], [], []),
+        TrafficConfig(arrivals_per_hour=3000, time_scale=900, camera_text=True, seed=5),
+    )
+    traffic.run(threading.Event(), duration_s=2.0)
+    assert entry.events and not exit_.events

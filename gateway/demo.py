@@ -212,7 +212,7 @@ def summary(
     this_run = select(orm.Passage.event_id).where(in_this_run)
     with container.session_factory() as s:
         rows = s.execute(
-            select(orm.Passage.event_id, orm.Passage.decision, orm.Passage.needs_review).where(
+            select(orm.Passage.event_id, orm.Passage.decision, orm.Passage.review_status).where(
                 in_this_run
             )
         ).all()
@@ -234,8 +234,9 @@ def summary(
         }
     debits = [d for e, d, _ in rows if e in debit_events and d and (d.get("fare_vnd") or 0) > 0]
     decisions = [d for _, d, _ in rows]
-    # A passage goes to review when its plate read was doubtful or a policy said so.
-    reviews = sum(1 for _, d, doubtful in rows if doubtful or (d and d.get("review")))
+    # Passages that went to the review queue (pending or resolved since). A doubtful read that
+    # matching settled alone is not one of them.
+    reviews = sum(1 for _, _, review_status in rows if review_status is not None)
     gates = traffic.summary(review_lookup)
     return {
         "since": since.isoformat(),

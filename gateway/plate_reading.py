@@ -77,6 +77,15 @@ class LprEvidence:
             return None
         return LprEvidence(read, score_key, float(background(read)))
 
+    @staticmethod
+    def safely_of(read: Any) -> LprEvidence | None:
+        """``of``, but a failure costs the matching, never the passage (logged)."""
+        try:
+            return LprEvidence.of(read)
+        except Exception as exc:
+            log.warning("plate evidence unavailable: %s", exc)
+            return None
+
     def score(self, key: str) -> float:
         if key not in self._scores:
             self._scores[key] = float(self._score_key(self._read, key))
@@ -153,11 +162,7 @@ class PlateReading:
             self._metrics.plate_read_seconds.labels(source="lpr").observe(
                 time.perf_counter() - started
             )
-        try:
-            evidence = LprEvidence.of(read)
-        except Exception as exc:  # no evidence costs the matching, never the passage
-            log.warning("plate evidence unavailable: %s", exc)
-            evidence = None
+        evidence = LprEvidence.safely_of(read)
         return Reading(
             read.text,
             float(read.confidence),
@@ -189,11 +194,7 @@ class PlateReading:
             self._metrics.plate_read_seconds.labels(source="edge_crop").observe(
                 time.perf_counter() - started
             )
-        try:
-            evidence = LprEvidence.of(read)
-        except Exception as exc:  # no evidence costs the matching, never the passage
-            log.warning("plate evidence unavailable: %s", exc)
-            evidence = None
+        evidence = LprEvidence.safely_of(read)
         if read.auto_ok and read.text:
             return Reading(read.text, float(read.confidence), False, evidence)
         # Neither read is sure: the likelier one goes on, for matching or review.

@@ -162,57 +162,32 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
     # A passage the edge already opened (the center was down) is honoured, never refused.
     policy = honouring_policy(lot.policy, p.offline)
     plate, key, readable, matched = _plate_of(db, p, policy)
-    # Inserting first claims the event id: a concurrent twin waits here, then fails and re-reads.
-    passage_id = db.execute(
-        statements.q_insert_returning_id(orm.table_of(orm.Passage)),
-        {
-            "event_id": p.event_id,
-            "lot_id": p.lot_id,
-            "gate_id": p.gate_id,
-            "direction": p.direction,
-            "captured_at": p.captured_at,
-            "plate_read": (p.plate_text or None) and p.plate_text[:40],
-            "plate_text": plate,
-            "plate_key": key,
-            "plate_confidence": p.plate_confidence,
-            "needs_review": p.needs_review,
-            "image_ref": p.image_ref,
-            "opened": False,
-            "reason": "",
-            "decision": {},
-            "created_at": uow.clock(),
-            "match_evidence": (
-                matched.evidence(p, p.evidence) if matched and p.evidence is not None else None
-            ),
-        },
-    ).scalar_one()
+    unreadable = not readable or (matched is not None and matched.conflict)
+    join = matched.join_session if matched is not None and plate and key else None
+    params = _params(uow, p, policy, plate, key, matched)
+    found = None
+    if not unreadable and join is None and db.dialect.name == "postgresql":
+        # Inserting first claims the event id: a concurrent twin waits here, then fails and
+        # re-reads. The look-ups ride in the same statement (one round trip).
+        params["me"] = 0
+        found = db.execute(statements.q_insert_and_look_up(p.direction), params).one()
+        passage_id = found.passage_id
+    else:
+        passage_id = db.execute(
+            statements.q_insert_returning_id(orm.table_of(orm.Passage)),
+            {name: params[name] for name in statements.PASSAGE_INSERT_COLUMNS},
+        ).scalar_one()
+    params["me"] = passage_id
     passage = PassageRow(passage_id, key)
     ctx = Ctx(uow, db, p, lot, policy, passage, plate)
 
-    if not readable or (matched is not None and matched.conflict):
+    if unreadable:
         if matched is not None:
             ctx.matched_keys = tuple(r.key for r in matched.result.top)
         return _unreadable(ctx)
-    if matched is not None and matched.join_session is not None and plate and key:
-        join_unsure_session(db, matched.join_session, plate, key)
-    window = timedelta(seconds=policy.duplicate_window_s)
-    params = {
-        "key": key,
-        "lot": p.lot_id,
-        # the duplicate check (statements._twin_id)
-        "twins": bool(window),
-        "gate": p.gate_id,
-        "lo": p.captured_at - window,
-        "hi": p.captured_at + window,
-        "me": passage_id,
-    }
-    locked = None
-    if p.direction == Direction.EXIT.value:
-        # The usual exit: one statement finds the open session, the vehicle and its account,
-        # and locks the session and the account. Anything else needs the vehicle look-up.
-        locked = db.execute(statements.q_exit_locked(), params).first()
-    vehicle = locked or db.execute(statements.q_vehicle(), params).first()
-    twin_id = vehicle.twin_id if vehicle is not None else db.scalar(statements.q_twin_id(), params)
+    if join is not None and plate and key:
+        join_unsure_session(db, join, plate, key)
+    vehicle, locked, twin_id = _look_up(ctx, found, params)
     if twin_id is not None:
         return _duplicate(ctx, twin_id)
     if vehicle is not None:
@@ -224,6 +199,75 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
     if p.direction == Direction.ENTRY.value:
         return _entry(ctx, vehicle)
     return settle_exit(ctx, vehicle, locked)
+
+
+def _params(
+    uow: UnitOfWork,
+    p: PassageInput,
+    policy: LotPolicy,
+    plate: str | None,
+    key: str | None,
+    matched: Matched | None,
+) -> dict[str, Any]:
+    """The passage row's columns and the look-ups' parameters, in one dict."""
+    window = timedelta(seconds=policy.duplicate_window_s)
+    return {
+        # the passage row (statements.PASSAGE_INSERT_COLUMNS)
+        "event_id": p.event_id,
+        "lot_id": p.lot_id,
+        "gate_id": p.gate_id,
+        "direction": p.direction,
+        "captured_at": p.captured_at,
+        "plate_read": (p.plate_text or None) and p.plate_text[:40],
+        "plate_text": plate,
+        "plate_key": key,
+        "plate_confidence": p.plate_confidence,
+        "needs_review": p.needs_review,
+        "image_ref": p.image_ref,
+        "opened": False,
+        "reason": "",
+        "decision": {},
+        "created_at": uow.clock(),
+        "match_evidence": (
+            matched.evidence(p, p.evidence) if matched and p.evidence is not None else None
+        ),
+        # the look-ups: vehicle, account, open session, lists, the duplicate check
+        # (statements._twin_id), a later passage of the plate (statements.q_later_passage)
+        "key": key,
+        "lot": p.lot_id,
+        "twins": bool(window),
+        "gate": p.gate_id,
+        "lo": p.captured_at - window,
+        "hi": p.captured_at + window,
+        "at": p.captured_at,
+    }
+
+
+def _look_up(
+    ctx: Ctx, found: Row[Any] | None, params: dict[str, Any]
+) -> tuple[Row[Any] | None, Row[Any] | None, int | None]:
+    """(vehicle, locked, twin id): the plate's active vehicle and account, for an exit its open
+    session with the session and account locked (``statements.q_exit_locked``), and the
+    duplicate this passage is of. ``found``: the row of ``statements.q_insert_and_look_up``
+    (PostgreSQL), which read most of it with the insert."""
+    db, exit_ = ctx.db, ctx.p.direction == Direction.EXIT.value
+    if found is not None:
+        ctx.listed_kind, ctx.later_passage, ctx.looked_up = found.listed_kind, None, True
+        if not exit_:
+            ctx.later_passage = found.later_id
+        if found.id is not None:  # the vehicle (an exit: with its open session, both locked)
+            return found, found if exit_ else None, found.twin_id
+        # an exit without an open session: the vehicle alone
+        vehicle = db.execute(statements.q_vehicle(twin=False), params).first() if exit_ else None
+        return vehicle, None, found.twin_id
+    locked = None
+    if exit_:
+        # The usual exit: one statement finds the open session, the vehicle and its account,
+        # and locks the session and the account. Anything else needs the vehicle look-up.
+        locked = db.execute(statements.q_exit_locked(), params).first()
+    vehicle = locked or db.execute(statements.q_vehicle(), params).first()
+    twin_id = vehicle.twin_id if vehicle is not None else db.scalar(statements.q_twin_id(), params)
+    return vehicle, locked, twin_id
 
 
 def _plate_of(
@@ -366,6 +410,8 @@ def _entry(ctx: Ctx, vehicle: Row[Any] | None) -> GateDecision:
 
 def _arrived_late(ctx: Ctx) -> bool:
     """Has the plate passed a gate of this lot after this entry was captured?"""
+    if ctx.looked_up:  # read with the passage's insert (statements.q_insert_and_look_up)
+        return ctx.later_passage is not None
     later = ctx.db.execute(
         statements.q_later_passage(),
         {

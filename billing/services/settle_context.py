@@ -55,6 +55,11 @@ class Ctx:
     # Plates matching found likely although the read disagreed: an unsure entry keeps them
     # beside the read's hypotheses, so the exit can still join the stay up.
     matched_keys: tuple[str, ...] = ()
+    # Read with the passage's insert on PostgreSQL (statements.q_insert_and_look_up), else
+    # looked up when needed (lot_lists.listed, settle._arrived_late): ``looked_up`` says which.
+    looked_up: bool = False
+    listed_kind: str | None = None
+    later_passage: int | None = None  # an entry's: a later passage of the plate at the lot
     outbox_rows: list[OutboxEvent] = field(default_factory=list)
     # statements.TRAILING_WRITES queued for finish, with their parameters
     writes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)

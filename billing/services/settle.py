@@ -253,7 +253,9 @@ def _look_up(
     db, exit_ = ctx.db, ctx.p.direction == Direction.EXIT.value
     if found is not None:
         ctx.listed_kind, ctx.later_passage, ctx.looked_up = found.listed_kind, None, True
-        if not exit_:
+        if exit_:
+            ctx.journal_id = found.journal_id
+        else:
             ctx.later_passage = found.later_id
         if found.id is not None:  # the vehicle (an exit: with its open session, both locked)
             return found, found if exit_ else None, found.twin_id

@@ -60,6 +60,7 @@ class Ctx:
     looked_up: bool = False
     listed_kind: str | None = None
     later_passage: int | None = None  # an entry's: a later passage of the plate at the lot
+    journal_id: int | None = None  # an exit's: the id its fare's journal entry takes, if drawn
     outbox_rows: list[OutboxEvent] = field(default_factory=list)
     # statements.TRAILING_WRITES queued for finish, with their parameters
     writes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -119,7 +120,7 @@ def _write_finish(ctx: Ctx, passage_params: dict[str, Any]) -> None:
         ctx.db.execute(stmt, params)
         return
     for name, write_params in ctx.writes:
-        ctx.db.execute(statements.TRAILING_WRITES[name](), write_params)
+        ctx.db.execute(statements.trailing_write(name), write_params)
     ctx.db.execute(statements.q_finish_passage(), passage_params)
     ctx.db.execute(outbox.insert_statement(len(ctx.outbox_rows)), outbox_params)
 

@@ -16,7 +16,9 @@ from sqlalchemy import (
     Table,
     Update,
     bindparam,
+    case,
     exists,
+    func,
     insert,
     literal_column,
     select,
@@ -27,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from billing.adapters import orm, outbox
+from billing.services import ledger
 
 PASSAGES = orm.table_of(orm.Passage)
 SESSIONS = orm.table_of(orm.ParkingSession)
@@ -248,7 +251,18 @@ def q_insert_and_look_up(direction: str) -> Select[Any]:
         _listed_kind().label("listed_kind"),
         _twin_id().scalar_subquery().label("twin_id"),
     ]
-    if not exit_:
+    if exit_:
+        # The id of the journal entry of the fare, drawn now when the exit found its open
+        # session (most are paid): the entry is then written by the finishing statement
+        # (ledger.post_queued). An exit that debits nothing leaves a gap in the entry ids, as
+        # a rolled-back transaction does; entries are identified, not numbered, by them.
+        journal_seq = func.pg_get_serial_sequence(
+            literal_column("'billing_journal_entries'"), literal_column("'id'")
+        )
+        columns.append(
+            case((found.c.session_id.is_not(None), func.nextval(journal_seq))).label("journal_id")
+        )
+    else:
         columns.append(q_later_passage().scalar_subquery().label("later_id"))
     return select(*columns, *found.c).select_from(new.outerjoin(found, true()))
 
@@ -431,6 +445,16 @@ TRAILING_WRITES = {
 }
 
 
+def trailing_write(name: str) -> Any:
+    """The statement of a queued write: ``TRAILING_WRITES`` or a journal entry's INSERTs
+    (``ledger.post_queued``)."""
+    if name == ledger.JOURNAL_ENTRY:
+        return ledger.q_journal_entry()
+    if name.startswith(ledger.JOURNAL_LINES_PREFIX):
+        return ledger.q_journal_lines(int(name.removeprefix(ledger.JOURNAL_LINES_PREFIX)))
+    return TRAILING_WRITES[name]()
+
+
 @functools.cache
 def q_finish(writes: tuple[str, ...], outbox_rows: int) -> Any:
     """PostgreSQL: the end of a settlement in one statement, one round trip instead of up to
@@ -441,7 +465,7 @@ def q_finish(writes: tuple[str, ...], outbox_rows: int) -> Any:
     one. Their parameter names must not clash with each other nor with a column (``_bound``)."""
     stmt = outbox.insert_statement(outbox_rows)
     for name in writes:
-        stmt = stmt.add_cte(TRAILING_WRITES[name]().cte(name))
+        stmt = stmt.add_cte(trailing_write(name).cte(name))
     return stmt.add_cte(q_finish_passage().cte("finish_passage"))
 
 

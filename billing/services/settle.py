@@ -256,7 +256,7 @@ def _look_up(
         if exit_:
             ctx.journal_id = found.journal_id
         else:
-            ctx.later_passage = found.later_id
+            ctx.later_passage, ctx.new_session_id = found.later_id, found.new_session_id
         if found.id is not None:  # the vehicle (an exit: with its open session, both locked)
             return found, found if exit_ else None, found.twin_id
         # an exit without an open session: the vehicle alone
@@ -380,26 +380,12 @@ def _entry(ctx: Ctx, vehicle: Row[Any] | None) -> GateDecision:
             review=True,
             account_id=vehicle.account_id if vehicle else None,
         )
-    # Most entries find no open session: try to open one straight away (a no-op when one is
-    # open, which the unique index on open sessions detects, waiting for a concurrent entry).
-    session_id = _insert_session(ctx, vehicle, if_none_open=True)
-    if session_id is None:
-        current = open_session(ctx)
-        if current is not None and current.held and _end_held_stay(ctx, current, vehicle):
-            current = None  # that stay is over: this entry opens the car's next one
-        if current is not None:
-            outcome = policy.entry_while_open
-            if outcome is Outcome.DENY:
-                return finish(
-                    ctx, Reason.ENTRY_WHILE_OPEN, False, review=True, session_id=current.id
-                )
-            if outcome is Outcome.KEEP:
-                return finish(ctx, Reason.ENTRY_WHILE_OPEN, True, session_id=current.id)
-            # REPLACE: the old one goes to review
-            ctx.db.execute(statements.q_void_session(), {"sid": current.id})
-            reason, review = Reason.ENTRY_WHILE_OPEN, True
-        session_id = _insert_session(ctx, vehicle)
-        assert session_id is not None
+    stay = _open_stay(ctx, vehicle)
+    if isinstance(stay, GateDecision):
+        return stay
+    session_id, replaced = stay
+    if replaced:  # policy entry_while_open REPLACE: the old one went to review
+        reason, review = Reason.ENTRY_WHILE_OPEN, True
     return finish(
         ctx,
         reason,
@@ -408,6 +394,36 @@ def _entry(ctx: Ctx, vehicle: Row[Any] | None) -> GateDecision:
         session_id=session_id,
         account_id=vehicle.account_id if vehicle else None,
     )
+
+
+def _open_stay(ctx: Ctx, vehicle: Row[Any] | None) -> tuple[int, bool] | GateDecision:
+    """(the session this entry opens, whether it replaced an open one), or the decision on an
+    entry while the plate has a session open that the lot's policy keeps."""
+    if ctx.new_session_id is not None:
+        # PostgreSQL, no open session seen: the finishing statement opens it (one round trip)
+        return _queue_session(ctx, vehicle, ctx.new_session_id), False
+    # Most entries find no open session: try to open one straight away (a no-op when one is
+    # open, which the unique index on open sessions detects, waiting for a concurrent entry).
+    session_id = _insert_session(ctx, vehicle, if_none_open=True)
+    replaced = False
+    if session_id is None:
+        current = open_session(ctx)
+        if current is not None and current.held and _end_held_stay(ctx, current, vehicle):
+            current = None  # that stay is over: this entry opens the car's next one
+        if current is not None:
+            outcome = ctx.policy.entry_while_open
+            if outcome is Outcome.DENY:
+                return finish(
+                    ctx, Reason.ENTRY_WHILE_OPEN, False, review=True, session_id=current.id
+                )
+            if outcome is Outcome.KEEP:
+                return finish(ctx, Reason.ENTRY_WHILE_OPEN, True, session_id=current.id)
+            # REPLACE: the old one goes to review
+            ctx.db.execute(statements.q_void_session(), {"sid": current.id})
+            replaced = True
+        session_id = _insert_session(ctx, vehicle)
+        assert session_id is not None
+    return session_id, replaced
 
 
 def _arrived_late(ctx: Ctx) -> bool:
@@ -468,6 +484,27 @@ def _end_held_stay(ctx: Ctx, held: OpenSession, vehicle: Row[Any] | None) -> boo
         fare.amount_vnd,
     )
     return True
+
+
+def _queue_session(ctx: Ctx, vehicle: Row[Any] | None, session_id: int) -> int:
+    """Queue this entry's session for ``finish`` (``statements.q_open_drawn_session``)."""
+    ctx.writes.append(
+        (
+            "open_session",
+            {
+                "new_session_id": session_id,
+                "new_session_lot_id": ctx.p.lot_id,
+                "new_session_plate_text": ctx.plate,
+                "new_session_plate_key": ctx.passage.plate_key,
+                "new_session_vehicle_id": vehicle.id if vehicle else None,
+                "new_session_account_id": vehicle.account_id if vehicle else None,
+                "new_session_vehicle_class": vehicle.vehicle_class if vehicle else None,
+                "new_session_entry_at": ctx.p.captured_at,
+                "new_session_entry_passage_id": ctx.passage.id,
+            },
+        )
+    )
+    return session_id
 
 
 def _insert_session(

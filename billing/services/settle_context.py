@@ -61,6 +61,7 @@ class Ctx:
     listed_kind: str | None = None
     later_passage: int | None = None  # an entry's: a later passage of the plate at the lot
     journal_id: int | None = None  # an exit's: the id its fare's journal entry takes, if drawn
+    new_session_id: int | None = None  # an entry's: the id of the session it opens, if drawn
     outbox_rows: list[OutboxEvent] = field(default_factory=list)
     # statements.TRAILING_WRITES queued for finish, with their parameters
     writes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)

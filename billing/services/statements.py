@@ -264,6 +264,19 @@ def q_insert_and_look_up(direction: str) -> Select[Any]:
         )
     else:
         columns.append(q_later_passage().scalar_subquery().label("later_id"))
+        # Likewise the id of the session the entry opens, drawn when the plate has none open
+        # (as this snapshot sees it): the finishing statement then inserts it
+        # (``q_open_drawn_session``); an entry opened concurrently makes that INSERT fail on
+        # the unique index of open sessions, and the settlement is run again.
+        session_seq = func.pg_get_serial_sequence(
+            literal_column("'billing_sessions'"), literal_column("'id'")
+        )
+        open_one = _open_session_where(select(SESSIONS.c.id)).exists()
+        columns.append(
+            case((bindparam("key").is_not(None) & ~open_one, func.nextval(session_seq))).label(
+                "new_session_id"
+            )
+        )
     return select(*columns, *found.c).select_from(new.outerjoin(found, true()))
 
 
@@ -436,8 +449,31 @@ def q_finish_passage() -> Update:
     )
 
 
+@functools.cache
+def q_open_drawn_session() -> Any:
+    """An entry's new open session, its id drawn beforehand (``q_insert_and_look_up``):
+    parameters ``new_session_id`` and ``new_session_<column>``."""
+    return insert(SESSIONS).values(
+        id=bindparam("new_session_id", type_=SESSIONS.c.id.type),
+        status=literal_column("'open'"),
+        **_bound(
+            SESSIONS,
+            "new_session_",
+            "lot_id",
+            "plate_text",
+            "plate_key",
+            "vehicle_id",
+            "account_id",
+            "vehicle_class",
+            "entry_at",
+            "entry_passage_id",
+        ),
+    )
+
+
 # Writes settlement queues for the end of its transaction, by name (see q_finish).
 TRAILING_WRITES = {
+    "open_session": q_open_drawn_session,
     "close_session": q_close_session,
     "set_balance": q_set_balance,
     "hold_session": q_hold_session,

@@ -221,12 +221,13 @@ def test_concurrent_entries_of_one_plate_open_one_session(pg: tuple[UnitOfWork, 
     uow, demo = pg
     for round_ in range(3):
         acct, (plate,) = new_account(uow, 200_000, 1)
-        decisions: list[GateDecision] = run_together(
-            8,
-            lambda i, acct=acct, plate=plate, round_=round_: settle_passage(
+
+        def enter(i: int, acct: int = acct, plate: str = plate, round_: int = round_) -> Any:
+            return settle_passage(
                 uow, passage(demo, f"twin-in-{acct}-{round_}-{i}", "entry", plate, 0)
-            ),
-        )
+            )
+
+        decisions: list[GateDecision] = run_together(8, enter)
         assert all(d.open for d in decisions)
         with uow:
             s = uow.session

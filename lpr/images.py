@@ -40,14 +40,18 @@ def to_bgr(data: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
             if w * h > MAX_PIXELS:
                 raise _bad(f"image too large: {w}x{h} pixels")
             im.load()  # raises on truncated data (LOAD_TRUNCATED_IMAGES stays off)
-            rgb = np.asarray(im.convert("RGB"))
+            rgb = np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
     except BadImage:
         raise
     except UnidentifiedImageError as exc:
         raise _bad("not an image (unknown format)") from exc
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise _bad(f"corrupt or truncated image: {exc}") from exc
-    return _check_array(np.ascontiguousarray(rgb[..., ::-1]))
+    import cv2
+
+    # One copy into BGR (a JPEG frame decodes to RGB already; numpy's reversed view plus a
+    # contiguous copy cost as much as the decoding itself).
+    return _check_array(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
 
 def _check_array(img: np.ndarray) -> np.ndarray:

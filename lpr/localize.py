@@ -274,13 +274,15 @@ class OpenCvLocalizer:
         ]
         candidates = [(r, f + 0.3, 0.0) for r, f in blob_rects] + shape_rects
         for full, fill, margin in candidates:
+            bx, by, bw, bh = cv2.boundingRect(cv2.boxPoints(full).astype(np.int32))
+            box = (int(bx), int(by), int(bw), int(bh))
+            # A candidate over a plate already kept is dropped before its characters are
+            # counted (the count is most of the localizer's time; the outcome is the same).
+            if any(_iou(box, b) > 0.5 for b in seen):
+                continue
             region = _warp_rect(image, full, margin=margin)
             n = _char_count(region)
             if n < 4:
-                continue
-            bx, by, bw, bh = cv2.boundingRect(cv2.boxPoints(full).astype(np.int32))
-            box = (int(bx), int(by), int(bw), int(bh))
-            if any(_iou(box, b) > 0.5 for b in seen):
                 continue
             seen.append(box)
             rh_, rw_ = region.shape[:2]

@@ -77,8 +77,12 @@ class RapidOcrRecognizer:
             return []
         widths = [max(8, int(np.ceil(IMG_H * ln.shape[1] / max(ln.shape[0], 1)))) for ln in lines]
         width = max(MIN_WIDTH, *widths)
-        batch = np.stack([self._prepare(ln, width) for ln in lines])
-        probs = self._session.run(None, {self._input: batch})[0]
+        # One line per run: ONNX Runtime takes longer for a batch of two lines than for the
+        # two lines one after the other (34 vs 27 ms here), with the same outputs.
+        probs = [
+            self._session.run(None, {self._input: self._prepare(ln, width)[None]})[0][0]
+            for ln in lines
+        ]
         out = []
         for p, w in zip(probs, widths, strict=True):
             steps = max(1, int(np.ceil(p.shape[0] * min(w + 8, width) / width)))

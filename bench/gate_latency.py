@@ -20,6 +20,10 @@ the crop in its reader pool).
 Column ``late``: events whose command had not arrived when the scenario's drain time ended (the
 gateway still settles them afterwards; nothing is dropped, the queue just outgrew the window).
 
+``--serve`` runs the gateway as its own ``parking serve`` process (production's topology) instead
+of a consumer thread inside the bench, where it shares one interpreter (and its lock) with the
+simulated gates' threads.
+
 ``--gateways N`` (N >= 2) runs N ``parking serve`` processes (bench/gateways.py) on one shared
 subscription instead of the in-process consumer, and SIGKILLs the first one when half of each
 scenario's events have been sent: the gates resend what it took with it (``--resend-after``),
@@ -343,6 +347,7 @@ def run_scenario(
         "max_ms": round(float(np.max(arr)), 1),
         "wall_s": round(offered_s, 1),
         "gateways": args.gateways,
+        "gateway_process": bool(args.serve or args.gateways > 1),
         # nothing lost: every event sent has its passage recorded, once (event ids are unique)
         "recorded": recorded.passages,
         "nothing_lost": recorded.passages == len(event_ids) == len(lat),
@@ -435,6 +440,12 @@ def main() -> None:
         help="gateway processes on one shared subscription (>= 2: the first is killed mid-run)",
     )
     ap.add_argument(
+        "--serve",
+        action="store_true",
+        help="run the one gateway as its own `parking serve` process, as in production, instead "
+        "of a consumer thread inside this process (which shares its interpreter with the gates)",
+    )
+    ap.add_argument(
         "--session-expiry",
         type=int,
         default=10,
@@ -514,7 +525,7 @@ def main() -> None:
             consumer: ConsumerThread | None = None
             gateways: GatewayProcesses | None = None
             at_half: Callable[[], None] | None = None
-            if args.gateways > 1:
+            if args.gateways > 1 or args.serve:
                 if broker is None:
                     raise SystemExit("--gateways needs the private broker (no --mqtt-port)")
                 gateways = GatewayProcesses(
@@ -541,7 +552,7 @@ def main() -> None:
                         print("killing gateway 0 (SIGKILL)", file=sys.stderr)
                         g.kill(0)
 
-                at_half = kill_first
+                at_half = kill_first if args.gateways > 1 else None
             else:
                 consumer = ConsumerThread(
                     build_consumer(
@@ -615,6 +626,7 @@ def main() -> None:
     if args.json:
         name = "gate_latency" + (f"_gateways{args.gateways}" if args.gateways > 1 else "")
         name += "_edge" if args.modes == ["edge"] else ""
+        name += "_serve" if args.serve and args.gateways == 1 else ""
         out = ROOT / "bench" / "results" / f"{name}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(

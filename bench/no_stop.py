@@ -300,6 +300,22 @@ def trial(uow: UnitOfWork, reader: Any, s: Sample, i: int, at: datetime, tally: 
         enter(uow, decision.plate or s.plate, at + timedelta(seconds=1), f"back-{i}")
 
 
+def _with_label_twins(wrong: list[dict[str, Any]], samples: list[Sample]) -> list[dict[str, Any]]:
+    """Each wrong charge, with the other images labelled with the plate that was charged.
+
+    A wrong charge of a plate that another image of the set carries as its label is worth a
+    look before it is counted against the reader: the same car photographed twice with two
+    labels is a labelling slip (the counts are left as they are; this only points at the files).
+    """
+    by_key: dict[str, list[str]] = {}
+    for s in samples:
+        by_key.setdefault(s.key, []).append(s.file)
+    return [
+        {**w, "charged_is_label_of": by_key.get(plate_key(str(w["charged"] or "")), [])}
+        for w in wrong
+    ]
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     samples = load_samples(Path(args.images), Path(args.labels))
     if args.limit:
@@ -343,7 +359,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "match_not_inside_prior": policy.match_not_inside_prior,
         "reader_evidence": tally.evidence_seen,
         "recognizer": tally.recognizer,
-        "wrong_charges": tally.wrong,
+        "wrong_charges": _with_label_twins(tally.wrong, samples),
         "posteriors": sweep(uow, samples),
     }
     if not tally.evidence_seen:
@@ -398,6 +414,11 @@ def table(r: dict[str, Any]) -> str:
     ]
     lines += [
         f"  WRONG: {w['file']} label {w['label']} charged {w['charged']}"
+        + (
+            f" (the label of {', '.join(w['charged_is_label_of'])})"
+            if w["charged_is_label_of"]
+            else ""
+        )
         for w in r["wrong_charges"]
     ]
     return "\n".join(lines)

@@ -49,22 +49,30 @@ def text_mask(
     on white/yellow plates, light text on blue/red ones), which is sturdier than guessing the
     background from the histogram under shadows and glare.
     """
+    mask, inverted, _ = text_mask_boxes(grey, min_h, max_h)
+    return mask, inverted
+
+
+def text_mask_boxes(
+    grey: np.ndarray, min_h: float | None = None, max_h: float | None = None
+) -> tuple[np.ndarray, bool, np.ndarray]:
+    """``text_mask``, with the character boxes (x, y, w, h) found in the mask it chose."""
     h, w = grey.shape
     block = max(15, (min(h, w) // 4) | 1)
     lo = 0.15 * h if min_h is None else min_h
     hi = 0.95 * h if max_h is None else max_h
-    best: tuple[int, np.ndarray, bool] | None = None
+    best: tuple[np.ndarray, np.ndarray, bool] | None = None
     for inverted in (False, True):
         g = 255 - grey if inverted else grey
         mask = cv2.adaptiveThreshold(
             g, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 10
         )
         mask = _strip_frame(mask)
-        n = len(_char_boxes(mask, lo, hi))
-        if best is None or n > best[0]:
-            best = (n, mask, inverted)
+        boxes = _char_boxes(mask, lo, hi)
+        if best is None or len(boxes) > len(best[0]):
+            best = (boxes, mask, inverted)
     assert best is not None
-    return best[1], best[2]
+    return best[1], best[2], best[0]
 
 
 def _char_boxes(mask: np.ndarray, min_h: float, max_h: float) -> np.ndarray:

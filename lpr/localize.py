@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 import cv2
 import numpy as np
 
-from lpr.lines import _char_boxes, text_mask
+from lpr.lines import text_mask_boxes
 
 Colour = Literal["white", "yellow", "blue", "unknown"]
 BBox = tuple[int, int, int, int]  # x, y, w, h
@@ -98,8 +98,7 @@ def _char_count(region: np.ndarray) -> int:
     small = cv2.resize(region, (240, max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
     grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
     H = small.shape[0]
-    mask, _ = text_mask(grey, 0.15 * H, 0.95 * H)
-    return len(_char_boxes(mask, 0.15 * H, 0.95 * H))
+    return len(text_mask_boxes(grey, 0.15 * H, 0.95 * H)[2])
 
 
 def _char_blobs(small: np.ndarray) -> list[np.ndarray]:

@@ -1,7 +1,8 @@
 """PaddleOCR's PP-OCRv4 line recognizer (ONNX) as a second opinion beside the plate model.
 
-The model file is committed in ``lpr/models/ppocr_v4_rec.onnx`` (taken unchanged from the
-rapidocr-onnxruntime wheel; ``ppocr_v4_rec.json`` says where from and its MD5): that package
+The model file is committed in ``lpr/models/ppocr_v4_rec.onnx`` (taken from the
+rapidocr-onnxruntime wheel, its hard-swish activations rewritten by ``training/fuse_hardswish.py``
+for speed, same outputs; ``ppocr_v4_rec.json`` says where from and its MD5): that package
 pulls in opencv-python with Qt beside our headless OpenCV, 200 MB a gate box cannot carry,
 for one 11 MB file. Only ONNX Runtime runs it.
 """

@@ -134,3 +134,19 @@ def test_distractors_keep_province_series_and_shape(bench: ModuleType, plate: st
         assert d is not None and canonical_plate(d) == d
         assert len(plate_key(d)) == len(plate_key(plate))
         assert plate_key(d)[:3] == plate_key(plate)[:3]
+
+
+def test_a_wrong_charge_names_the_images_labelled_with_the_charged_plate(bench: ModuleType) -> None:
+    samples = [
+        bench.Sample("x.jpg", "50-B6 280.32", plate_key("50-B6 280.32"), b""),
+        bench.Sample("y.jpg", "60-B6 280.32", plate_key("60-B6 280.32"), b""),
+        bench.Sample("z.jpg", "60-B6 280.32", plate_key("60-B6 280.32"), b""),
+    ]
+    wrong = [
+        {"file": "x.jpg", "label": "50-B6 280.32", "charged": "60-B6 280.32"},
+        {"file": "y.jpg", "label": "60-B6 280.32", "charged": "29-A1 123.45"},
+    ]
+    out = bench._with_label_twins(wrong, samples)
+    assert out[0]["charged_is_label_of"] == ["y.jpg", "z.jpg"]
+    assert out[1]["charged_is_label_of"] == []
+    assert out[0]["charged"] == "60-B6 280.32"  # the charge itself is reported unchanged

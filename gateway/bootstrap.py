@@ -175,8 +175,9 @@ def build_consumer(
         return OutboxPublisher(
             container.session_factory,
             client,
-            claim=outbox.claim,
+            claim=outbox.claim_rows,
             mark_processed=outbox.mark_processed,
+            mark_processed_many=outbox.mark_processed_many,
             metrics=container.metrics,
             command_expiry_s=s.mqtt_command_expiry_s,
         )

@@ -218,7 +218,7 @@ class Consumer:
         # Recent decisions by (lot, gate, event id): a gate repeating its own event gets its own
         # answer again; another lane reusing the id goes to billing, which refuses it.
         self._recent: OrderedDict[tuple[str, str, str], Decision] = OrderedDict()
-        self._gates_online: dict[tuple[str, str], bool] = {}
+        self._gates_online: dict[str, set[str]] = {}  # lot -> its gates whose status is online
         # Copies of events the edge decided offline, by (lot, gate, event id), seen on arrival:
         # the original (sent before the edge decided) may still be queued ahead of its copy.
         self._offline_copies: OrderedDict[tuple[str, str, str], _Inbound] = OrderedDict()
@@ -341,9 +341,12 @@ class Consumer:
         except ProtocolError as exc:
             log.warning("bad status from %s/%s: %s", lot, gate, exc)
             status = None
-        self._gates_online[(lot, gate)] = bool(status and status.online)
-        online_in_lot = sum(1 for (lt, _), on in self._gates_online.items() if lt == lot and on)
-        self.metrics.gates_online.labels(lot=lot).set(online_in_lot)
+        online = self._gates_online.setdefault(lot, set())
+        if status is not None and status.online:
+            online.add(gate)
+        else:
+            online.discard(gate)
+        self.metrics.gates_online.labels(lot=lot).set(len(online))
         if status is not None:
             self.metrics.gate_health.record(status)
         if status is None or self._record_status is None:

@@ -101,7 +101,11 @@ class GateHealth:
         )
         with self._lock:
             self._reports[(status.lot_id, status.gate_id)] = report
-        self.check()
+        # This gate's alert only: a report changes no other gate's wait, and checking every
+        # gate on every status (a few per passage) cost the consumer's loop O(gates) each time
+        # at 200 gates. The others are checked by check(), which the consumer calls every few
+        # seconds.
+        self._check_lanes([report], self._clock(), every_lane=False)
 
     def reports(self) -> list[GateReport]:
         with self._lock:
@@ -117,9 +121,11 @@ class GateHealth:
             return sorted({r.lot_id for r in self._reports.values() if r.deciding_offline})
 
     def overdue(self) -> list[Overdue]:
-        now = self._clock()
+        return self._overdue(self.reports(), self._clock())
+
+    def _overdue(self, reports: Iterable[GateReport], now: float) -> list[Overdue]:
         found = []
-        for r in self.reports():
+        for r in reports:
             waited = r.waited_s(now)
             if r.unanswered and waited is not None and waited >= self.alert_after_s:
                 found.append(Overdue(r.lane, r.unanswered, round(waited, 1)))
@@ -128,8 +134,13 @@ class GateHealth:
     def check(self) -> None:
         """Log the alert for gates newly (or still, every ``repeat_s``) overdue, and say so when
         a gate's events are answered again."""
-        now = self._clock()
-        overdue = {o.lane: o for o in self.overdue()}
+        self._check_lanes(self.reports(), self._clock(), every_lane=True)
+
+    def _check_lanes(self, reports: list[GateReport], now: float, *, every_lane: bool) -> None:
+        """``check`` over ``reports``; ``every_lane``: they are all the gates' reports (a lane
+        alerted before and absent from them is answered again)."""
+        overdue = {o.lane: o for o in self._overdue(reports, now)}
+        checked = {r.lane for r in reports}
         with self._lock:
             for lane, o in overdue.items():
                 last = self._alerted.get(lane)
@@ -144,7 +155,12 @@ class GateHealth:
                         o.waited_s,
                         self.alert_after_s,
                     )
-            for lane in [lane for lane in self._alerted if lane not in overdue]:
+            cleared = [
+                lane
+                for lane in self._alerted
+                if lane not in overdue and (every_lane or lane in checked)
+            ]
+            for lane in cleared:
                 del self._alerted[lane]
                 log.info("gate %s: no events waiting past the alert any more", lane)
 

@@ -40,6 +40,7 @@ class OutboxRow(Protocol):
 
 ClaimFn = Callable[[Session, str, int], Sequence[OutboxRow]]
 MarkFn = Callable[[Session, Any], None]
+MarkManyFn = Callable[[Session, Sequence[Any]], None]
 
 
 def command_from_payload(
@@ -83,6 +84,7 @@ class OutboxPublisher:
         *,
         claim: ClaimFn,
         mark_processed: MarkFn,
+        mark_processed_many: MarkManyFn | None = None,
         metrics: Metrics | None = None,
         puback_timeout_s: float = 5.0,
         command_expiry_s: int | None = 30,
@@ -92,6 +94,8 @@ class OutboxPublisher:
         self._client = client
         self._claim = claim
         self._mark = mark_processed
+        # Marks the acknowledged rows of a sweep in one statement when given.
+        self._mark_many = mark_processed_many
         self._metrics = metrics
         self._timeout = puback_timeout_s
         self._clock = clock
@@ -122,6 +126,7 @@ class OutboxPublisher:
             # so a broker that stopped answering must not hold them for a PUBACK timeout each.
             deadline = self._clock() + self._timeout
             late = 0
+            acknowledged: list[Any] = []
             for row, info, event_id in sent:
                 with passage_context(event_id):
                     remaining = deadline - self._clock()
@@ -135,9 +140,13 @@ class OutboxPublisher:
                     if not info.is_published():
                         late += 1
                         continue
-                    self._mark(session, row.id)
+                    if self._mark_many is None:
+                        self._mark(session, row.id)
+                    acknowledged.append(row.id)
                     done += 1
                     log.info("barrier command published")
+            if self._mark_many is not None:
+                self._mark_many(session, acknowledged)
             if late:
                 log.warning(
                     "%d barrier commands not acknowledged in %.1fs; the next sweep resends them",

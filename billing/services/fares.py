@@ -13,7 +13,7 @@ from billing.domain.ledger import fare_posting
 from billing.domain.model import DomainError
 from billing.domain.tariffs import Fare, local_zone, price_stay
 from billing.domain.vn import LOCAL_TZ
-from billing.services.ledger import post
+from billing.services.ledger import post, post_queued
 from billing.services.lots import LotInfo
 from billing.services.rows import AccountLike, SessionLike
 from billing.services.statements import q_passes
@@ -87,6 +87,7 @@ def debit_fare(
     *,
     fresh_key: bool = False,
     queue: list[OutboxEvent] | None = None,
+    queued_entry: tuple[int, list[tuple[str, dict[str, Any]]]] | None = None,
 ) -> int:
     """Post the fare (key ``exit:<event id>``: one debit per passage) and queue its invoice,
     which names the VAT rate the fare was booked at.
@@ -94,6 +95,8 @@ def debit_fare(
     ``fresh_key``: the caller inserted this event's passage in the same transaction, so no entry
     can carry the key yet (the unique index still guards it); skip the look-up.
     ``queue``: collect the outbox events there (written together by the caller) instead of now.
+    ``queued_entry``: (the entry's id, drawn beforehand; the caller's queued writes): the entry
+    is queued there too (``ledger.post_queued``, a fresh key), not written now.
     """
     rows: list[OutboxEvent] = [] if queue is None else queue
     posting = fare_posting(
@@ -104,9 +107,17 @@ def debit_fare(
         fare.vat_vnd,
         f"parking {session.plate_text} at {lot.id}",
     )
-    posted = post(
-        uow.session, posting, account=acct, lot_id=lot.id, event_id=event_id, fresh_key=fresh_key
-    )
+    if queued_entry is not None:
+        posted = post_queued(posting, *queued_entry, account=acct, lot_id=lot.id, event_id=event_id)
+    else:
+        posted = post(
+            uow.session,
+            posting,
+            account=acct,
+            lot_id=lot.id,
+            event_id=event_id,
+            fresh_key=fresh_key,
+        )
     if posted.created:
         tz = LOCAL_TZ
         rows.append(

@@ -76,6 +76,45 @@ def post(
                 f"(journal entry {existing.id})"
             )
         return Posted(existing.id, False)
+    prepaid_lines = _prepaid_lines(posting, account)
+    params = _entry_params(posting, account, lot_id, event_id, reverses_entry_id)
+    if session.get_bind().dialect.name == "postgresql":
+        # one round trip: the lines ride in a data-modifying CTE of the entry's INSERT
+        entry_id = session.execute(_q_insert_entry_with_lines(len(posting.lines)), params)
+        entry_id = entry_id.scalar_one()
+    else:
+        entry_id = session.execute(_q_insert_entry(), params).scalar_one()
+        session.execute(_q_insert_lines(len(posting.lines)), params | {"entry_id": entry_id})
+    if account is not None:
+        account.balance_vnd -= sum(ln.amount_vnd for ln in prepaid_lines)
+    return Posted(entry_id, True)
+
+
+def post_queued(
+    posting: Posting,
+    entry_id: int,
+    writes: list[tuple[str, dict[str, Any]]],
+    *,
+    account: AccountLike,
+    lot_id: str,
+    event_id: str,
+) -> Posted:
+    """:func:`post` with a fresh key, the entry's id drawn beforehand, and its INSERTs queued on
+    ``writes`` for the caller's finishing statement (settlement on PostgreSQL:
+    ``statements.q_finish``, as ``JOURNAL_ENTRY`` and ``journal_lines(n)``). The account's
+    cached balance moves now, as with :func:`post`; the caller writes it in the same statement.
+    """
+    prepaid_lines = _prepaid_lines(posting, account)
+    params = _entry_params(posting, account, lot_id, event_id, None)
+    entry = {f"journal_{name}": params[name] for name in _ENTRY_COLUMNS}
+    lines = {name: value for name, value in params.items() if name not in _ENTRY_COLUMNS}
+    writes.append((JOURNAL_ENTRY, entry | {"journal_id": entry_id}))
+    writes.append((journal_lines(len(posting.lines)), lines | {"journal_id": entry_id}))
+    account.balance_vnd -= sum(ln.amount_vnd for ln in prepaid_lines)
+    return Posted(entry_id, True)
+
+
+def _prepaid_lines(posting: Posting, account: AccountLike | None) -> list[Line]:
     prepaid_lines = [
         ln for ln in posting.lines if ln.ledger_account.startswith("liability:prepaid:")
     ]
@@ -84,6 +123,31 @@ def post(
         or any(ln.ledger_account != prepaid_account(account.id) for ln in prepaid_lines)
     ):
         raise DomainError("a posting to a prepaid balance needs that account's locked row")
+    return prepaid_lines
+
+
+_ENTRY_COLUMNS = (
+    "idempotency_key",
+    "fingerprint",
+    "kind",
+    "description",
+    "account_id",
+    "lot_id",
+    "event_id",
+    "reverses_entry_id",
+    "created_at",
+)
+
+
+def _entry_params(
+    posting: Posting,
+    account: AccountLike | None,
+    lot_id: str | None,
+    event_id: str | None,
+    reverses_entry_id: int | None,
+) -> dict[str, Any]:
+    """The entry's columns (``_ENTRY_COLUMNS``) and its lines' ``ledger_account_<i>`` and
+    ``amount_vnd_<i>``."""
     # Core statements: the entry and its lines are written once and never touched again, so
     # they need none of the ORM's change tracking.
     params: dict[str, Any] = {
@@ -99,16 +163,34 @@ def post(
     }
     for i, ln in enumerate(posting.lines):
         params[f"ledger_account_{i}"], params[f"amount_vnd_{i}"] = ln.ledger_account, ln.amount_vnd
-    if session.get_bind().dialect.name == "postgresql":
-        # one round trip: the lines ride in a data-modifying CTE of the entry's INSERT
-        entry_id = session.execute(_q_insert_entry_with_lines(len(posting.lines)), params)
-        entry_id = entry_id.scalar_one()
-    else:
-        entry_id = session.execute(_q_insert_entry(), params).scalar_one()
-        session.execute(_q_insert_lines(len(posting.lines)), params | {"entry_id": entry_id})
-    if account is not None:
-        account.balance_vnd -= sum(ln.amount_vnd for ln in prepaid_lines)
-    return Posted(entry_id, True)
+    return params
+
+
+# Names of the queued writes of :func:`post_queued` (see statements.trailing_write).
+JOURNAL_ENTRY = "journal_entry"
+JOURNAL_LINES_PREFIX = "journal_lines_"
+
+
+def journal_lines(n: int) -> str:
+    return f"{JOURNAL_LINES_PREFIX}{n}"
+
+
+@functools.cache
+def q_journal_entry() -> Any:
+    """The entry of :func:`post_queued`: parameters ``journal_id`` and ``journal_<column>``."""
+    entries = table_of(JournalEntry)
+    values = {c: bindparam(f"journal_{c}", type_=entries.c[c].type) for c in _ENTRY_COLUMNS}
+    return insert(entries).values(
+        {"id": bindparam("journal_id", type_=entries.c.id.type), **values}
+    )
+
+
+@functools.cache
+def q_journal_lines(n: int) -> Any:
+    """The lines of :func:`post_queued`'s entry ``journal_id``."""
+    table = table_of(JournalLine)
+    entry_id = bindparam("journal_id", type_=table.c.entry_id.type)
+    return insert_rows(table, n, ("ledger_account", "amount_vnd"), {"entry_id": entry_id})
 
 
 @functools.cache

@@ -105,11 +105,14 @@ def listed(ctx: Ctx) -> ListKind | None:
     """The list this passage's plate is on at its lot, if any."""
     if ctx.passage.plate_key is None:
         return None
-    kind = ctx.db.scalar(
-        select(LISTS.c.kind).where(
-            LISTS.c.lot_id == ctx.p.lot_id, LISTS.c.plate_key == ctx.passage.plate_key
+    if ctx.looked_up:  # read with the passage's insert (statements.q_insert_and_look_up)
+        kind: object = ctx.listed_kind
+    else:
+        kind = ctx.db.scalar(
+            select(LISTS.c.kind).where(
+                LISTS.c.lot_id == ctx.p.lot_id, LISTS.c.plate_key == ctx.passage.plate_key
+            )
         )
-    )
     return ListKind(kind) if isinstance(kind, str) and kind in ListKind._value2member_map_ else None
 
 

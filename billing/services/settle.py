@@ -162,57 +162,32 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
     # A passage the edge already opened (the center was down) is honoured, never refused.
     policy = honouring_policy(lot.policy, p.offline)
     plate, key, readable, matched = _plate_of(db, p, policy)
-    # Inserting first claims the event id: a concurrent twin waits here, then fails and re-reads.
-    passage_id = db.execute(
-        statements.q_insert_returning_id(orm.table_of(orm.Passage)),
-        {
-            "event_id": p.event_id,
-            "lot_id": p.lot_id,
-            "gate_id": p.gate_id,
-            "direction": p.direction,
-            "captured_at": p.captured_at,
-            "plate_read": (p.plate_text or None) and p.plate_text[:40],
-            "plate_text": plate,
-            "plate_key": key,
-            "plate_confidence": p.plate_confidence,
-            "needs_review": p.needs_review,
-            "image_ref": p.image_ref,
-            "opened": False,
-            "reason": "",
-            "decision": {},
-            "created_at": uow.clock(),
-            "match_evidence": (
-                matched.evidence(p, p.evidence) if matched and p.evidence is not None else None
-            ),
-        },
-    ).scalar_one()
+    unreadable = not readable or (matched is not None and matched.conflict)
+    join = matched.join_session if matched is not None and plate and key else None
+    params = _params(uow, p, policy, plate, key, matched)
+    found = None
+    if not unreadable and join is None and db.dialect.name == "postgresql":
+        # Inserting first claims the event id: a concurrent twin waits here, then fails and
+        # re-reads. The look-ups ride in the same statement (one round trip).
+        params["me"] = 0
+        found = db.execute(statements.q_insert_and_look_up(p.direction), params).one()
+        passage_id = found.passage_id
+    else:
+        passage_id = db.execute(
+            statements.q_insert_returning_id(orm.table_of(orm.Passage)),
+            {name: params[name] for name in statements.PASSAGE_INSERT_COLUMNS},
+        ).scalar_one()
+    params["me"] = passage_id
     passage = PassageRow(passage_id, key)
     ctx = Ctx(uow, db, p, lot, policy, passage, plate)
 
-    if not readable or (matched is not None and matched.conflict):
+    if unreadable:
         if matched is not None:
             ctx.matched_keys = tuple(r.key for r in matched.result.top)
         return _unreadable(ctx)
-    if matched is not None and matched.join_session is not None and plate and key:
-        join_unsure_session(db, matched.join_session, plate, key)
-    window = timedelta(seconds=policy.duplicate_window_s)
-    params = {
-        "key": key,
-        "lot": p.lot_id,
-        # the duplicate check (statements._twin_id)
-        "twins": bool(window),
-        "gate": p.gate_id,
-        "lo": p.captured_at - window,
-        "hi": p.captured_at + window,
-        "me": passage_id,
-    }
-    locked = None
-    if p.direction == Direction.EXIT.value:
-        # The usual exit: one statement finds the open session, the vehicle and its account,
-        # and locks the session and the account. Anything else needs the vehicle look-up.
-        locked = db.execute(statements.q_exit_locked(), params).first()
-    vehicle = locked or db.execute(statements.q_vehicle(), params).first()
-    twin_id = vehicle.twin_id if vehicle is not None else db.scalar(statements.q_twin_id(), params)
+    if join is not None and plate and key:
+        join_unsure_session(db, join, plate, key)
+    vehicle, locked, twin_id = _look_up(ctx, found, params)
     if twin_id is not None:
         return _duplicate(ctx, twin_id)
     if vehicle is not None:
@@ -224,6 +199,77 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
     if p.direction == Direction.ENTRY.value:
         return _entry(ctx, vehicle)
     return settle_exit(ctx, vehicle, locked)
+
+
+def _params(
+    uow: UnitOfWork,
+    p: PassageInput,
+    policy: LotPolicy,
+    plate: str | None,
+    key: str | None,
+    matched: Matched | None,
+) -> dict[str, Any]:
+    """The passage row's columns and the look-ups' parameters, in one dict."""
+    window = timedelta(seconds=policy.duplicate_window_s)
+    return {
+        # the passage row (statements.PASSAGE_INSERT_COLUMNS)
+        "event_id": p.event_id,
+        "lot_id": p.lot_id,
+        "gate_id": p.gate_id,
+        "direction": p.direction,
+        "captured_at": p.captured_at,
+        "plate_read": (p.plate_text or None) and p.plate_text[:40],
+        "plate_text": plate,
+        "plate_key": key,
+        "plate_confidence": p.plate_confidence,
+        "needs_review": p.needs_review,
+        "image_ref": p.image_ref,
+        "opened": False,
+        "reason": "",
+        "decision": {},
+        "created_at": uow.clock(),
+        "match_evidence": (
+            matched.evidence(p, p.evidence) if matched and p.evidence is not None else None
+        ),
+        # the look-ups: vehicle, account, open session, lists, the duplicate check
+        # (statements._twin_id), a later passage of the plate (statements.q_later_passage)
+        "key": key,
+        "lot": p.lot_id,
+        "twins": bool(window),
+        "gate": p.gate_id,
+        "lo": p.captured_at - window,
+        "hi": p.captured_at + window,
+        "at": p.captured_at,
+    }
+
+
+def _look_up(
+    ctx: Ctx, found: Row[Any] | None, params: dict[str, Any]
+) -> tuple[Row[Any] | None, Row[Any] | None, int | None]:
+    """(vehicle, locked, twin id): the plate's active vehicle and account, for an exit its open
+    session with the session and account locked (``statements.q_exit_locked``), and the
+    duplicate this passage is of. ``found``: the row of ``statements.q_insert_and_look_up``
+    (PostgreSQL), which read most of it with the insert."""
+    db, exit_ = ctx.db, ctx.p.direction == Direction.EXIT.value
+    if found is not None:
+        ctx.listed_kind, ctx.later_passage, ctx.looked_up = found.listed_kind, None, True
+        if exit_:
+            ctx.journal_id = found.journal_id
+        else:
+            ctx.later_passage, ctx.new_session_id = found.later_id, found.new_session_id
+        if found.id is not None:  # the vehicle (an exit: with its open session, both locked)
+            return found, found if exit_ else None, found.twin_id
+        # an exit without an open session: the vehicle alone
+        vehicle = db.execute(statements.q_vehicle(twin=False), params).first() if exit_ else None
+        return vehicle, None, found.twin_id
+    locked = None
+    if exit_:
+        # The usual exit: one statement finds the open session, the vehicle and its account,
+        # and locks the session and the account. Anything else needs the vehicle look-up.
+        locked = db.execute(statements.q_exit_locked(), params).first()
+    vehicle = locked or db.execute(statements.q_vehicle(), params).first()
+    twin_id = vehicle.twin_id if vehicle is not None else db.scalar(statements.q_twin_id(), params)
+    return vehicle, locked, twin_id
 
 
 def _plate_of(
@@ -334,26 +380,12 @@ def _entry(ctx: Ctx, vehicle: Row[Any] | None) -> GateDecision:
             review=True,
             account_id=vehicle.account_id if vehicle else None,
         )
-    # Most entries find no open session: try to open one straight away (a no-op when one is
-    # open, which the unique index on open sessions detects, waiting for a concurrent entry).
-    session_id = _insert_session(ctx, vehicle, if_none_open=True)
-    if session_id is None:
-        current = open_session(ctx)
-        if current is not None and current.held and _end_held_stay(ctx, current, vehicle):
-            current = None  # that stay is over: this entry opens the car's next one
-        if current is not None:
-            outcome = policy.entry_while_open
-            if outcome is Outcome.DENY:
-                return finish(
-                    ctx, Reason.ENTRY_WHILE_OPEN, False, review=True, session_id=current.id
-                )
-            if outcome is Outcome.KEEP:
-                return finish(ctx, Reason.ENTRY_WHILE_OPEN, True, session_id=current.id)
-            # REPLACE: the old one goes to review
-            ctx.db.execute(statements.q_void_session(), {"sid": current.id})
-            reason, review = Reason.ENTRY_WHILE_OPEN, True
-        session_id = _insert_session(ctx, vehicle)
-        assert session_id is not None
+    stay = _open_stay(ctx, vehicle)
+    if isinstance(stay, GateDecision):
+        return stay
+    session_id, replaced = stay
+    if replaced:  # policy entry_while_open REPLACE: the old one went to review
+        reason, review = Reason.ENTRY_WHILE_OPEN, True
     return finish(
         ctx,
         reason,
@@ -364,8 +396,40 @@ def _entry(ctx: Ctx, vehicle: Row[Any] | None) -> GateDecision:
     )
 
 
+def _open_stay(ctx: Ctx, vehicle: Row[Any] | None) -> tuple[int, bool] | GateDecision:
+    """(the session this entry opens, whether it replaced an open one), or the decision on an
+    entry while the plate has a session open that the lot's policy keeps."""
+    if ctx.new_session_id is not None:
+        # PostgreSQL, no open session seen: the finishing statement opens it (one round trip)
+        return _queue_session(ctx, vehicle, ctx.new_session_id), False
+    # Most entries find no open session: try to open one straight away (a no-op when one is
+    # open, which the unique index on open sessions detects, waiting for a concurrent entry).
+    session_id = _insert_session(ctx, vehicle, if_none_open=True)
+    replaced = False
+    if session_id is None:
+        current = open_session(ctx)
+        if current is not None and current.held and _end_held_stay(ctx, current, vehicle):
+            current = None  # that stay is over: this entry opens the car's next one
+        if current is not None:
+            outcome = ctx.policy.entry_while_open
+            if outcome is Outcome.DENY:
+                return finish(
+                    ctx, Reason.ENTRY_WHILE_OPEN, False, review=True, session_id=current.id
+                )
+            if outcome is Outcome.KEEP:
+                return finish(ctx, Reason.ENTRY_WHILE_OPEN, True, session_id=current.id)
+            # REPLACE: the old one goes to review
+            ctx.db.execute(statements.q_void_session(), {"sid": current.id})
+            replaced = True
+        session_id = _insert_session(ctx, vehicle)
+        assert session_id is not None
+    return session_id, replaced
+
+
 def _arrived_late(ctx: Ctx) -> bool:
     """Has the plate passed a gate of this lot after this entry was captured?"""
+    if ctx.looked_up:  # read with the passage's insert (statements.q_insert_and_look_up)
+        return ctx.later_passage is not None
     later = ctx.db.execute(
         statements.q_later_passage(),
         {
@@ -420,6 +484,27 @@ def _end_held_stay(ctx: Ctx, held: OpenSession, vehicle: Row[Any] | None) -> boo
         fare.amount_vnd,
     )
     return True
+
+
+def _queue_session(ctx: Ctx, vehicle: Row[Any] | None, session_id: int) -> int:
+    """Queue this entry's session for ``finish`` (``statements.q_open_drawn_session``)."""
+    ctx.writes.append(
+        (
+            "open_session",
+            {
+                "new_session_id": session_id,
+                "new_session_lot_id": ctx.p.lot_id,
+                "new_session_plate_text": ctx.plate,
+                "new_session_plate_key": ctx.passage.plate_key,
+                "new_session_vehicle_id": vehicle.id if vehicle else None,
+                "new_session_account_id": vehicle.account_id if vehicle else None,
+                "new_session_vehicle_class": vehicle.vehicle_class if vehicle else None,
+                "new_session_entry_at": ctx.p.captured_at,
+                "new_session_entry_passage_id": ctx.passage.id,
+            },
+        )
+    )
+    return session_id
 
 
 def _insert_session(

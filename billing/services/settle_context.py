@@ -55,6 +55,13 @@ class Ctx:
     # Plates matching found likely although the read disagreed: an unsure entry keeps them
     # beside the read's hypotheses, so the exit can still join the stay up.
     matched_keys: tuple[str, ...] = ()
+    # Read with the passage's insert on PostgreSQL (statements.q_insert_and_look_up), else
+    # looked up when needed (lot_lists.listed, settle._arrived_late): ``looked_up`` says which.
+    looked_up: bool = False
+    listed_kind: str | None = None
+    later_passage: int | None = None  # an entry's: a later passage of the plate at the lot
+    journal_id: int | None = None  # an exit's: the id its fare's journal entry takes, if drawn
+    new_session_id: int | None = None  # an entry's: the id of the session it opens, if drawn
     outbox_rows: list[OutboxEvent] = field(default_factory=list)
     # statements.TRAILING_WRITES queued for finish, with their parameters
     writes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -114,7 +121,7 @@ def _write_finish(ctx: Ctx, passage_params: dict[str, Any]) -> None:
         ctx.db.execute(stmt, params)
         return
     for name, write_params in ctx.writes:
-        ctx.db.execute(statements.TRAILING_WRITES[name](), write_params)
+        ctx.db.execute(statements.trailing_write(name), write_params)
     ctx.db.execute(statements.q_finish_passage(), passage_params)
     ctx.db.execute(outbox.insert_statement(len(ctx.outbox_rows)), outbox_params)
 

@@ -283,6 +283,7 @@ def _debit(
         fare,
         fresh_key=True,
         queue=ctx.outbox_rows,
+        queued_entry=(ctx.journal_id, ctx.writes) if ctx.journal_id is not None else None,
     )
     _close(session, ctx, fare, "charged", entry_id)
     _request_auto_topup(ctx, acct, 0)

@@ -16,16 +16,20 @@ from sqlalchemy import (
     Table,
     Update,
     bindparam,
+    case,
     exists,
+    func,
     insert,
     literal_column,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 from billing.adapters import orm, outbox
+from billing.services import ledger
 
 PASSAGES = orm.table_of(orm.Passage)
 SESSIONS = orm.table_of(orm.ParkingSession)
@@ -120,9 +124,9 @@ def q_passage_outcome() -> Select[Any]:
     return select(p.opened, p.session_id, p.account_id).where(p.id == bindparam("id"))
 
 
-def _vehicle_columns() -> tuple[Any, ...]:
+def _vehicle_columns(*, twin: bool = True) -> tuple[Any, ...]:
     v, a = VEHICLES.c, ACCOUNTS.c
-    return (
+    columns = (
         v.id,
         v.account_id,
         v.vehicle_class,
@@ -132,9 +136,9 @@ def _vehicle_columns() -> tuple[Any, ...]:
         exists()
         .where(PASSES.c.vehicle_id == v.id, PASSES.c.lot_id == bindparam("lot"))
         .label("has_pass"),
-        # The duplicate check rides along: one statement fewer for every passage.
-        _twin_id().scalar_subquery().label("twin_id"),
     )
+    # The duplicate check rides along: one statement fewer for every passage.
+    return (*columns, _twin_id().scalar_subquery().label("twin_id")) if twin else columns
 
 
 def _active_vehicle_with_account() -> Any:
@@ -142,11 +146,11 @@ def _active_vehicle_with_account() -> Any:
 
 
 @functools.cache
-def q_vehicle() -> Any:
+def q_vehicle(*, twin: bool = True) -> Any:
     """The active vehicle of a plate and its account (not locked), and ``twin_id``."""
     v = VEHICLES.c
     return (
-        select(*_vehicle_columns())
+        select(*_vehicle_columns(twin=twin))
         .select_from(_active_vehicle_with_account())
         .where(v.plate_key == bindparam("key"), v.active.is_(True))
     )
@@ -171,19 +175,109 @@ def q_open_session() -> Select[Any]:
 
 
 @functools.cache
-def q_exit_locked() -> Select[Any]:
+def q_exit_locked(*, twin: bool = True) -> Select[Any]:
     """The usual exit in one statement: the plate's open session in the lot, its active vehicle
     (``q_vehicle`` columns, with ``twin_id``) and account (``ACCOUNT_COLUMNS``); the session and
     the account are locked. No row: no open session or no vehicle."""
     v = VEHICLES.c
     return _open_session_where(
-        select(*SESSION_COLUMNS, *_vehicle_columns(), *ACCOUNT_COLUMNS).select_from(
+        select(*SESSION_COLUMNS, *_vehicle_columns(twin=twin), *ACCOUNT_COLUMNS).select_from(
             SESSIONS.join(
                 _active_vehicle_with_account(),
                 (v.plate_key == SESSIONS.c.plate_key) & v.active.is_(True),
             )
         )
     ).with_for_update(of=[SESSIONS, ACCOUNTS])
+
+
+# The passage row as settlement inserts it (settle._settle's parameters, by column name).
+PASSAGE_INSERT_COLUMNS = (
+    "event_id",
+    "lot_id",
+    "gate_id",
+    "direction",
+    "captured_at",
+    "plate_read",
+    "plate_text",
+    "plate_key",
+    "plate_confidence",
+    "needs_review",
+    "image_ref",
+    "opened",
+    "reason",
+    "decision",
+    "created_at",
+    "match_evidence",
+)
+
+
+def _listed_kind() -> Any:
+    """The list (blacklist, whitelist, VIP) the plate is on at the lot, or NULL."""
+    lists = orm.table_of(orm.LotListEntry).c
+    return (
+        select(lists.kind)
+        .where(lists.lot_id == bindparam("lot"), lists.plate_key == bindparam("key"))
+        .scalar_subquery()
+    )
+
+
+@functools.cache
+def q_insert_and_look_up(direction: str) -> Select[Any]:
+    """PostgreSQL: the passage inserted and everything settlement reads about its plate, in one
+    round trip (the statements settle ran one by one before, each a round trip).
+
+    The INSERT is a data-modifying CTE; the rest reads beside it: ``passage_id``, the plate's
+    list at the lot (``listed_kind``), ``twin_id`` (the duplicate check), for an entry
+    ``later_id`` (``q_later_passage``), and the columns of ``q_exit_locked`` (an exit) or
+    ``q_vehicle`` (an entry), NULL when nothing matched. All of it reads the statement's one
+    snapshot, in which the new row is not visible yet: the look-ups need no ``me`` to exclude
+    it (bind it to 0, which no passage id is). The CTE is the outer side
+    of the join, so the passage is inserted (its event id claimed) before any row is locked, as
+    when the statements ran one by one. Parameters: those of the look-ups and the passage's
+    columns (``PASSAGE_INSERT_COLUMNS``).
+    """
+    new = (
+        insert(PASSAGES)
+        .values(
+            {name: bindparam(name, type_=PASSAGES.c[name].type) for name in PASSAGE_INSERT_COLUMNS}
+        )
+        .returning(PASSAGES.c.id)
+        .cte("new_passage")
+    )
+    exit_ = direction == "exit"
+    found = (q_exit_locked(twin=False) if exit_ else q_vehicle(twin=False)).subquery("found")
+    columns = [
+        new.c.id.label("passage_id"),
+        _listed_kind().label("listed_kind"),
+        _twin_id().scalar_subquery().label("twin_id"),
+    ]
+    if exit_:
+        # The id of the journal entry of the fare, drawn now when the exit found its open
+        # session (most are paid): the entry is then written by the finishing statement
+        # (ledger.post_queued). An exit that debits nothing leaves a gap in the entry ids, as
+        # a rolled-back transaction does; entries are identified, not numbered, by them.
+        journal_seq = func.pg_get_serial_sequence(
+            literal_column("'billing_journal_entries'"), literal_column("'id'")
+        )
+        columns.append(
+            case((found.c.session_id.is_not(None), func.nextval(journal_seq))).label("journal_id")
+        )
+    else:
+        columns.append(q_later_passage().scalar_subquery().label("later_id"))
+        # Likewise the id of the session the entry opens, drawn when the plate has none open
+        # (as this snapshot sees it): the finishing statement then inserts it
+        # (``q_open_drawn_session``); an entry opened concurrently makes that INSERT fail on
+        # the unique index of open sessions, and the settlement is run again.
+        session_seq = func.pg_get_serial_sequence(
+            literal_column("'billing_sessions'"), literal_column("'id'")
+        )
+        open_one = _open_session_where(select(SESSIONS.c.id)).exists()
+        columns.append(
+            case((bindparam("key").is_not(None) & ~open_one, func.nextval(session_seq))).label(
+                "new_session_id"
+            )
+        )
+    return select(*columns, *found.c).select_from(new.outerjoin(found, true()))
 
 
 @functools.cache
@@ -355,13 +449,46 @@ def q_finish_passage() -> Update:
     )
 
 
+@functools.cache
+def q_open_drawn_session() -> Any:
+    """An entry's new open session, its id drawn beforehand (``q_insert_and_look_up``):
+    parameters ``new_session_id`` and ``new_session_<column>``."""
+    return insert(SESSIONS).values(
+        id=bindparam("new_session_id", type_=SESSIONS.c.id.type),
+        status=literal_column("'open'"),
+        **_bound(
+            SESSIONS,
+            "new_session_",
+            "lot_id",
+            "plate_text",
+            "plate_key",
+            "vehicle_id",
+            "account_id",
+            "vehicle_class",
+            "entry_at",
+            "entry_passage_id",
+        ),
+    )
+
+
 # Writes settlement queues for the end of its transaction, by name (see q_finish).
 TRAILING_WRITES = {
+    "open_session": q_open_drawn_session,
     "close_session": q_close_session,
     "set_balance": q_set_balance,
     "hold_session": q_hold_session,
     "resolve_held": q_resolve_held,
 }
+
+
+def trailing_write(name: str) -> Any:
+    """The statement of a queued write: ``TRAILING_WRITES`` or a journal entry's INSERTs
+    (``ledger.post_queued``)."""
+    if name == ledger.JOURNAL_ENTRY:
+        return ledger.q_journal_entry()
+    if name.startswith(ledger.JOURNAL_LINES_PREFIX):
+        return ledger.q_journal_lines(int(name.removeprefix(ledger.JOURNAL_LINES_PREFIX)))
+    return TRAILING_WRITES[name]()
 
 
 @functools.cache
@@ -374,7 +501,7 @@ def q_finish(writes: tuple[str, ...], outbox_rows: int) -> Any:
     one. Their parameter names must not clash with each other nor with a column (``_bound``)."""
     stmt = outbox.insert_statement(outbox_rows)
     for name in writes:
-        stmt = stmt.add_cte(TRAILING_WRITES[name]().cte(name))
+        stmt = stmt.add_cte(trailing_write(name).cte(name))
     return stmt.add_cte(q_finish_passage().cte("finish_passage"))
 
 

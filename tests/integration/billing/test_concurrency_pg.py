@@ -211,3 +211,35 @@ def test_the_day_reconciles_on_postgres(pg: tuple[UnitOfWork, DemoData]) -> None
     assert r.mismatches == ()
     central = next(x for x in r.lots if x.lot_id == CENTRAL_LOT)
     assert central.fares_vnd == central.ledger_fares_vnd > 0
+
+
+def test_concurrent_entries_of_one_plate_open_one_session(pg: tuple[UnitOfWork, DemoData]) -> None:
+    """Entries of one plate at once under different event ids (a camera that fired twice, a
+    redelivery re-keyed): the plate ends with one open session, and every decision names a
+    session that exists (on PostgreSQL the entry's session id is drawn before its INSERT, which
+    a concurrent entry's session makes fail: that settlement is run again)."""
+    uow, demo = pg
+    for round_ in range(3):
+        acct, (plate,) = new_account(uow, 200_000, 1)
+
+        def enter(i: int, acct: int = acct, plate: str = plate, round_: int = round_) -> Any:
+            return settle_passage(
+                uow, passage(demo, f"twin-in-{acct}-{round_}-{i}", "entry", plate, 0)
+            )
+
+        decisions: list[GateDecision] = run_together(8, enter)
+        assert all(d.open for d in decisions)
+        with uow:
+            s = uow.session
+            open_ids = s.scalars(
+                select(orm.ParkingSession.id).where(
+                    orm.ParkingSession.account_id == acct, orm.ParkingSession.status == "open"
+                )
+            ).all()
+            named = {d.session_id for d in decisions if d.session_id is not None}
+            existing = s.scalars(
+                select(orm.ParkingSession.id).where(orm.ParkingSession.id.in_(named))
+            ).all()
+        assert len(open_ids) == 1
+        assert set(existing) == named and open_ids[0] in named
+        assert [d.reason for d in decisions].count("entry_ok") == 1

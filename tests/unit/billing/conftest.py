@@ -1,8 +1,10 @@
 """Billing service tests on an in-memory SQLite database (fast; the same code runs on PostgreSQL
-in tests/integration/billing)."""
+in tests/integration/billing). ``PARKING_BILLING_UNIT_ON_PG=1`` runs these tests on a fresh
+PostgreSQL database each (slow), whose settlement path reads with fewer statements."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from itertools import count
@@ -27,6 +29,17 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=HN)
 
 @pytest.fixture()
 def uow() -> Iterator[UnitOfWork]:
+    if os.environ.get("PARKING_BILLING_UNIT_ON_PG"):
+        # The same tests on PostgreSQL, whose settlement path differs (one-statement look-ups)
+        from tests.conftest import _fresh_pg_database
+
+        databases = _fresh_pg_database()
+        pg = create_engine(next(databases))
+        metadata.create_all(pg)
+        yield UnitOfWork(make_session_factory(pg))
+        pg.dispose()
+        next(databases, None)
+        return
     engine = create_engine(
         "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
     )

@@ -183,6 +183,25 @@ def test_outbox_claim_and_mark(uow: UnitOfWork, demo: DemoData, lane: Lane) -> N
             outbox.mark_processed(uow.session, 10_000)
 
 
+def test_outbox_claim_rows_and_mark_many(uow: UnitOfWork, demo: DemoData, lane: Lane) -> None:
+    lane.enter("30A-123.45")
+    lane.enter("30E-246.80")
+    lane.leave("30A-123.45", 30)
+    with uow:
+        rows = outbox.claim_rows(uow.session, "barrier_command", limit=2)
+        assert [r.payload["reason"] for r in rows] == ["entry_ok", "entry_ok"]
+        outbox.mark_processed_many(uow.session, [r.id for r in rows])
+        outbox.mark_processed_many(uow.session, [])
+        uow.commit()
+    with uow:
+        (left,) = outbox.claim(uow.session, "barrier_command", limit=10)
+        assert left.payload["reason"] == "exit_paid" and left.attempts == 0
+        done = uow.session.scalars(
+            select(orm.OutboxRow).where(orm.OutboxRow.id.in_([r.id for r in rows]))
+        ).all()
+        assert [(r.attempts, r.processed_at is not None) for r in done] == [(1, True)] * 2
+
+
 def test_seed_demo_twice_adds_nothing(uow: UnitOfWork, demo: DemoData) -> None:
     again = seed_demo(uow)
     assert again.accounts == demo.accounts and again.gates == demo.gates

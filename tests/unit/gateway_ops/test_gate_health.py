@@ -87,3 +87,23 @@ def test_statuses_stay_readable_both_ways() -> None:
     assert b"unanswered" not in encode_status(old_style)
     newer = encode_status(status("G1", 1, 2.0)).replace(b'"v":1', b'"v":1,"later_field":7')
     assert decode_status(newer).unanswered == 1
+
+
+def test_a_report_checks_its_own_gate_and_check_covers_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    health = GateHealth(alert_after_s=30, repeat_s=60, clock=clock)
+    caplog.set_level(logging.INFO, logger="gateway.gate_health")
+    health.record(status("in-1", 1, 25.0))
+    health.record(status("in-2", 1, 40.0))  # overdue on arrival: its own alert at once
+    assert [r.getMessage()[:11] for r in caplog.records] == ["gate L1/in-"]
+    assert "L1/in-2" in caplog.records[0].getMessage()
+    clock.now += 10  # in-1 is overdue now, without a report of its own
+    health.record(status("in-3", 0, None))  # another gate's report: in-1 not checked here
+    assert len(caplog.records) == 1
+    health.check()  # the consumer's periodic check (gateway.consumer, HEALTH_CHECK_S)
+    assert len(caplog.records) == 2 and "L1/in-1" in caplog.records[1].getMessage()
+    health.record(status("in-2", 0, None))
+    assert "L1/in-2: no events waiting" in caplog.records[-1].getMessage()
+    assert [o.lane for o in health.overdue()] == ["L1/in-1"]

@@ -103,3 +103,21 @@ def test_acknowledged_rows_are_marked_and_the_rest_wait_for_the_next_sweep() -> 
     marked: list[int] = []
     assert publisher(client, batch, marked).publish_pending() == 3
     assert marked == [0, 2, 4]
+
+
+def test_with_a_batch_mark_the_acknowledged_rows_are_marked_in_one_call() -> None:
+    clock = Clock()
+    batch = rows(6)
+    client = Client(clock, answered={str(r.payload["event_id"]) for r in batch[1::2]})
+    per_row: list[int] = []
+    calls: list[list[int]] = []
+    pub = OutboxPublisher(
+        sessionmaker(bind=create_engine("sqlite://")),
+        client,  # type: ignore[arg-type]
+        claim=lambda _s, _kind, limit: batch[:limit],
+        mark_processed=lambda _s, row_id: per_row.append(row_id),
+        mark_processed_many=lambda _s, ids: calls.append(list(ids)),
+        clock=client.clock,
+    )
+    assert pub.publish_pending() == 3
+    assert (calls, per_row) == ([[1, 3, 5]], [])

@@ -20,9 +20,8 @@ rows that are due, so events go out in capture order, and an event nobody answer
 without holding back the events captured after it. Times are wall-clock seconds (``time.time``):
 they must mean the same after the edge computer restarts.
 
-SQLite (write-ahead log, ``synchronous = FULL``) in autocommit mode with explicit ``BEGIN
-IMMEDIATE`` transactions, one connection behind a lock (the sender thread, the MQTT thread and
-capture callers share it). A transaction that is
+SQLite in autocommit mode with explicit ``BEGIN IMMEDIATE`` transactions, one connection behind
+a lock (the sender thread, the MQTT thread and capture callers share it). A transaction that is
 interrupted (an exception, even ``KeyboardInterrupt``, between BEGIN and COMMIT) is rolled back
 only when one is still open, and the original exception is what the caller sees: a failing
 ROLLBACK must never replace it (that once turned a Ctrl-C into an ``OperationalError`` that the
@@ -120,11 +119,6 @@ class EventBuffer:
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        # Write-ahead log, synced at every commit: as durable as the rollback journal, with one
-        # fsync per commit instead of three or four (a gate box's flash, and the center's disk
-        # where gates and the gateway share one, as in the benches).
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = FULL")
         self._lock = threading.Lock()
         self.keep = keep
         self.policy = policy or ResendPolicy()

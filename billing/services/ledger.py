@@ -204,20 +204,9 @@ def _q_insert_entry_with_lines(n: int) -> Any:
     """PostgreSQL: the entry and its ``n`` lines in one statement (``_q_insert_entry``'s and
     ``_q_insert_lines``' parameters, without ``entry_id``), returning the entry's id."""
     entries = table_of(JournalEntry)
-    columns = (
-        "idempotency_key",
-        "fingerprint",
-        "kind",
-        "description",
-        "account_id",
-        "lot_id",
-        "event_id",
-        "reverses_entry_id",
-        "created_at",
-    )
     entry = (
         insert(entries)
-        .values({c: bindparam(c, type_=entries.c[c].type) for c in columns})
+        .values({c: bindparam(c, type_=entries.c[c].type) for c in _ENTRY_COLUMNS})
         .returning(entries.c.id)
         .cte("new_entry")
     )

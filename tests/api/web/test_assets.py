@@ -52,3 +52,24 @@ def test_pages_and_json_are_compressed_on_the_way_out(gw_env: Env) -> None:
     assert css.status_code == 200 and css.headers.get("content-encoding") == "gzip"
     tiny = gw_env.client.get("/livez", headers={"Accept-Encoding": "gzip"})
     assert "content-encoding" not in tiny.headers  # not worth it under 1 KiB
+
+
+def test_background_compression_runs_at_the_lowest_cpu_priority() -> None:
+    """The warm-up thread must not take a core from the plate readers: nice 19, its own."""
+    import os
+    import threading
+
+    from gateway.web import assets
+
+    seen: dict[str, int] = {}
+
+    def probe() -> None:
+        assert assets.lowest_priority()
+        seen["thread"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    t = threading.Thread(target=probe)
+    t.start()
+    t.join(10)
+    assert seen["thread"] == 19
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before  # not the caller

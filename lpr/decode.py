@@ -157,11 +157,16 @@ def decode_line(
     beams: dict[str, list] = {"": [1.0, 0.0, auto.start]}
     log_scale = 0.0
     col_index = _COL
+    # Plain Python floats, and each step's likely characters found in one numpy pass: the
+    # loop below then indexes lists, not numpy scalars (the decoder's time is in this loop).
+    rows = cols.tolist()
+    likely: list[list[int]] = [[] for _ in range(steps)]
+    for t, j in zip(*np.nonzero(cols[:, 1:] >= min_prob), strict=True):
+        likely[t].append(int(j))
     for t in range(steps):
-        row = cols[t]
-        p_blank = float(row[0])
-        idx = np.flatnonzero(row[1:] >= min_prob)
-        active = [(COLUMNS[j], float(row[j + 1])) for j in idx]
+        row = rows[t]
+        p_blank = row[0]
+        active = [(COLUMNS[j], row[j + 1]) for j in likely[t]]
         new: dict[str, list] = {}
         for prefix, (pb, pnb, sid) in beams.items():
             total = pb + pnb
@@ -171,7 +176,7 @@ def decode_line(
             e[0] += total * p_blank
             last = prefix[-1] if prefix else ""
             if last:
-                e[1] += pnb * float(row[col_index[last]])
+                e[1] += pnb * row[col_index[last]]
             if not active:
                 continue
             edges = auto.edges(sid)

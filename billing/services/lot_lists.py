@@ -21,7 +21,7 @@ from billing.domain.model import Direction, DomainError
 from billing.domain.plates import canonical_plate, plate_key
 from billing.domain.tariffs import FareLine, fare_of
 from billing.services.settle_context import Ctx, finish, open_session
-from billing.services.settle_exit import _close, _hold_car
+from billing.services.settle_exit import _hold_car, close_free
 
 LISTS = orm.LotListEntry.__table__
 
@@ -148,12 +148,4 @@ def _free_exit(ctx: Ctx) -> GateDecision:
         return finish(ctx, Reason.EXIT_FREE, True, fare=0, account_id=ctx.passage.account_id)
     tariff = ctx.uow.tariffs.in_force(ctx.lot.tariff_id, session.entry_at)
     fare = fare_of(tariff, [FareLine("whitelist: no charge", 1, 0, 0)], ctx.p.captured_at)
-    _close(session, ctx, fare, "free")
-    return finish(
-        ctx,
-        Reason.EXIT_FREE,
-        True,
-        session_id=session.id,
-        fare=0,
-        account_id=ctx.passage.account_id,
-    )
+    return close_free(ctx, session, fare, ctx.passage.account_id)

@@ -195,19 +195,17 @@ def _close(
     )
 
 
+def close_free(ctx: Ctx, session: OpenSession, fare: Fare, account_id: int | None) -> GateDecision:
+    """A stay that costs nothing (a free tariff, a whitelisted car): closed at 0, barrier open."""
+    _close(session, ctx, fare, "free")
+    return finish(ctx, Reason.EXIT_FREE, True, session_id=session.id, fare=0, account_id=account_id)
+
+
 def _charge(
     ctx: Ctx, session: OpenSession, vehicle: Row[Any], fare: Fare, reason: Reason | None
 ) -> GateDecision:
     if fare.amount_vnd == 0:
-        _close(session, ctx, fare, "free")
-        return finish(
-            ctx,
-            Reason.EXIT_FREE,
-            True,
-            session_id=session.id,
-            fare=0,
-            account_id=vehicle.account_id,
-        )
+        return close_free(ctx, session, fare, vehicle.account_id)
     acct = ctx.locked_account or lock_account(ctx, vehicle.account_id)
     return _debit(ctx, session, acct, fare, reason)
 

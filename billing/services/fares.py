@@ -47,7 +47,7 @@ def price_session(
             "first": session.entry_at.astimezone(tz).date(),
             "last": exit_at.astimezone(tz).date(),
         }
-        rows = uow.session.execute(q_passes(), params)
+        rows = uow.connection.execute(q_passes(), params)
         passes = [p for row in rows if (p := _pass_cover(row)) is not None]
     return price_stay(tariff, vehicle_class, session.entry_at, exit_at, passes)
 
@@ -111,7 +111,7 @@ def debit_fare(
         posted = post_queued(posting, *queued_entry, account=acct, lot_id=lot.id, event_id=event_id)
     else:
         posted = post(
-            uow.session,
+            uow.connection,
             posting,
             account=acct,
             lot_id=lot.id,
@@ -143,5 +143,5 @@ def debit_fare(
                 LowBalanceNoticed(event_id, acct.id, acct.balance_vnd, acct.low_balance_notice_vnd)
             )
     if queue is None and rows:
-        outbox.add_many(uow.session, rows)
+        outbox.add_many(uow.connection, rows)
     return posted.entry_id

@@ -6,7 +6,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, select
+from sqlalchemy import Connection, Select, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -49,7 +49,7 @@ class Posted:
 
 
 def post(
-    session: Session,
+    session: Session | Connection,
     posting: Posting,
     *,
     account: AccountLike | None = None,
@@ -66,9 +66,7 @@ def post(
     """
     existing = None
     if not fresh_key:  # the caller knows the key is new; the unique index still enforces it
-        existing = session.scalar(
-            select(JournalEntry).where(JournalEntry.idempotency_key == posting.key)
-        )
+        existing = session.execute(_q_entry_by_key(), {"key": posting.key}).first()
     if existing is not None:
         if existing.fingerprint != posting.fingerprint:
             raise IdempotencyConflict(
@@ -78,7 +76,8 @@ def post(
         return Posted(existing.id, False)
     prepaid_lines = _prepaid_lines(posting, account)
     params = _entry_params(posting, account, lot_id, event_id, reverses_entry_id)
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    if dialect.name == "postgresql":
         # one round trip: the lines ride in a data-modifying CTE of the entry's INSERT
         entry_id = session.execute(_q_insert_entry_with_lines(len(posting.lines)), params)
         entry_id = entry_id.scalar_one()
@@ -191,6 +190,14 @@ def q_journal_lines(n: int) -> Any:
     table = table_of(JournalLine)
     entry_id = bindparam("journal_id", type_=table.c.entry_id.type)
     return insert_rows(table, n, ("ledger_account", "amount_vnd"), {"entry_id": entry_id})
+
+
+@functools.cache
+def _q_entry_by_key() -> Select[Any]:
+    entries = table_of(JournalEntry).c
+    return select(entries.id, entries.fingerprint).where(
+        entries.idempotency_key == bindparam("key")
+    )
 
 
 @functools.cache

@@ -7,11 +7,12 @@ of this unit of work is seen at once; a change made elsewhere within ``lot_cache
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from billing.adapters import orm
 from billing.adapters.uow import UnitOfWork
@@ -29,6 +30,34 @@ class LotInfo:
     seller: Seller  # the operator, as its invoices name it
 
 
+@functools.cache
+def _q_lot() -> Select[Any]:
+    lot, op = orm.table_of(orm.Lot).c, orm.table_of(orm.Operator).c
+    return (
+        select(
+            lot.id,
+            lot.name,
+            lot.tariff_id,
+            lot.policy,
+            op.name.label("op_name"),
+            op.tax_code,
+            op.address,
+            op.invoice_template,
+            op.invoice_series,
+            op.invoice_mode,
+            op.cash_register_code,
+        )
+        .join_from(orm.table_of(orm.Lot), orm.table_of(orm.Operator), op.id == lot.operator_id)
+        .where(lot.id == bindparam("lot"))
+    )
+
+
+@functools.cache
+def _q_gates() -> Select[Any]:
+    gates = orm.table_of(orm.Gate).c
+    return select(gates.id).where(gates.lot_id == bindparam("lot"))
+
+
 def lot_info(uow: UnitOfWork, lot_id: str, *, fresh: bool = False) -> LotInfo | None:
     """The lot as settlement sees it (call inside ``with uow``)."""
     cache: dict[str, tuple[float, LotInfo]] = uow.cache.setdefault("lots", {})
@@ -36,30 +65,27 @@ def lot_info(uow: UnitOfWork, lot_id: str, *, fresh: bool = False) -> LotInfo | 
     hit = cache.get(lot_id)
     if hit is not None and not fresh and now - hit[0] < uow.lot_cache_seconds:
         return hit[1]
-    row = uow.session.execute(
-        select(orm.Lot, orm.Operator)
-        .join(orm.Operator, orm.Operator.id == orm.Lot.operator_id)
-        .where(orm.Lot.id == lot_id)
-    ).first()
+    # Core, on the unit of work's connection: settlement runs without an ORM Session
+    db = uow.connection
+    row = db.execute(_q_lot(), {"lot": lot_id}).first()
     if row is None:
         cache.pop(lot_id, None)
         return None
-    lot, op = row
-    gates = frozenset(uow.session.scalars(select(orm.Gate.id).where(orm.Gate.lot_id == lot_id)))
+    gates = frozenset(db.scalars(_q_gates(), {"lot": lot_id}))
     info = LotInfo(
-        id=lot.id,
-        name=lot.name,
-        tariff_id=lot.tariff_id,
-        policy=LotPolicy.from_dict(lot.policy),
+        id=row.id,
+        name=row.name,
+        tariff_id=row.tariff_id,
+        policy=LotPolicy.from_dict(row.policy),
         gates=gates,
         seller=Seller(
-            name=op.name,
-            tax_code=op.tax_code,
-            address=op.address,
-            invoice_template=op.invoice_template,
-            invoice_series=op.invoice_series,
-            invoice_mode=InvoiceMode(op.invoice_mode),
-            cash_register_code=op.cash_register_code,
+            name=row.op_name,
+            tax_code=row.tax_code,
+            address=row.address,
+            invoice_template=row.invoice_template,
+            invoice_series=row.invoice_series,
+            invoice_mode=InvoiceMode(row.invoice_mode),
+            cash_register_code=row.cash_register_code,
         ),
     )
     cache[lot_id] = (now, info)

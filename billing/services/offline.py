@@ -36,8 +36,8 @@ def record_offline(uow: UnitOfWork, p: PassageInput, decision: GateDecision) -> 
         )
     elif grant.opened and p.direction == "exit":  # billing refused it, the car is out anyway
         exposure = decision.fare_vnd or 0
-    uow.session.execute(
-        insert(orm.OfflineDecision).values(
+    uow.connection.execute(
+        insert(orm.table_of(orm.OfflineDecision)).values(
             event_id=p.event_id,
             passage_id=decision.passage_id,
             lot_id=p.lot_id,

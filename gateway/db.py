@@ -63,6 +63,13 @@ def make_engine(url: str, *, ping_idle_s: float = PING_IDLE_S, **kwargs: Any) ->
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
+    if make_url(url).get_driver_name() == "psycopg":
+        from gateway.pg_cursor import LazyDescriptionCursor
+
+        # the result's columns are described only when read (see gateway.pg_cursor)
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args.setdefault("cursor_factory", LazyDescriptionCursor)
+        kwargs["connect_args"] = connect_args
     engine = create_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping"):
         _ping_when_idle(engine, ping_idle_s)

@@ -103,15 +103,19 @@ def q_twin_id() -> Select[Any]:
 @functools.cache
 def q_later_passage() -> Select[Any]:
     """A passage of the plate at the lot captured after this one: an entry that finds one
-    arrived late (its car has left, or entered again, since). Cheap for an entry on time: the
-    range after its capture time is empty (``ix_billing_passages_lot_time``)."""
-    p = PASSAGES.c
+    arrived late (its car has left, or entered again, since).
+
+    Looked up gate by gate of the lot on ``ix_billing_passages_dup`` (gate, plate, time): one
+    index probe per gate, however many passages of other plates the lot has after this one
+    (an entry settled behind later events, as after an outage, or the bench's schedule, where
+    every exit is an hour after the next entries: the lot-and-time index read them all)."""
+    p, gates = PASSAGES.c, orm.table_of(orm.Gate).c
     return (
         select(p.id)
         .where(
-            p.lot_id == bindparam("lot"),
-            p.captured_at > bindparam("at"),
+            p.gate_id.in_(select(gates.id).where(gates.lot_id == bindparam("lot"))),
             p.plate_key == bindparam("key"),
+            p.captured_at > bindparam("at"),
             p.id != bindparam("me"),
         )
         .limit(1)

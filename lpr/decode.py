@@ -168,6 +168,10 @@ def decode_line(
         p_blank = row[0]
         active = [(COLUMNS[j], row[j + 1]) for j in likely[t]]
         new: dict[str, list] = {}
+        # The admitted extensions depend on the automaton state only, and a beam's prefixes
+        # share a few states: each state's (character, probability, next state) list is built
+        # once per step, in the order of ``active``.
+        admitted: dict[int, list[tuple[str, float, int]]] = {}
         for prefix, (pb, pnb, sid) in beams.items():
             total = pb + pnb
             e = new.get(prefix)
@@ -179,11 +183,13 @@ def decode_line(
                 e[1] += pnb * row[col_index[last]]
             if not active:
                 continue
-            edges = auto.edges(sid)
-            for ch, pc in active:
-                nxt = edges.get(ch)
-                if nxt is None:
-                    continue
+            exts = admitted.get(sid)
+            if exts is None:
+                edges = auto.edges(sid)
+                exts = admitted[sid] = [
+                    (ch, pc, nxt) for ch, pc in active if (nxt := edges.get(ch)) is not None
+                ]
+            for ch, pc, nxt in exts:
                 ext = prefix + ch
                 en = new.get(ext)
                 if en is None:

@@ -142,15 +142,18 @@ def split_lines(plate: np.ndarray, n_lines: int | None = None) -> PlateLines:
     scale = WORK_W / W0
     img = cv2.resize(plate, (WORK_W, max(8, round(H0 * scale))), interpolation=cv2.INTER_AREA)
     H = img.shape[0]
+    grey = _grey(img)
+    two_line: _Mask | None = None
     if n_lines is None:
-        n_lines = count_lines(img, W0 / max(H0, 1))
+        n_lines, two_line = _count_lines(grey, W0 / max(H0, 1))
     rng_h = (0.18 * H, 0.6 * H) if n_lines == 2 else (0.35 * H, 0.98 * H)
-    mask, inverted = text_mask(_grey(img), *rng_h)
-    boxes = _char_boxes(mask, *rng_h)
+    # Counting the lines already made the two-line mask of this image: it is the same one.
+    mask, inverted, boxes = (
+        two_line if n_lines == 2 and two_line is not None else text_mask_boxes(grey, *rng_h)
+    )
     img, angle = deskew(img, boxes) if n_lines == 1 else _deskew_two(img, boxes, H)
     if angle:
-        mask, inverted = text_mask(_grey(img), *rng_h)
-        boxes = _char_boxes(mask, *rng_h)
+        mask, inverted, boxes = text_mask_boxes(_grey(img), *rng_h)
     if n_lines == 1:
         lines = [_line_from_boxes(img, boxes, 0, H)]
     else:
@@ -165,22 +168,30 @@ def split_lines(plate: np.ndarray, n_lines: int | None = None) -> PlateLines:
     return PlateLines(tuple(_pad(ln) for ln in lines), bbox, inverted)
 
 
+#: A text mask, whether it is light-on-dark, and its character boxes (``text_mask_boxes``).
+_Mask = tuple[np.ndarray, bool, np.ndarray]
+
+
 def count_lines(img: np.ndarray, aspect: float) -> int:
     """1 or 2 text lines, from the character blobs when they are clear, else the aspect."""
-    H = img.shape[0]
-    grey = _grey(img)
-    mask2, _ = text_mask(grey, 0.18 * H, 0.6 * H)
-    two = _char_boxes(mask2, 0.18 * H, 0.6 * H)
+    return _count_lines(_grey(img), aspect)[0]
+
+
+def _count_lines(grey: np.ndarray, aspect: float) -> tuple[int, _Mask]:
+    """``count_lines`` on a grey image, with the two-line mask it made on the way."""
+    H = grey.shape[0]
+    mask2, inverted2, two = text_mask_boxes(grey, 0.18 * H, 0.6 * H)
     cut = _rows_gap(mask2)
     centres = two[:, 1] + two[:, 3] / 2.0
     n_top, n_bottom = int((centres < cut).sum()), int((centres >= cut).sum())
-    mask1, _ = text_mask(grey, 0.55 * H, 0.98 * H)
-    n_one = len(_char_boxes(mask1, 0.55 * H, 0.98 * H))
+    n_one = len(text_mask_boxes(grey, 0.55 * H, 0.98 * H)[2])
     if n_top >= 2 and n_bottom >= 3 and n_top + n_bottom > n_one:
-        return 2
-    if n_one >= 5:
-        return 1
-    return 1 if aspect >= 2.6 else 2
+        n = 2
+    elif n_one >= 5:
+        n = 1
+    else:
+        n = 1 if aspect >= 2.6 else 2
+    return n, (mask2, inverted2, two)
 
 
 def _deskew_two(img: np.ndarray, boxes: np.ndarray, H: int) -> tuple[np.ndarray, float]:

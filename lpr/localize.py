@@ -58,6 +58,15 @@ def plate_colour(bgr: np.ndarray) -> Colour:
     return "unknown"
 
 
+#: A plate is wider than tall: the square motorbike plate is 190 x 140 mm, and it stays wider
+#: than tall up to about 40 degrees of yaw. Taller candidates (a sign's column of characters, a
+#: stack of blobs down a car's body) cost most of the character counting (their 240-pixel-wide
+#: work image is hundreds of rows high) and, when counted, can outrank the plate. Dropping them
+#: left all 1,137 dev reads identical, cut the localizer's time on synthetic gate frames by
+#: half (about 20 -> 11 ms per frame) and turned one wrong confident read of 300 into a right one.
+MAX_HEIGHT_TO_WIDTH = 1.0
+
+
 def _lines_hint(w: float, h: float) -> int | None:
     aspect = w / max(h, 1.0)
     if aspect >= 2.6:
@@ -278,6 +287,9 @@ class OpenCvLocalizer:
             # A candidate over a plate already kept is dropped before its characters are
             # counted (the count is most of the localizer's time; the outcome is the same).
             if any(_iou(box, b) > 0.5 for b in seen):
+                continue
+            _centre, (rw, rh), _angle = _norm_rect(full)
+            if rh > MAX_HEIGHT_TO_WIDTH * rw:
                 continue
             region = _warp_rect(image, full, margin=margin)
             n = _char_count(region)

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Row
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
-from billing.adapters import orm
+from billing.adapters import direct, orm
 from billing.adapters.uow import UnitOfWork
 from billing.domain.decisions import GateDecision, PassageInput, Reason
 from billing.domain.ledger import IdempotencyConflict
@@ -170,7 +170,8 @@ def _settle(uow: UnitOfWork, p: PassageInput) -> GateDecision:
         # Inserting first claims the event id: a concurrent twin waits here, then fails and
         # re-reads. The look-ups ride in the same statement (one round trip).
         params["me"] = 0
-        found = db.execute(statements.q_insert_and_look_up(p.direction), params).one()
+        found = direct.execute(db, statements.q_insert_and_look_up(p.direction), params)
+        assert found is not None  # the outer side of its join is the inserted passage
         passage_id = found.passage_id
     else:
         passage_id = db.execute(

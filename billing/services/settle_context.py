@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
-from billing.adapters import outbox
+from billing.adapters import direct, outbox
 from billing.adapters.uow import UnitOfWork
 from billing.domain.decisions import GateDecision, PassageInput, Reason, display_text
 from billing.domain.events import BarrierDecided, OutboxEvent
@@ -118,7 +118,7 @@ def _write_finish(ctx: Ctx, passage_params: dict[str, Any]) -> None:
         params = passage_params | outbox_params
         for _, write_params in ctx.writes:
             params |= write_params
-        ctx.db.execute(stmt, params)
+        direct.execute(ctx.db, stmt, params)  # the driver's cursor: billing.adapters.direct
         return
     for name, write_params in ctx.writes:
         ctx.db.execute(statements.trailing_write(name), write_params)

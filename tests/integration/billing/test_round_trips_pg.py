@@ -11,13 +11,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from billing.adapters.uow import UnitOfWork
 from billing.services import seed_demo
 from billing.services.seed import CENTRAL_LOT
 from gateway import migrate
 from gateway.db import make_engine, make_session_factory
+from gateway.pg_cursor import LazyDescriptionCursor
 from tests.unit.billing.conftest import Lane
 
 pytestmark = pytest.mark.integration
@@ -26,13 +26,16 @@ pytestmark = pytest.mark.integration
 @pytest.fixture()
 def counted(pg_url: str) -> Iterator[tuple[Lane, list[str]]]:
     migrate.upgrade(pg_url, "billing@head")
-    engine = make_engine(pg_url)
     statements: list[str] = []
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def _count(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
-        statements.append(statement)
+    class CountingCursor(LazyDescriptionCursor):
+        # counted at the driver: settlement's hot statements skip SQLAlchemy's cursor events
+        # (billing.adapters.direct)
+        def execute(self, query: Any, params: Any = None, **kw: Any) -> Any:
+            statements.append(str(query))
+            return super().execute(query, params, **kw)
 
+    engine = make_engine(pg_url, connect_args={"cursor_factory": CountingCursor})
     uow = UnitOfWork(make_session_factory(engine))
     yield Lane(uow, seed_demo(uow), CENTRAL_LOT), statements
     engine.dispose()

@@ -58,7 +58,10 @@ def driver_form(stmt: ClauseElement, dialect: Dialect) -> DriverForm:
         # Python-side column defaults are computed by SQLAlchemy's execution context
         raise ValueError("a statement with Python-side column defaults: use Connection.execute")
     fixed, binds = {}, []
-    for bp, name in compiled.bind_names.items():
+    # each parameter once, typed as SQLAlchemy types it (the first of the name it compiled): a
+    # name used twice in the statement is still one parameter, processed once
+    for name in dict.fromkeys(compiled.bind_names.values()):
+        bp = compiled.binds[name]
         if not bp.required:
             fixed[name] = bp.effective_value
         processor = bp.type.dialect_impl(dialect).bind_processor(dialect)

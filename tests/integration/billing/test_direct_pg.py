@@ -112,3 +112,28 @@ def test_a_lost_connection_is_invalidated(engine: Engine) -> None:
         assert raised.value.connection_invalidated
         conn.rollback()
         assert conn.execute(COUNT).scalar_one() == 0  # a new connection from the pool
+
+
+def test_a_parameter_used_twice_is_processed_once(engine: Engine) -> None:
+    c = OUTBOX.c
+
+    def row(key: str) -> Any:
+        # a bind parameter of each name per row, as statements built in pieces have them:
+        # processed twice, the JSON would be stored as a JSON string of a JSON string
+        return select(
+            literal_column("'k'"),
+            literal_column(f"'{key}'"),
+            bindparam("payload", type_=c.payload.type),
+            bindparam("at", type_=c.created_at.type),
+            literal_column("0"),
+        )
+
+    two_rows = insert(OUTBOX).from_select(
+        ["kind", "key", "payload", "created_at", "attempts"], row("one").union_all(row("two"))
+    )
+    statement = two_rows.compile(dialect=engine.dialect)
+    assert list(statement.bind_names.values()).count("payload") == 2
+    with engine.begin() as conn:
+        direct.execute(conn, two_rows, {"payload": {"a": [1, 2]}, "at": datetime.now(UTC)})
+        stored = conn.execute(select(OUTBOX.c.payload).order_by(OUTBOX.c.key)).scalars().all()
+    assert stored == [{"a": [1, 2]}, {"a": [1, 2]}]

@@ -240,10 +240,15 @@ def q_insert_and_look_up(direction: str) -> Select[Any]:
     when the statements ran one by one. Parameters: those of the look-ups and the passage's
     columns (``PASSAGE_INSERT_COLUMNS``).
     """
+    # the passage's lot, gate, plate key and time are the look-ups' parameters too: sent once
+    shared = {"lot_id": "lot", "gate_id": "gate", "plate_key": "key", "captured_at": "at"}
     new = (
         insert(PASSAGES)
         .values(
-            {name: bindparam(name, type_=PASSAGES.c[name].type) for name in PASSAGE_INSERT_COLUMNS}
+            {
+                name: bindparam(shared.get(name, name), type_=PASSAGES.c[name].type)
+                for name in PASSAGE_INSERT_COLUMNS
+            }
         )
         .returning(PASSAGES.c.id)
         .cte("new_passage")

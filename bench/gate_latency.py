@@ -60,10 +60,12 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import cpu_use  # noqa: E402
 from bench.gateways import GatewayProcesses  # noqa: E402
 from billing.domain.decisions import PassageInput  # noqa: E402
 from billing.domain.model import Owner, OwnerKind  # noqa: E402
@@ -279,6 +281,9 @@ def run_scenario(
     reads = container.metrics.plate_read_seconds
     decisions_before, reads_before = _totals(hist), _totals(reads, source="lpr")
     event_ids: list[tuple[Lane, str]] = []
+    url = container.settings.database_url
+    database = make_url(url).database if url else None
+    cpu_before = cpu_use.snapshot(database)
     started = time.perf_counter()
     deadline = started + args.max_seconds
     half_at = schedule[len(schedule) // 2][0] if schedule else 0.0
@@ -319,6 +324,8 @@ def run_scenario(
             break
         time.sleep(0.05)
     offered_s = time.perf_counter() - started
+    cpu = cpu_use.cpu_between(cpu_before, cpu_use.snapshot(database))
+    n_events = max(1, len(event_ids))
     lat = [
         (a.decisions[eid].received_at - a.sent_at[eid]) * 1000.0
         for a, eid in event_ids
@@ -361,6 +368,11 @@ def run_scenario(
         # Inside the gateway: event received -> decision committed, and plate reading alone.
         "gateway_decision_mean_ms": _mean_ms(decisions_before, _totals(hist)),
         "plate_read_mean_ms": _mean_ms(reads_before, _totals(reads, source="lpr")),
+        # Where the CPU went while the events were offered and answered, per event and by
+        # process group; and the cores that costs at the offered rate (gates x rate).
+        "cpu_ms_per_event": {g: round(s * 1000 / n_events, 1) for g, s in cpu.items()},
+        "cores_at_offered_rate": round(sum(cpu.values()) / n_events * sc.gates * args.rate, 2),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
     }
 
 
@@ -609,6 +621,12 @@ def main() -> None:
             f"{r['gates']:>5} {r['mode']:>5} {r['events']:>6} {r['unanswered']:>4} "
             f"{r['p50_ms']:>8} {r['p95_ms']:>8} {r['p99_ms']:>8} {r['max_ms']:>8}  "
             + ", ".join(f"{k} {v}" for k, v in sorted(r["reasons"].items()))
+        )
+        print(
+            "      CPU per event (ms): "
+            + ", ".join(f"{g} {ms}" for g, ms in r["cpu_ms_per_event"].items() if ms)
+            + f"; {r['cores_at_offered_rate']} of {os.cpu_count()} cores at the offered rate"
+            + f" (load {r['load_avg_1m']})"
         )
         if r["killed_at_s"] is not None:
             print(

@@ -46,13 +46,13 @@ def _duration_text(entry: datetime, exit_: datetime) -> str:
 
 def _clock(moment: datetime) -> str:
     """``HH:MM dd/mm/yyyy`` in local time (f-string: strftime is slow on the hot path)."""
-    t = moment.astimezone(LOCAL_TZ)
+    t = moment if moment.tzinfo is LOCAL_TZ else moment.astimezone(LOCAL_TZ)
     return f"{t.hour:02d}:{t.minute:02d} {t.day:02d}/{t.month:02d}/{t.year}"
 
 
 def _face_time(moment: datetime) -> str:
     """``dd/mm/yyyy HH:MM`` in local time, as Vietnamese invoices print times."""
-    t = moment.astimezone(LOCAL_TZ)
+    t = moment if moment.tzinfo is LOCAL_TZ else moment.astimezone(LOCAL_TZ)
     return f"{t.day:02d}/{t.month:02d}/{t.year} {t.hour:02d}:{t.minute:02d}"
 
 
@@ -104,16 +104,24 @@ def _line_and_times(request: InvoiceRequested) -> tuple[str, str, list[tuple[str
         return item.name, item.code or "PARKING-PASS", validity
     assert request.entry_at is not None and request.exit_at is not None  # InvoiceRequested says
     lot = request.lot_name or request.lot_id
-    name = parking_line_name(vehicle_class, plate, lot, request.entry_at, request.exit_at)
-    times = [("Giờ vào", _face_time(request.entry_at)), ("Giờ ra", _face_time(request.exit_at))]
+    # each moment in local time once: the line's name and the face's times both print it
+    entry, exit_ = request.entry_at.astimezone(LOCAL_TZ), request.exit_at.astimezone(LOCAL_TZ)
+    name = parking_line_name(vehicle_class, plate, lot, entry, exit_)
+    times = [("Giờ vào", _face_time(entry)), ("Giờ ra", _face_time(exit_))]
     return name, f"PARKING-{vehicle_class.upper()}", times
 
 
 def request_line(request: InvoiceRequested, number: int, percent: int) -> InvoiceLine:
     """Line ``number`` of an invoice: the request's stay (or sale), its VAT-inclusive fare
     split at ``percent`` so that the line adds back to what was paid."""
-    split = split_inclusive(request.fare_vnd, percent)
     name, code, _ = _line_and_times(request)
+    return _line(request, number, percent, name, code)
+
+
+def _line(
+    request: InvoiceRequested, number: int, percent: int, name: str, code: str
+) -> InvoiceLine:
+    split = split_inclusive(request.fare_vnd, percent)
     return InvoiceLine(
         number=number,
         name=name,
@@ -155,8 +163,9 @@ def invoice_from_request(
     seller = request.seller
     template = template or seller.invoice_template or "1"
     percent = request_percent(request, issued_at)
-    line = request_line(request, 1, percent)
-    times = _line_and_times(request)[2]
+    # the line's name and the face's times come from one reading of the stay's clock times
+    name, code, times = _line_and_times(request)
+    line = _line(request, 1, percent, name, code)
     if mccqt is None and mccqt_sequence is not None:
         if not seller.cash_register_code:
             raise ValueError("the seller has no cash-register code")

@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine, create_engine, event, func, select, text  # noqa: E402
 
 from bench import billing_raw  # noqa: E402
+from bench.cpu_use import process_cpu  # noqa: E402
 from billing.adapters import orm  # noqa: E402
 from billing.adapters.uow import UnitOfWork  # noqa: E402
 from billing.domain.decisions import PassageInput  # noqa: E402
@@ -100,18 +101,6 @@ def engine_for(url: str, durability: str) -> Engine:
         # last fraction of a second of commits (never corrupts). Measured for comparison only.
         return make_engine(url, connect_args={"options": "-c synchronous_commit=off"})
     return make_engine(url)
-
-
-def backend_cpu(pids: set[int]) -> float:
-    """CPU seconds used so far by these local processes (PostgreSQL backends), from /proc."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def worker(
@@ -178,12 +167,12 @@ def worker(
     start.wait()
     t0 = time.perf_counter()
     c0 = time.process_time()
-    db0 = backend_cpu(backend_pids)
+    db0 = process_cpu(backend_pids)
     began = time.time()
     for i in range(exits):
         one(i, "run")
     cpu = time.process_time() - c0
-    db_cpu = backend_cpu(backend_pids) - db0
+    db_cpu = process_cpu(backend_pids) - db0
     out.put((index, began, time.time(), time.perf_counter() - t0, cpu, db_cpu))
     engine.dispose()
     if raw_conn is not None:

@@ -14,7 +14,7 @@ of the machine's cores they kept busy together.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -30,6 +30,11 @@ def _stat(pid: int) -> tuple[int, float] | None:
     except OSError:
         return None
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def process_cpu(pids: Iterable[int]) -> float:
+    """CPU seconds used so far by these processes together (those gone count nothing)."""
+    return sum(st[1] for pid in pids if (st := _stat(pid)) is not None)
 
 
 def _cmdline(pid: int) -> str:

@@ -40,23 +40,16 @@ def _strip_frame(mask: np.ndarray) -> np.ndarray:
     return cv2.subtract(mask, cv2.bitwise_or(horiz, vert))
 
 
-def text_mask(
+def text_mask_boxes(
     grey: np.ndarray, min_h: float | None = None, max_h: float | None = None
-) -> tuple[np.ndarray, bool]:
-    """Binary mask of the characters (255) and whether the plate is light-on-dark.
+) -> tuple[np.ndarray, bool, np.ndarray]:
+    """Binary mask of the characters (255), whether the plate is light-on-dark, and the
+    character boxes (x, y, w, h) found in that mask.
 
     Both polarities are tried; the one that yields more character-like blobs wins (dark text
     on white/yellow plates, light text on blue/red ones), which is sturdier than guessing the
     background from the histogram under shadows and glare.
     """
-    mask, inverted, _ = text_mask_boxes(grey, min_h, max_h)
-    return mask, inverted
-
-
-def text_mask_boxes(
-    grey: np.ndarray, min_h: float | None = None, max_h: float | None = None
-) -> tuple[np.ndarray, bool, np.ndarray]:
-    """``text_mask``, with the character boxes (x, y, w, h) found in the mask it chose."""
     h, w = grey.shape
     block = max(15, (min(h, w) // 4) | 1)
     lo = 0.15 * h if min_h is None else min_h
@@ -145,7 +138,7 @@ def split_lines(plate: np.ndarray, n_lines: int | None = None) -> PlateLines:
     grey = _grey(img)
     two_line: _Mask | None = None
     if n_lines is None:
-        n_lines, two_line = _count_lines(grey, W0 / max(H0, 1))
+        n_lines, two_line = count_lines(grey, W0 / max(H0, 1))
     rng_h = (0.18 * H, 0.6 * H) if n_lines == 2 else (0.35 * H, 0.98 * H)
     # Counting the lines already made the two-line mask of this image: it is the same one.
     mask, inverted, boxes = (
@@ -172,13 +165,9 @@ def split_lines(plate: np.ndarray, n_lines: int | None = None) -> PlateLines:
 _Mask = tuple[np.ndarray, bool, np.ndarray]
 
 
-def count_lines(img: np.ndarray, aspect: float) -> int:
-    """1 or 2 text lines, from the character blobs when they are clear, else the aspect."""
-    return _count_lines(_grey(img), aspect)[0]
-
-
-def _count_lines(grey: np.ndarray, aspect: float) -> tuple[int, _Mask]:
-    """``count_lines`` on a grey image, with the two-line mask it made on the way."""
+def count_lines(grey: np.ndarray, aspect: float) -> tuple[int, _Mask]:
+    """1 or 2 text lines, from the character blobs when they are clear, else the aspect; and
+    the two-line mask it made on the way (``text_mask_boxes``), for ``split_lines`` to reuse."""
     H = grey.shape[0]
     mask2, inverted2, two = text_mask_boxes(grey, 0.18 * H, 0.6 * H)
     cut = _rows_gap(mask2)

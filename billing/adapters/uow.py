@@ -143,19 +143,20 @@ class UnitOfWork:
             if conn is not None:
                 conn.close()
 
-    def commit(self) -> None:
+    def _held(self) -> tuple[Session | None, Connection | None]:
+        """This block's session and connection, whichever exist."""
         self._inside()
-        session: Session | None = getattr(self._local, "session", None)
-        conn: Connection | None = getattr(self._local, "conn", None)
+        return getattr(self._local, "session", None), getattr(self._local, "conn", None)
+
+    def commit(self) -> None:
+        session, conn = self._held()
         if session is not None:
             session.commit()  # flushes; on a connection of its own, commits too
         if conn is not None:
             conn.commit()
 
     def rollback(self) -> None:
-        self._inside()
-        session: Session | None = getattr(self._local, "session", None)
-        conn: Connection | None = getattr(self._local, "conn", None)
+        session, conn = self._held()
         if session is not None:
             session.rollback()
         if conn is not None:

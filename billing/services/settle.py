@@ -487,24 +487,25 @@ def _end_held_stay(ctx: Ctx, held: OpenSession, vehicle: Row[Any] | None) -> boo
     return True
 
 
+def _session_columns(ctx: Ctx, vehicle: Row[Any] | None) -> dict[str, Any]:
+    """The columns of the session this entry opens (its status is ``open``)."""
+    return {
+        "lot_id": ctx.p.lot_id,
+        "plate_text": ctx.plate,
+        "plate_key": ctx.passage.plate_key,
+        "vehicle_id": vehicle.id if vehicle else None,
+        "account_id": vehicle.account_id if vehicle else None,
+        "vehicle_class": vehicle.vehicle_class if vehicle else None,
+        "entry_at": ctx.p.captured_at,
+        "entry_passage_id": ctx.passage.id,
+    }
+
+
 def _queue_session(ctx: Ctx, vehicle: Row[Any] | None, session_id: int) -> int:
     """Queue this entry's session for ``finish`` (``statements.q_open_drawn_session``)."""
-    ctx.writes.append(
-        (
-            "open_session",
-            {
-                "new_session_id": session_id,
-                "new_session_lot_id": ctx.p.lot_id,
-                "new_session_plate_text": ctx.plate,
-                "new_session_plate_key": ctx.passage.plate_key,
-                "new_session_vehicle_id": vehicle.id if vehicle else None,
-                "new_session_account_id": vehicle.account_id if vehicle else None,
-                "new_session_vehicle_class": vehicle.vehicle_class if vehicle else None,
-                "new_session_entry_at": ctx.p.captured_at,
-                "new_session_entry_passage_id": ctx.passage.id,
-            },
-        )
-    )
+    columns = _session_columns(ctx, vehicle)
+    params = {f"new_session_{name}": value for name, value in columns.items()}
+    ctx.writes.append(("open_session", {"new_session_id": session_id, **params}))
     return session_id
 
 
@@ -518,17 +519,6 @@ def _insert_session(
         else statements.q_insert_returning_id(orm.table_of(orm.ParkingSession))
     )
     session_id: int | None = ctx.db.execute(
-        stmt,
-        {
-            "lot_id": ctx.p.lot_id,
-            "plate_text": ctx.plate,
-            "plate_key": ctx.passage.plate_key,
-            "vehicle_id": vehicle.id if vehicle else None,
-            "account_id": vehicle.account_id if vehicle else None,
-            "vehicle_class": vehicle.vehicle_class if vehicle else None,
-            "status": "open",
-            "entry_at": ctx.p.captured_at,
-            "entry_passage_id": ctx.passage.id,
-        },
+        stmt, {**_session_columns(ctx, vehicle), "status": "open"}
     ).scalar()
     return session_id
